@@ -1,0 +1,49 @@
+# Two set-up commands for a fresh Debian machine: `make demo` and `make test`.
+# Everything they need, Debian packages included, is installed from here.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BENCH_VENV := .venv-bench
+BENCH_PY := $(BENCH_VENV)/bin/python
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test bench-ingest bench-client bench-aggregate debian-packages clean
+
+# The virtual environment is rebuilt when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	scripts/ensure-debian-packages python3-venv
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) scripts/demo.py
+
+# PostgreSQL (and the other real parts) are started by the test session itself,
+# on loopback, and stopped when it ends: see tests/_services/.
+test: $(VENV)/.installed
+	scripts/ensure-debian-packages postgresql
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Benchmarks run in an environment of their own (they install the tools they
+# compare against), and print the figures recorded in docs/performance.md.
+$(BENCH_VENV)/.installed: pyproject.toml bench/requirements.txt
+	scripts/ensure-debian-packages python3-venv postgresql wrk
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install --quiet --upgrade pip
+	$(BENCH_PY) -m pip install --quiet -e '.[test]' -r bench/requirements.txt
+	touch $@
+
+bench-ingest: $(BENCH_VENV)/.installed
+	$(BENCH_PY) bench/ingest.py
+
+bench-client: $(BENCH_VENV)/.installed
+	$(BENCH_PY) bench/client.py
+
+bench-aggregate: $(BENCH_VENV)/.installed
+	$(BENCH_PY) bench/aggregate.py
+
+clean:
+	rm -rf $(VENV) $(BENCH_VENV) sempervirens-data .pytest_cache build src/*.egg-info

@@ -1,0 +1,47 @@
+"""The `sempervirens` command (also `python -m sempervirens`).
+
+Each layer registers its own subcommands; their modules import nothing heavy at
+module level, so `sempervirens status` stays fast and works with the client alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+# Modules with a `register(subparsers)` function, in the order --help lists them.
+COMMAND_MODULES = (
+    "sempervirens.client._commands",  # status, opt-in, opt-out, show, send, forget
+    "sempervirens.server._commands",  # serve
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="sempervirens",
+        description="Privacy-keeping usage telemetry for open-source software.",
+    )
+    parser.add_argument("--version", action="version", version=f"sempervirens {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(name) is None:  # a layer not built yet
+            continue
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,352 @@
+"""Validation of ping bodies: the single definition of what version 1 accepts.
+
+`validate_ping` takes the decoded JSON of a ping and returns a `Ping` with every
+field checked and normalised, or raises `ProtocolError` naming the first bad
+field.  Unknown fields are refused rather than ignored, so that nothing a client
+did not mean to declare (a user name, an address) can slip into the store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from ._limits import (
+    BUCKETS_PER_DOUBLING,
+    MAX_BUCKET,
+    MAX_COUNT,
+    MAX_DROPPED_REASONS,
+    MAX_LABEL_LENGTH,
+    MAX_LABELS_PER_METRIC,
+    MAX_METRICS,
+    MAX_NAME_LENGTH,
+    MAX_PROJECT_LENGTH,
+    MAX_STRING_LENGTH,
+    MAX_TRACEBACK_LENGTH,
+    PING_TYPES,
+    PING_TYPES_WITH_CLIENT_ID,
+)
+
+
+class ProtocolError(ValueError):
+    """A ping that version 1 does not accept.  `field` is a dotted path into the body."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid_field") -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+        self.code = code
+
+
+@dataclass(slots=True)
+class Environment:
+    os: str | None = None
+    os_version: str | None = None
+    arch: str | None = None
+    python_implementation: str | None = None
+    python_version: str | None = None
+    cpu_count: int | None = None
+    memory_total: int | None = None
+    ci: bool | None = None
+    platform_tag: str | None = None
+
+
+@dataclass(slots=True)
+class Ping:
+    ping_type: str
+    client_id: str | None = None
+    project_version: str | None = None
+    library_name: str | None = None
+    library_version: str | None = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    environment: Environment = field(default_factory=Environment)
+    # Metrics in their wire shape, validated: {"counters": {...}, "labeled_counters": ...}
+    metrics: dict = field(default_factory=dict)
+    crash_type: str | None = None
+    crash_traceback: str | None = None
+    dropped: dict = field(default_factory=dict)
+
+
+# Metric names: lower-case dotted snake case, as Glean's "category.name".
+_NAME = re.compile(r"[a-z][a-z0-9_]*(?:[.\-][a-z0-9_]+)*\Z")
+# Labels and environment strings: printable ASCII without quotes or backslashes.
+_TOKEN = re.compile(r"[A-Za-z0-9_.,:;+\-/ ()=~@#%^!?*<>\[\]{}|]*\Z")
+_EXCEPTION_TYPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+# Project names as on package indexes (PEP 508 names).
+_PROJECT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._\-]*[A-Za-z0-9])?\Z")
+_PROJECT_SEPARATORS = re.compile(r"[-_.]+")
+
+_TOP_LEVEL = frozenset(
+    ("client_id", "project_version", "library", "period", "environment", "metrics", "crash", "dropped")
+)
+_ENVIRONMENT_STRINGS = ("os", "os_version", "arch", "python_implementation", "python_version", "platform_tag")
+_ENVIRONMENT_FIELDS = frozenset(_ENVIRONMENT_STRINGS + ("cpu_count", "memory_total", "ci"))
+_METRIC_KINDS = frozenset(("counters", "labeled_counters", "timings", "memory"))
+_MEMORY_FIELDS = frozenset(("peak_rss_bytes",))
+
+
+def normalize_project(name: str) -> str:
+    """PEP 503 normalisation: `Scikit_Learn` and `scikit-learn` are one project."""
+    if not isinstance(name, str) or len(name) > MAX_PROJECT_LENGTH or not _PROJECT.match(name):
+        raise ProtocolError("project", "must be a package name (letters, digits, '.', '_', '-')")
+    return _PROJECT_SEPARATORS.sub("-", name).lower()
+
+
+def parse_document_id(value: str) -> str:
+    """A document id is any RFC 4122 UUID; returned in canonical lower-case form."""
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, TypeError, AttributeError):
+        raise ProtocolError("document_id", "must be a UUID") from None
+
+
+def parse_client_id(value: object) -> str:
+    if not isinstance(value, str):
+        raise ProtocolError("client_id", "must be a string holding a version 4 UUID")
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        raise ProtocolError("client_id", "must be a version 4 UUID") from None
+    if parsed.version != 4 or parsed.variant != uuid.RFC_4122:
+        raise ProtocolError("client_id", "must be a version 4 UUID (RFC 4122 section 4.4)")
+    return str(parsed)
+
+
+def decode_json(data: bytes) -> dict:
+    try:
+        body = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ProtocolError("", f"body is not valid UTF-8 JSON: {error}", "malformed_json") from None
+    if not isinstance(body, dict):
+        raise ProtocolError("", "body must be a JSON object", "malformed_json")
+    return body
+
+
+def validate_ping(ping_type: str, body: object) -> Ping:
+    if ping_type not in PING_TYPES:
+        raise ProtocolError("ping_type", f"unknown ping type, expected one of {', '.join(PING_TYPES)}",
+                            "unknown_ping_type")
+    if not isinstance(body, dict):
+        raise ProtocolError("", "body must be a JSON object", "malformed_json")
+    _no_unknown_fields(body, _TOP_LEVEL, "")
+    ping = Ping(ping_type)
+
+    if ping_type in PING_TYPES_WITH_CLIENT_ID:
+        if "client_id" not in body:
+            raise ProtocolError("client_id", f"is required in a {ping_type} ping", "missing_field")
+        ping.client_id = parse_client_id(body["client_id"])
+    elif "client_id" in body:
+        raise ProtocolError("client_id", "an opt-out ping must not carry a client_id", "forbidden_field")
+
+    if ping_type != "deletion-request" and "project_version" not in body:
+        raise ProtocolError("project_version", "is required", "missing_field")
+    ping.project_version = _optional_string(body, "project_version", "project_version")
+
+    library = _optional_object(body, "library", "library", frozenset(("name", "version")))
+    if library:
+        ping.library_name = _optional_string(library, "name", "library.name")
+        ping.library_version = _optional_string(library, "version", "library.version")
+
+    period = _optional_object(body, "period", "period", frozenset(("start", "end")))
+    if period:
+        ping.period_start = _timestamp(period.get("start"), "period.start")
+        ping.period_end = _timestamp(period.get("end"), "period.end")
+        if ping.period_end < ping.period_start:
+            raise ProtocolError("period.end", "must not be before period.start")
+
+    environment = _optional_object(body, "environment", "environment", _ENVIRONMENT_FIELDS)
+    if environment:
+        env = ping.environment
+        for name in _ENVIRONMENT_STRINGS:
+            if name in environment:
+                setattr(env, name, _optional_string(environment, name, f"environment.{name}"))
+        env.cpu_count = _optional_count(environment, "cpu_count", "environment")
+        env.memory_total = _optional_count(environment, "memory_total", "environment")
+        if "ci" in environment:
+            if not isinstance(environment["ci"], bool):
+                raise ProtocolError("environment.ci", "must be true or false")
+            env.ci = environment["ci"]
+
+    if "metrics" in body:
+        if ping_type in ("opt-out", "deletion-request"):
+            raise ProtocolError("metrics", f"a {ping_type} ping carries no metrics", "forbidden_field")
+        ping.metrics = _metrics(body["metrics"])
+
+    if ping_type == "crash":
+        crash = _optional_object(body, "crash", "crash", frozenset(("exception_type", "traceback")))
+        if not crash:
+            raise ProtocolError("crash", "is required in a crash ping", "missing_field")
+        ping.crash_type = _string(crash.get("exception_type"), "crash.exception_type", MAX_STRING_LENGTH * 2)
+        if not _EXCEPTION_TYPE.match(ping.crash_type):
+            raise ProtocolError("crash.exception_type", "must be a dotted Python name")
+        if "traceback" in crash:
+            ping.crash_traceback = _text(crash["traceback"], "crash.traceback", MAX_TRACEBACK_LENGTH)
+    elif "crash" in body:
+        raise ProtocolError("crash", "only a crash ping carries crash fields", "forbidden_field")
+
+    if "dropped" in body:
+        dropped = body["dropped"]
+        if not isinstance(dropped, dict) or len(dropped) > MAX_DROPPED_REASONS:
+            raise ProtocolError("dropped", f"must be an object of at most {MAX_DROPPED_REASONS} reasons")
+        for reason, count in dropped.items():
+            ping.dropped[_name(reason, "dropped")] = _count(count, "dropped", reason)
+    return ping
+
+
+def _metrics(metrics: object) -> dict:
+    if not isinstance(metrics, dict):
+        raise ProtocolError("metrics", "must be an object")
+    _no_unknown_fields(metrics, _METRIC_KINDS, "metrics")
+    total = 0
+    out: dict = {}
+    counters = metrics.get("counters")
+    if counters is not None:
+        _object(counters, "metrics.counters")
+        total += len(counters)
+        _check_total(total)
+        out["counters"] = {_name(k, "metrics.counters"): _count(v, "metrics.counters", k)
+                           for k, v in counters.items()}
+    labeled = metrics.get("labeled_counters")
+    if labeled is not None:
+        _object(labeled, "metrics.labeled_counters")
+        checked = {}
+        for name, labels in labeled.items():
+            _name(name, "metrics.labeled_counters")
+            path = f"metrics.labeled_counters.{name}"
+            _object(labels, path)
+            if len(labels) > MAX_LABELS_PER_METRIC:
+                raise ProtocolError(path, f"has more than {MAX_LABELS_PER_METRIC} labels", "too_many_metrics")
+            total += len(labels)
+            _check_total(total)
+            checked[name] = {_label(k, path): _count(v, path, k) for k, v in labels.items()}
+        out["labeled_counters"] = checked
+    timings = metrics.get("timings")
+    if timings is not None:
+        _object(timings, "metrics.timings")
+        total += len(timings)
+        _check_total(total)
+        out["timings"] = {_name(k, "metrics.timings"): _timing(v, f"metrics.timings.{k}")
+                           for k, v in timings.items()}
+    memory = metrics.get("memory")
+    if memory is not None:
+        _object(memory, "metrics.memory")
+        _no_unknown_fields(memory, _MEMORY_FIELDS, "metrics.memory")
+        out["memory"] = {k: _count(v, "metrics.memory", k) for k, v in memory.items()}
+    return out
+
+
+def _timing(value: object, path: str) -> dict:
+    _object(value, path)
+    _no_unknown_fields(value, frozenset(("count", "sum_us", "buckets")), path)
+    count = _count(value.get("count"), path, "count")
+    sum_us = _count(value.get("sum_us"), path, "sum_us")
+    buckets = value.get("buckets")
+    _object(buckets, f"{path}.buckets")
+    if len(buckets) > MAX_BUCKET + 1:
+        raise ProtocolError(f"{path}.buckets", "has too many buckets")
+    checked = {}
+    for key, n in buckets.items():
+        if not (isinstance(key, str) and key.isdigit() and int(key) <= MAX_BUCKET and str(int(key)) == key):
+            raise ProtocolError(f"{path}.buckets.{key}", f"bucket keys are integers 0..{MAX_BUCKET}")
+        checked[key] = _count(n, f"{path}.buckets", key)
+    if sum(checked.values()) != count:
+        raise ProtocolError(f"{path}.count", "must equal the sum of the bucket counts")
+    return {"count": count, "sum_us": sum_us, "buckets": checked}
+
+
+def _check_total(total: int) -> None:
+    if total > MAX_METRICS:
+        raise ProtocolError("metrics", f"more than {MAX_METRICS} metrics in one ping", "too_many_metrics")
+
+
+def _no_unknown_fields(obj: dict, allowed: frozenset, path: str) -> None:
+    for key in obj:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else str(key)
+            raise ProtocolError(where, "unknown field", "unknown_field")
+
+
+def _object(value: object, path: str) -> None:
+    if not isinstance(value, dict):
+        raise ProtocolError(path, "must be an object")
+
+
+def _optional_object(body: dict, key: str, path: str, allowed: frozenset) -> dict | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    _object(value, path)
+    _no_unknown_fields(value, allowed, path)
+    return value
+
+
+# The helpers below take the parent path and build the full one only when they
+# raise: validation runs for every ping, so the success path allocates nothing.
+
+def _name(value: object, parent: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_NAME_LENGTH or not _NAME.match(value):
+        raise ProtocolError(f"{parent}.{value}",
+                            f"names are lower-case dotted snake_case, at most {MAX_NAME_LENGTH} characters")
+    return value
+
+
+def _label(value: str, parent: str) -> str:
+    if len(value) > MAX_LABEL_LENGTH or not _TOKEN.match(value):
+        raise ProtocolError(f"{parent}.{value}", f"labels are printable ASCII, at most {MAX_LABEL_LENGTH} characters")
+    return value
+
+
+def _count(value: object, parent: str, key: str) -> int:
+    # bool is an int in Python; true is not a count.
+    if type(value) is not int or not 0 <= value <= MAX_COUNT:
+        raise ProtocolError(f"{parent}.{key}", f"must be an integer from 0 to {MAX_COUNT}",
+                            "missing_field" if value is None else "invalid_field")
+    return value
+
+
+def _optional_count(body: dict, key: str, parent: str) -> int | None:
+    value = body.get(key)
+    return None if value is None else _count(value, parent, key)
+
+
+def _string(value: object, path: str, limit: int = MAX_STRING_LENGTH) -> str:
+    if not isinstance(value, str):
+        raise ProtocolError(path, "must be a string", "missing_field" if value is None else "invalid_field")
+    if not value or len(value) > limit or not _TOKEN.match(value):
+        raise ProtocolError(path, f"must be 1 to {limit} printable ASCII characters")
+    return value
+
+
+def _optional_string(body: dict, key: str, path: str) -> str | None:
+    value = body.get(key)
+    return None if value is None else _string(value, path)
+
+
+def _text(value: object, path: str, limit: int) -> str:
+    if not isinstance(value, str) or len(value) > limit:
+        raise ProtocolError(path, f"must be a string of at most {limit} characters")
+    return value
+
+
+def _timestamp(value: object, path: str) -> datetime:
+    if not isinstance(value, str) or len(value) > 40:
+        raise ProtocolError(path, "must be an RFC 3339 timestamp", "missing_field" if value is None else "invalid_field")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ProtocolError(path, "must be an RFC 3339 timestamp") from None
+    if parsed.tzinfo is None:
+        raise ProtocolError(path, "must carry a UTC offset, e.g. 2026-01-31T12:00:00Z")
+    return parsed.astimezone(timezone.utc)
+
+
+def timing_bucket(duration_us: float) -> int:
+    """The shared bucket of a duration in microseconds (see BUCKETS_PER_DOUBLING)."""
+    if not duration_us >= 1:  # also catches NaN
+        return 0
+    return min(MAX_BUCKET, int(math.log2(duration_us) * BUCKETS_PER_DOUBLING))
