@@ -69,6 +69,9 @@ SETTINGS = {
         Setting("queue_size", 10000,
                 "Pings waiting for a commit before the server answers 503 with Retry-After.", int),
         Setting("batch_size", 2000, "Most pings committed in one transaction.", int),
+        Setting("dns_server", None,
+                "Nameserver for reverse-DNS enrichment, as HOST:PORT or [IPv6]:PORT "
+                "(default: the system resolver)."),
         Setting("log_level", "info", "Log level: debug, info, warning, error."),
     )
 }

@@ -1,0 +1,33 @@
+"""What enrichment says about one IP address."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._classify import UNKNOWN, Kind, classify
+from ._domain import registered_domain
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an address is, as far as forward-confirmed reverse DNS can tell.
+
+    Private data: it is derived from an IP address and belongs in the private store.
+    """
+
+    hostname: str | None  # forward-confirmed PTR name, lower case, no final dot
+    domain: str | None  # its registered domain (Public Suffix List, ICANN section)
+    institution: str | None  # a name for academic domains, else the registered domain
+    kind: Kind  # "academic", "other" or "unknown"
+
+
+UNKNOWN_ORIGIN = Origin(None, None, None, UNKNOWN)
+
+
+def origin_of_hostname(hostname: str | None) -> Origin:
+    """The Origin of an already confirmed hostname (None -> unknown)."""
+    domain = registered_domain(hostname)
+    if domain is None:
+        return Origin(hostname or None, None, None, UNKNOWN) if hostname else UNKNOWN_ORIGIN
+    institution, kind = classify(domain)
+    return Origin(hostname.strip().rstrip(".").lower(), domain, institution, kind)
