@@ -1,0 +1,47 @@
+"""Reading a ping body within the protocol's limits, gzip included."""
+
+from __future__ import annotations
+
+import zlib
+
+from starlette.requests import Request
+
+from ..protocol import MAX_BODY_BYTES, MAX_DECOMPRESSED_BYTES
+from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+
+async def read_body(request: Request) -> bytes:
+    headers = request.headers
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType("Content-Type must be application/json", field="Content-Type")
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("identity", "gzip"):
+        raise UnsupportedMediaType("Content-Encoding must be gzip or absent", field="Content-Encoding")
+
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body is over {MAX_BODY_BYTES} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:  # a lying or missing Content-Length
+            raise PayloadTooLarge(f"body is over {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    return _gunzip(body) if encoding == "gzip" else body
+
+
+def _gunzip(data: bytes) -> bytes:
+    # max_length stops a decompression bomb after MAX_DECOMPRESSED_BYTES + 1
+    # bytes of output, so memory stays bounded whatever the ratio.
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, MAX_DECOMPRESSED_BYTES + 1)
+    except zlib.error as error:
+        raise BadRequest(f"body is not valid gzip: {error}", code="malformed_gzip") from None
+    if len(out) > MAX_DECOMPRESSED_BYTES:
+        raise PayloadTooLarge(f"decompressed body is over {MAX_DECOMPRESSED_BYTES} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise BadRequest("gzip body is truncated or has trailing data", code="malformed_gzip")
+    return out

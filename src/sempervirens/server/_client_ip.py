@@ -1,0 +1,40 @@
+"""The address a request came from: the socket peer, or what trusted proxies say.
+
+X-Forwarded-For is believed only when the peer is one of the configured proxies,
+and then only up to the first hop that is not one: anyone can write that header.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+
+class ClientAddress:
+    def __init__(self, trusted_proxies: tuple[str, ...] = ()) -> None:
+        self._trusted = tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies)
+
+    def _is_trusted(self, address) -> bool:
+        return any(address in network for network in self._trusted)
+
+    def __call__(self, peer: str, forwarded_for: str | None) -> str:
+        try:
+            hop = ipaddress.ip_address(peer)
+        except ValueError:  # a unix socket or test transport: no address to keep
+            return peer
+        if not self._trusted or not forwarded_for or not self._is_trusted(hop):
+            return _text(hop)
+        for part in reversed(forwarded_for.split(",")):
+            try:
+                hop = ipaddress.ip_address(part.strip())
+            except ValueError:
+                break  # garbage in the chain: stop at the last hop we could verify
+            if not self._is_trusted(hop):
+                break
+        return _text(hop)
+
+
+def _text(address) -> str:
+    # An IPv4 client reaching an IPv6 socket shows as ::ffff:a.b.c.d; keep a.b.c.d.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return str(address)

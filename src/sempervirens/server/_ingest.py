@@ -1,0 +1,59 @@
+"""POST /submit/{project}/{ping_type}/{version}/{document_id}: the ingestion endpoint."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+import orjson
+
+from ..protocol import SCHEMA_VERSION, ProtocolError, normalize_project, parse_document_id, validate_ping
+from ..store import Accepted, Overloaded, WriteFailed
+from ._body import read_body
+from .errors import BadRequest, NotFound, ServiceUnavailable
+
+# How long an overloaded server asks clients to wait, in seconds.
+RETRY_AFTER_OVERLOADED = 5
+RETRY_AFTER_STORE_DOWN = 30
+_ACCEPTED = b'{"status":"accepted"}'
+
+
+async def submit(request: Request) -> Response:
+    state = request.app.state
+    params = request.path_params
+    try:
+        project = normalize_project(params["project"])
+        if params["version"] != str(SCHEMA_VERSION):
+            raise ProtocolError("version", f"unsupported schema version; this server speaks {SCHEMA_VERSION}",
+                                "unsupported_version")
+        document_id = parse_document_id(params["document_id"])
+        ping_type = params["ping_type"]
+        if state.registered_only and not await state.projects.is_registered(project):
+            raise NotFound(f"project {project!r} is not registered here", field="project",
+                           code="unknown_project")
+        ping = validate_ping(ping_type, _decode_json(await read_body(request)))
+    except ProtocolError as error:
+        raise BadRequest(error.message, field=error.field or None, code=error.code) from None
+
+    ip = state.client_address(request.client.host if request.client else "",
+                              request.headers.get("x-forwarded-for"))
+    item = Accepted(document_id, project, ping, datetime.now(timezone.utc), ip)
+    try:
+        await state.writer.submit(item)
+    except Overloaded:
+        raise ServiceUnavailable("too many pings waiting to be stored; retry later",
+                                 retry_after=RETRY_AFTER_OVERLOADED, code="overloaded") from None
+    except WriteFailed:
+        raise ServiceUnavailable("the store did not commit this ping; retry later",
+                                 retry_after=RETRY_AFTER_STORE_DOWN, code="store_unavailable") from None
+    return Response(_ACCEPTED, status_code=202, media_type="application/json")
+
+
+def _decode_json(data: bytes) -> dict:
+    # orjson: the server parses every ping, and it is several times the standard library's speed.
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise ProtocolError("", f"body is not valid UTF-8 JSON: {error}", "malformed_json") from None

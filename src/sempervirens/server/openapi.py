@@ -1,0 +1,120 @@
+"""The OpenAPI document served at /openapi.json, built from the protocol's limits."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .. import __version__
+from ..protocol import (
+    MAX_BUCKET,
+    MAX_COUNT,
+    MAX_LABEL_LENGTH,
+    MAX_LABELS_PER_METRIC,
+    MAX_METRICS,
+    MAX_NAME_LENGTH,
+    MAX_STRING_LENGTH,
+    MAX_TRACEBACK_LENGTH,
+    PING_TYPES,
+    SCHEMA_VERSION,
+)
+
+_UUID = {"type": "string", "format": "uuid"}
+_COUNT = {"type": "integer", "minimum": 0, "maximum": MAX_COUNT}
+_STRING = {"type": "string", "minLength": 1, "maxLength": MAX_STRING_LENGTH}
+_NAME = {"type": "string", "pattern": r"^[a-z][a-z0-9_]*([.\-][a-z0-9_]+)*$", "maxLength": MAX_NAME_LENGTH}
+_TIME = {"type": "string", "format": "date-time"}
+
+
+def _object(properties: dict, **extra) -> dict:
+    return {"type": "object", "properties": properties, "additionalProperties": False, **extra}
+
+
+_TIMING = _object(
+    {"count": _COUNT, "sum_us": _COUNT,
+     "buckets": {"type": "object", "propertyNames": {"pattern": r"^(0|[1-9][0-9]{0,2})$"},
+                 "additionalProperties": _COUNT, "maxProperties": MAX_BUCKET + 1}},
+    required=["count", "sum_us", "buckets"],
+    description=f"A histogram over shared log-scale buckets: bucket b holds durations d (us) "
+                f"with floor(4*log2(d)) == b (b <= {MAX_BUCKET}); count is the sum of bucket counts.",
+)
+_METRICS = _object({
+    "counters": {"type": "object", "propertyNames": _NAME, "additionalProperties": _COUNT},
+    "labeled_counters": {"type": "object", "propertyNames": _NAME, "additionalProperties": {
+        "type": "object", "maxProperties": MAX_LABELS_PER_METRIC,
+        "propertyNames": {"maxLength": MAX_LABEL_LENGTH}, "additionalProperties": _COUNT}},
+    "timings": {"type": "object", "propertyNames": _NAME, "additionalProperties": _TIMING},
+    "memory": _object({"peak_rss_bytes": _COUNT}),
+}, description=f"At most {MAX_METRICS} metrics (counters, labels and timings) in all.")
+_ENVIRONMENT = _object({
+    "os": _STRING, "os_version": _STRING, "arch": _STRING, "python_implementation": _STRING,
+    "python_version": _STRING, "cpu_count": _COUNT, "memory_total": _COUNT,
+    "ci": {"type": "boolean"}, "platform_tag": _STRING,
+})
+_COMMON = {
+    "project_version": _STRING,
+    "library": _object({"name": _STRING, "version": _STRING}),
+    "period": _object({"start": _TIME, "end": _TIME}, required=["start", "end"]),
+    "environment": _ENVIRONMENT,
+    "dropped": {"type": "object", "propertyNames": _NAME, "additionalProperties": _COUNT, "maxProperties": 20},
+}
+PING_SCHEMAS = {
+    "usage": _object({"client_id": _UUID, **_COMMON, "metrics": _METRICS},
+                     required=["client_id", "project_version"]),
+    "crash": _object({"client_id": _UUID, **_COMMON, "metrics": _METRICS, "crash": _object(
+        {"exception_type": {**_STRING, "maxLength": 2 * MAX_STRING_LENGTH},
+         "traceback": {"type": "string", "maxLength": MAX_TRACEBACK_LENGTH}},
+        required=["exception_type"])}, required=["client_id", "project_version", "crash"]),
+    "opt-out": _object(dict(_COMMON), required=["project_version"],
+                       description="Counts an opt-out event. Must NOT carry a client_id."),
+    "deletion-request": _object({"client_id": _UUID, **_COMMON}, required=["client_id"],
+                                description="Asks for every row about this client_id to be deleted."),
+}
+_ERROR = _object({"error": _object({
+    "status": {"type": "integer"}, "code": {"type": "string"},
+    "field": {"type": "string"}, "message": {"type": "string"}})})
+
+
+def _error(description: str, retry: bool = False) -> dict:
+    response = {"description": description,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    if retry:
+        response["headers"] = {"Retry-After": {"schema": {"type": "integer"},
+                                               "description": "Seconds to wait before retrying."}}
+    return response
+
+
+@lru_cache(maxsize=1)
+def openapi() -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Sempervirens collection server", "version": __version__,
+                 "description": "Ingestion of anonymous usage pings. See docs/protocol.md."},
+        "paths": {
+            "/submit/{project}/{ping_type}/%d/{document_id}" % SCHEMA_VERSION: {"post": {
+                "operationId": "submit",
+                "summary": "Submit one ping",
+                "parameters": [
+                    {"name": "project", "in": "path", "required": True,
+                     "schema": {"type": "string", "pattern": r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$",
+                                "maxLength": 100}},
+                    {"name": "ping_type", "in": "path", "required": True,
+                     "schema": {"type": "string", "enum": list(PING_TYPES)}},
+                    {"name": "document_id", "in": "path", "required": True, "schema": _UUID},
+                ],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"oneOf": [{"$ref": f"#/components/schemas/{t}"} for t in PING_TYPES]}}}},
+                "responses": {
+                    "202": {"description": "Stored durably (or already stored: a resend)."},
+                    "400": _error("Invalid ping: do not retry."),
+                    "404": _error("Unknown project on a server that accepts registered projects only."),
+                    "413": _error("Body or decompressed body too large: do not retry."),
+                    "415": _error("Not JSON, or an encoding other than gzip: do not retry."),
+                    "503": _error("Overloaded or store unavailable: retry after Retry-After.", retry=True),
+                },
+            }},
+            "/healthz": {"get": {"operationId": "healthz", "summary": "Health for load balancers",
+                                 "responses": {"200": {"description": "Serving"},
+                                               "503": {"description": "Not serving"}}}},
+        },
+        "components": {"schemas": {**PING_SCHEMAS, "Error": _ERROR}},
+    }

@@ -1,0 +1,59 @@
+"""Ordered schema migrations of both stores, recorded in each database.
+
+A migration is applied once, in order, inside a transaction, and recorded in the
+table `sempervirens_migrations` of its store.  schema.py shows the current
+tables; a change to a table that already shipped is a new migration here (a test
+checks that migrating an empty database yields exactly schema.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable
+
+from sqlalchemy import Column, Connection, DateTime, MetaData, String, Table, select
+
+from . import schema
+
+_record = MetaData()
+applied = Table(
+    "sempervirens_migrations", _record,
+    Column("name", String(200), primary_key=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def _create(*tables: Table) -> Callable[[Connection], None]:
+    def apply(connection: Connection) -> None:
+        for table in tables:
+            table.create(connection)
+    return apply
+
+
+# (name, function) per store, in the order they apply.  Never edit a shipped one.
+TELEMETRY = [
+    ("0001_pings_and_projects", _create(schema.pings, schema.projects)),
+]
+PRIVATE = [
+    ("0001_access_log", _create(schema.access_log)),
+]
+
+
+def migrate(stores) -> None:
+    _apply(stores.telemetry, TELEMETRY)
+    _apply(stores.private, PRIVATE)
+
+
+def _apply(engine, migrations) -> None:
+    with engine.begin() as connection:
+        applied.create(connection, checkfirst=True)
+    for name, function in migrations:
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                # Several workers may start at once: one migrates, the others wait.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7411)")
+            done = connection.execute(select(applied.c.name).where(applied.c.name == name)).first()
+            if done:
+                continue
+            function(connection)
+            connection.execute(applied.insert().values(name=name, applied_at=datetime.now(timezone.utc)))

@@ -1,0 +1,1 @@
+"""Real parts the tests start themselves: the server, PostgreSQL, (later) DNS."""

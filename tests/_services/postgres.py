@@ -1,0 +1,68 @@
+"""A throwaway PostgreSQL cluster on a loopback port, started by the test session.
+
+It runs from Debian's packages (installed by `make test`); as root, the server runs
+as the `postgres` user, which PostgreSQL insists on.  Durability settings are off:
+the tests kill our server, never this one.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+
+from .ports import free_port
+
+
+def _bin(name: str) -> str:
+    for candidate in [shutil.which(name), *sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)]:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise RuntimeError(f"{name} not found: install PostgreSQL (make test does: apt-get install postgresql)")
+
+
+def _run(args: list[str], as_postgres: bool) -> None:
+    if as_postgres:
+        args = ["runuser", "-u", "postgres", "--", *args]
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@dataclass
+class PostgresCluster:
+    port: int
+    directory: str
+    as_postgres: bool
+
+    def url(self, database: str) -> str:
+        return f"postgresql://sempervirens@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, prefix: str = "t") -> str:
+        import psycopg
+
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        _run([_bin("pg_ctl"), "-D", f"{self.directory}/data", "-m", "immediate", "stop"], self.as_postgres)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def start_cluster() -> PostgresCluster:
+    as_postgres = os.geteuid() == 0
+    directory = tempfile.mkdtemp(prefix="sempervirens-pg-")
+    if as_postgres:
+        shutil.chown(directory, "postgres", "postgres")
+    port = free_port()
+    _run([_bin("initdb"), "-D", f"{directory}/data", "-U", "sempervirens", "--auth=trust",
+          "-E", "UTF8", "--no-sync"], as_postgres)
+    options = (f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off "
+               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    _run([_bin("pg_ctl"), "-D", f"{directory}/data", "-o", options, "-l", f"{directory}/log",
+          "-w", "start"], as_postgres)
+    return PostgresCluster(port, directory, as_postgres)

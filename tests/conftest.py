@@ -1,0 +1,59 @@
+"""Fixtures shared by the whole suite: real servers, real stores, a real CA."""
+
+from __future__ import annotations
+
+import pytest
+import trustme
+
+from _services.postgres import start_cluster
+from _services.server import start_server
+
+STORE_KINDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL cluster per test worker, stopped when the session ends."""
+    cluster = start_cluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_args(store_kind, request) -> tuple[str, ...]:
+    """`serve` flags selecting the store: SQLite in the data dir, or two PostgreSQL databases."""
+    if store_kind == "sqlite":
+        return ()
+    cluster = request.getfixturevalue("postgres")
+    return ("--database", cluster.create_database("telemetry"),
+            "--private-database", cluster.create_database("private"))
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A real collection server over HTTP on loopback, with fresh SQLite stores."""
+    running = start_server(tmp_path / "data")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_server(tmp_path, tls_ca):
+    """The same server over HTTPS, with a certificate from `tls_ca` for 127.0.0.1 and localhost."""
+    cert = tls_ca.issue_cert("127.0.0.1", "localhost")
+    cert_path, key_path = tmp_path / "server.pem", tmp_path / "server.key"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_path))
+    cert.private_key_pem.write_to_path(str(key_path))
+    running = start_server(tmp_path / "data", tls_cert=str(cert_path), tls_key=str(key_path))
+    yield running
+    running.stop()
