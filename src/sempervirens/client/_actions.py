@@ -1,0 +1,60 @@
+"""What a user decides, done the same way from the API and from the CLI.
+
+Opting out deletes the project's pending data and spools one `opt-out` ping
+without a client id, but only when collection was on until then (so the server
+counts real opt-out events).  `forget` spools a `deletion-request` for the old
+installation id to every project that collected, clears the spool, then makes a
+new id.
+"""
+
+from __future__ import annotations
+
+from . import _consent, _identity, _pings, _projects
+from ._spool import Spool
+
+
+def opt_out(data_dir: str, project: str | None, *, crash_only: bool = False,
+            current: dict | None = None) -> list[str]:
+    """Deny usage (or crash reports) for `project`, or globally with None.
+
+    `current` describes a running project not yet in projects.json (endpoint,
+    version, mode).  Returns the projects to which an opt-out ping goes.
+    """
+    if crash_only:
+        _consent.update(data_dir, "crash", project, _consent.DENIED)
+        return []
+    known = _projects.load(data_dir)
+    if project is not None and current:
+        known[project] = current
+    targets = [project] if project is not None else sorted(known)
+    was_on = {p: p in known and _consent.usage_allowed(data_dir, p, known[p].get("mode", "opt-out"))[0]
+              for p in targets}
+    _consent.update(data_dir, "usage", project, _consent.DENIED)
+    spool = Spool(data_dir)
+    spool.remove_project(project)
+    notified = []
+    for p in targets:
+        if was_on[p]:
+            body = _pings.opt_out(_pings.clean_version(known[p].get("version")))
+            spool.put(known[p]["endpoint"], p, "opt-out", _pings.encode(body))
+            notified.append(p)
+    return notified
+
+
+def opt_in(data_dir: str, project: str | None, *, crash_only: bool = False) -> None:
+    _consent.update(data_dir, "crash" if crash_only else "usage", project, _consent.GRANTED)
+
+
+def forget(data_dir: str) -> tuple[str | None, str | None, list[str]]:
+    """(old id, new id, projects asked to delete) — the old id is never used again."""
+    old = _identity.read(data_dir)
+    spool = Spool(data_dir)
+    spool.remove_project(None)
+    asked = []
+    if old:
+        for project, info in sorted(_projects.load(data_dir).items()):
+            spool.put(info["endpoint"], project, "deletion-request",
+                      _pings.encode(_pings.deletion_request(old)))
+            asked.append(project)
+    new = _identity.replace(data_dir)
+    return old, new, asked

@@ -1,0 +1,192 @@
+"""The user's commands: status, opt-in, opt-out, show, send, forget.
+
+`register(subparsers)` only declares them; the work is imported when a command
+runs, so `sempervirens --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("status", help="Consent per project, where the id and the spool live, what is pending.")
+    p.set_defaults(func=status)
+
+    for name, func, verb in (("opt-in", opt_in, "Allow"), ("opt-out", opt_out, "Refuse")):
+        p = subparsers.add_parser(name, help=f"{verb} usage statistics (or crash reports) for a project or all.")
+        target = p.add_mutually_exclusive_group(required=True)
+        target.add_argument("project", nargs="?", metavar="PROJECT", help="the project, as it names itself")
+        target.add_argument("--all", action="store_true", help="every project, now and later")
+        p.add_argument("--crash-reports", action="store_true",
+                       help="decide about crash reports instead of usage statistics")
+        p.set_defaults(func=func)
+
+    p = subparsers.add_parser("show", help="The pending pings, exactly what would be sent (pretty-printed).")
+    p.add_argument("--raw", action="store_true", help="print the bodies' exact bytes, not pretty-printed")
+    p.set_defaults(func=show)
+
+    p = subparsers.add_parser("send", help="Upload the pending pings now.")
+    p.set_defaults(func=send)
+
+    p = subparsers.add_parser("forget", help="Ask every project's server to delete data from this "
+                                             "installation id, clear the spool, then make a new id.")
+    p.set_defaults(func=forget)
+
+
+def _data_dir(create: bool = True) -> str | None:
+    from . import _paths
+
+    data_dir = _paths.data_dir()
+    if data_dir is None:
+        print("sempervirens: no home directory and no SEMPERVIRENS_HOME: nothing is kept.", file=sys.stderr)
+        return None
+    if create and not _paths.ensure_dir(data_dir):
+        print(f"sempervirens: cannot write {data_dir}", file=sys.stderr)
+        return None
+    return data_dir
+
+
+def status(args) -> int:
+    import os
+
+    from . import _config, _consent, _identity, _paths, _projects
+    from ._spool import Spool
+
+    data_dir = _paths.data_dir()
+    if data_dir is None:
+        print("No home directory and no SEMPERVIRENS_HOME: nothing is recorded or kept.")
+        return 0
+    print(f"data directory:   {data_dir}")
+    client_id = _identity.read(data_dir) if os.path.isdir(data_dir) else None
+    print(f"installation id:  {client_id or '(none yet)'}  ({os.path.join(data_dir, _identity.FILENAME)})")
+    refusing = _config.denied_by_environment()
+    if refusing:
+        print(f"environment:      {refusing} is set: nothing is recorded or sent")
+    try:
+        store = _consent.load(data_dir)
+    except _consent.ConsentUnreadable as error:
+        print(f"consent file unreadable ({error}): nothing is recorded or sent until you "
+              "run `sempervirens opt-in` or `opt-out`")
+        store = _consent.load_fresh()
+    for question, label, undecided in (("usage", "usage statistics", "not decided (each project's default)"),
+                                       ("crash", "crash reports", "not decided (asked each time)")):
+        answer = store[question]["global"] or undecided
+        print(f"{label + ':':<18}{answer} (all projects)")
+    projects = _projects.load(data_dir)
+    names = sorted(set(projects) | set(store["usage"]["projects"]) | set(store["crash"]["projects"]))
+    if names:
+        print("projects:")
+    for name in names:
+        info = projects.get(name, {})
+        mode = info.get("mode", "opt-out")
+        collecting, why = _consent.usage_allowed(data_dir, name, mode)
+        crash = _consent.decision(store, "crash", name) or "ask each time"
+        version = f" {info['version']}" if info.get("version") else ""
+        print(f"  {name}{version}: {'collecting' if collecting else 'off'} ({why}); "
+              f"crash reports: {crash}; endpoint {info.get('endpoint', '?')}")
+    spool = Spool(data_dir)
+    entries = spool.entries()
+    size = sum(e.size for e in entries)
+    print(f"pending:          {len(entries)} ping(s), {size} bytes in {spool.dir}")
+    for project, reasons in sorted(spool.dropped().items()):
+        print(f"  dropped, to be reported by {project}: "
+              + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())))
+    return 0
+
+
+def _decide(args, answer: str) -> int:
+    from . import _actions
+
+    data_dir = _data_dir()
+    if data_dir is None:
+        return 1
+    project = None if args.all else args.project
+    what = "crash reports" if args.crash_reports else "usage statistics"
+    whom = project or "all projects"
+    if answer == "in":
+        _actions.opt_in(data_dir, project, crash_only=args.crash_reports)
+        print(f"{what} allowed for {whom}.")
+        return 0
+    notified = _actions.opt_out(data_dir, project, crash_only=args.crash_reports)
+    print(f"{what} refused for {whom}; their pending data is deleted.")
+    if notified:
+        result = _send(data_dir)
+        note = "sent" if not result.kept else "will be sent later"
+        print(f"an anonymous opt-out notice (no installation id) {note} to: {', '.join(notified)}")
+    return 0
+
+
+def opt_in(args) -> int:
+    return _decide(args, "in")
+
+
+def opt_out(args) -> int:
+    return _decide(args, "out")
+
+
+def show(args) -> int:
+    import json
+
+    from . import _paths, _wire
+    from ._spool import Spool
+
+    data_dir = _paths.data_dir()
+    spool = Spool(data_dir) if data_dir else None
+    entries = spool.entries() if spool else []
+    print(f"# {len(entries)} pending ping(s)" + (f" in {spool.dir}" if spool else ""))
+    for entry in entries:
+        try:
+            with open(entry.path, "rb") as f:
+                header, body = Spool.parse(f.read())
+        except (OSError, ValueError) as error:
+            print(f"\n# {entry.name}: unreadable ({error}); it will be dropped")
+            continue
+        url = header["endpoint"].rstrip("/") + _wire.submit_path(
+            header["project"], header["ping_type"], header["document_id"])
+        print(f"\n# {header['ping_type']} ping of {header['project']}, {len(body)} bytes, POST {url}")
+        if args.raw:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(body + b"\n")
+            sys.stdout.flush()
+        else:
+            print(json.dumps(json.loads(body), indent=2))
+    return 0
+
+
+def _send(data_dir: str):
+    from ._uploader import Uploader
+
+    return Uploader().drain(data_dir, hold=False)
+
+
+def send(args) -> int:
+    from . import _config
+
+    data_dir = _data_dir()
+    if data_dir is None:
+        return 1
+    if _config.denied_by_environment():
+        print(f"{_config.denied_by_environment()} is set: usage and crash pings stay unsent.")
+    result = _send(data_dir)
+    print(f"sent {result.sent}, kept {result.kept} for later, dropped {result.dropped}"
+          + (f", deleted {result.refused} you refused" if result.refused else ""))
+    for problem in result.problems:
+        print(f"  {problem}")
+    return 0 if not result.kept else 1
+
+
+def forget(args) -> int:
+    from . import _actions
+
+    data_dir = _data_dir()
+    if data_dir is None:
+        return 1
+    old, new, asked = _actions.forget(data_dir)
+    print("pending data deleted.")
+    if asked:
+        result = _send(data_dir)
+        note = "sent" if not result.kept else "queued, will be sent by the next `sempervirens send` or run"
+        print(f"deletion request for installation id {old} {note}: {', '.join(asked)}")
+    print(f"new installation id: {new}")
+    return 0

@@ -1,0 +1,125 @@
+"""Crash reports: the traceback text, scrubbed of what could identify the user.
+
+Removed before anything is stored or shown: the home directory and other users'
+home paths, the user's login and host names, e-mail addresses, IPv4 and IPv6
+addresses.  The exception message stays (it usually says what went wrong), with
+the same scrubbing.  The user reads this exact text before it is sent.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+from . import _paths, _wire
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+_IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
+# Colon-separated hex groups, including compressed forms (::1, fe80::1%eth0); a
+# lone "12:30" has one colon and two groups, so it is left alone.
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?"
+                   r"(?:%[\w.]+)?(?![\w:])")
+# Home directories of any user: /home/alice, /Users/alice, C:\Users\alice, /root.
+_HOMES = re.compile(r"(?P<base>/home/|/Users/|/export/home/|[A-Za-z]:\\+Users\\+|[A-Za-z]:/Users/)"
+                    r"(?P<user>[^/\\\s\"':]+)")
+
+
+def identities() -> list[str]:
+    """This user's names and this machine's names, longest first."""
+    names = set()
+    for variable in ("USER", "USERNAME", "LOGNAME"):
+        if os.environ.get(variable):
+            names.add(os.environ[variable])
+    try:
+        import getpass
+
+        names.add(getpass.getuser())
+    except Exception:  # no user name at all (a container's random uid)
+        pass
+    try:
+        import socket
+
+        host = socket.gethostname()  # no DNS look-up: getfqdn() could block
+        if host:
+            names.add(host)
+            names.add(host.split(".")[0])
+    except OSError:
+        pass
+    # Very short names ("a", "pi") would blank out ordinary words.
+    return sorted((n for n in names if len(n) >= 3), key=len, reverse=True)
+
+
+def scrub(text: str) -> str:
+    home = _paths.home_dir()
+    if home and len(home) > 1:
+        text = text.replace(home.rstrip("/\\"), "~")
+    text = _HOMES.sub(lambda m: m.group("base") + "<user>", text)
+    text = _EMAIL.sub("<email>", text)
+    text = _IPV4.sub("<ip>", text)
+    text = _IPV6.sub(lambda m: "<ip>" if _looks_like_ipv6(m.group(0)) else m.group(0), text)
+    for name in identities():
+        text = re.sub(r"(?<![A-Za-z0-9])" + re.escape(name) + r"(?![A-Za-z0-9])", "<name>", text,
+                      flags=re.IGNORECASE)
+    return text
+
+
+def _looks_like_ipv6(candidate: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.IPv6Address(candidate.split("%")[0])
+        return True
+    except ValueError:
+        return False
+
+
+def exception_type(error: BaseException) -> str:
+    kind = type(error)
+    module = kind.__module__
+    name = kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+    name = "".join(c if c.isalnum() or c in "._" else "_" for c in name.replace("<locals>.", ""))
+    if not name or not (name[0].isalpha() or name[0] == "_"):
+        name = "_" + name
+    return name[: 2 * _wire.MAX_STRING_LENGTH]
+
+
+def format_report(error: BaseException) -> str:
+    import traceback
+
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    text = scrub(text)
+    if len(text) > _wire.MAX_TRACEBACK_LENGTH:  # keep the end: the innermost frames
+        text = "...\n" + text[-(_wire.MAX_TRACEBACK_LENGTH - 4):]
+    return text
+
+
+def involves(error: BaseException, package: str) -> bool:
+    """Whether the traceback passes through `package`: the excepthook reports only those."""
+    tb = error.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module == package or module.startswith(package + "."):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def interactive() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def ask(project: str, text: str) -> str:
+    """Show the report and ask; returns 'yes', 'no', 'always' or 'never'."""
+    sys.stderr.write(
+        f"\n{project} crashed. It can send this crash report to its developers "
+        f"(anonymous; exactly the text below):\n\n{text}\n"
+        f"Send it? [y]es / [N]o / [a]lways / ne[v]er: "
+    )
+    sys.stderr.flush()
+    answer = (sys.stdin.readline() or "").strip().lower()
+    return {"y": "yes", "yes": "yes", "a": "always", "always": "always",
+            "v": "never", "never": "never"}.get(answer, "no")

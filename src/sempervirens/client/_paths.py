@@ -1,0 +1,62 @@
+"""Where the client keeps its files: one data directory per user, shared by projects.
+
+SEMPERVIRENS_HOME wins; otherwise the platform's convention (XDG on Linux and
+other Unix, ~/Library/Application Support on macOS, %LOCALAPPDATA% on Windows).
+The directory is never created inside a home directory that does not exist.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import _config
+
+APP = "sempervirens"
+
+
+def data_dir(environ=None) -> str | None:
+    """The data directory's path (not created), or None when the user has no home."""
+    environ = os.environ if environ is None else environ
+    explicit = _config.text("SEMPERVIRENS_HOME", environ)
+    if explicit:
+        return os.path.abspath(os.path.expanduser(explicit))
+    if sys.platform == "win32":
+        base = environ.get("LOCALAPPDATA") or environ.get("APPDATA")
+        return os.path.join(base, APP) if base else None
+    home = _home(environ)
+    if home is None:
+        return None
+    if sys.platform == "darwin":
+        return os.path.join(home, "Library", "Application Support", APP)
+    xdg = environ.get("XDG_DATA_HOME", "")
+    if os.path.isabs(xdg):  # the XDG spec: relative paths are invalid and ignored
+        return os.path.join(xdg, APP)
+    return os.path.join(home, ".local", "share", APP)
+
+
+def _home(environ) -> str | None:
+    home = environ.get("HOME")
+    if not home:
+        try:
+            import pwd
+
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except (ImportError, KeyError, OSError):
+            return None
+    # A service account's home may not exist: then there is nowhere to keep files.
+    return home if home and os.path.isdir(home) else None
+
+
+def ensure_dir(path: str) -> bool:
+    """Create the data directory (0700) if needed; False if it cannot be written."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(path, os.W_OK | os.X_OK)
+
+
+def home_dir() -> str | None:
+    """The user's home, for scrubbing it out of crash reports."""
+    return _home(os.environ) if sys.platform != "win32" else os.environ.get("USERPROFILE")

@@ -1,0 +1,186 @@
+"""The on-disk spool: pings wait here until the server has them.
+
+One file per ping, `<created ms>.<document id>.<ping type>.<project>.ping`: the
+first line is a JSON header (endpoint, project, ping type, document id), the rest
+is the body, exactly the bytes that will be sent.  Files are written atomically
+(temporary file, then rename), so a host killed at any instant leaves either a
+whole ping or none.  The document id is chosen here and reused on every retry:
+the server stores a resend once.
+
+The spool is bounded in pings, bytes and age; what is dropped is counted per
+project in `dropped.json` and reported in that project's next usage ping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from . import _files, _identity
+
+SUFFIX = ".ping"
+# Pings that carry a user's request: the last to go when the spool is full.
+_REQUESTS = ("opt-out", "deletion-request")
+
+
+class Entry:
+    __slots__ = ("path", "name", "created_ms", "document_id", "ping_type", "project", "size")
+
+    def __init__(self, directory: str, name: str, size: int) -> None:
+        self.path, self.name, self.size = os.path.join(directory, name), name, size
+        stamp, self.document_id, self.ping_type, project = name[: -len(SUFFIX)].split(".", 3)
+        self.created_ms, self.project = int(stamp), project
+
+
+class Spool:
+    def __init__(self, data_dir: str) -> None:
+        self.dir = os.path.join(data_dir, "spool")
+        self._dropped_path = os.path.join(self.dir, "dropped.json")
+
+    def ensure(self) -> None:
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+
+    # -- writing ----------------------------------------------------------------
+
+    def put(self, endpoint: str, project: str, ping_type: str, body: bytes,
+            document_id: str | None = None) -> Entry:
+        self.ensure()
+        document_id = document_id or _identity.new_uuid4()
+        header = {"endpoint": endpoint, "project": project, "ping_type": ping_type,
+                  "document_id": document_id}
+        name = f"{int(time.time() * 1000):013d}.{document_id}.{ping_type}.{project}{SUFFIX}"
+        data = json.dumps(header, separators=(",", ":")).encode() + b"\n" + body
+        _files.write_atomic(os.path.join(self.dir, name), data)
+        return Entry(self.dir, name, len(data))
+
+    # -- reading ----------------------------------------------------------------
+
+    def entries(self) -> list[Entry]:
+        """The pending pings, oldest first."""
+        try:
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return []
+        found = []
+        for name in names:
+            if not name.endswith(SUFFIX):
+                continue
+            try:
+                found.append(Entry(self.dir, name, os.stat(os.path.join(self.dir, name)).st_size))
+            except (ValueError, OSError):  # a stray name, or deleted meanwhile
+                continue
+        found.sort(key=lambda e: e.name)
+        return found
+
+    @staticmethod
+    def parse(data: bytes) -> tuple[dict, bytes]:
+        """(header, body) of a spool file's bytes; ValueError if it is corrupted."""
+        head, sep, body = data.partition(b"\n")
+        header = json.loads(head)
+        if not sep or not isinstance(header, dict) or not body:
+            raise ValueError("corrupted spool file")
+        for key in ("endpoint", "project", "ping_type", "document_id"):
+            if not isinstance(header.get(key), str):
+                raise ValueError(f"spool file without {key}")
+        return header, body
+
+    def read(self, entry: Entry) -> tuple[dict, bytes] | None:
+        """The ping of `entry`, or None (a corrupted file is removed and counted)."""
+        try:
+            with open(entry.path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return None
+        try:
+            return self.parse(data)
+        except ValueError:
+            self.discard(entry, "spool_corrupt")
+            return None
+
+    # -- removing ---------------------------------------------------------------
+
+    def remove(self, entry: Entry) -> bool:
+        try:
+            os.unlink(entry.path)
+            return True
+        except FileNotFoundError:
+            return False
+
+    def discard(self, entry: Entry, reason: str) -> None:
+        """Remove a ping that will never be sent, and count it for its project's next ping."""
+        if self.remove(entry) and entry.ping_type in ("usage", "crash"):
+            self.add_dropped(entry.project, reason)
+
+    def remove_project(self, project: str | None) -> int:
+        """Delete the pending usage and crash pings of a project (of all with None)."""
+        removed = 0
+        for entry in self.entries():
+            if entry.ping_type in _REQUESTS or project not in (None, entry.project):
+                continue
+            removed += self.remove(entry)
+        if project is None:
+            self._update_dropped(lambda dropped: dropped.clear())
+        else:
+            self._update_dropped(lambda dropped: dropped.pop(project, None))
+        return removed
+
+    def enforce_bounds(self, max_pings: int, max_bytes: int, max_age_s: float) -> None:
+        entries = self.entries()
+        oldest_allowed = (time.time() - max_age_s) * 1000
+        for entry in [e for e in entries if e.created_ms < oldest_allowed]:
+            self.discard(entry, "spool_expired")
+            entries.remove(entry)
+        # Over a bound: drop the oldest usage and crash pings first.
+        entries.sort(key=lambda e: (e.ping_type in _REQUESTS, e.name))
+        total = sum(e.size for e in entries)
+        while entries and (len(entries) > max_pings or total > max_bytes):
+            entry = entries.pop(0)
+            total -= entry.size
+            self.discard(entry, "spool_full")
+        self._sweep_temporary()
+
+    def _sweep_temporary(self) -> None:
+        # A host killed between write and rename leaves a temporary file.
+        try:
+            names = os.listdir(self.dir)
+        except OSError:
+            return
+        for name in names:
+            if name.endswith(".tmp"):
+                path = os.path.join(self.dir, name)
+                try:
+                    if os.stat(path).st_mtime < time.time() - 3600:
+                        os.unlink(path)
+                except OSError:
+                    pass
+
+    # -- dropped counts ---------------------------------------------------------
+
+    def add_dropped(self, project: str, reason: str, n: int = 1) -> None:
+        def add(dropped: dict) -> None:
+            reasons = dropped.setdefault(project, {})
+            reasons[reason] = reasons.get(reason, 0) + n
+
+        self._update_dropped(add)
+
+    def take_dropped(self, project: str) -> dict:
+        taken: dict = {}
+        self._update_dropped(lambda dropped: taken.update(dropped.pop(project, None) or {}))
+        return taken
+
+    def dropped(self) -> dict:
+        try:
+            return _files.read_json(self._dropped_path, {})
+        except (OSError, ValueError):
+            return {}
+
+    def _update_dropped(self, change) -> None:
+        self.ensure()
+        with _files.FileLock(self._dropped_path + ".lock", timeout=0.2):
+            dropped = self.dropped()
+            before = json.dumps(dropped, sort_keys=True)
+            change(dropped)
+            dropped = {p: r for p, r in dropped.items() if isinstance(r, dict) and r}
+            if json.dumps(dropped, sort_keys=True) != before:
+                _files.write_json(self._dropped_path, dropped)

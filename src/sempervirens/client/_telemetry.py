@@ -1,0 +1,404 @@
+"""`Telemetry`: what a project creates once, and the lifecycle around its recordings.
+
+Creating one reads a few environment variables and nothing else: no file, no
+thread, no network.  The first recording decides (consent, data directory, the
+one-time notice) and, when collecting, starts the uploader thread, which first
+sends what earlier runs left in the spool.  A period ends at interpreter exit and
+every `interval` seconds: its ping is written to the spool, and at exit the host
+waits at most `exit_timeout` seconds for the upload.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from _thread import allocate_lock
+
+from . import _config, _guard
+from ._guard import guarded
+from ._recorder import Recorder
+
+MODES = ("opt-out", "opt-in")
+
+_instances: list = []  # strong references: what was recorded is reported even if dropped
+_activation = allocate_lock()
+_override = None  # set by sempervirens.testing: "disabled" or a Capture
+_exit_registered = False
+
+NOTICE = """\
+{project} collects anonymous usage statistics with Sempervirens: which of its \
+features are used, how long they take, crashes only if you say so, and the \
+platform (OS, Python, CPU count, memory). It sends a random installation id, \
+never your name, files or data. Nothing has been sent yet.
+To turn it off: `sempervirens opt-out {project}` (or everywhere: \
+`sempervirens opt-out --all`, or set DO_NOT_TRACK=1). To see what would be sent: \
+`sempervirens show`.
+"""
+
+
+def _valid_project(name: object) -> bool:
+    allowed = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+    return (type(name) is str and 0 < len(name) <= 100 and all(c in allowed for c in name)
+            and name[0].isalnum() and name[-1].isalnum())
+
+
+class Telemetry(Recorder):
+    """Usage telemetry of one project.
+
+    >>> telemetry = Telemetry("myproject", version="1.2.0")
+    >>> telemetry.count("io.read_csv")
+
+    `consent` is the project's default: "opt-out" collects unless the user says
+    no (after a one-time notice on stderr), "opt-in" records nothing until the
+    user says yes.  The user's decision, DO_NOT_TRACK and SEMPERVIRENS_OPT_OUT
+    always win.
+    """
+
+    def __init__(self, project: str, version: str | None = None, *,
+                 endpoint: str = _config.DEFAULT_ENDPOINT, consent: str = "opt-out",
+                 exit_timeout: float | None = None, interval: float | None = None,
+                 ca_bundle: str | None = None) -> None:
+        super().__init__()
+        self._on = None
+        self._held = False
+        self._data_dir: str | None = None
+        try:
+            self.project = project
+            self.version = version
+            self.endpoint = _config.text("SEMPERVIRENS_ENDPOINT") or endpoint
+            # An unknown mode is treated as the stricter one.
+            self.consent_mode = consent if consent in MODES else "opt-in"
+            self.exit_timeout = float(_config.number("SEMPERVIRENS_EXIT_TIMEOUT")
+                                      if exit_timeout is None else exit_timeout)
+            self.interval = interval
+            self.ca_bundle = ca_bundle
+            if not _valid_project(project):
+                _guard.logger().debug("sempervirens: %r is not a project name; disabled", project)
+                self._on = False
+            with _activation:
+                _instances.append(self)
+        except Exception as error:
+            _guard.swallow(error)
+            self._on = False
+
+    def __repr__(self) -> str:
+        state = {True: "collecting", False: "off", None: "not used yet"}[self._on]
+        return f"<Telemetry {self.project!r} {self.version!r} {state}>"
+
+    # -- first use ----------------------------------------------------------------
+
+    def _activate(self) -> bool:
+        with _activation:
+            if self._on is None:
+                try:
+                    self._on = self._decide()
+                    if self._on and _override is None:
+                        _start_background(self)
+                except Exception as error:
+                    _guard.swallow(error)
+                    self._on = False
+            return bool(self._on)
+
+    def _decide(self) -> bool:
+        if _override is not None:
+            return _override != "disabled"
+        from . import _consent, _paths
+
+        if _config.denied_by_environment():
+            return False
+        data_dir = _paths.data_dir()
+        if data_dir is None or not _paths.ensure_dir(data_dir):
+            return False  # nowhere to keep an id, a decision or a spool: a silent no-op
+        allowed, why = _consent.usage_allowed(data_dir, self.project, self.consent_mode)
+        if not allowed:
+            return False
+        self._data_dir = data_dir
+        if why == "the project's default (opt-out)" and not _consent.notice_shown(data_dir, self.project):
+            if _consent.claim_notice(data_dir, self.project):
+                _show_notice(self.project)
+                self._held = True  # this run's pings wait for the next run: time to say no
+            elif not _consent.notice_shown(data_dir, self.project):
+                return False  # cannot remember the notice: do not collect
+        return True
+
+    @property
+    def enabled(self) -> bool:
+        """Whether recordings are kept (decides on first call, like a recording)."""
+        try:
+            return bool(self._on or (self._on is None and self._activate()))
+        except Exception as error:
+            _guard.swallow(error)
+            return False
+
+    # -- periods ------------------------------------------------------------------
+
+    @guarded()
+    def flush(self) -> None:
+        """End the current period now: its ping goes to the spool and is uploaded soon."""
+        self._end_period()
+        if self._on and _override is None:
+            from ._uploader import uploader
+
+            uploader.request()
+
+    def _end_period(self) -> None:
+        if not self._has_data() and not self._overflow:
+            return
+        counters, timings, overflow, start = self._take()
+        if hasattr(_override, "_collect"):
+            _override._collect(self, counters, timings)
+            return
+        if not self._on or self._data_dir is None:
+            return
+        from . import _consent, _identity, _pings, _projects
+        from ._recorder import wire_metrics
+        from ._spool import Spool
+
+        # The user may have said no since the first recording: ask again.
+        if not _consent.usage_allowed(self._data_dir, self.project, self.consent_mode)[0]:
+            self._on = False
+            return
+        client_id = _identity.get_or_create(self._data_dir)
+        if client_id is None:
+            return
+        metrics, dropped = wire_metrics(counters, timings, overflow)
+        spool = Spool(self._data_dir)
+        earlier = spool.take_dropped(self.project)
+        version = _pings.clean_version(self.version)
+        body = _pings.usage(client_id, version, start, time.time(), metrics, dropped, earlier)
+        try:
+            spool.put(self.endpoint, self.project, "usage", _pings.encode(body))
+        except BaseException:
+            for reason, n in earlier.items():
+                spool.add_dropped(self.project, reason, n)
+            raise
+        spool.enforce_bounds(int(_config.number("SEMPERVIRENS_SPOOL_MAX_PINGS")),
+                             int(_config.number("SEMPERVIRENS_SPOOL_MAX_BYTES")),
+                             _config.number("SEMPERVIRENS_SPOOL_MAX_AGE"))
+        _projects.remember(self._data_dir, self.project, self.endpoint, version, self.consent_mode)
+
+    # -- the user's decisions -----------------------------------------------------
+
+    @guarded(False)
+    def opt_in(self, crash_reports: bool = False) -> bool:
+        """Record the user's yes for this project (or for its crash reports)."""
+        from . import _actions
+
+        data_dir = self._data_dir or _writable_data_dir()
+        if data_dir is None:
+            return False
+        _actions.opt_in(data_dir, self.project, crash_only=crash_reports)
+        if not crash_reports:
+            with _activation:
+                if not self._on:
+                    self._on = None  # decide again on the next recording
+        return True
+
+    @guarded(False)
+    def opt_out(self, crash_reports: bool = False) -> bool:
+        """Record the user's no: pending data of this project is deleted, nothing more is sent."""
+        from . import _actions, _pings
+
+        data_dir = self._data_dir or _writable_data_dir()
+        if not crash_reports:
+            self._on = False
+            self._take()  # forget what was recorded in memory
+        if data_dir is None:
+            return False
+        current = {"endpoint": self.endpoint, "version": _pings.clean_version(self.version),
+                   "mode": self.consent_mode}
+        notified = _actions.opt_out(data_dir, self.project, crash_only=crash_reports, current=current)
+        if notified and _override is None:
+            from ._uploader import uploader
+
+            uploader.data_dirs.add(data_dir)
+            uploader.held.discard(self.project)
+            if uploader.start():
+                uploader.request()
+        return True
+
+    # -- crash reports ------------------------------------------------------------
+
+    @guarded(False)
+    def report_crash(self, error: BaseException) -> bool:
+        """Offer a crash report; True if it will be sent.
+
+        Sent only with the user's permission: a standing yes (`sempervirens
+        opt-in --crash-reports PROJECT`), or a yes to the question asked on an
+        interactive terminal, after the user has read the exact scrubbed text.
+        """
+        from . import _consent, _crash
+
+        if not isinstance(error, BaseException) or not self.enabled:
+            return False
+        text = _crash.format_report(error)
+        kind = _crash.exception_type(error)
+        if hasattr(_override, "_collect"):
+            _override.crashes.append({"project": self.project, "exception_type": kind, "traceback": text})
+            return True
+        data_dir = self._data_dir
+        permission = _consent.crash_allowed(data_dir, self.project)
+        if permission is None and _crash.interactive():
+            answer = _crash.ask(self.project, text)
+            if answer in ("always", "never"):
+                _consent.update(data_dir, "crash", self.project,
+                                _consent.GRANTED if answer == "always" else _consent.DENIED)
+            permission = _consent.GRANTED if answer in ("yes", "always") else _consent.DENIED
+        if permission != _consent.GRANTED:
+            return False
+        self._spool_crash(kind, text)
+        return True
+
+    def _spool_crash(self, kind: str, text: str) -> None:
+        from . import _identity, _pings
+        from ._spool import Spool
+        from ._uploader import uploader
+
+        client_id = _identity.get_or_create(self._data_dir)
+        if client_id is None:
+            return
+        body = _pings.crash(client_id, _pings.clean_version(self.version), kind, text)
+        Spool(self._data_dir).put(self.endpoint, self.project, "crash", _pings.encode(body))
+        uploader.request()
+
+    @guarded(False)
+    def install_excepthook(self, package: str | None = None) -> bool:
+        """Offer a crash report for uncaught exceptions that pass through `package`.
+
+        `package` is the top-level module name (default: the project name with
+        '-' as '_'); exceptions that never touch it are none of the project's
+        business and are not offered.
+        """
+        from . import _crash
+
+        package = package or self.project.replace("-", "_").lower()
+        previous = sys.excepthook
+
+        def excepthook(kind, error, tb):
+            try:
+                if isinstance(error, Exception) and _crash.involves(error, package):
+                    self.report_crash(error)
+            finally:
+                previous(kind, error, tb)
+
+        sys.excepthook = excepthook
+        return True
+
+
+def _writable_data_dir() -> str | None:
+    from . import _paths
+
+    data_dir = _paths.data_dir()
+    return data_dir if data_dir and _paths.ensure_dir(data_dir) else None
+
+
+def _show_notice(project: str) -> None:
+    try:
+        sys.stderr.write(NOTICE.format(project=project))
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):  # no stderr (pythonw), or closed
+        pass
+
+
+def _start_background(telemetry: Telemetry) -> None:
+    """Called with `_activation` held, on a project's first recording."""
+    global _exit_registered
+    from ._uploader import uploader
+
+    if not _exit_registered:
+        import atexit
+
+        atexit.register(_at_exit)
+        _exit_registered = True
+    uploader.data_dirs.add(telemetry._data_dir)
+    if telemetry._held:
+        uploader.held.add(telemetry.project)
+    if telemetry.ca_bundle:
+        uploader.ca_bundle = telemetry.ca_bundle
+    if telemetry.interval:
+        uploader.interval = min(uploader.interval, float(telemetry.interval))
+        uploader._next_tick = min(uploader._next_tick, time.monotonic() + uploader.interval)
+    uploader.on_tick = _end_periods
+    if uploader.start():
+        uploader.request()  # what earlier runs left in the spool goes now
+
+
+def _end_periods() -> None:
+    for telemetry in list(_instances):
+        try:
+            telemetry._end_period()
+        except Exception as error:
+            _guard.swallow(error)
+
+
+def _at_exit() -> None:
+    """End every period, then wait a bounded time for the upload; never longer."""
+    try:
+        deadline = time.monotonic() + max((t.exit_timeout for t in _instances), default=0.1)
+        _end_periods()
+        if _override is not None:
+            return
+        from ._uploader import uploader
+
+        if not uploader.data_dirs:
+            return
+        if uploader.start():
+            ticket = uploader.request()
+            uploader.wait(ticket, deadline - time.monotonic())
+        # What did not go in time stays in the spool and goes next run.
+    except Exception as error:
+        _guard.swallow(error)
+
+
+def _after_fork_in_child() -> None:
+    """The child starts a period of its own; the parent reports what it recorded."""
+    global _activation
+    _activation = allocate_lock()
+    try:
+        from ._uploader import uploader
+
+        held = set(uploader.held)
+        uploader._reinit()
+        uploader.held = held
+        for telemetry in _instances:
+            telemetry._lock = allocate_lock()
+            telemetry._reset_data()
+            if telemetry._on:
+                telemetry._on = None  # decide again on first use: restarts the thread
+        util = sys.modules.get("multiprocessing.util")
+        if util is not None:
+            # A multiprocessing child ends with os._exit (no atexit): ask for a finalizer.
+            util.register_after_fork(_MP_TOKEN, _register_mp_finalizer)
+    except Exception as error:
+        _guard.swallow(error)
+
+
+class _Token:
+    pass
+
+
+_MP_TOKEN = _Token()
+
+
+def _register_mp_finalizer(_token) -> None:
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, _at_exit, exitpriority=0)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _reset() -> None:
+    """Forget every instance and stop uploading (for sempervirens.testing and our tests)."""
+    from . import _uploader
+
+    with _activation:
+        for telemetry in _instances:
+            telemetry._on = False
+            telemetry._reset_data()
+        _instances.clear()
+    _uploader.uploader.data_dirs.clear()
+    _uploader.uploader.held.clear()
