@@ -14,6 +14,7 @@ from typing import Callable
 from sqlalchemy import Column, Connection, DateTime, MetaData, String, Table, select
 
 from . import schema
+from ..aggregate import tables as aggregate_tables
 
 _record = MetaData()
 applied = Table(
@@ -33,9 +34,11 @@ def _create(*tables: Table) -> Callable[[Connection], None]:
 # (name, function) per store, in the order they apply.  Never edit a shipped one.
 TELEMETRY = [
     ("0001_pings_and_projects", _create(schema.pings, schema.projects)),
+    ("0002_aggregate_tables", _create(*aggregate_tables.TELEMETRY_TABLES)),
 ]
 PRIVATE = [
     ("0001_access_log", _create(schema.access_log)),
+    ("0002_aggregate_tables", _create(*aggregate_tables.PRIVATE_TABLES)),
 ]
 
 
