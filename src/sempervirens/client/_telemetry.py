@@ -101,6 +101,8 @@ class Telemetry(Recorder):
             return bool(self._on)
 
     def _decide(self) -> bool:
+        if not _valid_project(self.project):
+            return False
         if _override is not None:
             return _override != "disabled"
         from . import _consent, _paths

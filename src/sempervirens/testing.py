@@ -1,0 +1,118 @@
+"""For projects that embed Sempervirens: turn it off, or look at what it records, in tests.
+
+In a project's conftest.py::
+
+    import pytest
+    from sempervirens import testing
+
+    @pytest.fixture(autouse=True)
+    def no_telemetry():
+        with testing.disabled():      # nothing recorded, no file, no thread, no network
+            yield
+
+and in a test that checks the project's instrumentation::
+
+    def test_read_csv_is_counted():
+        with testing.capture() as captured:
+            mypkg.read_csv("data.csv")
+        assert captured.counters("mypkg")["io.read_csv"] == 1
+
+While a helper is active, the user's consent and environment are not consulted and
+nothing is written or sent: what is recorded stays in memory.  Setting
+SEMPERVIRENS_OPT_OUT=1 for a whole test run is the other way to turn it off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from .client import _telemetry, _wire
+
+__all__ = ["Capture", "capture", "disabled"]
+
+
+class Capture:
+    """What the project's `Telemetry` objects recorded while capturing, by project."""
+
+    def __init__(self) -> None:
+        self._recorded: dict = {}  # project -> (counters, labeled, timings)
+        self.crashes: list[dict] = []  # {"project", "exception_type", "traceback"} as it would be sent
+
+    def _collect(self, telemetry, counters: dict, timings: dict) -> None:
+        plain, labeled, durations = self._recorded.setdefault(telemetry.project, ({}, {}, {}))
+        for key, n in counters.items():
+            if type(key) is tuple:
+                labels = labeled.setdefault(key[0], {})
+                labels[key[1]] = labels.get(key[1], 0) + n
+            else:
+                plain[key] = plain.get(key, 0) + n
+        for name, (n, sum_us, buckets) in timings.items():
+            durations[name] = durations.get(name, 0) + n
+
+    def _flush(self) -> None:
+        for telemetry in list(_telemetry._instances):
+            telemetry._end_period()
+
+    def counters(self, project: str | None = None) -> dict:
+        """{name: count} recorded so far (of one project, or of all added up)."""
+        return self._section(0, project)
+
+    def labeled_counters(self, project: str | None = None) -> dict:
+        """{name: {label: count}}."""
+        return self._section(1, project)
+
+    def timings(self, project: str | None = None) -> dict:
+        """{name: number of timed calls}."""
+        return self._section(2, project)
+
+    def invalid_names(self, project: str | None = None) -> list[str]:
+        """Recorded names the protocol would refuse (they would be dropped, not sent)."""
+        names = set(self.counters(project)) | set(self.labeled_counters(project)) | set(self.timings(project))
+        return sorted(str(n) for n in names if not _wire.valid_name(n))
+
+    def _section(self, index: int, project: str | None) -> dict:
+        self._flush()
+        merged: dict = {}
+        for name, sections in self._recorded.items():
+            if project is not None and name != project:
+                continue
+            for key, value in sections[index].items():
+                if index == 1:
+                    labels = merged.setdefault(key, {})
+                    for label, n in value.items():
+                        labels[label] = labels.get(label, 0) + n
+                else:
+                    merged[key] = merged.get(key, 0) + value
+        return merged
+
+
+def _switch(override) -> None:
+    with _telemetry._activation:
+        _telemetry._override = override
+        for telemetry in _telemetry._instances:
+            telemetry._reset_data()
+            telemetry._on = None  # decide again, under the new rule, on the next recording
+
+
+@contextlib.contextmanager
+def disabled():
+    """Nothing is recorded, written or sent inside this block."""
+    previous = _telemetry._override
+    _switch("disabled")
+    try:
+        yield
+    finally:
+        _switch(previous)
+
+
+@contextlib.contextmanager
+def capture():
+    """Record in memory only, and give the recordings to the test; nothing is written or sent."""
+    previous = _telemetry._override
+    captured = Capture()
+    _switch(captured)
+    try:
+        yield captured
+    finally:
+        captured._flush()
+        _switch(previous)

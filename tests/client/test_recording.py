@@ -1,0 +1,145 @@
+"""Recording in a host process: exact under threads, free when refused, never raising."""
+
+import json
+import threading
+import time
+
+import pytest
+
+import sempervirens
+from sempervirens.client import _guard, _telemetry
+from sempervirens.client._spool import Spool
+from sempervirens.protocol import validate_ping
+from conftest import read_spool, spooled
+
+
+def _read_usage(data_dir):
+    return [validate_ping(header["ping_type"], json.loads(body)) for header, body in read_spool(data_dir)]
+
+
+def test_counts_from_many_threads_are_exact(home):
+    telemetry = sempervirens.Telemetry("threaded", version="1.0", endpoint="http://127.0.0.1:9")
+
+    def work():
+        for _ in range(5000):
+            telemetry.count("calls")
+            telemetry.count("io.read", label="csv")
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    telemetry._end_period()
+    [ping] = _read_usage(home)
+    assert ping.metrics["counters"]["calls"] == 40000
+    assert ping.metrics["labeled_counters"]["io.read"]["csv"] == 40000
+
+
+def test_timer_and_track_record_what_a_maintainer_expects(home):
+    telemetry = sempervirens.Telemetry("timed", version="1.0", endpoint="http://127.0.0.1:9")
+
+    @telemetry.track
+    def fit(x):
+        """Fit the model."""
+        return x * 2
+
+    @telemetry.timer("solve")
+    def solve():
+        time.sleep(0.002)
+
+    assert fit(21) == 42 and fit.__doc__ == "Fit the model." and fit.__name__ == "fit"
+    solve()
+    with telemetry.timer("solve"):
+        pass
+    telemetry._end_period()
+    [ping] = _read_usage(home)
+    assert ping.metrics["counters"] == {"test_recording.test_timer_and_track_record_what_a_maintainer_expects.fit": 1}
+    solve_timing = ping.metrics["timings"]["solve"]
+    assert solve_timing["count"] == 2 and solve_timing["sum_us"] >= 2000
+    # 2 ms lands in bucket floor(4 * log2(2000)) = 43 or above.
+    assert max(int(b) for b in solve_timing["buckets"]) >= 43
+
+
+def test_track_with_an_explicit_name(home):
+    telemetry = sempervirens.Telemetry("named", version="1.0", endpoint="http://127.0.0.1:9")
+    fit = telemetry.track(name="api.fit")(lambda: 1)
+    fit()
+    fit()
+    telemetry._end_period()
+    assert _read_usage(home)[0].metrics["counters"] == {"api.fit": 2}
+
+
+def test_refused_recording_writes_nothing_and_costs_next_to_nothing(home, monkeypatch):
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    telemetry = sempervirens.Telemetry("refused", version="1.0")
+    start = time.perf_counter()
+    for _ in range(100_000):
+        telemetry.count("x")
+    per_call = (time.perf_counter() - start) / 100_000
+    with telemetry.timer("t"):
+        pass
+    _telemetry._at_exit()
+    assert not home.exists()  # not even a data directory
+    assert per_call < 2e-6
+
+
+def test_misuse_never_raises_into_the_host(home):
+    telemetry = sempervirens.Telemetry("misused", version="1.0", endpoint="http://127.0.0.1:9")
+    telemetry.count("x")
+    telemetry.count("x", n="three")  # TypeError inside: swallowed
+    assert telemetry.report_crash("not an exception") is False
+    swallowed = _guard.take_swallowed()
+    assert [type(e) for e in swallowed] == [TypeError]
+    telemetry.count(None)  # dropped when the ping is built, counted
+    telemetry.count("Not A Name")
+    telemetry._end_period()
+    [ping] = _read_usage(home)
+    assert ping.dropped == {"invalid_name": 2}
+    assert ping.metrics["counters"] == {"x": 1}
+
+
+def test_bad_project_name_disables_without_raising(home):
+    telemetry = sempervirens.Telemetry("not a project!", version="1.0")
+    telemetry.count("x")
+    assert telemetry.enabled is False and not home.exists()
+
+
+def test_memory_is_bounded_when_labels_come_from_data(home):
+    telemetry = sempervirens.Telemetry("labels", version="1.0", endpoint="http://127.0.0.1:9")
+    for i in range(10_000):
+        telemetry.count("io.read", label=f"file{i}")
+    assert len(telemetry._counters) <= 2000
+    telemetry._end_period()
+    [ping] = _read_usage(home)
+    assert len(ping.metrics["labeled_counters"]["io.read"]) == 100
+    assert ping.dropped["too_many_metrics"] == 10_000 - 100
+
+
+def test_nothing_is_reported_for_a_project_that_recorded_nothing(home):
+    sempervirens.Telemetry("idle", version="1.0")
+    _telemetry._at_exit()
+    assert not home.exists()
+
+
+def test_periodic_pings_in_a_long_running_process(home, closed_port):
+    telemetry = sempervirens.Telemetry("server", version="1.0", endpoint=closed_port, interval=0.2)
+    telemetry.count("request")
+    deadline = time.monotonic() + 10
+    while not spooled(home) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    telemetry.count("request")
+    while len(spooled(home)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pings = _read_usage(home)
+    assert len(pings) >= 2  # one per period, each with that period's counts
+    assert sum(p.metrics["counters"]["request"] for p in pings) == 2
+    assert all(p.period_end >= p.period_start for p in pings)
+
+
+@pytest.mark.parametrize("value", ["1", "true", "yes"])
+def test_sempervirens_opt_out_variable(home, monkeypatch, value):
+    monkeypatch.setenv("SEMPERVIRENS_OPT_OUT", value)
+    telemetry = sempervirens.Telemetry("optout", version="1.0")
+    telemetry.count("x")
+    assert telemetry.enabled is False and not home.exists()
