@@ -8,7 +8,7 @@ BENCH_VENV := .venv-bench
 BENCH_PY := $(BENCH_VENV)/bin/python
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test bench-ingest bench-client bench-aggregate debian-packages clean
+.PHONY: demo test docs bench-ingest bench-client bench-aggregate clean
 
 # The virtual environment is rebuilt when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -47,3 +47,7 @@ bench-aggregate: $(BENCH_VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) sempervirens-data .pytest_cache build src/*.egg-info
+
+# Regenerate the generated parts of the docs (the settings reference).
+docs: $(VENV)/.installed
+	$(PY) scripts/update-docs

@@ -73,6 +73,9 @@ SETTINGS = {
                 "Nameserver for reverse-DNS enrichment, as HOST:PORT or [IPv6]:PORT "
                 "(default: the system resolver)."),
         Setting("log_level", "info", "Log level: debug, info, warning, error."),
+        Setting("secret_key", None,
+                "Key (32+ characters) for keyed hashes of deleted client_ids (tombstones); hosts "
+                "sharing one database must share it (default: secret.key in --data-dir, made on first use)."),
     )
 }
 
@@ -109,3 +112,12 @@ def _show(value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(value)
     return str(value)
+
+
+def markdown_table() -> str:
+    """The settings reference in docs/operations.md (`make docs` rewrites it)."""
+    rows = ["| flag | environment variable | default | meaning |", "| --- | --- | --- | --- |"]
+    for s in SETTINGS.values():
+        default = "" if s.default in (None, ()) else f"`{_show(s.default)}`"
+        rows.append(f"| `{s.flag}` | `{s.env_var}` | {default} | {s.help} |")
+    return "\n".join(rows)

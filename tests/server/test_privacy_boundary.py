@@ -1,0 +1,64 @@
+"""The privacy boundary: IP addresses reach the private store and nowhere else."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from _services.dump import dump_store, store_urls_of
+from _services.server import start_server
+from pings import new_id, post, usage
+
+# Documentation ranges (RFC 5737, RFC 3849): they cannot collide with anything real.
+ADDRESSES = [f"198.51.100.{i}" for i in range(1, 21)] + [f"2001:db8::{i:x}" for i in range(1, 11)]
+
+
+@pytest.fixture
+def proxied_server(tmp_path, database_args):
+    running = start_server(tmp_path / "data",
+                           extra_args=("--trusted-proxies", "127.0.0.1,10.0.0.0/8", *database_args))
+    yield running
+    running.stop()
+
+
+def test_no_ip_outside_the_private_store(proxied_server):
+    client_of = {}
+    with httpx.Client(timeout=10) as client:
+        for round_ in range(3):
+            for address in ADDRESSES:
+                client_id = client_of.setdefault(address, new_id())
+                reply = post(client, proxied_server.url, usage(client_id),
+                             headers={"X-Forwarded-For": f"{address}, 10.1.2.3"})
+                assert reply.status_code == 202
+    proxied_server.stop()
+    telemetry_url, private_url = store_urls_of(proxied_server)
+
+    telemetry = dump_store(telemetry_url)
+    assert telemetry.count("usage") >= 3 * len(ADDRESSES)  # the dump really holds the pings
+    leaked = [address for address in ADDRESSES if address in telemetry]
+    assert leaked == []
+    if telemetry_url.startswith("sqlite"):  # nor in the bytes of the files, free pages and WAL included
+        for path in proxied_server.data_dir.glob("telemetry.db*"):
+            data = path.read_bytes()
+            assert not [a for a in ADDRESSES if a.encode() in data], path
+
+    private = dump_store(private_url)
+    for address, client_id in client_of.items():
+        assert f"| {address} | numpy | usage | {client_id} |" in private  # the IP <-> UUID association
+    assert not [a for a in ADDRESSES if a in proxied_server.log()]  # nor in the server's log
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies(server):
+    with httpx.Client(timeout=10) as client:
+        assert post(client, server.url, usage(), headers={"X-Forwarded-For": "198.51.100.77"}).status_code == 202
+    assert [row["ip"] for row in server.access_log()] == ["127.0.0.1"]
+
+
+def test_forwarded_chain_stops_at_the_first_untrusted_hop(proxied_server):
+    with httpx.Client(timeout=10) as client:
+        # The client itself claims to be 192.0.2.1; the first hop we can vouch for is 198.51.100.9.
+        post(client, proxied_server.url, usage(),
+             headers={"X-Forwarded-For": "192.0.2.1, 198.51.100.9, 10.0.0.7"})
+    proxied_server.stop()
+    assert "198.51.100.9" in dump_store(store_urls_of(proxied_server)[1])
+    assert "192.0.2.1" not in dump_store(store_urls_of(proxied_server)[1])
