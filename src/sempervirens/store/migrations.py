@@ -15,6 +15,7 @@ from sqlalchemy import Column, Connection, DateTime, MetaData, String, Table, se
 
 from . import schema
 from ..aggregate import tables as aggregate_tables
+from ..admin import tables as admin_tables
 
 _record = MetaData()
 applied = Table(
@@ -39,6 +40,7 @@ TELEMETRY = [
 PRIVATE = [
     ("0001_access_log", _create(schema.access_log)),
     ("0002_aggregate_tables", _create(*aggregate_tables.PRIVATE_TABLES)),
+    ("0003_admin_tables", _create(*admin_tables.PRIVATE_TABLES)),
 ]
 
 

@@ -1,0 +1,73 @@
+"""The audit log: one row appended for every read of private data, before the read.
+
+Who (token id, holder, role), what (an action name and the project), when, and why:
+the purpose given with the request (`X-Purpose` header or `purpose` query
+parameter) as `CATEGORY[: free text]`.  The public summary publishes counts per
+month and category only: never a name, a token, a project or the free text, which
+could hold anything.  Nothing here ever records a client_id or an IP address.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, func, select
+
+from .tables import audit_log, tombstones
+
+CATEGORIES = ("maintenance", "research", "funding-report", "security", "abuse", "access-request", "deletion",
+              "legal", "operations")
+UNSPECIFIED, OTHER = "unspecified", "other"
+MAX_PURPOSE = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def parse_purpose(text: str | None) -> tuple[str, str | None]:
+    """(category, free text) of a purpose; an unknown category counts as 'other'."""
+    text = _CONTROL.sub(" ", text or "").strip()[:MAX_PURPOSE]
+    if not text:
+        return UNSPECIFIED, None
+    category = text.split(":", 1)[0].strip().lower()
+    return (category if category in CATEGORIES else OTHER), text
+
+
+def record(connection: Connection, *, holder: str, role: str, action: str, project: str | None = None,
+           token_id: str | None = None, purpose: str | None = None, now: datetime | None = None) -> None:
+    now = now or datetime.now(timezone.utc)
+    category, text = parse_purpose(purpose)
+    connection.execute(audit_log.insert().values(
+        at=now, month=now.strftime("%Y-%m"), token_id=token_id, holder=holder[:200], role=role,
+        action=action, project=project, category=category, purpose=text))
+
+
+def listing(connection: Connection, *, month: str | None = None, before: int | None = None,
+            limit: int = 100) -> list[dict]:
+    """Newest first; for admins only."""
+    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+    if month:
+        query = query.where(audit_log.c.month == month)
+    if before:
+        query = query.where(audit_log.c.id < before)
+    return [{**row, "at": _iso(row["at"])} for row in connection.execute(query).mappings()]
+
+
+def public_summary(connection: Connection) -> dict:
+    """Private reads per month and purpose category, and deletions per month: counts only."""
+    reads = connection.execute(
+        select(audit_log.c.month, audit_log.c.category, func.count().label("reads"))
+        .group_by(audit_log.c.month, audit_log.c.category)
+        .order_by(audit_log.c.month, audit_log.c.category)).mappings()
+    deletions = connection.execute(
+        select(tombstones.c.month, func.count().label("deletions"))
+        .group_by(tombstones.c.month).order_by(tombstones.c.month)).mappings()
+    return {
+        "private_reads": [{"month": r["month"], "purpose": r["category"], "reads": r["reads"]}
+                          for r in reads],
+        "deletions": [dict(r) for r in deletions],
+        "purposes": list(CATEGORIES) + [OTHER, UNSPECIFIED],
+    }
+
+
+def _iso(value: datetime) -> str:
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
