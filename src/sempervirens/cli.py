@@ -15,6 +15,7 @@ import sys
 COMMAND_MODULES = (
     "sempervirens.client._commands",  # status, opt-in, opt-out, show, send, forget
     "sempervirens.server._commands",  # serve
+    "sempervirens.admin._commands",  # admin token|project|delete|export|audit
 )
 
 

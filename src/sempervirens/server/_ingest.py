@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 import orjson
 
+from ..admin.tombstones import forgotten
 from ..protocol import SCHEMA_VERSION, ProtocolError, normalize_project, parse_document_id, validate_ping
 from ..store import Accepted, Overloaded, WriteFailed
 from ._body import read_body
@@ -37,6 +38,8 @@ async def submit(request: Request) -> Response:
     except ProtocolError as error:
         raise BadRequest(error.message, field=error.field or None, code=error.code) from None
 
+    if ping.client_id and await forgotten(request.app, ping.client_id):
+        return Response(_ACCEPTED, status_code=202, media_type="application/json")  # deleted client: dropped
     ip = state.client_address(request.client.host if request.client else "",
                               request.headers.get("x-forwarded-for"))
     item = Accepted(document_id, project, ping, datetime.now(timezone.utc), ip)

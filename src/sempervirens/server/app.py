@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .. import settings as settings_module
+from ..admin import private_api as admin_api
 from ..store import Writer, open_stores
 from ._client_ip import ClientAddress
 from ._ingest import submit
@@ -41,6 +42,7 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
             Route("/submit/{project}/{ping_type}/{version}/{document_id}", submit, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
+            *admin_api.routes(),  # /api/v1/private/... and /api/v1/transparency
         ],
         exception_handlers={ServerError: render, HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,

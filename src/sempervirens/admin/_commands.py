@@ -1,0 +1,262 @@
+"""`sempervirens admin ...`: tokens, projects, deletion, export and the audit log.
+
+These run on the server host against the stores (the same --data-dir or database
+URLs as `serve`).  A token is printed once, on standard output, and never again.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+
+from .. import settings
+
+STORE_SETTINGS = ("data_dir", "database", "private_database")
+DEFAULT_EXPIRY_DAYS = 90
+
+
+def register(subparsers) -> None:
+    admin = subparsers.add_parser("admin", help="operators: tokens, projects, deletion, export, audit",
+                                  description="Operator commands, run on the server host.")
+    commands = admin.add_subparsers(dest="admin_command", metavar="COMMAND", required=True)
+
+    token = commands.add_parser("token", help="API tokens for maintainers and admins")
+    token_commands = token.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
+    create = _command(token_commands, "create", "create a token and print it once", token_create)
+    create.add_argument("--role", choices=("admin", "maintainer"), required=True)
+    create.add_argument("--project", help="the project of a maintainer token")
+    create.add_argument("--holder", default="", help="who receives it (shown in the audit log)")
+    _expires(create)
+    _command(token_commands, "list", "list tokens (never their secret)", token_list)
+    revoke = _command(token_commands, "revoke", "revoke a token at once", token_revoke)
+    revoke.add_argument("token_id", metavar="TOKEN_ID", help="the id shown by `token list`")
+
+    project = commands.add_parser("project", help="registered projects")
+    project_commands = project.add_subparsers(dest="project_command", metavar="COMMAND", required=True)
+    add = _command(project_commands, "add", "register a project (PEP 503 name)", project_add)
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--maintainer", action="append", default=[],
+                     help="give this person a maintainer token (repeatable)")
+    _expires(add)
+    _command(project_commands, "list", "list registered projects and maintainers", project_list)
+    remove = _command(project_commands, "remove", "unregister a project and revoke its tokens",
+                      project_remove)
+    remove.add_argument("name", metavar="NAME")
+
+    delete = _command(commands, "delete", "delete everything stored about client_ids", delete_command,
+                      secret=True)
+    delete.add_argument("client_ids", metavar="CLIENT_ID", nargs="+")
+    _command(commands, "process-deletions", "carry out the deletion-request pings received",
+             process_deletions, secret=True)
+    export = _command(commands, "export", "write everything stored about a client_id as JSON",
+                      export_command, secret=True)
+    export.add_argument("client_id", metavar="CLIENT_ID")
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    export.add_argument("--purpose", default="access-request",
+                        help="why, for the audit log (CATEGORY[: text])")
+    audit = _command(commands, "audit", "list the audit log of private reads", audit_command)
+    audit.add_argument("--month", help="YYYY-MM")
+    audit.add_argument("--limit", type=int, default=100)
+    audit.add_argument("--purpose", default="operations: audit review", help="why, for the audit log")
+
+
+def _command(subparsers, name: str, help: str, func, *, secret: bool = False):
+    parser = subparsers.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".")
+    settings.add_arguments(parser, *STORE_SETTINGS, *(("secret_key",) if secret else ()))
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _expires(parser) -> None:
+    parser.add_argument("--expires", type=float, default=DEFAULT_EXPIRY_DAYS, metavar="DAYS",
+                        help=f"days until it expires [default: {DEFAULT_EXPIRY_DAYS}]")
+
+
+def _open(args):
+    from ..store import open_stores
+
+    config = settings.resolve(args)
+    return config, open_stores(config["data_dir"], config["database"], config["private_database"])
+
+
+def _fail(message: str) -> int:
+    print(f"sempervirens admin: {message}", file=sys.stderr)
+    return 2
+
+
+def _operator() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def token_create(args) -> int:
+    from . import tokens
+    from ..protocol import ProtocolError
+
+    _, stores = _open(args)
+    try:
+        with stores.private.begin() as connection:
+            token_id, token = tokens.create(connection, args.role, project=args.project,
+                                            holder=args.holder, expires_days=args.expires)
+    except (ValueError, ProtocolError) as error:
+        return _fail(str(error))
+    finally:
+        stores.dispose()
+    print(f"created token {token_id} ({args.role}); it is shown once, keep it secret:", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def token_list(args) -> int:
+    from . import tokens
+
+    _, stores = _open(args)
+    with stores.private.connect() as connection:
+        rows = tokens.listing(connection)
+    stores.dispose()
+    for row in rows:
+        print(f"{row['id']}  {row['status']:8} {row['role']:10} {row['project'] or '-':20} "
+              f"expires {row['expires_at'] or 'never'}  {row['holder']}")
+    return 0
+
+
+def token_revoke(args) -> int:
+    from . import tokens
+
+    _, stores = _open(args)
+    with stores.private.begin() as connection:
+        revoked = tokens.revoke(connection, args.token_id)
+    stores.dispose()
+    if not revoked:
+        return _fail("no active token with that id")
+    print(f"revoked {args.token_id}", file=sys.stderr)
+    return 0
+
+
+def project_add(args) -> int:
+    from . import projects
+    from ..protocol import ProtocolError
+
+    _, stores = _open(args)
+    try:
+        name, new, issued = projects.add(stores, args.name, tuple(args.maintainer), args.expires)
+    except (ValueError, ProtocolError) as error:
+        return _fail(getattr(error, "message", str(error)))
+    finally:
+        stores.dispose()
+    print(f"{'registered' if new else 'already registered:'} {name}", file=sys.stderr)
+    for maintainer, token in issued:
+        print(f"{maintainer}\t{token}")
+    return 0
+
+
+def project_list(args) -> int:
+    from . import projects
+
+    _, stores = _open(args)
+    rows = projects.listing(stores)
+    stores.dispose()
+    for row in rows:
+        print(f"{row['name']}\t{row['registered_at']}\t{', '.join(row['maintainers'])}")
+    return 0
+
+
+def project_remove(args) -> int:
+    from . import projects
+    from ..protocol import ProtocolError
+
+    _, stores = _open(args)
+    try:
+        removed, revoked = projects.remove(stores, args.name)
+    except ProtocolError as error:
+        return _fail(error.message)
+    finally:
+        stores.dispose()
+    if not removed:
+        return _fail("no such project")
+    print(f"removed; {revoked} maintainer token(s) revoked; its stored pings stay until retention",
+          file=sys.stderr)
+    return 0
+
+
+def delete_command(args) -> int:
+    from ._secret import load_key
+    from .deletion import canonical_client_id, delete_clients
+
+    try:
+        ids = [canonical_client_id(c) for c in args.client_ids]
+    except ValueError as error:
+        return _fail(str(error))
+    config, stores = _open(args)
+    try:
+        report = delete_clients(stores, load_key(config), ids)
+    finally:
+        stores.dispose()
+    _report(report)
+    return 0
+
+
+def process_deletions(args) -> int:
+    from ._secret import load_key
+    from .deletion import process_deletion_requests
+
+    config, stores = _open(args)
+    try:
+        report = process_deletion_requests(stores, load_key(config))
+    finally:
+        stores.dispose()
+    _report(report)
+    return 0
+
+
+def _report(report) -> None:
+    rows = ", ".join(f"{table}: {count}" for table, count in sorted(report.rows.items()) if count)
+    print(f"deleted {report.clients} client(s); rows {rows or 'none'}; "
+          f"{'; '.join(report.compaction)}", file=sys.stderr)
+
+
+def export_command(args) -> int:
+    from . import audit
+    from ._secret import load_key
+    from .deletion import canonical_client_id
+    from .export import export_client
+
+    try:
+        client_id = canonical_client_id(args.client_id)
+    except ValueError as error:
+        return _fail(str(error))
+    config, stores = _open(args)
+    try:
+        with stores.private.begin() as connection:  # the UUID itself is not recorded
+            audit.record(connection, holder=_operator(), role="admin", action="export", purpose=args.purpose)
+        data = export_client(stores, load_key(config), client_id)
+    finally:
+        stores.dispose()
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    if args.output:
+        descriptor = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def audit_command(args) -> int:
+    from . import audit
+
+    _, stores = _open(args)
+    try:
+        with stores.private.begin() as connection:
+            audit.record(connection, holder=_operator(), role="admin", action="audit", purpose=args.purpose)
+        with stores.private.connect() as connection:
+            rows = audit.listing(connection, month=args.month, limit=args.limit)
+    finally:
+        stores.dispose()
+    for row in rows:
+        print(json.dumps(row, sort_keys=True, default=str))
+    return 0
+
+
+__all__ = ["register"]

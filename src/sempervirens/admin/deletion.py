@@ -1,0 +1,195 @@
+"""Deleting everything stored about a client_id, beyond recovery from the files.
+
+Order matters:
+1. a tombstone (keyed hash) first, so servers start dropping the client's pings;
+2. a pause longer than the servers' tombstone refresh, so no ping of the client
+   accepted before the tombstone was read can still be on its way to the store;
+3. the rows: pings, access_log and every other table with a client_id column,
+   the aggregation's per-ping exclusions, and the enrichment results of addresses
+   that no remaining log line uses; the days they touched are marked for
+   re-aggregation, so the next cycle's counts no longer include the client;
+4. the files: SQLite already overwrites deleted bytes (secure_delete=ON); the WAL
+   still holds old page images, so it is checkpointed and truncated, then the
+   files are searched for the UUIDs and VACUUMed if any remains.  PostgreSQL
+   tables are VACUUMed (see docs/privacy.md for what that does and does not erase).
+"""
+
+from __future__ import annotations
+
+import mmap
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import Engine, Table, delete, exc, inspect, select
+
+from ..aggregate import tables as aggregate_tables
+from ..store import Stores
+from ..store.schema import access_log, pings, private, telemetry
+from .tables import tombstones
+from .tombstones import REFRESH_SECONDS, client_hash
+
+SETTLE_SECONDS = 2 * REFRESH_SECONDS + 0.5
+_CHUNK = 500  # ids per IN (...) list: well under every database's parameter limit
+
+
+class DeletionIncomplete(Exception):
+    """A deleted UUID could still be read from a database file."""
+
+
+@dataclass
+class DeletionReport:
+    clients: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    compaction: list[str] = field(default_factory=list)
+
+
+def canonical_client_id(value: str) -> str:
+    try:
+        return str(uuid.UUID(value.strip()))
+    except (ValueError, AttributeError):
+        raise ValueError(f"not a UUID: {value!r}") from None
+
+
+def delete_clients(stores: Stores, key: bytes, client_ids, *, settle: float = SETTLE_SECONDS) -> DeletionReport:
+    ids = sorted({canonical_client_id(c) for c in client_ids})
+    report = DeletionReport(clients=len(ids))
+    if not ids:
+        return report
+    _bury(stores.private, key, ids)
+    time.sleep(settle)
+    _delete_private(stores.private, ids, report)
+    _delete_telemetry(stores.telemetry, ids, report)
+    for name, engine in (("telemetry", stores.telemetry), ("private", stores.private)):
+        report.compaction.append(f"{name}: {_compact(engine, ids, report.rows)}")
+    return report
+
+
+def process_deletion_requests(stores: Stores, key: bytes, *, settle: float = SETTLE_SECONDS) -> DeletionReport:
+    """Carry out every deletion-request ping received (run at the start of each aggregation cycle)."""
+    with stores.telemetry.connect() as connection:
+        ids = connection.execute(select(pings.c.client_id).distinct().where(
+            pings.c.ping_type == "deletion-request", pings.c.client_id.is_not(None))).scalars().all()
+    return delete_clients(stores, key, ids, settle=settle)
+
+
+def _bury(engine: Engine, key: bytes, ids: list[str]) -> None:
+    month = datetime.now(timezone.utc).strftime("%Y-%m")
+    for client_id in ids:
+        hashed = client_hash(key, client_id)
+        try:
+            with engine.begin() as connection:
+                if connection.execute(select(tombstones.c.id).where(tombstones.c.hash == hashed)).first():
+                    continue
+                connection.execute(tombstones.insert().values(hash=hashed, month=month))
+        except exc.IntegrityError:  # buried meanwhile by a concurrent deletion
+            pass
+
+
+def _delete_private(engine: Engine, ids: list[str], report: DeletionReport) -> None:
+    origins, private_days = aggregate_tables.ip_origins, aggregate_tables.private_aggregated_days
+    with engine.begin() as connection:
+        ips, days = set(), set()
+        for chunk in _chunks(ids):
+            for ip, received_at in connection.execute(
+                    select(access_log.c.ip, access_log.c.received_at).where(access_log.c.client_id.in_(chunk))):
+                ips.add(ip)
+                days.add(received_at.date())
+        _delete_by_client(connection, engine, private, ids, report)
+        # Enrichment results of an address only this client used are about it too.
+        still_used = set()
+        for chunk in _chunks(sorted(ips)):
+            still_used.update(connection.execute(
+                select(access_log.c.ip).distinct().where(access_log.c.ip.in_(chunk))).scalars())
+        _count(report, origins.name, _delete_in(connection, origins, origins.c.ip, sorted(ips - still_used)))
+        _delete_in(connection, private_days, private_days.c.day, sorted(days))  # re-aggregate these days
+
+
+def _delete_telemetry(engine: Engine, ids: list[str], report: DeletionReport) -> None:
+    exclusions, days_done = aggregate_tables.anomaly_exclusions, aggregate_tables.aggregated_days
+    with engine.begin() as connection:
+        documents, days = [], set()
+        for chunk in _chunks(ids):
+            for document_id, day in connection.execute(
+                    select(pings.c.document_id, pings.c.day).where(pings.c.client_id.in_(chunk))):
+                documents.append(document_id)
+                days.add(day)
+        _delete_by_client(connection, engine, telemetry, ids, report)
+        _count(report, exclusions.name, _delete_in(connection, exclusions, exclusions.c.document_id, documents))
+        _delete_in(connection, days_done, days_done.c.day, sorted(days))  # re-aggregate these days
+
+
+def _delete_by_client(connection, engine: Engine, metadata, ids: list[str], report: DeletionReport) -> None:
+    """Every table of this store with a client_id column, the aggregation's included."""
+    existing = set(inspect(connection).get_table_names())
+    for table in metadata.sorted_tables:
+        if table.name in existing and "client_id" in table.c:
+            _count(report, table.name, _delete_in(connection, table, table.c.client_id, ids))
+
+
+def _delete_in(connection, table: Table, column, values: list) -> int:
+    deleted = 0
+    for chunk in _chunks(values):
+        deleted += connection.execute(delete(table).where(column.in_(chunk))).rowcount
+    return deleted
+
+
+def _compact(engine: Engine, ids: list[str], rows: dict[str, int]) -> str:
+    if engine.dialect.name == "sqlite":
+        return _compact_sqlite(engine, ids)
+    names = [n for n, count in rows.items() if count] or []
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table in inspect(connection).get_table_names():
+            if table in names:
+                connection.exec_driver_sql(f'VACUUM "{table}"')  # names from our own MetaData
+    return f"VACUUM {', '.join(names) or 'nothing'}"
+
+
+def _compact_sqlite(engine: Engine, ids: list[str]) -> str:
+    path = Path(engine.url.database)
+    _checkpoint(engine)
+    if not _holds(path, ids):
+        return "WAL checkpointed and truncated"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM")
+    _checkpoint(engine)
+    if _holds(path, ids):
+        raise DeletionIncomplete(f"a deleted client_id is still in {path.name} after VACUUM")
+    return "WAL checkpointed and truncated, VACUUMed"
+
+
+def _checkpoint(engine: Engine, timeout: float = 30.0) -> None:
+    # TRUNCATE waits for readers and then empties the -wal file, old frames included.
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        if not busy:
+            return
+        if time.monotonic() > deadline:
+            raise DeletionIncomplete("the WAL could not be checkpointed: a reader held it too long")
+        time.sleep(0.1)
+
+
+def _holds(path: Path, ids: list[str]) -> bool:
+    """Whether any of these UUIDs is in the database file or its WAL, as bytes."""
+    needles = [i.encode() for i in ids]
+    for candidate in (path, path.with_name(path.name + "-wal")):
+        if not candidate.exists() or candidate.stat().st_size == 0:
+            continue
+        with open(candidate, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            if any(data.find(needle) >= 0 for needle in needles):
+                return True
+    return False
+
+
+def _chunks(values: list):
+    values = list(values)
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
+def _count(report: DeletionReport, name: str, deleted: int) -> None:
+    report.rows[name] = report.rows.get(name, 0) + deleted
