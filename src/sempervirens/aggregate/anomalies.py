@@ -1,0 +1,138 @@
+"""Anomalies: one address reporting at least N distinct clients for a project in a day.
+
+The policy's example is a project "reporting many (100,000 or more) distinct users
+all from a single IP address": a CI farm, a NAT, or someone inflating numbers.
+Detection is one GROUP BY in the private store; what is kept and shown is a keyed
+hash (HMAC-SHA256) of the address, so the list survives the retention purge and
+admins can match an address they are told about without the store showing one.
+The address itself is kept beside it only until the purge (to leave its rows out of
+the private aggregates).  The anomalous pings are copied, by document_id only and
+in bounded batches, to the telemetry store's aggregate_exclusions, which public.py
+leaves out of every public count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets as secrets_module
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import select, text
+
+from . import tables
+from ._sql import dialect_of
+
+EXCLUSION_BATCH = 10_000
+
+
+def hash_key(private_engine, configured: str | None) -> bytes:
+    """The configured key, else a random one made once and kept in the private store."""
+    if configured:
+        return configured.encode()
+    with private_engine.begin() as connection:
+        stored = connection.execute(select(tables.secrets.c.value).where(
+            tables.secrets.c.name == "ip_hash_key")).scalar()
+        if stored is None:
+            stored = secrets_module.token_hex(32)
+            connection.execute(tables.secrets.insert().values(name="ip_hash_key", value=stored))
+    return bytes.fromhex(stored)
+
+
+def ip_hash(key: bytes, ip: str) -> str:
+    return hmac.new(key, ip.encode(), hashlib.sha256).hexdigest()
+
+
+def _find(connection, days: list[date], min_clients: int) -> Iterator:
+    """(project, day, ip, clients, pings) per crowded address, days in [min, max]."""
+    d = dialect_of(connection)
+    day = d.utc_day("received_at")
+    return connection.execute(text(f"""
+        SELECT project, {day} AS day, ip, count(DISTINCT client_id) AS clients, count(*) AS pings
+        FROM access_log
+        WHERE received_at >= :lo AND received_at < :hi AND client_id IS NOT NULL
+        GROUP BY project, {day}, ip
+        HAVING count(DISTINCT client_id) >= :n"""),
+        {"lo": d.timestamp(min(days)), "hi": d.timestamp(max(days) + timedelta(days=1)),
+         "n": min_clients})
+
+
+def detect_anomalies(stores, days: list[date], config) -> tuple[int, int, list[date]]:
+    """Record the anomalies of these days and exclude their pings from public counts.
+
+    Returns (anomalies, excluded pings, days whose exclusions changed).
+    """
+    key = hash_key(stores.private, config.ip_hash_key)
+    wanted = {day.isoformat() for day in days}
+    now = datetime.now(timezone.utc)
+    with stores.private.begin() as connection:
+        found = [row for row in _find(connection, days, config.anomaly_min_clients)
+                 if str(row.day)[:10] in wanted]
+        connection.execute(tables.anomalies.delete().where(tables.anomalies.c.day.in_(days)))
+        if found:
+            connection.execute(tables.anomalies.insert(), [
+                {"project": r.project, "day": date.fromisoformat(str(r.day)[:10]),
+                 "ip_hash": ip_hash(key, r.ip), "ip": r.ip, "clients": r.clients,
+                 "pings": r.pings, "detected_at": now} for r in found])
+    excluded, changed = _copy_exclusions(stores, days)
+    return len(found), excluded, changed
+
+
+def _copy_exclusions(stores, days: list[date]) -> tuple[int, list[date]]:
+    """Replace the exclusions of these days by the pings of their anomalies."""
+    with stores.telemetry.connect() as connection:
+        d = dialect_of(connection)
+        before = _exclusion_counts(connection, d, days)
+    with stores.private.connect() as source, stores.telemetry.begin() as target:
+        pd, td = dialect_of(source), dialect_of(target)
+        day = pd.utc_day("a.received_at")
+        target.execute(tables.anomaly_exclusions.delete().where(
+            tables.anomaly_exclusions.c.day.in_(days)))
+        rows = source.execution_options(stream_results=True, yield_per=EXCLUSION_BATCH).execute(
+            text(f"""SELECT a.document_id, {day} AS day FROM access_log a
+                     JOIN anomalies x ON x.project = a.project AND x.ip = a.ip AND x.day = {day}
+                     WHERE a.received_at >= :lo AND a.received_at < :hi"""),
+            {"lo": pd.timestamp(min(days)), "hi": pd.timestamp(max(days) + timedelta(days=1))})
+        conflict = "ON CONFLICT (document_id) DO NOTHING"
+        insert = text(f"INSERT INTO aggregate_exclusions (document_id, day) "
+                      f"VALUES (:document_id, :day) {conflict}")
+        for batch in rows.partitions(EXCLUSION_BATCH):
+            target.execute(insert, [
+                {"document_id": r.document_id, "day": td.date(date.fromisoformat(str(r.day)[:10]))}
+                for r in batch])
+        after = _exclusion_counts(target, td, days)
+    changed = [day for day in days if before.get(day, 0) != after.get(day, 0)]
+    return sum(after.values()), changed
+
+
+def _exclusion_counts(connection, d, days: list[date]) -> dict[date, int]:
+    rows = connection.execute(text(
+        "SELECT day, count(*) FROM aggregate_exclusions WHERE day >= :lo AND day <= :hi "
+        "GROUP BY day"), {"lo": d.date(min(days)), "hi": d.date(max(days))})
+    return {date.fromisoformat(str(day)[:10]): n for day, n in rows}
+
+
+def list_anomalies(stores, min_clients: int, configured_key: str | None = None) -> list[dict]:
+    """For admins: stored anomalies and those the access log shows now at this threshold.
+
+    Hashes only: the list never holds an address.
+    """
+    key = hash_key(stores.private, configured_key)
+    found: dict[tuple, dict] = {}
+    with stores.private.connect() as connection:
+        for r in connection.execute(select(tables.anomalies).where(
+                tables.anomalies.c.clients >= min_clients)):
+            found[r.project, str(r.day)[:10], r.ip_hash] = {
+                "project": r.project, "day": str(r.day)[:10], "ip_hash": r.ip_hash,
+                "clients": r.clients, "pings": r.pings}
+        first, last = connection.execute(text(
+            "SELECT min(received_at), max(received_at) FROM access_log")).one()
+        if first is not None:
+            days = [date.fromisoformat(str(first)[:10]), date.fromisoformat(str(last)[:10])]
+            for r in _find(connection, days, min_clients):
+                hashed = ip_hash(key, r.ip)
+                found[r.project, str(r.day)[:10], hashed] = {
+                    "project": r.project, "day": str(r.day)[:10], "ip_hash": hashed,
+                    "clients": r.clients, "pings": r.pings}
+    return sorted(found.values(), key=lambda a: (a["day"], a["project"], -a["clients"]))

@@ -1,0 +1,58 @@
+"""Retention: raw IPs older than the retention period are deleted, aggregates stay.
+
+Deleted: access-log rows (IP, client_id, document_id) received before the cutoff,
+the origins looked up for addresses before it, and the address kept beside an
+anomaly's hash.  A day is purged only once both stores have aggregated it
+completely (its records say complete), so the aggregates exist before their raw
+data goes.  Pings (which hold no IP) and every aggregate are kept.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import text
+
+from . import tables
+from ._sql import dialect_of
+from .state import utc_today
+
+
+def _first_pending(connection, state: str, day_sql: str, source: str, bound: str,
+                   cutoff_value) -> date | None:
+    """The first day before the cutoff that has rows but no complete aggregate."""
+    value = connection.execute(text(f"""
+        SELECT min({day_sql}) FROM {source}
+        WHERE {bound} < :cutoff AND NOT EXISTS
+            (SELECT 1 FROM {state} s WHERE s.day = {day_sql} AND s.complete)"""),
+        {"cutoff": cutoff_value}).scalar()
+    return None if value is None else date.fromisoformat(str(value)[:10])
+
+
+def purge_expired(stores, retention_days: int, today: date | None = None) -> int:
+    """Delete what is older than `retention_days` and aggregated; returns rows deleted."""
+    if retention_days < 1:
+        raise ValueError("retention_days must be at least 1")
+    today = today or utc_today()
+    cutoff = today - timedelta(days=retention_days)
+    with stores.private.connect() as connection:
+        d = dialect_of(connection)
+        pending = [_first_pending(connection, tables.private_aggregated_days.name,
+                                  d.utc_day("received_at"), "access_log", "received_at",
+                                  d.timestamp(cutoff))]
+    with stores.telemetry.connect() as connection:
+        td = dialect_of(connection)
+        pending.append(_first_pending(connection, tables.aggregated_days.name, "day", "pings",
+                                      "day", td.date(cutoff)))
+    cutoff = min([cutoff, *(day for day in pending if day is not None)])
+    with stores.private.begin() as connection:
+        deleted = connection.execute(text("DELETE FROM access_log WHERE received_at < :cutoff"),
+                                     {"cutoff": d.timestamp(cutoff)}).rowcount
+        # An origin is re-derived if its address comes back; the aggregates keep no address.
+        deleted += connection.execute(text("DELETE FROM ip_origins WHERE enriched_at < :cutoff"),
+                                      {"cutoff": d.timestamp(cutoff)}).rowcount
+        deleted += connection.execute(text(
+            "UPDATE anomalies SET ip = NULL WHERE day < :cutoff AND ip IS NOT NULL"),
+            {"cutoff": d.date(cutoff)}).rowcount
+    return deleted
+
