@@ -49,7 +49,6 @@ def home(tmp_path, monkeypatch) -> Path:
 
 def clean_env(**extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEMPERVIRENS_") and k not in _CLEARED}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(extra)
     return env
 
@@ -61,11 +60,12 @@ _guard.report_swallowed_at_exit()
 """
 
 
-def run_host(code: str, env: dict, timeout: float = 30, **kwargs) -> subprocess.CompletedProcess:
+def run_host(code: str, env: dict, timeout: float = 30, prefix: tuple = (),
+             **kwargs) -> subprocess.CompletedProcess:
     """Run a host program (a project using the client) in a fresh interpreter."""
     script = HOST_PRELUDE + textwrap.dedent(code)
-    return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                          timeout=timeout, **kwargs)
+    return subprocess.run([*prefix, sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=timeout, **kwargs)
 
 
 def start_host(code: str, env: dict, **kwargs) -> subprocess.Popen:

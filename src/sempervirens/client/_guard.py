@@ -13,10 +13,24 @@ import sys
 _kept: list[BaseException] | None = None  # None: not keeping (production)
 
 
-def logger():
-    # `logging` costs milliseconds to import; most hosts never need it from us.
-    import logging
+class _Silent:
+    def debug(self, *args, **kwargs) -> None:
+        pass
 
+    info = warning = debug
+
+
+def logger():
+    """The `sempervirens` logger, if the host uses logging at all.
+
+    The client never imports `logging` itself: it costs the host milliseconds, and
+    an import from the uploader thread would race with a fork (logging registers
+    fork handlers in the middle of its import).  A host that has not imported
+    logging has no handler that would show our debug messages anyway.
+    """
+    logging = sys.modules.get("logging")
+    if logging is None:
+        return _Silent()
     return logging.getLogger("sempervirens")
 
 

@@ -17,6 +17,11 @@ from . import _wire
 
 USER_AGENT = f"sempervirens-python/{__version__}"
 
+# For `sempervirens simulate` only: headers added to every request (a simulated
+# client's X-Forwarded-For, which a server believes only from a trusted proxy).
+# The library never sets it; it is empty in real use.
+SIMULATION_HEADERS: dict = {}
+
 
 class Answer:
     __slots__ = ("status", "retry_after", "error")
@@ -54,6 +59,7 @@ def post(endpoint: str, project: str, ping_type: str, document_id: str, body: by
             "Content-Type": "application/json",
             "Content-Encoding": "gzip",
             "User-Agent": USER_AGENT,
+            **SIMULATION_HEADERS,
         })
         response = connection.getresponse()
         text = response.read(64 * 1024)

@@ -63,9 +63,14 @@ class Uploader:
             if self._thread is not None and self._thread.is_alive():
                 return True
             thread = threading.Thread(target=self._run, name="sempervirens-uploader", daemon=True)
+            preload = not _preloaded
+            if preload:
+                _importing.acquire()  # released by the thread when its imports are done
             try:
                 thread.start()
             except RuntimeError:  # interpreter shutting down (Python 3.12+ refuses threads)
+                if preload:
+                    _importing.release()
                 return False
             self._thread = thread
             return True
@@ -91,10 +96,15 @@ class Uploader:
     # -- the thread -------------------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            _preload()
-        except Exception as error:
-            _guard.swallow(error)
+        global _preloaded
+        if not _preloaded:
+            try:
+                _preload()
+                _preloaded = True
+            except Exception as error:
+                _guard.swallow(error)
+            finally:
+                _importing.release()
         while True:
             ticket = self._completed
             try:
@@ -270,8 +280,26 @@ def parse_retry_after(value: str | None) -> float:
     return min(MAX_RETRY_AFTER, max(1.0, seconds))
 
 
+# The thread imports, in the background, what uploading and the exit path need, so
+# that neither the host's first recording nor its exit pays for it.  A fork in the
+# middle of an import would leave the child a half-initialised module (and a module
+# lock held by a thread that does not exist there), so a fork waits for the imports
+# to finish: at most once per process, for some tens of milliseconds.
+_importing = threading.Lock()
+_preloaded = False
+
+
+def _before_fork() -> None:
+    if _importing.acquire(timeout=2.0):
+        _importing.release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork)
+
+
 def _preload() -> None:
-    # Import in the background what the exit path needs, so the host's exit does not pay for it.
+    import email.utils  # noqa: F401
     import gzip  # noqa: F401
     import http.client  # noqa: F401
     import json  # noqa: F401

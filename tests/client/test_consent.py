@@ -1,0 +1,83 @@
+"""The user's decision always wins; the notice is shown once."""
+
+import json
+
+import pytest
+
+import sempervirens
+from sempervirens.client import _consent, _telemetry
+from conftest import spooled
+
+
+def _use(project, consent="opt-out"):
+    telemetry = sempervirens.Telemetry(project, version="1.0", endpoint="http://127.0.0.1:9", consent=consent)
+    telemetry.count("x")
+    telemetry._end_period()
+    return telemetry
+
+
+def test_opt_out_project_collects_after_one_notice(home, capsys):
+    _use("noticed")
+    first = capsys.readouterr()
+    assert "sempervirens opt-out noticed" in first.err and "DO_NOT_TRACK" in first.err
+    assert first.out == ""
+    assert len(spooled(home)) == 1
+    _telemetry._reset()
+    _use("noticed")
+    assert capsys.readouterr().err == ""  # once per user and project, not per run
+    assert len(spooled(home)) == 2
+
+
+def test_opt_in_project_records_nothing_until_granted(home, capsys):
+    telemetry = _use("careful", consent="opt-in")
+    assert telemetry.enabled is False and spooled(home) == []
+    assert capsys.readouterr().err == ""  # nothing to announce: nothing is collected
+    assert telemetry.opt_in()
+    telemetry.count("x")
+    telemetry._end_period()
+    assert len(spooled(home)) == 1
+
+
+@pytest.mark.parametrize("variable", ["DO_NOT_TRACK", "SEMPERVIRENS_OPT_OUT"])
+def test_environment_refusal_beats_a_grant(home, monkeypatch, variable):
+    _consent_dir = str(home)
+    home.mkdir()
+    _consent.update(_consent_dir, "usage", "eager", _consent.GRANTED)
+    monkeypatch.setenv(variable, "1")
+    assert _use("eager").enabled is False
+    assert spooled(home) == []
+
+
+def test_project_decision_beats_global_and_default(home):
+    home.mkdir()
+    _consent.update(str(home), "usage", None, _consent.DENIED)
+    _consent.update(str(home), "usage", "liked", _consent.GRANTED)
+    assert _use("liked").enabled is True
+    assert _use("other").enabled is False
+    assert [p.name.split(".", 3)[3] for p in spooled(home)] == ["liked.ping"]
+
+
+def test_global_decision_clears_project_answers(home):
+    home.mkdir()
+    _consent.update(str(home), "usage", "liked", _consent.GRANTED)
+    _consent.update(str(home), "usage", None, _consent.DENIED)  # opt-out --all
+    assert _use("liked").enabled is False
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[]", b"\x00\x01"])
+def test_corrupted_consent_file_means_no(home, content, capsys):
+    home.mkdir()
+    (home / "consent.json").write_bytes(content)
+    assert _use("unsure").enabled is False
+    assert spooled(home) == [] and capsys.readouterr().err == ""
+
+
+def test_opting_out_later_stops_a_running_process(home):
+    telemetry = _use("changing")
+    telemetry.count("y")
+    _consent.update(str(home), "usage", "changing", _consent.DENIED)  # `sempervirens opt-out` elsewhere
+    telemetry._end_period()
+    assert len(spooled(home)) == 1  # only the ping from before the refusal...
+    telemetry.opt_out()
+    headers = [json.loads(p.read_bytes().partition(b"\n")[0]) for p in spooled(home)]
+    assert [h["ping_type"] for h in headers] == []  # ...and it is deleted; nothing was collecting: no event
