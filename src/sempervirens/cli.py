@@ -15,7 +15,9 @@ import sys
 COMMAND_MODULES = (
     "sempervirens.client._commands",  # status, opt-in, opt-out, show, send, forget
     "sempervirens.server._commands",  # serve
+    "sempervirens.simulate._commands",  # simulate
     "sempervirens.admin._commands",  # admin token|project|delete|export|audit
+    "sempervirens.aggregate._commands",  # aggregate, anomalies, purge
 )
 
 

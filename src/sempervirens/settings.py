@@ -76,6 +76,27 @@ SETTINGS = {
         Setting("secret_key", None,
                 "Key (32+ characters) for keyed hashes of deleted client_ids (tombstones); hosts "
                 "sharing one database must share it (default: secret.key in --data-dir, made on first use)."),
+        Setting("k_anonymity", 10,
+                "Least number of distinct installations a public aggregate row may describe; "
+                "smaller parts are folded into '(other)'.", int),
+        Setting("retention_days", 30,
+                "Days raw IP addresses (the access log) are kept; older ones are deleted once "
+                "aggregated.", int),
+        Setting("anomaly_min_clients", 100000,
+                "Distinct client_ids from one address, for one project in one UTC day, that make "
+                "it an anomaly (left out of public counts, listed by `sempervirens anomalies`).", int),
+        Setting("dp_epsilon", None,
+                "Differential privacy for public install counts: epsilon per project and period "
+                "(default: off).", float),
+        Setting("dp_delta", None,
+                "Differential privacy: delta per project and period (default: 1e-7 when "
+                "--dp-epsilon is set).", float),
+        Setting("aggregate_interval_seconds", 3600,
+                "Seconds between aggregation cycles inside `serve` (0: never; run "
+                "`sempervirens aggregate` from cron instead).", int),
+        Setting("ip_hash_key", None,
+                "Key for the keyed hash (HMAC) of addresses in the anomaly list "
+                "(default: a random key kept in the private store)."),
     )
 }
 

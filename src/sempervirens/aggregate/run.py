@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from . import tables
 from ._periods import period_end, period_start, ranges
 from ._sql import dialect_of
 from .public import aggregate_range
-from .state import dirty_days, record_days, utc_today
+from .state import ACCESS_LOG, PINGS, dirty_days, record_days, utc_today
 
 log = logging.getLogger("sempervirens.aggregate")
 
@@ -114,9 +114,7 @@ def _timed(report: CycleReport, name: str, function, *args, **kwargs):
 def _private_dirty(engine, today: date):
     with engine.connect() as connection:
         d = dialect_of(connection)
-        return dirty_days(connection, tables.private_aggregated_days,
-                          d.utc_day("received_at"), "access_log", today,
-                          ("received_at", d.timestamp))
+        return dirty_days(connection, tables.private_aggregated_days, ACCESS_LOG, today)
 
 
 def aggregate_public(engine, config: Config, today: date | None = None,
@@ -133,8 +131,8 @@ def aggregate_public(engine, config: Config, today: date | None = None,
             select(tables.public_parameters.c.name, tables.public_parameters.c.value)).all())
         # New privacy parameters apply to every period already published.
         changed = any(published.get(name) != value for name, value in wanted.items())
-        counts = dirty_days(connection, tables.aggregated_days, "day", "pings", today,
-                            ("day", d.date), only_complete=dp is not None, everything=changed)
+        counts = dirty_days(connection, tables.aggregated_days, PINGS, today,
+                            only_complete=dp is not None, everything=changed)
     forced = [day for day in forced if dp is None or day < today]
     days = sorted(set(counts.dirty) | set(forced))
     previous = published.get("aggregated_through") if not changed else None

@@ -3,19 +3,19 @@
 Each store records the days it has aggregated (aggregate_days, aggregate_private_days)
 with how many rows the day held and whether the day was over (complete).  A day is
 dirty when it has no record, or is incomplete and has changed or has just ended.
-Only days from the first incomplete record on are scanned, by the day index, so
-an incremental run reads the new days only.  Today is aggregated provisionally
-(except under differential privacy, which releases whole periods once).
+The days are listed by a loose index scan (one probe per day) and only those
+without a complete record are counted, so an incremental run reads the new days
+only.  Today is aggregated provisionally (except under differential privacy, which releases whole periods once).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import Connection, Table, delete, select, text
 
+from ._sql import Dialect
 
 
 @dataclass(frozen=True)
@@ -28,41 +28,65 @@ def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def scan_start(connection: Connection, state: Table) -> date | None:
-    """The first day that may be dirty: the earliest incomplete record, else after the last."""
-    incomplete = connection.execute(
-        select(state.c.day).where(~state.c.complete).order_by(state.c.day).limit(1)).scalar()
-    if incomplete is not None:
-        return _as_date(incomplete)
-    last = connection.execute(select(state.c.day).order_by(state.c.day.desc()).limit(1)).scalar()
-    return None if last is None else _as_date(last) + timedelta(days=1)
+def _distinct_days(connection, d: Dialect, source: Source) -> list[date]:
+    """Every day holding rows, by a loose index scan: one index probe per day, not per row."""
+    column, table = source.column, source.table
+    if source.timestamp:
+        after = (f"(((t.v AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC')"
+                 if d.pg else "date(t.v, '+1 day')")
+        condition = f"{column} >= {after}"
+    else:
+        condition = f"{column} > t.v"
+    rows = connection.execute(text(f"""
+        WITH RECURSIVE t(v) AS (
+            SELECT min({column}) FROM {table}
+            UNION ALL
+            SELECT (SELECT min({column}) FROM {table} WHERE {condition}) FROM t WHERE t.v IS NOT NULL)
+        SELECT {d.utc_day('v') if source.timestamp else 'v'} FROM t WHERE v IS NOT NULL"""))
+    return [_as_date(value) for (value,) in rows]
 
 
-def dirty_days(connection: Connection, state: Table, day_sql: str, source: str, today: date,
-               bound: tuple[str, Callable[[date], object]], *, only_complete: bool = False,
-               everything: bool = False) -> DayCounts:
-    """Day counts of `source` grouped by `day_sql`, compared with the `state` records.
+def _count(connection, d: Dialect, source: Source, day: date) -> int:
+    if source.timestamp:
+        sql = f"{source.column} >= :lo AND {source.column} < :hi"
+        bounds = {"lo": d.timestamp(day), "hi": d.timestamp(day + timedelta(days=1))}
+    else:
+        sql, bounds = f"{source.column} = :lo", {"lo": d.date(day)}
+    return connection.execute(text(f"SELECT count(*) FROM {source.table} WHERE {sql}"),
+                              bounds).scalar()
 
-    `bound` is (indexed column, day -> value to compare it with) for the scan start:
-    ("day", d.date) for pings, ("received_at", d.timestamp) for the access log.
+
+@dataclass(frozen=True)
+class Source:
+    table: str  # pings or access_log
+    column: str  # its indexed day or timestamp column
+    timestamp: bool  # the column is a timestamp (UTC day taken from it)
+
+
+PINGS = Source("pings", "day", False)
+ACCESS_LOG = Source("access_log", "received_at", True)
+
+
+def dirty_days(connection: Connection, state: Table, source: Source, today: date, *,
+               only_complete: bool = False, everything: bool = False) -> DayCounts:
+    """Days of `source` to (re)aggregate, with their row counts.
+
+    Only days without a complete record are counted, so a cycle reads the new days
+    (and any day whose record was removed, e.g. by a deletion request) only.
     """
-    start = None if everything else scan_start(connection, state)
-    sql = f"SELECT {day_sql} AS day, count(*) FROM {source}"
-    params = {}
-    if start is not None:
-        sql += f" WHERE {bound[0]} >= :start"
-        params["start"] = bound[1](start)
-    sql += f" GROUP BY {day_sql}"
-    counts = {_as_date(day): n for day, n in connection.execute(text(sql), params)}
-    records = {_as_date(r.day): r for r in connection.execute(
-        select(state).where(state.c.day >= start) if start else select(state))}
-    dirty = []
-    for day in sorted(set(counts) | {day for day, r in records.items() if not r.complete}):
+    d = Dialect(connection.dialect.name)
+    records = {_as_date(r.day): r for r in connection.execute(select(state))}
+    days = set(_distinct_days(connection, d, source))
+    days |= {day for day, record in records.items() if not record.complete}
+    counts, dirty = {}, []
+    for day in sorted(days):
+        record = records.get(day)
         if only_complete and day >= today:
             continue
-        record, n = records.get(day), counts.get(day, 0)
-        if everything or record is None or (
-                not record.complete and (getattr(record, _count_key(state)) != n or day < today)):
+        if record is not None and record.complete and not everything:
+            continue
+        counts[day] = n = _count(connection, d, source, day)
+        if everything or record is None or getattr(record, _count_key(state)) != n or day < today:
             dirty.append(day)
     return DayCounts(counts, dirty)
 

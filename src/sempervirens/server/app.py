@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from .. import settings as settings_module
 from ..admin import private_api as admin_api
+from ..aggregate.background import start_periodic_aggregation
 from ..store import Writer, open_stores
 from ._client_ip import ClientAddress
 from ._ingest import submit
@@ -31,9 +32,11 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.writer.start()
+        aggregation = start_periodic_aggregation(stores, config)  # its own thread
         try:
             yield
         finally:
+            aggregation.stop()
             await app.state.writer.stop()  # commit what was accepted before exiting
             stores.dispose()
 
