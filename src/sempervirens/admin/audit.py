@@ -21,11 +21,14 @@ CATEGORIES = ("maintenance", "research", "funding-report", "security", "abuse", 
 UNSPECIFIED, OTHER = "unspecified", "other"
 MAX_PURPOSE = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Never kept, even when a caller pastes one into the purpose: a token (the log must
+# not grant access) or a UUID (it would outlive the client's deletion).
+_SCRUB = re.compile(r"svt_[0-9A-Za-z_-]*|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 
 
 def parse_purpose(text: str | None) -> tuple[str, str | None]:
     """(category, free text) of a purpose; an unknown category counts as 'other'."""
-    text = _CONTROL.sub(" ", text or "").strip()[:MAX_PURPOSE]
+    text = _SCRUB.sub("[removed]", _CONTROL.sub(" ", text or "")).strip()[:MAX_PURPOSE]
     if not text:
         return UNSPECIFIED, None
     category = text.split(":", 1)[0].strip().lower()

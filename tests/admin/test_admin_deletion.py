@@ -1,0 +1,147 @@
+"""Deletion on SQLite and PostgreSQL: every row goes, the files forget, late pings are dropped."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, datetime, timezone
+
+import httpx
+import pytest
+
+from _services.dump import dump_store, store_urls_of
+from _services.server import start_server
+from admin_helpers import stores_of
+from pings import new_id, post, usage
+from sempervirens.aggregate import tables as aggregate_tables
+from sempervirens.cli import main
+
+pytestmark = pytest.mark.slow
+
+DELETED_IP, KEPT_IP = "198.51.100.7", "198.51.100.8"
+
+
+@pytest.fixture
+def any_store_server(tmp_path, database_args):
+    running = start_server(tmp_path / "data", extra_args=("--trusted-proxies", "127.0.0.1", *database_args))
+    yield running
+    running.stop()
+
+
+def _store_args(server) -> list[str]:
+    args = ["--data-dir", str(server.data_dir)]
+    for flag in ("--database", "--private-database"):
+        if server.option(flag):
+            args += [flag, server.option(flag)]
+    return args
+
+
+def _send(client, server, client_id: str, ip: str, ping_type: str = "usage", body=None) -> str:
+    document_id = new_id()
+    reply = post(client, server.url, body or usage(client_id), ping_type=ping_type, document_id=document_id,
+                 headers={"X-Forwarded-For": ip})
+    assert reply.status_code == 202, reply.text
+    return document_id
+
+
+def _enrich_and_aggregate_as_the_other_layers_do(server, excluded_document: str) -> None:
+    stores = stores_of(server)
+    now = datetime.now(timezone.utc)
+    try:
+        with stores.private.begin() as connection:
+            connection.execute(aggregate_tables.ip_origins.insert(), [
+                dict(ip=ip, hostname=None, domain=None, institution=None, kind="unknown", enriched_at=now)
+                for ip in (DELETED_IP, KEPT_IP)])
+        with stores.telemetry.begin() as connection:
+            connection.execute(aggregate_tables.anomaly_exclusions.insert().values(
+                document_id=excluded_document, day=now.date()))
+            connection.execute(aggregate_tables.aggregated_days.insert().values(
+                day=now.date(), pings=4, complete=False, aggregated_at=now))
+    finally:
+        stores.dispose()
+
+
+def _export(server, client_id, path, capsys) -> dict:
+    assert main(["admin", "export", client_id, "--output", str(path), *_store_args(server)]) == 0
+    capsys.readouterr()
+    assert path.stat().st_mode & 0o777 == 0o600
+    return json.loads(path.read_text())
+
+
+def test_delete_removes_every_trace_and_later_pings_are_dropped(any_store_server, tmp_path, capsys):
+    server = any_store_server
+    gone, kept = new_id(), new_id()
+    with httpx.Client(timeout=10) as client:
+        documents = [_send(client, server, gone, DELETED_IP) for _ in range(3)]
+        _send(client, server, gone, DELETED_IP, "crash",
+              usage(gone, crash={"exception_type": "ValueError", "traceback": "Traceback ...\nValueError: x"}))
+        _send(client, server, kept, KEPT_IP)
+    _enrich_and_aggregate_as_the_other_layers_do(server, documents[0])
+
+    # Access first: the export holds everything about the client, its address included.
+    exported = _export(server, gone, tmp_path / "before.json", capsys)
+    assert len(exported["telemetry"]["pings"]) == 4
+    assert {row["ip"] for row in exported["private"]["access_log"]} == {DELETED_IP}
+    assert [row["ip"] for row in exported["private"]["ip_origins"]] == [DELETED_IP]
+    assert [row["document_id"] for row in exported["telemetry"]["aggregate_exclusions"]] == [documents[0]]
+    assert exported["deleted"] is False
+
+    assert main(["admin", "delete", gone, *_store_args(server)]) == 0  # while the server runs
+    assert "deleted 1 client" in capsys.readouterr().err
+
+    telemetry_url, private_url = store_urls_of(server)
+    telemetry, private = dump_store(telemetry_url), dump_store(private_url)
+    assert gone not in telemetry and gone not in private
+    assert DELETED_IP not in private  # its address was only ever this client's
+    assert kept in telemetry and kept in private and KEPT_IP in private
+    assert "aggregate_days:" not in telemetry  # the day will be aggregated again without the client
+    if telemetry_url.startswith("sqlite"):
+        for path in sorted(server.data_dir.glob("*.db*")):
+            assert gone.encode() not in path.read_bytes(), path  # free pages and WAL included
+
+    after = _export(server, gone, tmp_path / "after.json", capsys)
+    assert after["deleted"] is True
+    assert all(rows == [] for rows in (*after["telemetry"].values(), *after["private"].values()))
+    assert gone not in dump_store(private_url)  # the exports left no trace in the audit log
+
+    # A resend of an old ping, and a new one, are answered 202 and dropped.
+    with httpx.Client(timeout=10) as client:
+        reply = post(client, server.url, usage(gone), document_id=documents[1], headers={"X-Forwarded-For": DELETED_IP})
+        assert reply.status_code == 202
+        _send(client, server, gone, DELETED_IP)
+        _send(client, server, kept, KEPT_IP)
+    telemetry = dump_store(telemetry_url)
+    assert gone not in telemetry and telemetry.count(kept) == 2
+
+
+def test_a_deletion_request_ping_is_carried_out_by_the_next_cycle(any_store_server, capsys):
+    server = any_store_server
+    forgetful, other = new_id(), new_id()
+    with httpx.Client(timeout=10) as client:
+        _send(client, server, forgetful, DELETED_IP)
+        _send(client, server, other, KEPT_IP)
+        _send(client, server, forgetful, DELETED_IP, "deletion-request", {"client_id": forgetful})
+    assert main(["admin", "process-deletions", *_store_args(server)]) == 0
+    telemetry_url, private_url = store_urls_of(server)
+    assert forgetful not in dump_store(telemetry_url) + dump_store(private_url)
+    assert other in dump_store(telemetry_url)
+
+    with httpx.Client(timeout=10) as client:
+        _send(client, server, forgetful, DELETED_IP, "deletion-request", {"client_id": forgetful})  # resent
+        reply = client.get(server.url + "/api/v1/transparency")
+    assert forgetful not in dump_store(telemetry_url)
+    month = date.today().strftime("%Y-%m")
+    assert {"month": month, "deletions": 1} in reply.json()["deletions"]
+    time.sleep(0)  # nothing else to wait for: the drop happens before the writer
+
+
+def test_the_tombstone_is_a_keyed_hash_not_the_uuid(tmp_path, capsys):
+    import hashlib
+
+    client_id = new_id()
+    assert main(["admin", "delete", client_id, "--data-dir", str(tmp_path / "data")]) == 0
+    private = dump_store(f"sqlite:///{tmp_path / 'data' / 'private.db'}")
+    assert "tombstones:" in private and client_id not in private
+    assert hashlib.sha256(client_id.encode()).hexdigest() not in private  # not a plain hash either
+    key_file = tmp_path / "data" / "secret.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
