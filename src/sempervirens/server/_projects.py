@@ -13,7 +13,7 @@ REFRESH_SECONDS = 1.0  # a newly registered project is accepted within a second
 
 
 class ProjectRegistry:
-    """Registered names; an unknown name rereads them, at most every REFRESH_SECONDS."""
+    """Registered names, reread at most every REFRESH_SECONDS (so a removal takes effect too)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -21,7 +21,7 @@ class ProjectRegistry:
         self._read_at = float("-inf")
 
     async def is_registered(self, name: str) -> bool:
-        if name not in self._names and time.monotonic() - self._read_at > REFRESH_SECONDS:
+        if time.monotonic() - self._read_at > REFRESH_SECONDS:
             self._names = await asyncio.to_thread(self._read)
             self._read_at = time.monotonic()
         return name in self._names
