@@ -47,7 +47,7 @@ class ForgottenClients:
                 if time.monotonic() - self._read_at > REFRESH_SECONDS:
                     await asyncio.to_thread(self._read_new)
                     self._read_at = time.monotonic()
-        return client_hash(self._key, client_id) in self._hashes
+        return bool(self._hashes) and client_hash(self._key, client_id) in self._hashes
 
     def _read_new(self) -> None:
         query = select(tombstones.c.id, tombstones.c.hash).where(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -77,6 +76,9 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*(?:[.\-][a-z0-9_]+)*\Z")
 # Labels and environment strings: printable ASCII without quotes or backslashes.
 _TOKEN = re.compile(r"[A-Za-z0-9_.,:;+\-/ ()=~@#%^!?*<>\[\]{}|]*\Z")
 _EXCEPTION_TYPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+# UUIDs in canonical form; a version 4 one has version nibble 4 and the RFC 4122 variant.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_UUID4 = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}\Z")
 # Project names as on package indexes (PEP 508 names).
 _PROJECT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._\-]*[A-Za-z0-9])?\Z")
 _PROJECT_SEPARATORS = re.compile(r"[-_.]+")
@@ -98,23 +100,18 @@ def normalize_project(name: str) -> str:
 
 
 def parse_document_id(value: str) -> str:
-    """A document id is any RFC 4122 UUID; returned in canonical lower-case form."""
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, TypeError, AttributeError):
-        raise ProtocolError("document_id", "must be a UUID") from None
+    """A document id is a UUID in canonical 8-4-4-4-12 form; returned in lower case."""
+    if not isinstance(value, str) or not _UUID.match(value):
+        raise ProtocolError("document_id", "must be a UUID in 8-4-4-4-12 hexadecimal form")
+    return value.lower()
 
 
 def parse_client_id(value: object) -> str:
     if not isinstance(value, str):
         raise ProtocolError("client_id", "must be a string holding a version 4 UUID")
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        raise ProtocolError("client_id", "must be a version 4 UUID") from None
-    if parsed.version != 4 or parsed.variant != uuid.RFC_4122:
-        raise ProtocolError("client_id", "must be a version 4 UUID (RFC 4122 section 4.4)")
-    return str(parsed)
+    if not _UUID4.match(value):
+        raise ProtocolError("client_id", "must be a version 4 UUID (RFC 4122 section 4.4) in 8-4-4-4-12 form")
+    return value.lower()
 
 
 def decode_json(data: bytes) -> dict:

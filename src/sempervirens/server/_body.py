@@ -9,17 +9,24 @@ from starlette.requests import Request
 from ..protocol import MAX_BODY_BYTES, MAX_DECOMPRESSED_BYTES
 from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
+# The request headers ingestion reads; picked from the raw list in one pass
+# (this runs for every ping).
+_WANTED = frozenset((b"content-type", b"content-encoding", b"content-length", b"x-forwarded-for"))
 
-async def read_body(request: Request) -> bytes:
-    headers = request.headers
-    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != "application/json":
+
+def ping_headers(request: Request) -> dict[bytes, bytes]:
+    return {name: value for name, value in request.scope["headers"] if name in _WANTED}
+
+
+async def read_body(request: Request, headers: dict[bytes, bytes]) -> bytes:
+    media_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+    if media_type != b"application/json":
         raise UnsupportedMediaType("Content-Type must be application/json", field="Content-Type")
-    encoding = headers.get("content-encoding", "identity").strip().lower()
-    if encoding not in ("identity", "gzip"):
+    encoding = headers.get(b"content-encoding", b"identity").strip().lower()
+    if encoding not in (b"identity", b"gzip"):
         raise UnsupportedMediaType("Content-Encoding must be gzip or absent", field="Content-Encoding")
 
-    declared = headers.get("content-length")
+    declared = headers.get(b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body is over {MAX_BODY_BYTES} bytes")
     chunks, size = [], 0
@@ -28,8 +35,8 @@ async def read_body(request: Request) -> bytes:
         if size > MAX_BODY_BYTES:  # a lying or missing Content-Length
             raise PayloadTooLarge(f"body is over {MAX_BODY_BYTES} bytes")
         chunks.append(chunk)
-    body = b"".join(chunks)
-    return _gunzip(body) if encoding == "gzip" else body
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return _gunzip(body) if encoding == b"gzip" else body
 
 
 def _gunzip(data: bytes) -> bytes:

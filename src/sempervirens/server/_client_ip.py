@@ -6,17 +6,24 @@ and then only up to the first hop that is not one: anyone can write that header.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 
 class ClientAddress:
     def __init__(self, trusted_proxies: tuple[str, ...] = ()) -> None:
         self._trusted = tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies)
+        # Parsing addresses is slow next to the rest of a request; a few peers
+        # (proxies, busy NATs) send most pings.
+        self._cached = functools.lru_cache(maxsize=4096)(self._resolve)
 
     def _is_trusted(self, address) -> bool:
         return any(address in network for network in self._trusted)
 
     def __call__(self, peer: str, forwarded_for: str | None) -> str:
+        return self._cached(peer, forwarded_for)
+
+    def _resolve(self, peer: str, forwarded_for: str | None) -> str:
         try:
             hop = ipaddress.ip_address(peer)
         except ValueError:  # a unix socket or test transport: no address to keep

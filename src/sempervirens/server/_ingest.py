@@ -12,7 +12,7 @@ import orjson
 from ..admin.tombstones import forgotten
 from ..protocol import SCHEMA_VERSION, ProtocolError, normalize_project, parse_document_id, validate_ping
 from ..store import Accepted, Overloaded, WriteFailed
-from ._body import read_body
+from ._body import ping_headers, read_body
 from .errors import BadRequest, NotFound, ServiceUnavailable
 
 # How long an overloaded server asks clients to wait, in seconds.
@@ -34,14 +34,16 @@ async def submit(request: Request) -> Response:
         if state.registered_only and not await state.projects.is_registered(project):
             raise NotFound(f"project {project!r} is not registered here", field="project",
                            code="unknown_project")
-        ping = validate_ping(ping_type, _decode_json(await read_body(request)))
+        headers = ping_headers(request)
+        ping = validate_ping(ping_type, _decode_json(await read_body(request, headers)))
     except ProtocolError as error:
         raise BadRequest(error.message, field=error.field or None, code=error.code) from None
 
     if ping.client_id and await forgotten(request.app, ping.client_id):
         return Response(_ACCEPTED, status_code=202, media_type="application/json")  # deleted client: dropped
+    forwarded = headers.get(b"x-forwarded-for")
     ip = state.client_address(request.client.host if request.client else "",
-                              request.headers.get("x-forwarded-for"))
+                              forwarded.decode("latin-1") if forwarded else None)
     item = Accepted(document_id, project, ping, datetime.now(timezone.utc), ip)
     try:
         await state.writer.submit(item)

@@ -1,0 +1,122 @@
+"""make bench-ingest: durable pings/s and latency of ingestion, against the ceiling.
+
+In one run, from a separate load generator (wrk) on loopback, with ~600-byte pings:
+  (a) the same server and framework answering 204 after parsing, storing nothing;
+  (b) Sempervirens on SQLite; (c) Sempervirens on PostgreSQL (a throwaway cluster);
+and the ratios b/a and c/a.  "Durable" counts the rows found in the store afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from _services.ports import free_port  # noqa: E402
+from _services.postgres import start_cluster  # noqa: E402
+
+from sempervirens.store import create_store_engine  # noqa: E402
+
+
+def wait_ready(url: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def run_wrk(url: str, seconds: int, connections: int) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(ROOT / "bench" / "ping.lua"), url],
+        check=True, capture_output=True, text=True).stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+
+    def latency(pct: str) -> str:
+        return re.search(rf"\s{pct}%\s+(\S+)", out).group(1)
+    return {"requests": requests, "ok": requests - (int(non_2xx.group(1)) if non_2xx else 0),
+            "p50": latency("50"), "p99": latency("99"), "errors": errors.group(1) if errors else ""}
+
+
+def stored(url: str) -> int:
+    engine = create_store_engine(url)
+    with engine.connect() as connection:
+        count = connection.exec_driver_sql("SELECT count(*) FROM pings").scalar()
+    engine.dispose()
+    return count
+
+
+def measure(name: str, command: list[str], port: int, seconds: int, connections: int,
+            telemetry_url: str | None) -> dict:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT / "bench")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base + "/healthz")
+        run_wrk(base, 2, connections)  # warm up
+        before = stored(telemetry_url) if telemetry_url else 0
+        result = run_wrk(base, seconds, connections)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    durable = (stored(telemetry_url) - before) if telemetry_url else result["ok"]
+    result.update(name=name, durable=durable, per_second=durable / seconds)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    python = sys.executable
+    results = []
+    with tempfile.TemporaryDirectory() as data:
+        port = free_port()
+        results.append(measure(
+            "(a) ceiling: Starlette on uvicorn, parse + 204", [
+                python, "-m", "uvicorn", "baseline_app:app", "--port", str(port), "--no-access-log",
+                "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"],
+            port, args.seconds, args.connections, None))
+        port = free_port()
+        results.append(measure(
+            "(b) Sempervirens, SQLite", [python, "-m", "sempervirens", "serve", "--port", str(port),
+                                         "--data-dir", f"{data}/sqlite", "--log-level", "warning"],
+            port, args.seconds, args.connections, f"sqlite:///{data}/sqlite/telemetry.db"))
+        cluster = start_cluster()
+        try:
+            telemetry, private = cluster.create_database("telemetry"), cluster.create_database("private")
+            port = free_port()
+            results.append(measure(
+                "(c) Sempervirens, PostgreSQL", [python, "-m", "sempervirens", "serve", "--port", str(port),
+                                                 "--data-dir", f"{data}/pg", "--database", telemetry,
+                                                 "--private-database", private, "--log-level", "warning"],
+                port, args.seconds, args.connections, telemetry))
+        finally:
+            cluster.stop()
+
+    print(f"\n{args.seconds} s per run, {args.connections} connections, wrk -t1 on loopback, "
+          f"~600-byte pings\n")
+    print(f"| server | durable pings/s | p50 | p99 | non-2xx |")
+    print(f"| --- | ---: | ---: | ---: | ---: |")
+    for r in results:
+        print(f"| {r['name']} | {r['per_second']:,.0f} | {r['p50']} | {r['p99']} | {r['requests'] - r['ok']} |")
+    ceiling = results[0]["per_second"]
+    print(f"\nb/a = {results[1]['per_second'] / ceiling:.2f} (target >= 0.5)")
+    print(f"c/a = {results[2]['per_second'] / ceiling:.2f} (target >= 0.35)")
+
+
+if __name__ == "__main__":
+    main()
