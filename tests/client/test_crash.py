@@ -88,3 +88,77 @@ def test_exception_type_names_are_dotted_python_names():
     name = _crash.exception_type(Local())
     validate_ping("crash", {"client_id": "0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405162", "project_version": "1",
                             "crash": {"exception_type": name}})
+
+
+def _run_in_terminal(code: str, env: dict, answer: bytes) -> str:
+    """Run a host program on a real pseudo-terminal, answer its question, return the screen."""
+    import pty
+    import select
+    import subprocess
+    import time
+
+    main_fd, terminal_fd = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-c", code], stdin=terminal_fd, stdout=terminal_fd,
+                               stderr=terminal_fd, env=env, close_fds=True)
+    os.close(terminal_fd)
+    screen = b""
+    answered = False
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main_fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(main_fd, 4096)
+            except OSError:  # the program exited and closed the terminal
+                break
+            if not chunk:
+                break
+            screen += chunk
+        if not answered and b"Send it?" in screen:
+            os.write(main_fd, answer)
+            answered = True
+        if process.poll() is not None and not ready:
+            break
+    process.wait(timeout=10)
+    os.close(main_fd)
+    return screen.decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_interactive_user_reads_the_report_and_answers(home):
+    from conftest import clean_env
+
+    home.mkdir()
+    _consent.update(str(home), "usage", "crashy", _consent.GRANTED)
+    code = (
+        "import os, sempervirens\n"
+        "t = sempervirens.Telemetry('crashy', version='1.0', endpoint='http://127.0.0.1:9')\n"
+        "try:\n"
+        "    open(os.path.expanduser('~/missing-data.csv'))\n"
+        "except OSError as e:\n"
+        "    print('RESULT', t.report_crash(e))\n"
+    )
+    env = clean_env(SEMPERVIRENS_HOME=str(home))
+    screen = _run_in_terminal(code, env, b"always\n")
+    assert "crashy crashed" in screen and "~/missing-data.csv" in screen
+    assert os.path.expanduser("~") + "/missing" not in screen
+    assert "RESULT True" in screen
+    [(header, body)] = read_spool(home)
+    assert header["ping_type"] == "crash"
+    assert json.loads(body)["crash"]["traceback"] in screen  # what was shown is what goes
+    assert _consent.crash_allowed(str(home), "crashy") == "granted"  # "always" is remembered
+
+    screen = _run_in_terminal(code, env, b"")
+    assert "Send it?" not in screen and "RESULT True" in screen  # a standing yes asks no more
+
+
+def test_interactive_no_sends_nothing(home):
+    from conftest import clean_env
+
+    home.mkdir()
+    _consent.update(str(home), "usage", "crashy", _consent.GRANTED)
+    code = ("import sempervirens\n"
+            "t = sempervirens.Telemetry('crashy', version='1.0', endpoint='http://127.0.0.1:9')\n"
+            "print('RESULT', t.report_crash(RuntimeError('x')))\n")
+    screen = _run_in_terminal(code, clean_env(SEMPERVIRENS_HOME=str(home)), b"\n")
+    assert "Send it?" in screen and "RESULT False" in screen
+    assert read_spool(home) == []
