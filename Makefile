@@ -24,7 +24,7 @@ demo: $(VENV)/.installed
 # PostgreSQL (and the other real parts) are started by the test session itself,
 # on loopback, and stopped when it ends: see tests/_services/.
 test: $(VENV)/.installed
-	scripts/ensure-debian-packages postgresql
+	scripts/ensure-debian-packages postgresql chromium
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # Benchmarks run in an environment of their own (they install the tools they

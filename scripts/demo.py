@@ -30,7 +30,7 @@ def main() -> int:
     parser.add_argument("--data-dir", default=str(ROOT / "sempervirens-data" / "demo"),
                         help="demo stores (wiped at start) [default: sempervirens-data/demo]")
     parser.add_argument("--port", type=int, default=8000, help="preferred port [default: 8000]")
-    parser.add_argument("--size", type=int, default=300, help="simulated installations")
+    parser.add_argument("--size", type=int, default=400, help="simulated installations")
     parser.add_argument("--days", type=int, default=60, help="days of history, today included")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--exit", action="store_true", help="stop after printing the URL")

@@ -97,6 +97,15 @@ SETTINGS = {
         Setting("ip_hash_key", None,
                 "Key for the keyed hash (HMAC) of addresses in the anomaly list "
                 "(default: a random key kept in the private store)."),
+        Setting("releases_dir", None,
+                "Directory of the public dataset releases written by `sempervirens release` and "
+                "served at /datasets (default: releases in --data-dir)."),
+        Setting("privacy_doc", None,
+                "Markdown file shown at /privacy (default: the built-in description of what is "
+                "collected and published)."),
+        Setting("public_max_age", 300,
+                "Seconds that browsers and caches may keep public pages and API answers "
+                "(Cache-Control max-age; an ETag allows revalidation).", int),
     )
 }
 

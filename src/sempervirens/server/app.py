@@ -7,10 +7,12 @@ import logging
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .. import public
 from .. import settings as settings_module
 from ..admin import private_api as admin_api
 from ..aggregate.background import start_periodic_aggregation
@@ -46,7 +48,9 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
             Route("/healthz", healthz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
             *admin_api.routes(),  # /api/v1/private/... and /api/v1/transparency
+            *public.routes(),  # pages, /api/v1/projects..., /datasets, /static
         ],
+        middleware=[Middleware(public.SecurityHeaders)],
         exception_handlers={ServerError: render, HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .. import __version__
+from ..public._openapi import PATHS as PUBLIC_PATHS
 from ..protocol import (
     MAX_BUCKET,
     MAX_COUNT,
@@ -115,6 +116,7 @@ def openapi() -> dict:
             "/healthz": {"get": {"operationId": "healthz", "summary": "Health for load balancers",
                                  "responses": {"200": {"description": "Serving"},
                                                "503": {"description": "Not serving"}}}},
+            **PUBLIC_PATHS,  # the public statistics API (sempervirens/public/_openapi.py)
         },
         "components": {"schemas": {**PING_SCHEMAS, "Error": _ERROR}},
     }

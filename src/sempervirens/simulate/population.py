@@ -123,7 +123,7 @@ def generate(size: int, days: int, seed: int) -> list[Installation]:
         chosen = [p for p in PROJECTS if rng.random() < p.share] or [rng.choice(PROJECTS)]
         for project in chosen:
             installation.projects[project.name] = version_on(project, installation.first_day, rng)
-        if rng.random() < 0.06:
+        if rng.random() < 0.12:  # enough opt-outs per month to pass k
             installation.opts_out_on = rng.randrange(installation.first_day + 1)
         population.append(installation)
     return population
