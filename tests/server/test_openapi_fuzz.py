@@ -29,7 +29,7 @@ def test_no_server_error_and_errors_are_json(fuzzed_server):
     statuses = set()
     for operation in operations:
         @given(case=operation.as_strategy())
-        @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def check(case):
             response = case.call(base_url=fuzzed_server.url, timeout=10)
             statuses.add(response.status_code)

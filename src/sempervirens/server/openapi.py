@@ -20,6 +20,8 @@ from ..protocol import (
 )
 
 _UUID = {"type": "string", "format": "uuid"}
+_UUID4 = {"type": "string", "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+          "description": "An RFC 4122 version 4 (random) UUID."}
 _COUNT = {"type": "integer", "minimum": 0, "maximum": MAX_COUNT}
 _STRING = {"type": "string", "minLength": 1, "maxLength": MAX_STRING_LENGTH}
 _NAME = {"type": "string", "pattern": r"^[a-z][a-z0-9_]*([.\-][a-z0-9_]+)*$", "maxLength": MAX_NAME_LENGTH}
@@ -59,15 +61,15 @@ _COMMON = {
     "dropped": {"type": "object", "propertyNames": _NAME, "additionalProperties": _COUNT, "maxProperties": 20},
 }
 PING_SCHEMAS = {
-    "usage": _object({"client_id": _UUID, **_COMMON, "metrics": _METRICS},
+    "usage": _object({"client_id": _UUID4, **_COMMON, "metrics": _METRICS},
                      required=["client_id", "project_version"]),
-    "crash": _object({"client_id": _UUID, **_COMMON, "metrics": _METRICS, "crash": _object(
+    "crash": _object({"client_id": _UUID4, **_COMMON, "metrics": _METRICS, "crash": _object(
         {"exception_type": {**_STRING, "maxLength": 2 * MAX_STRING_LENGTH},
          "traceback": {"type": "string", "maxLength": MAX_TRACEBACK_LENGTH}},
         required=["exception_type"])}, required=["client_id", "project_version", "crash"]),
     "opt-out": _object(dict(_COMMON), required=["project_version"],
                        description="Counts an opt-out event. Must NOT carry a client_id."),
-    "deletion-request": _object({"client_id": _UUID, **_COMMON}, required=["client_id"],
+    "deletion-request": _object({"client_id": _UUID4, **_COMMON}, required=["client_id"],
                                 description="Asks for every row about this client_id to be deleted."),
 }
 _ERROR = _object({"error": _object({
