@@ -21,6 +21,7 @@ class Result:
     history_pings: int
     today_runs: int
     failed_runs: int
+    errors: list[str]  # what the first failed runs printed
 
 
 def simulate(endpoint: str, *, size: int = 200, days: int = 30, seed: int = 1,
@@ -46,6 +47,7 @@ def simulate(endpoint: str, *, size: int = 200, days: int = 30, seed: int = 1,
     today = [(i, p) for i in population if (p := plan(i, 0, seed)) is not None]
     homes = homes or tempfile.mkdtemp(prefix="sempervirens-simulate-")
     bar = Progress("today (client, HTTP)", len(today), enabled=progress)
+    errors: list[str] = []
 
     def run_one(item) -> bool:
         installation, day_plan = item
@@ -58,12 +60,16 @@ def simulate(endpoint: str, *, size: int = 200, days: int = 30, seed: int = 1,
                               input=json.dumps(spec).encode(), capture_output=True, timeout=60,
                               env=_client_env())
         bar()
-        return done.returncode == 0 and not _unsent(spec["home"])
+        unsent = _unsent(spec["home"])
+        if done.returncode != 0 or unsent:
+            errors.append(done.stderr.decode(errors="replace")[-2000:] or f"unsent: {unsent}")
+            return False
+        return True
 
     with ThreadPoolExecutor(parallel) as pool:
         ok = list(pool.map(run_one, today))
     bar.close()
-    return Result(population, history, len(today), ok.count(False))
+    return Result(population, history, len(today), ok.count(False), errors[:3])
 
 
 def _unsent(home: str) -> list[str]:
