@@ -127,6 +127,8 @@ async function drawProject(form) {
 }
 
 async function drawGlance(base, periods) {
+  const names = { day: "daily", week: "weekly", month: "monthly" };
+  document.getElementById("glance-title").textContent = `Latest ${names[periods.interval]} period at a glance`;
   for (const box of document.querySelectorAll(".bars[data-breakdown]")) {
     const { rows } = await api(base + "active-installs", { ...periods, breakdown: box.dataset.breakdown });
     const latest = rows.length ? rows[rows.length - 1].period_start : null;
