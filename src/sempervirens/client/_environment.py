@@ -28,16 +28,25 @@ def environment() -> dict:
     return dict(_cache)
 
 
-def _collect() -> dict:
-    import platform
+_IMPLEMENTATIONS = {"cpython": "CPython", "pypy": "PyPy", "graalpy": "GraalVM", "ironpython": "IronPython"}
 
+
+def _collect() -> dict:
+    if hasattr(os, "uname"):  # POSIX: no need to import `platform` (milliseconds at exit)
+        uname = os.uname()
+        system, release, machine = uname.sysname, uname.release, uname.machine
+    else:
+        import platform
+
+        system, release, machine = platform.system(), platform.release(), platform.machine()
+    name = sys.implementation.name
     env = {
-        "os": platform.system(),
-        "os_version": platform.release(),
-        "arch": platform.machine(),
-        "python_implementation": platform.python_implementation(),
-        "python_version": platform.python_version(),
-        "platform_tag": _platform_tag(),
+        "os": system,
+        "os_version": release,
+        "arch": machine,
+        "python_implementation": _IMPLEMENTATIONS.get(name, name),
+        "python_version": "%d.%d.%d" % sys.version_info[:3],
+        "platform_tag": _platform_tag(system, machine),
     }
     env = {k: v for k, v in ((k, _wire.clean_string(v)) for k, v in env.items()) if v}
     cpus = os.cpu_count()
@@ -55,15 +64,18 @@ def is_ci(environ=None) -> bool:
     return any(environ.get(name, "").strip().lower() not in ("", "0", "false") for name in CI_VARIABLES)
 
 
-def _platform_tag() -> str:
+def _platform_tag(system: str, machine: str) -> str:
     """A wheel-style tag such as cp311-cp311-linux_x86_64: which wheels this user needs."""
-    import sysconfig
-
     impl = {"cpython": "cp", "pypy": "pp"}.get(sys.implementation.name, sys.implementation.name)
     interp = f"{impl}{sys.version_info[0]}{sys.version_info[1]}"
-    abi = interp + ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else "")
-    plat = sysconfig.get_platform().replace("-", "_").replace(".", "_")
-    return f"{interp}-{abi}-{plat}"
+    abi = interp + getattr(sys, "abiflags", "")  # "t" free-threaded, "d" debug
+    if system == "Linux":
+        plat = f"linux_{machine}"  # what sysconfig.get_platform() says, without importing it
+    else:
+        import sysconfig
+
+        plat = sysconfig.get_platform()
+    return f"{interp}-{abi}-{plat.replace('-', '_').replace('.', '_')}"
 
 
 def _memory_total() -> int | None:

@@ -20,6 +20,7 @@ from ._guard import guarded
 from ._recorder import Recorder
 
 MODES = ("opt-out", "opt-in")
+EXIT_MARGIN = 0.03  # seconds
 
 _instances: list = []  # strong references: what was recorded is reported even if dropped
 _activation = allocate_lock()
@@ -337,7 +338,10 @@ def _end_periods() -> None:
 def _at_exit() -> None:
     """End every period, then wait a bounded time for the upload; never longer."""
     try:
-        deadline = time.monotonic() + max((t.exit_timeout for t in _instances), default=0.1)
+        budget = max((t.exit_timeout for t in _instances), default=0.1)
+        # The interpreter's own tear-down of what the client loaded (sockets, zlib,
+        # json) comes after us: keep a little of the budget for it.
+        deadline = time.monotonic() + budget - min(EXIT_MARGIN, budget * 0.3)
         _end_periods()
         if _override is not None:
             return

@@ -3,20 +3,22 @@
 HTTPS verifies the server's certificate against the system trust store, or the
 CA bundle named by the project or SEMPERVIRENS_CA_BUNDLE.  Plain HTTP is used only
 when the endpoint URL says `http://`.
+
+A minimal HTTP/1.1 client over `socket` rather than `http.client`: http.client
+pulls in the `email` package, whose import and tear-down cost a short-lived host
+tens of milliseconds at exit, for one POST whose answer we read three things of.
 """
 
 from __future__ import annotations
 
-import gzip
-import http.client
-import ssl
-import urllib.parse
+import socket
+import zlib
 
 from .. import __version__
 from . import _wire
 
 USER_AGENT = f"sempervirens-python/{__version__}"
-
+MAX_HEAD = 64 * 1024
 # For `sempervirens simulate` only: headers added to every request (a simulated
 # client's X-Forwarded-For, which a server believes only from a trusted proxy).
 # The library never sets it; it is empty in real use.
@@ -30,10 +32,39 @@ class Answer:
         self.status, self.retry_after, self.error = status, retry_after, error
 
 
+class BadResponse(OSError):
+    """The server's answer is not HTTP: treated like a network failure (retry later)."""
+
+
+def split_endpoint(endpoint: str) -> tuple[str, str, int, str]:
+    """(scheme, host, port, base path) of an http:// or https:// URL."""
+    scheme, sep, rest = endpoint.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in ("http", "https"):
+        raise ValueError(f"endpoint must be an http:// or https:// URL, not {endpoint!r}")
+    authority, slash, path = rest.partition("/")
+    authority = authority.rpartition("@")[2]  # never send credentials in a URL
+    port = 443 if scheme == "https" else 80
+    if authority.startswith("["):  # [::1]:8443
+        host, _, tail = authority[1:].partition("]")
+        if tail.startswith(":"):
+            port = int(tail[1:])
+    elif ":" in authority:
+        host, _, raw_port = authority.rpartition(":")
+        port = int(raw_port)
+    else:
+        host = authority
+    if not host:
+        raise ValueError(f"endpoint without a host: {endpoint!r}")
+    return scheme, host, port, ("/" + path if slash else "").rstrip("/")
+
+
 _contexts: dict = {}
 
 
-def _tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+def _tls_context(ca_bundle: str | None):
+    import ssl
+
     context = _contexts.get(ca_bundle)
     if context is None:
         context = ssl.create_default_context(cafile=ca_bundle)  # verifies, checks host names
@@ -41,31 +72,63 @@ def _tls_context(ca_bundle: str | None) -> ssl.SSLContext:
     return context
 
 
+def gzip_bytes(data: bytes) -> bytes:
+    # The gzip format via zlib (wbits=31), without importing the `gzip` module.
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+    return compressor.compress(data) + compressor.flush()
+
+
 def post(endpoint: str, project: str, ping_type: str, document_id: str, body: bytes,
          timeout: float, ca_bundle: str | None = None) -> Answer:
     """POST one ping; returns the server's answer, raises OSError on network failure."""
-    url = urllib.parse.urlsplit(endpoint)
-    if url.scheme == "https":
-        connection = http.client.HTTPSConnection(url.hostname, url.port, timeout=timeout,
-                                                 context=_tls_context(ca_bundle))
-    elif url.scheme == "http":
-        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
-    else:
-        raise ValueError(f"endpoint must be an http:// or https:// URL, not {endpoint!r}")
-    path = url.path.rstrip("/") + _wire.submit_path(project, ping_type, document_id)
-    payload = gzip.compress(body, compresslevel=6, mtime=0)
+    scheme, host, port, base = split_endpoint(endpoint)
+    path = base + _wire.submit_path(project, ping_type, document_id)
+    payload = gzip_bytes(body)
+    host_header = f"[{host}]" if ":" in host else host
+    if port != (443 if scheme == "https" else 80):
+        host_header += f":{port}"
+    head = (f"POST {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {USER_AGENT}\r\n"
+            f"Content-Type: application/json\r\nContent-Encoding: gzip\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in SIMULATION_HEADERS.items())
+            + f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n")
+    sock = socket.create_connection((host, port), timeout=timeout)
     try:
-        connection.request("POST", path, body=payload, headers={
-            "Content-Type": "application/json",
-            "Content-Encoding": "gzip",
-            "User-Agent": USER_AGENT,
-            **SIMULATION_HEADERS,
-        })
-        response = connection.getresponse()
-        text = response.read(64 * 1024)
-        error = None
-        if response.status >= 400:
-            error = text.decode("utf-8", "replace")[:500]
-        return Answer(response.status, response.getheader("Retry-After"), error)
+        if scheme == "https":
+            sock = _tls_context(ca_bundle).wrap_socket(sock, server_hostname=host)
+        sock.sendall(head.encode("ascii") + payload)
+        return _read_answer(sock)
     finally:
-        connection.close()
+        sock.close()
+
+
+def _read_answer(sock) -> Answer:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(8192)
+        if not chunk:
+            break
+        data += chunk
+        if len(data) > MAX_HEAD:
+            raise BadResponse("response head too long")
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        raise BadResponse(f"not an HTTP response: {lines[0][:80]!r}")
+    status = int(parts[1])
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    error = None
+    if status >= 400:
+        length = headers.get("content-length", "")
+        wanted = min(int(length), MAX_HEAD) if length.isdigit() else MAX_HEAD
+        while len(rest) < wanted:
+            chunk = sock.recv(8192)
+            if not chunk:
+                break
+            rest += chunk
+        error = rest[:500].decode("utf-8", "replace")
+    return Answer(status, headers.get("retry-after"), error)

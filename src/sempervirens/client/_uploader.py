@@ -15,7 +15,6 @@ sends every pending ping it may send, oldest first:
 from __future__ import annotations
 
 import os
-import random
 import threading
 import time
 
@@ -214,8 +213,13 @@ class Uploader:
 
     def _failed(self, endpoint: str) -> None:
         _, failures = self._backoff.get(endpoint, (0.0, 0))
-        delay = min(BACKOFF_MAX, BACKOFF_BASE * 2**failures) * random.uniform(0.5, 1.5)
+        delay = min(BACKOFF_MAX, BACKOFF_BASE * 2**failures) * _jitter()
         self._backoff[endpoint] = (time.monotonic() + delay, failures + 1)
+
+
+def _jitter() -> float:
+    """A factor in [0.5, 1.5) so that many clients do not retry in step (no `random` import)."""
+    return 0.5 + int.from_bytes(os.urandom(2), "big") / 65536
 
 
 def _open_locked(path: str) -> int | None:
@@ -299,17 +303,11 @@ if hasattr(os, "register_at_fork"):
 
 
 def _preload() -> None:
-    import email.utils  # noqa: F401
-    import gzip  # noqa: F401
-    import http.client  # noqa: F401
-    import json  # noqa: F401
-    import platform  # noqa: F401
-    import ssl  # noqa: F401
-    import sysconfig  # noqa: F401
-
-    from . import _environment, _transport  # noqa: F401
+    # First what the exit path needs (the ping's environment), then the network.
+    from . import _environment, _pings, _spool  # noqa: F401
 
     _environment.environment()
+    from . import _transport  # noqa: F401
 
 
 uploader = Uploader()
