@@ -216,7 +216,7 @@ class Telemetry(Recorder):
             from ._uploader import uploader
 
             uploader.data_dirs.add(data_dir)
-            uploader.held.discard(self.project)
+            uploader.held.pop(self.project, None)
             if uploader.start():
                 uploader.request()
         return True
@@ -316,7 +316,9 @@ def _start_background(telemetry: Telemetry) -> None:
         _exit_registered = True
     uploader.data_dirs.add(telemetry._data_dir)
     if telemetry._held:
-        uploader.held.add(telemetry.project)
+        from ._uploader import HOLD_AFTER_NOTICE
+
+        uploader.held[telemetry.project] = time.monotonic() + HOLD_AFTER_NOTICE
     if telemetry.ca_bundle:
         uploader.ca_bundle = telemetry.ca_bundle
     if telemetry.interval:
@@ -364,7 +366,7 @@ def _after_fork_in_child() -> None:
     try:
         from ._uploader import uploader
 
-        held = set(uploader.held)
+        held = dict(uploader.held)
         uploader._reinit()
         uploader.held = held
         for telemetry in _instances:

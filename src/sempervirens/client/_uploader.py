@@ -21,6 +21,7 @@ import time
 from . import _config, _consent, _files, _guard
 from ._spool import Spool
 
+HOLD_AFTER_NOTICE = 3600.0  # seconds; a long-running first run sends after that
 BACKOFF_BASE = 2.0
 BACKOFF_MAX = 3600.0
 DEFAULT_RETRY_AFTER = 60.0
@@ -46,7 +47,9 @@ class Uploader:
         self._requested = self._completed = 0
         self._backoff: dict = {}  # endpoint -> (monotonic time of the next try, failures)
         self.data_dirs: set = set()
-        self.held: set = set()  # projects whose pings wait for the next run (first notice)
+        # project -> monotonic time until which its pings wait: the run that showed the
+        # notice sends nothing, so that a user who opts out at once sends nothing at all.
+        self.held: dict = {}
         self.ca_bundle: str | None = None
         self.interval = float(_config.number("SEMPERVIRENS_INTERVAL"))
         self.on_tick = None  # called every `interval` seconds from the thread
@@ -145,7 +148,8 @@ class Uploader:
         pauses = _read_pauses(spool)
         blocked: set = set()  # endpoints that failed in this pass
         for entry in spool.entries():
-            if hold and entry.project in self.held and entry.ping_type in ("usage", "crash"):
+            if hold and self.held.get(entry.project, 0) > time.monotonic() \
+                    and entry.ping_type in ("usage", "crash"):
                 result.kept += 1
                 continue
             fd = _open_locked(entry.path)
