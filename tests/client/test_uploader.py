@@ -101,3 +101,26 @@ def test_plain_http_only_when_the_url_says_so(home, fault_server):
     _spool_one(home, https_url)
     result = Uploader().drain(str(home), timeout=2)
     assert result.kept == 1 and server.requests == []  # a TLS handshake failed; never fell back to http
+
+
+def test_pings_of_the_notice_run_wait_then_go(home, fault_server):
+    server = fault_server((202, {}))
+    _spool_one(home, server.url)
+    uploader = Uploader()
+    uploader.held["busy"] = time.monotonic() + 100  # the run that showed the notice
+    assert uploader.drain(str(home)).kept == 1 and server.requests == []
+    uploader.held["busy"] = time.monotonic() - 1  # an hour later, or the next run
+    assert uploader.drain(str(home)).sent == 1
+
+
+def test_flush_ends_the_period_and_uploads_in_the_background(home, fault_server):
+    server = fault_server((202, {}))
+    telemetry = sempervirens.Telemetry("flushed", version="1.0", endpoint=server.url)
+    telemetry.opt_in()
+    telemetry.count("x")
+    telemetry.flush()
+    deadline = time.monotonic() + 10
+    while not server.requests and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [request] = server.requests
+    assert request["body"]["metrics"]["counters"] == {"x": 1}
