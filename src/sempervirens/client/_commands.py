@@ -126,6 +126,16 @@ def opt_out(args) -> int:
 
 
 def show(args) -> int:
+    try:
+        return _show(args)
+    except BrokenPipeError:  # `sempervirens show | head`: the reader has seen enough
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _show(args) -> int:
     import json
 
     from . import _paths, _wire
