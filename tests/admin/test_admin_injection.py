@@ -51,8 +51,9 @@ def app_routes(tmp_path_factory):
 
 
 @pytest.fixture
-def hostile_server(tmp_path, database_args):
-    running = start_server(tmp_path / "data", extra_args=database_args)
+def hostile_server(tmp_path):
+    # SQLite: every query is bound the same way on PostgreSQL (deletion runs on both).
+    running = start_server(tmp_path / "data")
     seed_private_aggregates(running, "numpy")
     with httpx.Client(timeout=10) as client:
         assert post(client, running.url, usage()).status_code == 202

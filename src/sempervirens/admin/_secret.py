@@ -15,21 +15,23 @@ from pathlib import Path
 FILE_NAME = "secret.key"
 
 
-def load_key(config: dict) -> bytes:
+def load_key(config: dict, *, create: bool = True) -> bytes | None:
+    """The key; None when there is none yet and `create` is False."""
     if config.get("secret_key"):
         key = config["secret_key"].encode()
         if len(key) < 32:
             raise SystemExit("sempervirens: secret_key must be at least 32 characters")
         return key
-    return _key_file(Path(config["data_dir"]))
+    return _key_file(Path(config["data_dir"]), create)
 
 
-def _key_file(data_dir: Path) -> bytes:
+def _key_file(data_dir: Path, create: bool) -> bytes | None:
     path = data_dir / FILE_NAME
     try:
         return _read(path)
     except FileNotFoundError:
-        pass
+        if not create:
+            return None
     data_dir.mkdir(parents=True, exist_ok=True)
     # Written whole to a temporary name, then linked into place: several workers may
     # start at once, and none must ever read a half-written key.  The first link wins.

@@ -16,6 +16,7 @@ Order matters:
 
 from __future__ import annotations
 
+import logging
 import mmap
 import time
 import uuid
@@ -25,12 +26,15 @@ from pathlib import Path
 
 from sqlalchemy import Engine, Table, delete, exc, inspect, select
 
+from ..aggregate import run as aggregate_run
 from ..aggregate import tables as aggregate_tables
+from ..aggregate.state import mark_dirty
 from ..store import Stores
 from ..store.schema import access_log, pings, private, telemetry
 from .tables import tombstones
 from .tombstones import REFRESH_SECONDS, client_hash
 
+log = logging.getLogger("sempervirens.admin")
 SETTLE_SECONDS = 2 * REFRESH_SECONDS + 0.5
 _CHUNK = 500  # ids per IN (...) list: well under every database's parameter limit
 
@@ -68,11 +72,33 @@ def delete_clients(stores: Stores, key: bytes, client_ids, *, settle: float = SE
 
 
 def process_deletion_requests(stores: Stores, key: bytes, *, settle: float = SETTLE_SECONDS) -> DeletionReport:
-    """Carry out every deletion-request ping received (run at the start of each aggregation cycle)."""
+    """Carry out every deletion-request ping received (each aggregation cycle does)."""
     with stores.telemetry.connect() as connection:
         ids = connection.execute(select(pings.c.client_id).distinct().where(
             pings.c.ping_type == "deletion-request", pings.c.client_id.is_not(None))).scalars().all()
     return delete_clients(stores, key, ids, settle=settle)
+
+
+def cycle_hook(stores: Stores, _report) -> None:
+    """The aggregation cycle's deletion step (aggregate/run.py calls it after the aggregates)."""
+    from .. import settings
+    from ._secret import load_key
+
+    with stores.telemetry.connect() as connection:
+        if connection.execute(select(pings.c.document_id).where(pings.c.ping_type == "deletion-request")
+                              .limit(1)).first() is None:
+            return
+    config = settings.resolve()  # `serve` exports its settings to the environment
+    if stores.telemetry.dialect.name == "sqlite" and not config["secret_key"]:
+        config["data_dir"] = str(Path(stores.telemetry.url.database).parent)  # `aggregate --data-dir`
+    key = load_key(config, create=False)
+    if key is None:
+        # Deleting without a tombstone would let the client's next ping back in: wait.
+        log.error("deletion requests wait: no secret key here (set secret_key, see docs/operations.md)")
+        return
+    report = process_deletion_requests(stores, key)
+    if report.clients:
+        log.info("deleted %d client(s) on request", report.clients)
 
 
 def _bury(engine: Engine, key: bytes, ids: list[str]) -> None:
@@ -104,7 +130,7 @@ def _delete_private(engine: Engine, ids: list[str], report: DeletionReport) -> N
             still_used.update(connection.execute(
                 select(access_log.c.ip).distinct().where(access_log.c.ip.in_(chunk))).scalars())
         _count(report, origins.name, _delete_in(connection, origins, origins.c.ip, sorted(ips - still_used)))
-        _delete_in(connection, private_days, private_days.c.day, sorted(days))  # re-aggregate these days
+        mark_dirty(connection, private_days, sorted(days))  # the next cycle redoes these days
 
 
 def _delete_telemetry(engine: Engine, ids: list[str], report: DeletionReport) -> None:
@@ -118,7 +144,7 @@ def _delete_telemetry(engine: Engine, ids: list[str], report: DeletionReport) ->
                 days.add(day)
         _delete_by_client(connection, engine, telemetry, ids, report)
         _count(report, exclusions.name, _delete_in(connection, exclusions, exclusions.c.document_id, documents))
-        _delete_in(connection, days_done, days_done.c.day, sorted(days))  # re-aggregate these days
+        mark_dirty(connection, days_done, sorted(days))  # the next cycle redoes these days
 
 
 def _delete_by_client(connection, engine: Engine, metadata, ids: list[str], report: DeletionReport) -> None:
@@ -193,3 +219,7 @@ def _chunks(values: list):
 
 def _count(report: DeletionReport, name: str, deleted: int) -> None:
     report.rows[name] = report.rows.get(name, 0) + deleted
+
+
+if cycle_hook not in aggregate_run.deletion_hooks:
+    aggregate_run.deletion_hooks.append(cycle_hook)

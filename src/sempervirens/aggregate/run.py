@@ -72,6 +72,7 @@ def run_cycle(stores, config: Config, *, today: date | None = None, purge: bool 
     from .anomalies import detect_anomalies
     from .institutions import aggregate_private, enrich_new_addresses
     from .retention import purge_expired
+    from ..admin import deletion  # noqa: F401 - registers its hook in deletion_hooks
 
     today = today or utc_today()
     report = CycleReport()
