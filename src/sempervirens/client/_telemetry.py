@@ -408,5 +408,8 @@ def _reset() -> None:
             telemetry._on = False
             telemetry._reset_data()
         _instances.clear()
-    _uploader.uploader.data_dirs.clear()
-    _uploader.uploader.held.clear()
+    uploader = _uploader.uploader
+    uploader.data_dirs.clear()
+    uploader.held.clear()
+    uploader.interval = float(_config.number("SEMPERVIRENS_INTERVAL"))
+    uploader._next_tick = time.monotonic() + uploader.interval
