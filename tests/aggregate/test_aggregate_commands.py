@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from conftest import rows
+from aggregate_helpers import rows
 from pings import post, usage
 from population import Ping, client, insert
 from sempervirens import cli

@@ -7,7 +7,7 @@ import hmac
 import json
 from datetime import date
 
-from conftest import rows
+from aggregate_helpers import rows
 from population import Ping, client, insert
 from sempervirens import cli
 from sempervirens.aggregate import tables

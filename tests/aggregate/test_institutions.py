@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy import inspect
 
-from conftest import rows
+from aggregate_helpers import rows
 from population import Ping, client, insert
 from sempervirens.aggregate import tables
 from sempervirens.aggregate.run import Config, run_cycle

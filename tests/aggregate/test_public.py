@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from conftest import rows, snapshot
+from aggregate_helpers import rows, snapshot
 from population import Ping, client, insert
 from sempervirens.aggregate import tables
 from sempervirens.aggregate.run import Config, run_cycle

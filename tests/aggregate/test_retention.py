@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from conftest import rows, snapshot
+from aggregate_helpers import rows, snapshot
 from population import Ping, client, insert
 from sempervirens import cli
 from sempervirens.aggregate import tables

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+
 from _services.server import RunningServer, start_server
 from sempervirens.simulate.dns import LoopbackDNS
 from sempervirens.simulate.population import Installation, addresses, generate
@@ -53,12 +54,6 @@ def published(tmp_path_factory) -> Published:
     finally:
         server.stop()
         dns.close()
-
-
-def table_rows(server: RunningServer, table: str, **where) -> list[dict]:
-    """Rows of a public table read straight from the store file, as an operator would."""
-    clause = " AND ".join(f'"{k}" = ?' for k in where) or "1"
-    return server.query("telemetry", f"SELECT * FROM {table} WHERE {clause}", tuple(where.values()))
 
 
 @pytest.fixture

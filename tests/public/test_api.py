@@ -10,7 +10,7 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import table_rows
+from public_helpers import table_rows
 
 pytestmark = pytest.mark.slow
 PROJECT = "astroflux"
