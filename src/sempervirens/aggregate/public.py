@@ -1,8 +1,10 @@
 """Public rollups: SQL inside the telemetry store, one range of whole periods at a time.
 
-For one interval and a range [lo, hi) of whole periods, every public_* row of those
-periods is deleted and recomputed in one transaction, so a rerun gives the same
-rows (idempotent) and readers never see a half-done period.  Pings listed in
+The pings of the days to redo are read once into per-client, per-day temporary
+tables (build_base); then, for each interval and range [lo, hi) of whole periods,
+every public_* row of those periods is deleted and recomputed from them.  All of it
+is one transaction, so a rerun gives the same rows (idempotent) and readers never
+see a half-done period.  Pings listed in
 aggregate_exclusions (anomalies) are left out.  Suppression is applied in the same
 statements (suppress.py); differential privacy, when on, replaces the exact
 active-install counts by noisy ones (dp.py).
@@ -29,13 +31,72 @@ _BREAKDOWNS = {  # breakdown -> column of agg_clients
 }
 
 
-def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date, hi: date,
-                    k: int, dp=None) -> None:
-    """Recompute the public rows of `interval` for the periods starting in [lo, hi)."""
-    params = {"lo": d.date(lo), "hi": d.date(hi), "k": k, "interval": interval}
-    ps = d.period_start(interval, "p.day")
+def build_base(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
+    """Per client and day, what the rollups need, from the pings of [lo, hi).
+
+    The pings (and their JSON metrics) are read once here; every interval's
+    rollup then groups these much smaller tables.  They are temporary: they live in
+    this transaction's connection only.
+    """
+    _tune(connection, d)
+    _drop_temp(connection, _BASE)
+    params = {"lo": d.date(lo), "hi": d.date(hi)}
     where = ("p.day >= :lo AND p.day < :hi AND NOT EXISTS "
              "(SELECT 1 FROM aggregate_exclusions x WHERE x.document_id = p.document_id)")
+    with_client = f"{where} AND p.client_id IS NOT NULL"
+
+    def run(sql: str) -> None:
+        connection.execute(text(sql), params)
+
+    run(d.temp_table("base_clients", f"""
+        SELECT p.project, p.day, p.client_id,
+               max(p.project_version) AS version, max(p.os) AS os, max(p.arch) AS arch,
+               max({d.minor_version('p.python_version')}) AS python,
+               max({d.bool_text('p.is_ci')}) AS ci
+        FROM pings p WHERE {with_client} AND p.ping_type IN ('usage', 'crash')
+        GROUP BY p.project, p.day, p.client_id"""))
+    selects = []
+    for join, metric, label, n in (d.counters(), d.labeled_counters()):
+        selects.append(f"SELECT p.project, p.day, p.client_id, {metric} AS metric, "
+                       f"{label} AS label, {n} AS n FROM pings p {join} WHERE {with_client}")
+    run(d.temp_table("base_features", f"""
+        SELECT project, day, client_id, metric, label, sum(n) AS events
+        FROM ({' UNION ALL '.join(selects)}) u
+        GROUP BY project, day, client_id, metric, label"""))
+    join, metric, bucket, n = d.timing_buckets()
+    run(d.temp_table("base_timings", f"""
+        SELECT p.project, p.day, p.client_id, {metric} AS metric, {bucket} AS bucket,
+               sum({n}) AS n
+        FROM pings p {join} WHERE {with_client}
+        GROUP BY p.project, p.day, p.client_id, {metric}, {bucket}"""))
+    run(d.temp_table("base_crashes", f"""
+        SELECT p.project, p.day, p.client_id,
+               coalesce(p.crash_type, '{UNKNOWN}') AS exception_type,
+               coalesce(p.project_version, '{UNKNOWN}') AS version, count(*) AS crashes
+        FROM pings p WHERE {with_client} AND p.ping_type = 'crash'
+        GROUP BY p.project, p.day, p.client_id, coalesce(p.crash_type, '{UNKNOWN}'),
+                 coalesce(p.project_version, '{UNKNOWN}')"""))
+    run(d.temp_table("base_opt_outs", f"""
+        SELECT p.project, p.day, count(*) AS n FROM pings p
+        WHERE {where} AND p.ping_type = 'opt-out' GROUP BY p.project, p.day"""))
+    if d.pg:  # the planner knows nothing of a fresh temporary table
+        for name in _BASE:
+            connection.execute(text(f"ANALYZE {name}"))
+
+
+def drop_base(connection: Connection) -> None:
+    _drop_temp(connection, _BASE)
+
+
+def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date, hi: date,
+                    k: int, dp=None) -> None:
+    """Recompute the public rows of `interval` for the periods starting in [lo, hi).
+
+    Reads the base tables of build_base(), which must cover [lo, hi).
+    """
+    params = {"lo": d.date(lo), "hi": d.date(hi), "k": k, "interval": interval}
+    ps = d.period_start(interval, "day")
+    where = "day >= :lo AND day < :hi"
 
     def run(sql: str, **extra) -> None:
         connection.execute(text(sql), {**params, **extra})
@@ -43,21 +104,28 @@ def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date,
     for table in tables.PERIOD_TABLES:
         run(f'DELETE FROM {table.name} WHERE "interval" = :interval '
             "AND period_start >= :lo AND period_start < :hi")
-    _drop_temp(connection)
+    _drop_temp(connection, _PERIOD)
 
     # One row per client and period, with the one value it counts under per breakdown.
     run(d.temp_table("agg_clients", f"""
-        SELECT p.project, {ps} AS period_start, p.client_id,
-               max(p.project_version) AS version, max(p.os) AS os, max(p.arch) AS arch,
-               max({d.minor_version('p.python_version')}) AS python,
-               {d.bool_text(d.any_true('p.is_ci'))} AS ci
-        FROM pings p
-        WHERE {where} AND p.client_id IS NOT NULL AND p.ping_type IN ('usage', 'crash')
-        GROUP BY p.project, {ps}, p.client_id"""))
+        SELECT project, {ps} AS period_start, client_id, max(version) AS version,
+               max(os) AS os, max(arch) AS arch, max(python) AS python, max(ci) AS ci
+        FROM base_clients WHERE {where} GROUP BY project, {ps}, client_id"""))
     _active_installs(connection, run, d, interval, k, dp)
-    _feature_usage(run, d, ps, where)
-    _timings(run, d, ps, where)
-    _crashes(run, d, ps, where)
+    run(d.temp_table("agg_features", f"""
+        SELECT project, {ps} AS period_start, client_id, metric, label, sum(events) AS events
+        FROM base_features WHERE {where} GROUP BY project, {ps}, client_id, metric, label"""))
+    _feature_usage(run)
+    run(d.temp_table("agg_timings", f"""
+        SELECT project, {ps} AS period_start, client_id, metric, bucket, sum(n) AS n
+        FROM base_timings WHERE {where} GROUP BY project, {ps}, client_id, metric, bucket"""))
+    _timings(run)
+    run(d.temp_table("agg_crashes", f"""
+        SELECT project, {ps} AS period_start, client_id, exception_type, version,
+               sum(crashes) AS crashes
+        FROM base_crashes WHERE {where}
+        GROUP BY project, {ps}, client_id, exception_type, version"""))
+    _crashes(run)
     # Under DP the active count is the noisy published total, not the exact one.
     active = ("SELECT project, period_start, installs AS n FROM public_active_installs "
               "WHERE \"interval\" = :interval AND breakdown = '' "
@@ -67,12 +135,12 @@ def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date,
     run(f"""
         INSERT INTO public_opt_outs (project, "interval", period_start, opt_outs, active, ratio)
         SELECT o.project, :interval, o.period_start, o.n, a.n, o.n * 1.0 / (o.n + a.n)
-        FROM (SELECT p.project, {ps} AS period_start, count(*) AS n FROM pings p
-              WHERE {where} AND p.ping_type = 'opt-out' GROUP BY p.project, {ps}) o
+        FROM (SELECT project, {ps} AS period_start, sum(n) AS n FROM base_opt_outs
+              WHERE {where} GROUP BY project, {ps}) o
         JOIN ({active}) a
           ON a.project = o.project AND a.period_start = o.period_start
         WHERE o.n >= :k AND a.n >= :k""")
-    _drop_temp(connection)
+    _drop_temp(connection, _PERIOD)
 
 
 def _active_installs(connection, run, d: Dialect, interval: str, k: int, dp) -> None:
@@ -98,17 +166,7 @@ def _active_installs(connection, run, d: Dialect, interval: str, k: int, dp) -> 
             SELECT project, :interval, period_start, breakdown, value, n FROM ({folded}) f""")
 
 
-def _feature_usage(run, d: Dialect, ps: str, where: str) -> None:
-    selects = []
-    for source in (d.counters(), d.labeled_counters()):
-        join, metric, label, n = source
-        selects.append(f"SELECT p.project, {ps} AS period_start, p.client_id, {metric} AS metric, "
-                       f"{label} AS label, {n} AS n FROM pings p {join} "
-                       f"WHERE {where} AND p.client_id IS NOT NULL")
-    run(d.temp_table("agg_features", f"""
-        SELECT project, period_start, client_id, metric, label, sum(n) AS events
-        FROM ({' UNION ALL '.join(selects)}) u
-        GROUP BY project, period_start, client_id, metric, label"""))
+def _feature_usage(run) -> None:
     run("""INSERT INTO public_feature_usage
                (project, "interval", period_start, metric, label, events, users)
            SELECT project, :interval, period_start, metric, label, sum(events), count(*)
@@ -129,12 +187,7 @@ def _feature_usage(run, d: Dialect, ps: str, where: str) -> None:
             HAVING count(DISTINCT f.client_id) >= :k""")
 
 
-def _timings(run, d: Dialect, ps: str, where: str) -> None:
-    join, metric, bucket, n = d.timing_buckets()
-    run(d.temp_table("agg_timings", f"""
-        SELECT p.project, {ps} AS period_start, p.client_id, {metric} AS metric,
-               {bucket} AS bucket, {n} AS n
-        FROM pings p {join} WHERE {where} AND p.client_id IS NOT NULL"""))
+def _timings(run) -> None:
     run(f"""INSERT INTO public_timings
                 (project, "interval", period_start, metric, p50_us, p90_us, p99_us, samples, users)
             WITH RECURSIVE {_BUCKET_US},
@@ -164,14 +217,7 @@ def _timings(run, d: Dialect, ps: str, where: str) -> None:
             WHERE users.users >= :k AND pct.total > 0""")
 
 
-def _crashes(run, d: Dialect, ps: str, where: str) -> None:
-    run(d.temp_table("agg_crashes", f"""
-        SELECT p.project, {ps} AS period_start, p.client_id,
-               coalesce(p.crash_type, '{UNKNOWN}') AS exception_type,
-               coalesce(p.project_version, '{UNKNOWN}') AS version, count(*) AS crashes
-        FROM pings p WHERE {where} AND p.ping_type = 'crash' AND p.client_id IS NOT NULL
-        GROUP BY p.project, {ps}, p.client_id, coalesce(p.crash_type, '{UNKNOWN}'),
-                 coalesce(p.project_version, '{UNKNOWN}')"""))
+def _crashes(run) -> None:
     keys = "project, period_start, exception_type, version"
     run(f"""INSERT INTO public_crashes
                 (project, "interval", period_start, exception_type, version, crashes, users)
@@ -189,6 +235,20 @@ def _crashes(run, d: Dialect, ps: str, where: str) -> None:
             HAVING count(DISTINCT c.client_id) >= :k""")
 
 
-def _drop_temp(connection: Connection) -> None:
-    for name in ("agg_clients", "agg_parts", "agg_features", "agg_timings", "agg_crashes"):
+def _tune(connection: Connection, d: Dialect) -> None:
+    """Memory for this transaction's sorts and hashes: the default 4 MB spills to disk."""
+    if d.pg:  # and no JIT: its compile time outweighs its gain on these one-off queries
+        connection.execute(text("SET LOCAL work_mem = '256MB'"))
+        connection.execute(text("SET LOCAL jit = off"))
+    else:
+        connection.execute(text("PRAGMA temp_store = MEMORY"))
+        connection.execute(text("PRAGMA cache_size = -262144"))  # KiB: 256 MB
+
+
+_BASE = ("base_clients", "base_features", "base_timings", "base_crashes", "base_opt_outs")
+_PERIOD = ("agg_clients", "agg_parts", "agg_features", "agg_timings", "agg_crashes")
+
+
+def _drop_temp(connection: Connection, names: tuple[str, ...]) -> None:
+    for name in names:
         connection.execute(text(f"DROP TABLE IF EXISTS {name}"))

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from . import tables
 from ._periods import period_end, period_start, ranges
 from ._sql import dialect_of
-from .public import aggregate_range
+from .public import aggregate_range, build_base, drop_base
 from .state import ACCESS_LOG, PINGS, dirty_days, record_days, utc_today
 
 log = logging.getLogger("sempervirens.aggregate")
@@ -137,14 +137,19 @@ def aggregate_public(engine, config: Config, today: date | None = None,
     forced = [day for day in forced if dp is None or day < today]
     days = sorted(set(counts.dirty) | set(forced))
     previous = published.get("aggregated_through") if not changed else None
+    work = []
     for interval in tables.INTERVALS:
         starts = {period_start(interval, day) for day in days}
         if dp is not None:  # whole periods only, each released once (see dp.py)
             starts = {s for s in starts if period_end(interval, s) <= today}
             starts |= _just_completed(interval, previous, today)
-        for lo, hi in ranges(interval, starts):
-            with engine.begin() as connection:
+        work += [(interval, lo, hi) for lo, hi in ranges(interval, starts)]
+    if work:
+        with engine.begin() as connection:
+            build_base(connection, d, min(lo for _, lo, _ in work), max(hi for *_, hi in work))
+            for interval, lo, hi in work:
                 aggregate_range(connection, d, interval, lo, hi, config.k, dp)
+            drop_base(connection)
     through = (today - timedelta(days=1)).isoformat()
     with engine.begin() as connection:
         record_days(connection, tables.aggregated_days, days, counts.counts, today)
