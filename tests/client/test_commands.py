@@ -7,7 +7,7 @@ import pytest
 import sempervirens
 from sempervirens.cli import main
 from sempervirens.client import _consent
-from conftest import read_spool, spooled
+from client_helpers import read_spool, spooled
 
 
 @pytest.fixture

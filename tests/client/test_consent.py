@@ -6,7 +6,7 @@ import pytest
 
 import sempervirens
 from sempervirens.client import _consent, _telemetry
-from conftest import spooled
+from client_helpers import spooled
 
 
 def _use(project, consent="opt-out"):

@@ -9,7 +9,7 @@ import sys
 import sempervirens
 from sempervirens.client import _consent, _crash
 from sempervirens.protocol import validate_ping
-from conftest import read_spool, spooled
+from client_helpers import read_spool, spooled
 
 
 def test_scrubs_what_could_identify_the_user(monkeypatch):
@@ -70,7 +70,7 @@ def test_excepthook_offers_only_the_projects_own_crashes(home, monkeypatch):
     seen = []
     monkeypatch.setattr(sys, "excepthook", lambda *exc: seen.append(exc[0]))
     telemetry = sempervirens.Telemetry("crashy", version="1.0", endpoint="http://127.0.0.1:9")
-    telemetry.install_excepthook(package="test_crash")  # this module plays the project's package
+    telemetry.install_excepthook(package=__name__)  # this module plays the project's package
     error = _crash_in_pkg()
     sys.excepthook(ValueError, error, error.__traceback__)
     outside = KeyError("user code")
@@ -125,7 +125,7 @@ def _run_in_terminal(code: str, env: dict, answer: bytes) -> str:
 
 
 def test_interactive_user_reads_the_report_and_answers(home):
-    from conftest import clean_env
+    from client_helpers import clean_env
 
     home.mkdir()
     _consent.update(str(home), "usage", "crashy", _consent.GRANTED)
@@ -152,7 +152,7 @@ def test_interactive_user_reads_the_report_and_answers(home):
 
 
 def test_interactive_no_sends_nothing(home):
-    from conftest import clean_env
+    from client_helpers import clean_env
 
     home.mkdir()
     _consent.update(str(home), "usage", "crashy", _consent.GRANTED)

@@ -12,7 +12,7 @@ import pytest
 from _services import server as _server_module
 
 from sempervirens.client._identity import is_uuid4
-from conftest import assert_clean, clean_env, read_spool, run_host, spooled, start_host
+from client_helpers import assert_clean, clean_env, read_spool, run_host, spooled, start_host
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 
 import sempervirens
 from sempervirens.client import _identity
-from conftest import clean_env, read_spool
+from client_helpers import clean_env, read_spool
 
 
 def test_created_once_private_and_shared_by_projects(home):

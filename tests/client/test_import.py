@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import sempervirens
-from conftest import clean_env
+from client_helpers import clean_env
 
 
 def test_public_names():

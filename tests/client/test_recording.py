@@ -10,7 +10,7 @@ import sempervirens
 from sempervirens.client import _guard, _telemetry
 from sempervirens.client._spool import Spool
 from sempervirens.protocol import validate_ping
-from conftest import read_spool, spooled
+from client_helpers import read_spool, spooled
 
 
 def _read_usage(data_dir):
@@ -54,7 +54,8 @@ def test_timer_and_track_record_what_a_maintainer_expects(home):
         pass
     telemetry._end_period()
     [ping] = _read_usage(home)
-    assert ping.metrics["counters"] == {"test_recording.test_timer_and_track_record_what_a_maintainer_expects.fit": 1}
+    # The module's name depends on pytest's import mode; the rest is the qualified name.
+    assert ping.metrics["counters"] == {f"{__name__}.test_timer_and_track_record_what_a_maintainer_expects.fit": 1}
     solve_timing = ping.metrics["timings"]["solve"]
     assert solve_timing["count"] == 2 and solve_timing["sum_us"] >= 2000
     # 2 ms lands in bucket floor(4 * log2(2000)) = 43 or above.
@@ -73,15 +74,28 @@ def test_track_with_an_explicit_name(home):
 def test_refused_recording_writes_nothing_and_costs_next_to_nothing(home, monkeypatch):
     monkeypatch.setenv("DO_NOT_TRACK", "1")
     telemetry = sempervirens.Telemetry("refused", version="1.0")
-    start = time.perf_counter()
-    for _ in range(100_000):
-        telemetry.count("x")
-    per_call = (time.perf_counter() - start) / 100_000
+    lock, floor = threading.Lock(), {}
+
+    def increment():
+        with lock:
+            floor["x"] = floor.get("x", 0) + 1
+
+    def best_of(op):
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(20_000):
+                op()
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    refused = best_of(lambda: telemetry.count("x"))
+    reference = best_of(increment)
     with telemetry.timer("t"):
         pass
     _telemetry._at_exit()
     assert not home.exists()  # not even a data directory
-    assert per_call < 2e-6
+    assert refused < reference  # cheaper than the cheapest way of really counting
 
 
 def test_misuse_never_raises_into_the_host(home):

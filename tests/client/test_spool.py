@@ -7,7 +7,7 @@ import time
 import sempervirens
 from sempervirens.client._spool import Spool
 from sempervirens.client._uploader import Uploader
-from conftest import read_spool, spooled
+from client_helpers import read_spool, spooled
 
 
 def _ping(telemetry, name="x"):

@@ -12,7 +12,7 @@ from sempervirens.client._spool import Spool
 from sempervirens.client._uploader import Uploader, parse_retry_after
 from sempervirens.protocol import validate_ping
 from _fault_server import FaultServer
-from conftest import read_spool, spooled
+from client_helpers import read_spool, spooled
 
 
 @pytest.fixture

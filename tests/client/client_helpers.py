@@ -1,0 +1,57 @@
+"""Helpers shared by the client tests (plain functions; the fixtures stay in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+# Variables of the machine running the tests that would change what the client does.
+_CLEARED = ("DO_NOT_TRACK", "CI", "GITHUB_ACTIONS", "GITLAB_CI", "TF_BUILD", "JENKINS_URL",
+            "BUILDKITE", "CIRCLECI", "TRAVIS", "BUILD_ID", "XDG_DATA_HOME")
+
+HOST_PRELUDE = """\
+import sys, time
+from sempervirens.client import _guard
+_guard.report_swallowed_at_exit()
+"""
+
+
+def clean_env(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEMPERVIRENS_") and k not in _CLEARED}
+    env.update(extra)
+    return env
+
+
+def run_host(code: str, env: dict, timeout: float = 30, prefix: tuple = (),
+             **kwargs) -> subprocess.CompletedProcess:
+    """Run a host program (a project using the client) in a fresh interpreter."""
+    script = HOST_PRELUDE + textwrap.dedent(code)
+    return subprocess.run([*prefix, sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=timeout, **kwargs)
+
+
+def start_host(code: str, env: dict, **kwargs) -> subprocess.Popen:
+    script = HOST_PRELUDE + textwrap.dedent(code)
+    return subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def assert_clean(result: subprocess.CompletedProcess) -> None:
+    """The host ran as if the client were not there: exit 0, nothing swallowed, no traceback."""
+    assert result.returncode == 0, result.stderr
+    assert "SEMPERVIRENS SWALLOWED" not in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+
+
+def spooled(data_dir: Path) -> list[Path]:
+    return sorted((data_dir / "spool").glob("*.ping"))
+
+
+def read_spool(data_dir: Path) -> list[tuple[dict, bytes]]:
+    """(header, body) of every pending ping, oldest first."""
+    from sempervirens.client._spool import Spool
+
+    return [Spool.parse(path.read_bytes()) for path in spooled(data_dir)]
