@@ -64,6 +64,13 @@ def test_front_page_shows_each_projects_weekly_installs(published, page, artifac
     for p in projects:
         shown = page.text_content(f'[data-testid="weekly-{p["project"]}"]')
         assert shown.replace(",", "") == str(p["weekly_installs"])
+    # Each sparkline is drawn inside its card (it used to run past the card's right edge).
+    overflow = page.evaluate("""() => [...document.querySelectorAll('.spark')].map((spark) => {
+        const canvas = spark.querySelector('canvas').getBoundingClientRect();
+        const card = spark.closest('.card').getBoundingClientRect();
+        return canvas.right - (card.right - parseFloat(getComputedStyle(spark.closest('.card')).paddingRight));
+    })""")
+    assert overflow and max(overflow) <= 0.5, overflow
     page.screenshot(path=artifacts / "public-index.png", full_page=True)
     assert page.problems == []
 

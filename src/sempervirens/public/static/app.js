@@ -42,14 +42,18 @@ function pivot(rows, nameOf, valueOf) {
 const charts = new Map();
 function chart(container, data, opts) {
   const old = charts.get(container);
-  if (old) old.destroy();
+  if (old) old.plot.destroy();
+  charts.delete(container);
   container.replaceChildren();
   const names = Object.keys(data.series);
   if (!data.periods.length) {
     container.append(el("p", { class: "empty" }, "No published numbers for this query."));
     return;
   }
-  const width = Math.max(container.clientWidth, 260);
+  // A sparkline fits its card whatever the card's width; a full chart keeps a readable minimum
+  // (its container scrolls sideways rather than squeezing the axes).
+  const minWidth = opts.spark ? 0 : 260;
+  const width = Math.max(container.clientWidth, minWidth);
   const plot = new uPlot({
     width, height: opts.height || 300,
     scales: { x: { time: true } },
@@ -63,7 +67,7 @@ function chart(container, data, opts) {
       points: { show: !opts.spark && data.periods.length < 40 }, spanGaps: false,
     }))],
   }, [data.periods.map(seconds), ...names.map((n) => data.series[n])], container);
-  charts.set(container, plot);
+  charts.set(container, { plot, minWidth });
 }
 
 function table(container, data, testid) {
@@ -191,7 +195,9 @@ document.addEventListener("DOMContentLoaded", () => {
   window.addEventListener("resize", () => {
     clearTimeout(pending);
     pending = setTimeout(() => {
-      for (const [container, plot] of charts) plot.setSize({ width: Math.max(container.clientWidth, 260), height: plot.height });
+      for (const [container, { plot, minWidth }] of charts) {
+        plot.setSize({ width: Math.max(container.clientWidth, minWidth), height: plot.height });
+      }
     }, 150);
   });
 });
