@@ -90,6 +90,14 @@ _ENVIRONMENT_STRINGS = ("os", "os_version", "arch", "python_implementation", "py
 _ENVIRONMENT_FIELDS = frozenset(_ENVIRONMENT_STRINGS + ("cpu_count", "memory_total", "ci"))
 _METRIC_KINDS = frozenset(("counters", "labeled_counters", "timings", "memory"))
 _MEMORY_FIELDS = frozenset(("peak_rss_bytes",))
+_LIBRARY_FIELDS = frozenset(("name", "version"))
+_PERIOD_FIELDS = frozenset(("start", "end"))
+_CRASH_FIELDS = frozenset(("exception_type", "traceback"))
+_TIMING_FIELDS = frozenset(("count", "sum_us", "buckets"))
+# Environment strings with their paths, in Environment's field order (platform_tag last).
+_ENVIRONMENT_PATHS = tuple((name, f"environment.{name}") for name in _ENVIRONMENT_STRINGS)
+_token = _TOKEN.match
+_name_match = _NAME.match
 
 
 def normalize_project(name: str) -> str:
@@ -125,80 +133,119 @@ def decode_json(data: bytes) -> dict:
 
 
 def validate_ping(ping_type: str, body: object) -> Ping:
+    # This runs for every ping the server receives.  Each check has a fast form
+    # inline (no call, no allocation) that only ever accepts what the helper
+    # below it accepts; when the fast form fails, the helper runs and raises the
+    # same error it always did, in the same order.
     if ping_type not in PING_TYPES:
         raise ProtocolError("ping_type", f"unknown ping type, expected one of {', '.join(PING_TYPES)}",
                             "unknown_ping_type")
     if not isinstance(body, dict):
         raise ProtocolError("", "body must be a JSON object", "malformed_json")
-    _no_unknown_fields(body, _TOP_LEVEL, "")
-    ping = Ping(ping_type)
+    if not body.keys() <= _TOP_LEVEL:
+        _no_unknown_fields(body, _TOP_LEVEL, "")
+    get = body.get
 
+    client_id = None
     if ping_type in PING_TYPES_WITH_CLIENT_ID:
         if "client_id" not in body:
             raise ProtocolError("client_id", f"is required in a {ping_type} ping", "missing_field")
-        ping.client_id = parse_client_id(body["client_id"])
+        client_id = parse_client_id(body["client_id"])
     elif "client_id" in body:
         raise ProtocolError("client_id", "an opt-out ping must not carry a client_id", "forbidden_field")
 
     if ping_type != "deletion-request" and "project_version" not in body:
         raise ProtocolError("project_version", "is required", "missing_field")
-    ping.project_version = _optional_string(body, "project_version", "project_version")
+    project_version = get("project_version")
+    if project_version is not None and not (
+            project_version.__class__ is str and 0 < len(project_version) <= MAX_STRING_LENGTH
+            and _token(project_version)):
+        project_version = _string(project_version, "project_version")
 
-    library = _optional_object(body, "library", "library", frozenset(("name", "version")))
-    if library:
-        ping.library_name = _optional_string(library, "name", "library.name")
-        ping.library_version = _optional_string(library, "version", "library.version")
+    library_name = library_version = None
+    library = get("library")
+    if library is not None:
+        if not (library.__class__ is dict and library.keys() <= _LIBRARY_FIELDS):
+            _optional_object(body, "library", "library", _LIBRARY_FIELDS)
+        if library:
+            library_name = _optional_string(library, "name", "library.name")
+            library_version = _optional_string(library, "version", "library.version")
 
-    period = _optional_object(body, "period", "period", frozenset(("start", "end")))
-    if period:
-        ping.period_start = _timestamp(period.get("start"), "period.start")
-        ping.period_end = _timestamp(period.get("end"), "period.end")
-        if ping.period_end < ping.period_start:
-            raise ProtocolError("period.end", "must not be before period.start")
+    period_start = period_end = None
+    period = get("period")
+    if period is not None:
+        if not (period.__class__ is dict and period.keys() <= _PERIOD_FIELDS):
+            _optional_object(body, "period", "period", _PERIOD_FIELDS)
+        if period:
+            period_start = _timestamp(period.get("start"), "period.start")
+            period_end = _timestamp(period.get("end"), "period.end")
+            if period_end < period_start:
+                raise ProtocolError("period.end", "must not be before period.start")
 
-    environment = _optional_object(body, "environment", "environment", _ENVIRONMENT_FIELDS)
-    if environment:
-        env = ping.environment
-        for name in _ENVIRONMENT_STRINGS:
-            if name in environment:
-                setattr(env, name, _optional_string(environment, name, f"environment.{name}"))
-        env.cpu_count = _optional_count(environment, "cpu_count", "environment")
-        env.memory_total = _optional_count(environment, "memory_total", "environment")
+    environment = get("environment")
+    if environment is None or not environment:
+        if environment is not None:
+            _optional_object(body, "environment", "environment", _ENVIRONMENT_FIELDS)
+        env = Environment()
+    else:
+        if not (environment.__class__ is dict and environment.keys() <= _ENVIRONMENT_FIELDS):
+            _optional_object(body, "environment", "environment", _ENVIRONMENT_FIELDS)
+        values = []
+        for name, path in _ENVIRONMENT_PATHS:
+            value = environment.get(name)
+            if value is not None and not (
+                    value.__class__ is str and 0 < len(value) <= MAX_STRING_LENGTH and _token(value)):
+                value = _string(value, path)
+            values.append(value)
+        cpu_count = environment.get("cpu_count")
+        if cpu_count is not None and not (cpu_count.__class__ is int and 0 <= cpu_count <= MAX_COUNT):
+            cpu_count = _count(cpu_count, "environment", "cpu_count")
+        memory_total = environment.get("memory_total")
+        if memory_total is not None and not (memory_total.__class__ is int and 0 <= memory_total <= MAX_COUNT):
+            memory_total = _count(memory_total, "environment", "memory_total")
+        ci = None
         if "ci" in environment:
-            if not isinstance(environment["ci"], bool):
+            ci = environment["ci"]
+            if ci is not True and ci is not False:
                 raise ProtocolError("environment.ci", "must be true or false")
-            env.ci = environment["ci"]
+        env = Environment(values[0], values[1], values[2], values[3], values[4],
+                          cpu_count, memory_total, ci, values[5])
 
+    metrics: dict = {}
     if "metrics" in body:
         if ping_type in ("opt-out", "deletion-request"):
             raise ProtocolError("metrics", f"a {ping_type} ping carries no metrics", "forbidden_field")
-        ping.metrics = _metrics(body["metrics"])
+        metrics = _metrics(body["metrics"])
 
+    crash_type = crash_traceback = None
     if ping_type == "crash":
-        crash = _optional_object(body, "crash", "crash", frozenset(("exception_type", "traceback")))
+        crash = _optional_object(body, "crash", "crash", _CRASH_FIELDS)
         if not crash:
             raise ProtocolError("crash", "is required in a crash ping", "missing_field")
-        ping.crash_type = _string(crash.get("exception_type"), "crash.exception_type", MAX_STRING_LENGTH * 2)
-        if not _EXCEPTION_TYPE.match(ping.crash_type):
+        crash_type = _string(crash.get("exception_type"), "crash.exception_type", MAX_STRING_LENGTH * 2)
+        if not _EXCEPTION_TYPE.match(crash_type):
             raise ProtocolError("crash.exception_type", "must be a dotted Python name")
         if "traceback" in crash:
-            ping.crash_traceback = _text(crash["traceback"], "crash.traceback", MAX_TRACEBACK_LENGTH)
+            crash_traceback = _text(crash["traceback"], "crash.traceback", MAX_TRACEBACK_LENGTH)
     elif "crash" in body:
         raise ProtocolError("crash", "only a crash ping carries crash fields", "forbidden_field")
 
+    checked_dropped: dict = {}
     if "dropped" in body:
         dropped = body["dropped"]
         if not isinstance(dropped, dict) or len(dropped) > MAX_DROPPED_REASONS:
             raise ProtocolError("dropped", f"must be an object of at most {MAX_DROPPED_REASONS} reasons")
         for reason, count in dropped.items():
-            ping.dropped[_name(reason, "dropped")] = _count(count, "dropped", reason)
-    return ping
+            checked_dropped[_name(reason, "dropped")] = _count(count, "dropped", reason)
+    return Ping(ping_type, client_id, project_version, library_name, library_version, period_start, period_end,
+                env, metrics, crash_type, crash_traceback, checked_dropped)
 
 
 def _metrics(metrics: object) -> dict:
     if not isinstance(metrics, dict):
         raise ProtocolError("metrics", "must be an object")
-    _no_unknown_fields(metrics, _METRIC_KINDS, "metrics")
+    if not metrics.keys() <= _METRIC_KINDS:
+        _no_unknown_fields(metrics, _METRIC_KINDS, "metrics")
     total = 0
     out: dict = {}
     counters = metrics.get("counters")
@@ -206,54 +253,80 @@ def _metrics(metrics: object) -> dict:
         _object(counters, "metrics.counters")
         total += len(counters)
         _check_total(total)
-        out["counters"] = {_name(k, "metrics.counters"): _count(v, "metrics.counters", k)
-                           for k, v in counters.items()}
+        for k, v in counters.items():
+            if not (k.__class__ is str and len(k) <= MAX_NAME_LENGTH and _name_match(k)):
+                _name(k, "metrics.counters")
+            if not (v.__class__ is int and 0 <= v <= MAX_COUNT):
+                _count(v, "metrics.counters", k)
+        out["counters"] = dict(counters)
     labeled = metrics.get("labeled_counters")
     if labeled is not None:
         _object(labeled, "metrics.labeled_counters")
         checked = {}
         for name, labels in labeled.items():
-            _name(name, "metrics.labeled_counters")
-            path = f"metrics.labeled_counters.{name}"
-            _object(labels, path)
-            if len(labels) > MAX_LABELS_PER_METRIC:
-                raise ProtocolError(path, f"has more than {MAX_LABELS_PER_METRIC} labels", "too_many_metrics")
+            if not (name.__class__ is str and len(name) <= MAX_NAME_LENGTH and _name_match(name)):
+                _name(name, "metrics.labeled_counters")
+            if not (labels.__class__ is dict and len(labels) <= MAX_LABELS_PER_METRIC):
+                path = f"metrics.labeled_counters.{name}"
+                _object(labels, path)
+                if len(labels) > MAX_LABELS_PER_METRIC:
+                    raise ProtocolError(path, f"has more than {MAX_LABELS_PER_METRIC} labels", "too_many_metrics")
             total += len(labels)
             _check_total(total)
-            checked[name] = {_label(k, path): _count(v, path, k) for k, v in labels.items()}
+            for k, v in labels.items():
+                if not (k.__class__ is str and len(k) <= MAX_LABEL_LENGTH and _token(k)):
+                    _label(k, f"metrics.labeled_counters.{name}")
+                if not (v.__class__ is int and 0 <= v <= MAX_COUNT):
+                    _count(v, f"metrics.labeled_counters.{name}", k)
+            checked[name] = dict(labels)
         out["labeled_counters"] = checked
     timings = metrics.get("timings")
     if timings is not None:
         _object(timings, "metrics.timings")
         total += len(timings)
         _check_total(total)
-        out["timings"] = {_name(k, "metrics.timings"): _timing(v, f"metrics.timings.{k}")
-                           for k, v in timings.items()}
+        checked = {}
+        for k, v in timings.items():
+            if not (k.__class__ is str and len(k) <= MAX_NAME_LENGTH and _name_match(k)):
+                _name(k, "metrics.timings")
+            checked[k] = _timing(v, f"metrics.timings.{k}")
+        out["timings"] = checked
     memory = metrics.get("memory")
     if memory is not None:
         _object(memory, "metrics.memory")
-        _no_unknown_fields(memory, _MEMORY_FIELDS, "metrics.memory")
-        out["memory"] = {k: _count(v, "metrics.memory", k) for k, v in memory.items()}
+        if not memory.keys() <= _MEMORY_FIELDS:
+            _no_unknown_fields(memory, _MEMORY_FIELDS, "metrics.memory")
+        for k, v in memory.items():
+            if not (v.__class__ is int and 0 <= v <= MAX_COUNT):
+                _count(v, "metrics.memory", k)
+        out["memory"] = dict(memory)
     return out
 
 
 def _timing(value: object, path: str) -> dict:
     _object(value, path)
-    _no_unknown_fields(value, frozenset(("count", "sum_us", "buckets")), path)
-    count = _count(value.get("count"), path, "count")
-    sum_us = _count(value.get("sum_us"), path, "sum_us")
+    if not value.keys() <= _TIMING_FIELDS:
+        _no_unknown_fields(value, _TIMING_FIELDS, path)
+    count = value.get("count")
+    if not (count.__class__ is int and 0 <= count <= MAX_COUNT):
+        _count(count, path, "count")
+    sum_us = value.get("sum_us")
+    if not (sum_us.__class__ is int and 0 <= sum_us <= MAX_COUNT):
+        _count(sum_us, path, "sum_us")
     buckets = value.get("buckets")
     _object(buckets, f"{path}.buckets")
     if len(buckets) > MAX_BUCKET + 1:
         raise ProtocolError(f"{path}.buckets", "has too many buckets")
-    checked = {}
+    total = 0
     for key, n in buckets.items():
         if not (isinstance(key, str) and key.isdigit() and int(key) <= MAX_BUCKET and str(int(key)) == key):
             raise ProtocolError(f"{path}.buckets.{key}", f"bucket keys are integers 0..{MAX_BUCKET}")
-        checked[key] = _count(n, f"{path}.buckets", key)
-    if sum(checked.values()) != count:
+        if not (n.__class__ is int and 0 <= n <= MAX_COUNT):
+            _count(n, f"{path}.buckets", key)
+        total += n
+    if total != count:
         raise ProtocolError(f"{path}.count", "must equal the sum of the bucket counts")
-    return {"count": count, "sum_us": sum_us, "buckets": checked}
+    return {"count": count, "sum_us": sum_us, "buckets": dict(buckets)}
 
 
 def _check_total(total: int) -> None:
