@@ -1,23 +1,39 @@
-"""Group commit: one writer thread turns many accepted pings into one transaction.
+"""Group commit: many accepted pings become one transaction in each store.
 
-The event loop hands each ping to `Writer.submit` and awaits it; the thread takes
-whatever is queued (up to `batch_size`), writes both stores, commits, and only
-then wakes every waiting request, which answers 202.  It never waits for more
-pings to arrive: under light load a batch is one ping, under heavy load batches
-grow by themselves.  Past `queue_size` waiting pings, `submit` refuses at once
-(`Overloaded`) so memory stays bounded and clients back off.
+The event loop hands each ping to `Writer.submit` and awaits it.  Whatever is
+queued (up to `batch_size`) goes, serialised, to a writer process of this server
+process (_writer_process.py), which inserts the batch into both stores at once
+and commits both; only then does every waiting request answer 202.  It never
+waits for more pings to arrive: under light load a batch is one ping, under
+heavy load batches grow by themselves while the previous one commits.  Past
+`queue_size` waiting pings, `submit` refuses at once (`Overloaded`) so memory
+stays bounded and clients back off.
+
+Why a process: the commits are flushes to disk, and the event loop is busy
+parsing and validating; a writer thread in the same process lost most of its
+time waiting for the GIL between its steps, which lengthened every batch and
+so every request.  The process is Unix-only (the event loop watches its pipes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import queue
-import threading
+import os
+import struct
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import orjson
+
+try:
+    import fcntl
+except ImportError:  # not Unix
+    fcntl = None
 
 from ..protocol import Ping
 from ._engines import Stores
@@ -85,16 +101,30 @@ def _insert_sql(dialect: str, table: str, columns: tuple, conflict: str | None) 
 
 
 class Writer:
+    """Group commit through a writer process (see _writer_process.py).
+
+    Everything here runs on the event loop's thread: `submit` queues a ping, and
+    at the end of the loop's turn everything queued goes to the writer process
+    as one batch, already serialised.  One batch is in flight at a time; what
+    arrives meanwhile forms the next one, sent the moment the reply comes back.
+    """
+
     def __init__(self, stores: Stores, *, batch_size: int = 2000, queue_size: int = 10000) -> None:
-        self._stores = stores
         self._batch_size = batch_size
         self._queue_size = queue_size
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._waiting = 0  # only touched on the event loop's thread
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._urls = {"telemetry_url": stores.telemetry.url.render_as_string(hide_password=False),
+                      "private_url": stores.private.url.render_as_string(hide_password=False)}
         self._ping_sql = _insert_sql(stores.telemetry.dialect.name, "pings", _PING_COLUMNS, "document_id")
         self._log_sql = _insert_sql(stores.private.dialect.name, "access_log", _LOG_COLUMNS, None)
+        self._waiting = 0
+        self._queued: list[tuple[Accepted, asyncio.Future]] = []
+        self._in_flight: list[tuple[Accepted, asyncio.Future]] | None = None
+        self._flush_scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._process: subprocess.Popen | None = None
+        self._out = bytearray()  # bytes not yet taken by the pipe
+        self._reply = bytearray()
+        self._idle: asyncio.Event | None = None
 
     @property
     def waiting(self) -> int:
@@ -102,105 +132,192 @@ class Writer:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._process is not None and self._process.poll() is None
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._thread = threading.Thread(target=self._run, name="sempervirens-writer", daemon=True)
-        self._thread.start()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._spawn()
 
     async def stop(self) -> None:
-        """Commit what is queued, then end the thread."""
-        if self._thread is None:
+        """Commit what is queued, then let the writer process exit."""
+        if self._loop is None:
             return
-        self._queue.put(None)
-        await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
-        self._thread = None
+        while self._queued or self._in_flight is not None:
+            self._flush()
+            await self._idle.wait()
+        process, self._process = self._process, None
+        if process is not None:
+            self._close_pipes(process)
+            await self._loop.run_in_executor(None, process.wait)
+        self._loop = None
 
     async def submit(self, item: Accepted) -> None:
         if self._waiting >= self._queue_size:
             raise Overloaded()
         future = self._loop.create_future()
         self._waiting += 1
-        self._queue.put((item, future))
+        self._queued.append((item, future))
+        if not self._flush_scheduled and self._in_flight is None:
+            # Not now: at the end of this turn of the loop, so that every ping
+            # read in the same turn goes in the same batch.
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
         await future
 
-    # -- the writer thread -------------------------------------------------
+    # -- talking to the writer process ------------------------------------
 
-    def _run(self) -> None:
-        telemetry = self._stores.telemetry.raw_connection()
-        private = self._stores.private.raw_connection()
-        try:
-            stopping = False
-            while not stopping:
-                batch = [self._queue.get()]
-                while len(batch) < self._batch_size:
-                    try:
-                        batch.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
-                if batch[-1] is None:
-                    stopping = True
-                    batch.pop()
-                if batch:
-                    error = self._write(telemetry, private, [item for item, _ in batch])
-                    self._loop.call_soon_threadsafe(self._wake, [f for _, f in batch], error)
-        finally:
-            telemetry.close()
-            private.close()
+    def _spawn(self) -> None:
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sempervirens.store._writer_process"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        for pipe in (process.stdin, process.stdout):
+            os.set_blocking(pipe.fileno(), False)
+        with contextlib.suppress(OSError, AttributeError):  # Linux: room for a batch or two
+            fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+        self._process = process
+        self._out.clear()
+        self._reply.clear()
+        self._loop.add_reader(process.stdout.fileno(), self._on_reply)
+        config = orjson.dumps({**self._urls, "ping_sql": self._ping_sql, "log_sql": self._log_sql})
+        self._send(_REPLY.pack(len(config)) + config)
 
-    def _write(self, telemetry, private, items: list[Accepted]) -> Exception | None:
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._in_flight is not None or not self._queued:
+            return
+        if not self.running:
+            if self._process is not None:
+                self._forget_process()
+            try:
+                self._spawn()
+            except OSError as error:
+                self._fail(self._queued, error)
+                self._queued = []
+                return
+        batch, self._queued = self._queued[:self._batch_size], self._queued[self._batch_size:]
+        self._in_flight = batch
+        self._idle.clear()
         try:
-            # The private log first: a ping is never in the telemetry store
-            # without the record of where it came from (deletion and anomaly
-            # detection rely on it).  A failure after it only leaves a log line
-            # for a resend that will come.
-            _execute(private, self._log_sql, orjson.dumps([self._log_row(i) for i in items]))
-            _execute(telemetry, self._ping_sql, orjson.dumps([self._ping_row(i) for i in items]))
-            return None
+            log_rows = orjson.dumps([_log_row(item) for item, _ in batch])
+            ping_rows = orjson.dumps([_ping_row(item) for item, _ in batch])
         except Exception as error:  # noqa: BLE001 - reported to every waiting request
-            log.error("commit of %d pings failed: %s", len(items), error)
-            return error
+            self._done(error)
+            return
+        self._send(_REQUEST.pack(len(log_rows), len(ping_rows)) + log_rows + ping_rows)
 
-    def _wake(self, futures: list[asyncio.Future], error: Exception | None) -> None:
-        self._waiting -= len(futures)
-        for future in futures:
-            if future.done():  # the request was cancelled (client went away)
-                continue
-            if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(WriteFailed(str(error)))
+    def _send(self, data: bytes) -> None:
+        fd = self._process.stdin.fileno()
+        if not self._out:
+            try:
+                written = os.write(fd, data)
+            except BlockingIOError:
+                written = 0
+            except OSError:  # the writer process is gone; _on_reply sees the end of file
+                return
+            if written == len(data):
+                return
+            data = data[written:]
+            self._loop.add_writer(fd, self._on_writable)
+        self._out += data
 
-    def _ping_row(self, item: Accepted) -> tuple:
-        p, env = item.ping, item.ping.environment
-        return (
-            item.document_id, item.project, p.ping_type, p.client_id,
-            _time(item.received_at), item.received_at.date().isoformat(),
-            p.project_version, p.library_name, p.library_version,
-            _time(p.period_start), _time(p.period_end),
-            env.os, env.os_version, env.arch, env.python_implementation, env.python_version,
-            env.cpu_count, env.memory_total, env.ci, env.platform_tag,
-            p.metrics, p.crash_type, p.crash_traceback, p.dropped or None,
-        )
+    def _on_writable(self) -> None:
+        fd = self._process.stdin.fileno()
+        try:
+            written = os.write(fd, self._out)
+        except BlockingIOError:
+            return
+        except OSError:
+            written = len(self._out)  # gone: _on_reply sees the end of file
+        del self._out[:written]
+        if not self._out:
+            self._loop.remove_writer(fd)
 
-    def _log_row(self, item: Accepted) -> tuple:
-        return (_time(item.received_at), item.ip, item.project,
-                item.ping.ping_type, item.ping.client_id, item.document_id)
+    def _on_reply(self) -> None:
+        try:
+            data = os.read(self._process.stdout.fileno(), 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # the writer process died
+            log.error("the writer process exited (code %s)", self._process.poll())
+            self._forget_process()
+            if self._in_flight is not None:
+                self._done(WriteFailed("the writer process exited"))
+            return
+        self._reply += data
+        while len(self._reply) >= _REPLY.size:
+            size = _REPLY.unpack_from(self._reply)[0]
+            if len(self._reply) < _REPLY.size + size:
+                break
+            message = bytes(self._reply[_REPLY.size:_REPLY.size + size])
+            del self._reply[:_REPLY.size + size]
+            self._done(WriteFailed(message.decode(errors="replace")) if message else None)
+
+    def _done(self, error: Exception | None) -> None:
+        batch, self._in_flight = self._in_flight, None
+        if batch is None:
+            return
+        if error is not None:
+            log.error("commit of %d pings failed: %s", len(batch), error)
+            self._fail(batch, error)
+        else:
+            self._waiting -= len(batch)
+            for _, future in batch:
+                if not future.done():  # done: the request was cancelled (client went away)
+                    future.set_result(None)
+        self._idle.set()
+        if self._queued:
+            self._flush()
+
+    def _fail(self, batch: list, error: Exception) -> None:
+        self._waiting -= len(batch)
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(error if isinstance(error, WriteFailed) else WriteFailed(str(error)))
+
+    def _forget_process(self) -> None:
+        process, self._process = self._process, None
+        self._close_pipes(process)
+        with contextlib.suppress(OSError):
+            process.wait(timeout=0.1)
+
+    def _close_pipes(self, process: subprocess.Popen) -> None:
+        self._loop.remove_reader(process.stdout.fileno())
+        self._loop.remove_writer(process.stdin.fileno())
+        self._out.clear()
+        for pipe in (process.stdin, process.stdout):
+            with contextlib.suppress(OSError):
+                pipe.close()
+
+
+_REQUEST = struct.Struct("!II")  # as in _writer_process.py
+_REPLY = struct.Struct("!I")
+
+
+def _ping_row(item: Accepted) -> tuple:
+    p, env = item.ping, item.ping.environment
+    return (
+        item.document_id, item.project, p.ping_type, p.client_id,
+        _time(item.received_at), item.received_at.date().isoformat(),
+        p.project_version, p.library_name, p.library_version,
+        _time(p.period_start), _time(p.period_end),
+        env.os, env.os_version, env.arch, env.python_implementation, env.python_version,
+        env.cpu_count, env.memory_total, env.ci, env.platform_tag,
+        p.metrics, p.crash_type, p.crash_traceback, p.dropped or None,
+    )
+
+
+def _log_row(item: Accepted) -> tuple:
+    return (_time(item.received_at), item.ip, item.project,
+            item.ping.ping_type, item.ping.client_id, item.document_id)
 
 
 def _time(value: datetime | None) -> str | None:
     # UTC, in the text form SQLAlchemy reads back from SQLite; PostgreSQL casts it.
     return None if value is None else value.replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _execute(connection, sql: str, batch: bytes) -> None:
-    cursor = connection.cursor()
-    try:
-        cursor.execute(sql, (batch.decode(),))
-        connection.commit()
-    except BaseException:
-        connection.rollback()
-        raise
-    finally:
-        cursor.close()
