@@ -81,3 +81,16 @@ def test_opting_out_later_stops_a_running_process(home):
     telemetry.opt_out()
     headers = [json.loads(p.read_bytes().partition(b"\n")[0]) for p in spooled(home)]
     assert [h["ping_type"] for h in headers] == []  # ...and it is deleted; nothing was collecting: no event
+
+
+def test_opt_out_from_the_api_deletes_pending_data_and_queues_one_anonymous_event(home):
+    telemetry = _use("leaving")  # collecting, with one usage ping pending
+    telemetry.count("more")
+    assert telemetry.opt_out() is True
+    pending = [json.loads(p.read_bytes().partition(b"\n")[2]) for p in spooled(home)]
+    headers = [json.loads(p.read_bytes().partition(b"\n")[0]) for p in spooled(home)]
+    assert [h["ping_type"] for h in headers] == ["opt-out"]
+    assert "client_id" not in pending[0]
+    telemetry.count("after")  # recorded nowhere
+    telemetry._end_period()
+    assert len(spooled(home)) == 1 and telemetry.enabled is False
