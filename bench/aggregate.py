@@ -1,0 +1,212 @@
+"""Aggregation benchmark (`make bench-aggregate`): figures for docs/performance.md.
+
+Generates a population of usage pings *inside* each database (generate_series on
+PostgreSQL, a recursive CTE on SQLite; no row goes through Python): about one
+million clients, Zipf-distributed over 50 projects, versions, platforms and
+features, over 90 days.  Then times, on each store:
+- a full aggregation of the 90 days (every public table, day + ISO week + month),
+- a one-day incremental aggregation (a 91st day of pings; the day, its week and its
+  month are recomputed),
+and, as the reference, DuckDB computing the daily active-installations table
+(total and the five breakdowns) from the same pings exported to Parquet.
+
+Usage: python bench/aggregate.py [--pings 10000000] [--sqlite-pings N] [--skip-sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+
+from sqlalchemy import text  # noqa: E402
+
+from sempervirens.aggregate.run import Config, aggregate_public  # noqa: E402
+from sempervirens.store import open_stores  # noqa: E402
+
+FIRST_DAY = date(2026, 1, 1)
+DAYS = 90
+CLIENTS = 1_000_000
+PROJECTS = 50
+CONFIG = Config(k=10, enrich=False)
+
+
+def _columns(d: str, day: str) -> str:
+    """The SELECT list of one generated ping, from integers i (ping) and c (client).
+
+    Zipf-like draws use exp(u * ln(n + 1)) - 1 (log-uniform): rank r is drawn with
+    probability about 1/r.  Everything a client reports (project, OS, ...) is a hash
+    of c, so it is the same in each of its pings.
+    """
+    pg = d == "postgresql"
+    u = (lambda salt: f"((CAST(c AS BIGINT) * {salt}) % 1000003) / 1000003.0")  # uniform [0, 1)
+    zipf = (lambda salt, n: f"CAST(floor(exp({u(salt)} * ln({n + 1}))) AS INTEGER) - 1")
+    hexa = (lambda x, w: f"lpad(to_hex({x}), {w}, '0')") if pg else (
+        lambda x, w: f"printf('%0{w}x', {x})")
+    cat = "||"
+    client = f"{hexa('c', 8)} {cat} '-0000-4000-8000-' {cat} {hexa('c', 12)}"
+    document = f"{hexa('i', 8)} {cat} '-0000-4000-9000-' {cat} {hexa('c', 12)}"
+    obj = "jsonb_build_object" if pg else "json_object"
+    metrics = (f"{obj}('counters', {obj}('f' {cat} CAST({zipf(7919, 40)} AS TEXT), 1 + i % 5, "
+               f"'core.load', 1), 'labeled_counters', {obj}('io.read', "
+               f"{obj}('fmt' {cat} CAST({zipf(104729, 12)} AS TEXT), 1 + i % 3)), "
+               f"'timings', {obj}('solve', {obj}('count', 1, 'sum_us', 1000, 'buckets', "
+               f"{obj}(CAST(30 + i % 17 AS TEXT), 1))))")
+    is_ci = f"({u(31)} < 0.1)" if pg else f"CASE WHEN {u(31)} < 0.1 THEN 1 ELSE 0 END"
+    return (f"{document}, 'project' {cat} CAST({zipf(48271, PROJECTS)} AS TEXT), 'usage', "
+            f"{client}, {day}, "
+            f"'1.' {cat} CAST({zipf(16807, 20)} AS TEXT), "
+            f"CASE WHEN {u(69621)} < 0.6 THEN 'Linux' WHEN {u(69621)} < 0.85 THEN 'Darwin' "
+            f"ELSE 'Windows' END, "
+            f"CASE WHEN {u(40692)} < 0.8 THEN 'x86_64' ELSE 'arm64' END, "
+            f"'3.' {cat} CAST(8 + {zipf(39373, 6)} AS TEXT) {cat} '.1', {is_ci}, {metrics}")
+
+
+_INSERT = ("INSERT INTO pings (document_id, project, ping_type, client_id, day, project_version, "
+           "os, arch, python_version, is_ci, metrics, received_at) ")
+
+
+def generate(engine, pings: int, first_ping: int, days: int, start: date) -> None:
+    """`pings` pings spread over `days` days from `start`, made by the database itself."""
+    d = engine.dialect.name
+    # c: clients drawn with a skew (some report far more than others), over CLIENTS.
+    if d == "postgresql":
+        sql = (f"{_INSERT} SELECT {_columns(d, 'day')}, day::timestamp AT TIME ZONE 'UTC' "
+               f"FROM (SELECT i, 1 + CAST(power(random(), 2) * {CLIENTS} AS INTEGER) AS c, "
+               f"(DATE '{start}' + (i % {days})) AS day "
+               f"FROM generate_series({first_ping}, {first_ping + pings - 1}) AS i) g")
+    else:
+        sql = (f"{_INSERT} WITH RECURSIVE s(i) AS (SELECT {first_ping} UNION ALL "
+               f"SELECT i + 1 FROM s WHERE i < {first_ping + pings - 1}) "
+               f"SELECT {_columns(d, 'day')}, day || ' 12:00:00.000000' FROM ("
+               f"SELECT i, 1 + CAST((abs(random()) % 1000000) / 1000000.0 * "
+               f"(abs(random()) % 1000000) / 1000000.0 * {CLIENTS} AS INTEGER) AS c, "
+               f"date('{start}', '+' || (i % {days}) || ' days') AS day FROM s) g")
+    with engine.begin() as connection:
+        connection.execute(text(sql))
+    if d == "postgresql":
+        with engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                "VACUUM ANALYZE pings")
+    else:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+
+
+def timed(label: str, function, *args):
+    start = time.perf_counter()
+    result = function(*args)
+    seconds = time.perf_counter() - start
+    print(f"  {label:48} {seconds:8.1f} s", flush=True)
+    return seconds, result
+
+
+def bench_store(name: str, stores, pings: int, parquet: Path | None) -> dict:
+    print(f"{name}: {pings:,} pings, {DAYS} days", flush=True)
+    per_day = pings // DAYS
+    results = {}
+    results["generate"], _ = timed("generate (SQL inside the database)", generate,
+                                   stores.telemetry, pings, 0, DAYS, FIRST_DAY)
+    last = FIRST_DAY + timedelta(days=DAYS - 1)
+    results["full"], _ = timed(f"full aggregation ({DAYS} days, every table)", aggregate_public,
+                               stores.telemetry, CONFIG, last + timedelta(days=2))
+    timed(f"add day {DAYS + 1} ({per_day:,} pings)", generate, stores.telemetry, per_day, pings,
+          1, last + timedelta(days=1))
+    results["incremental"], days = timed("incremental aggregation (1 day + week + month)",
+                                         aggregate_public, stores.telemetry, CONFIG,
+                                         last + timedelta(days=2))
+    assert len(days) == 1, days
+    results["rerun"], days = timed("rerun (nothing new)", aggregate_public, stores.telemetry,
+                                   CONFIG, last + timedelta(days=2))
+    assert days == []
+    if parquet is not None:
+        export(stores.telemetry, parquet)
+    return results
+
+
+def export(engine, parquet: Path) -> None:
+    """The pings' aggregation columns, to Parquet (through pyarrow), for DuckDB."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = ["project", "client_id", "day", "project_version", "os", "arch",
+               "python_version", "is_ci"]
+    start = time.perf_counter()
+    writer = None
+    with engine.connect() as connection:
+        result = connection.execution_options(stream_results=True, yield_per=500_000).execute(
+            text(f"SELECT {', '.join(columns)} FROM pings"))
+        for batch in result.partitions(500_000):
+            table = pa.Table.from_pylist([dict(zip(columns, row)) for row in batch])
+            writer = writer or pq.ParquetWriter(parquet, table.schema)
+            writer.write_table(table)
+    writer.close()
+    print(f"  {'export to Parquet (not timed against)':48} {time.perf_counter() - start:8.1f} s")
+
+
+DUCKDB_DAILY = """
+    WITH clients AS (
+        SELECT project, day, client_id, max(project_version) AS version, max(os) AS os,
+               max(arch) AS arch, max(regexp_extract(python_version, '^[0-9]+\\.[0-9]+')) AS python,
+               CAST(bool_or(is_ci) AS VARCHAR) AS ci
+        FROM read_parquet(?) GROUP BY project, day, client_id)
+    SELECT project, day, '' AS breakdown, '' AS value, count(*) FROM clients GROUP BY ALL
+    UNION ALL SELECT project, day, 'version', version, count(*) FROM clients GROUP BY ALL
+    UNION ALL SELECT project, day, 'os', os, count(*) FROM clients GROUP BY ALL
+    UNION ALL SELECT project, day, 'arch', arch, count(*) FROM clients GROUP BY ALL
+    UNION ALL SELECT project, day, 'python', python, count(*) FROM clients GROUP BY ALL
+    UNION ALL SELECT project, day, 'ci', ci, count(*) FROM clients GROUP BY ALL
+"""
+
+
+def bench_duckdb(parquet: Path) -> float:
+    import duckdb
+
+    connection = duckdb.connect()
+    seconds, rows = timed("DuckDB: daily active installs from Parquet",
+                          lambda: connection.execute(DUCKDB_DAILY, [str(parquet)]).fetchall())
+    print(f"  ({len(rows):,} rows)")
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pings", type=int, default=10_000_000)
+    parser.add_argument("--sqlite-pings", type=int, default=None,
+                        help="pings for SQLite (default: --pings)")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    args = parser.parse_args()
+    from _services.postgres import start_cluster
+
+    work = Path(tempfile.mkdtemp(prefix="sempervirens-bench-"))
+    parquet = work / "pings.parquet"
+    cluster = start_cluster()
+    try:
+        stores = open_stores(work / "pg", cluster.create_database("telemetry"),
+                             cluster.create_database("private"))
+        pg = bench_store("PostgreSQL", stores, args.pings, parquet)
+        stores.dispose()
+        reference = bench_duckdb(parquet)
+        print(f"PostgreSQL full / DuckDB daily: {pg['full'] / reference:.1f}x; "
+              f"incremental day: {pg['incremental']:.1f} s")
+    finally:
+        cluster.stop()
+    if not args.skip_sqlite:
+        stores = open_stores(work / "sqlite")
+        bench_store("SQLite", stores, args.sqlite_pings or args.pings, None)
+        stores.dispose()
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
