@@ -115,9 +115,14 @@ os._exit(0)  # the cost per call only: do not wait for any tool's exit
 
 
 def cost_per_call(name: str, setup: str, blackhole: str, env: dict, number: int) -> float | None:
-    code = (f"BLACKHOLE = {blackhole!r}\nfrom pathlib import Path\nGLEAN_DIR = Path({str(GLEAN_DIR)!r})\n"
-            + textwrap.dedent(setup) + CALL_RUNNER.replace("NUMBER", str(number)))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    code = (
+        f"BLACKHOLE = {blackhole!r}\nfrom pathlib import Path\nGLEAN_DIR = Path({str(GLEAN_DIR)!r})\n"
+        + textwrap.dedent(setup)
+        + CALL_RUNNER.replace("NUMBER", str(number))
+    )
+    out = subprocess.run(  # noqa: PLW1510 - the caller checks
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
     if out.returncode != 0:
         print(f"  {name}: failed: {out.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return None
@@ -139,7 +144,9 @@ def import_time(statement: str, env: dict, runs: int) -> float | None:
     code = f"import time\nt = time.perf_counter()\n{statement}\nprint(time.perf_counter() - t)"
     samples = []
     for i in range(runs + 1):
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        out = subprocess.run(  # noqa: PLW1510 - the caller checks
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+        )
         if out.returncode != 0:
             return None
         if i:  # the first run writes the bytecode caches, as a user's first import would
@@ -190,7 +197,9 @@ sys.stdout.flush()
 def _become_subreaper() -> bool:
     """Orphans of the host (an uploader process) become our children, so we can see them."""
     try:
-        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+        return (
+            ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
+        )  # PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
         return False
 
@@ -208,15 +217,25 @@ def _our_children() -> set[int]:
     return found
 
 
-def exit_delay(code: str, blackhole: str, env: dict, runs: int, max_linger: float) -> tuple[float, float]:
+def exit_delay(
+    code: str, blackhole: str, env: dict, runs: int, max_linger: float
+) -> tuple[float, float]:
     """(median seconds from the host's last statement to its exit, longest a leftover process lived)."""
-    script = (f"BLACKHOLE = {blackhole!r}\nfrom pathlib import Path\nGLEAN_DIR = Path({str(GLEAN_DIR)!r})\n"
-              + textwrap.dedent(code) + EXIT_TAIL)
+    script = (
+        f"BLACKHOLE = {blackhole!r}\nfrom pathlib import Path\nGLEAN_DIR = Path({str(GLEAN_DIR)!r})\n"
+        + textwrap.dedent(code)
+        + EXIT_TAIL
+    )
     delays, linger = [], 0.0
     for _ in range(runs):
         before = _our_children()
-        process = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-c", script],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         stdout, _ = process.communicate(timeout=120)
         exited = time.time()
         delays.append(exited - float(stdout.strip().splitlines()[-1]))
@@ -255,13 +274,19 @@ def main() -> int:
     sock, blackhole = _blackhole()
     subreaper = _become_subreaper()
     home = tempfile.mkdtemp(prefix="sempervirens-bench-")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("SEMPERVIRENS_") and k not in ("DO_NOT_TRACK", "PYTHONDONTWRITEBYTECODE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SEMPERVIRENS_")
+        and k not in ("DO_NOT_TRACK", "PYTHONDONTWRITEBYTECODE")
+    }
     env["SEMPERVIRENS_HOME"] = home
     results: dict = {"calls_us": {}, "imports_ms": {}, "exit": {}}
 
-    print(f"Python {sys.version.split()[0]} on {os.uname().sysname} {os.uname().machine}, "
-          f"{os.cpu_count()} CPUs; blackhole at {blackhole}\n")
+    print(
+        f"Python {sys.version.split()[0]} on {os.uname().sysname} {os.uname().machine}, "
+        f"{os.cpu_count()} CPUs; blackhole at {blackhole}\n"
+    )
     print("| recording call | µs per call |\n| --- | ---: |")
     for name, setup in CALL_SETUP.items():
         n = number if "posthog" not in name and "sentry" not in name else number // 20

@@ -36,7 +36,9 @@ class Capture:
 
     def __init__(self) -> None:
         self._recorded: dict = {}  # project -> (counters, labeled, timings)
-        self.crashes: list[dict] = []  # {"project", "exception_type", "traceback"} as it would be sent
+        self.crashes: list[
+            dict
+        ] = []  # {"project", "exception_type", "traceback"} as it would be sent
 
     def _collect(self, telemetry, counters: dict, timings: dict) -> None:
         plain, labeled, durations = self._recorded.setdefault(telemetry.project, ({}, {}, {}))
@@ -67,7 +69,11 @@ class Capture:
 
     def invalid_names(self, project: str | None = None) -> list[str]:
         """Recorded names the protocol would refuse (they would be dropped, not sent)."""
-        names = set(self.counters(project)) | set(self.labeled_counters(project)) | set(self.timings(project))
+        names = (
+            set(self.counters(project))
+            | set(self.labeled_counters(project))
+            | set(self.timings(project))
+        )
         return sorted(str(n) for n in names if not _wire.valid_name(n))
 
     def _section(self, index: int, project: str | None) -> dict:

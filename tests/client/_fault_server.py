@@ -18,12 +18,22 @@ class FaultServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                body = gzip.decompress(raw) if self.headers.get("Content-Encoding") == "gzip" else raw
-                owner.requests.append({"path": self.path, "headers": dict(self.headers),
-                                       "body": json.loads(body)})
-                status, headers = owner.answers.pop(0) if len(owner.answers) > 1 else owner.answers[0]
-                payload = b"{}" if status < 400 else json.dumps(
-                    {"error": {"code": "scripted", "field": "", "message": "scripted fault"}}).encode()
+                body = (
+                    gzip.decompress(raw) if self.headers.get("Content-Encoding") == "gzip" else raw
+                )
+                owner.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": json.loads(body)}
+                )
+                status, headers = (
+                    owner.answers.pop(0) if len(owner.answers) > 1 else owner.answers[0]
+                )
+                payload = (
+                    b"{}"
+                    if status < 400
+                    else json.dumps(
+                        {"error": {"code": "scripted", "field": "", "message": "scripted fault"}}
+                    ).encode()
+                )
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)

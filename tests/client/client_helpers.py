@@ -9,8 +9,19 @@ import textwrap
 from pathlib import Path
 
 # Variables of the machine running the tests that would change what the client does.
-_CLEARED = ("DO_NOT_TRACK", "CI", "GITHUB_ACTIONS", "GITLAB_CI", "TF_BUILD", "JENKINS_URL",
-            "BUILDKITE", "CIRCLECI", "TRAVIS", "BUILD_ID", "XDG_DATA_HOME")
+_CLEARED = (
+    "DO_NOT_TRACK",
+    "CI",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "TF_BUILD",
+    "JENKINS_URL",
+    "BUILDKITE",
+    "CIRCLECI",
+    "TRAVIS",
+    "BUILD_ID",
+    "XDG_DATA_HOME",
+)
 
 HOST_PRELUDE = """\
 import sys, time
@@ -20,23 +31,40 @@ _guard.report_swallowed_at_exit()
 
 
 def clean_env(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEMPERVIRENS_") and k not in _CLEARED}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SEMPERVIRENS_") and k not in _CLEARED
+    }
     env.update(extra)
     return env
 
 
-def run_host(code: str, env: dict, timeout: float = 30, prefix: tuple = (),
-             **kwargs) -> subprocess.CompletedProcess:
+def run_host(
+    code: str, env: dict, timeout: float = 30, prefix: tuple = (), **kwargs
+) -> subprocess.CompletedProcess:
     """Run a host program (a project using the client) in a fresh interpreter."""
     script = HOST_PRELUDE + textwrap.dedent(code)
-    return subprocess.run([*prefix, sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True, timeout=timeout, **kwargs)
+    return subprocess.run(  # noqa: PLW1510 - the caller checks
+        [*prefix, sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 def start_host(code: str, env: dict, **kwargs) -> subprocess.Popen:
     script = HOST_PRELUDE + textwrap.dedent(code)
-    return subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def assert_clean(result: subprocess.CompletedProcess) -> None:

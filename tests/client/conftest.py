@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
-from pathlib import Path
-
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,9 +13,9 @@ import pytest
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-from client_helpers import _CLEARED  # noqa: E402
+from client_helpers import _CLEARED
 
-from sempervirens.client import _guard, _telemetry  # noqa: E402
+from sempervirens.client import _guard, _telemetry
 
 
 @pytest.fixture(autouse=True)

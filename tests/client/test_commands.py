@@ -3,11 +3,11 @@
 import json
 
 import pytest
+from client_helpers import read_spool, spooled
 
 import sempervirens
 from sempervirens.cli import main
 from sempervirens.client import _consent
-from client_helpers import read_spool, spooled
 
 
 @pytest.fixture

@@ -3,14 +3,16 @@
 import json
 
 import pytest
+from client_helpers import spooled
 
 import sempervirens
 from sempervirens.client import _consent, _telemetry
-from client_helpers import spooled
 
 
 def _use(project, consent="opt-out"):
-    telemetry = sempervirens.Telemetry(project, version="1.0", endpoint="http://127.0.0.1:9", consent=consent)
+    telemetry = sempervirens.Telemetry(
+        project, version="1.0", endpoint="http://127.0.0.1:9", consent=consent
+    )
     telemetry.count("x")
     telemetry._end_period()
     return telemetry
@@ -75,12 +77,16 @@ def test_corrupted_consent_file_means_no(home, content, capsys):
 def test_opting_out_later_stops_a_running_process(home):
     telemetry = _use("changing")
     telemetry.count("y")
-    _consent.update(str(home), "usage", "changing", _consent.DENIED)  # `sempervirens opt-out` elsewhere
+    _consent.update(
+        str(home), "usage", "changing", _consent.DENIED
+    )  # `sempervirens opt-out` elsewhere
     telemetry._end_period()
     assert len(spooled(home)) == 1  # only the ping from before the refusal...
     telemetry.opt_out()
     headers = [json.loads(p.read_bytes().partition(b"\n")[0]) for p in spooled(home)]
-    assert [h["ping_type"] for h in headers] == []  # ...and it is deleted; nothing was collecting: no event
+    assert [
+        h["ping_type"] for h in headers
+    ] == []  # ...and it is deleted; nothing was collecting: no event
 
 
 def test_opt_out_from_the_api_deletes_pending_data_and_queues_one_anonymous_event(home):

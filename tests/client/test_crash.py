@@ -6,23 +6,35 @@ import os
 import socket
 import sys
 
+from client_helpers import read_spool, spooled
+
 import sempervirens
 from sempervirens.client import _consent, _crash
 from sempervirens.protocol import validate_ping
-from client_helpers import read_spool, spooled
 
 
 def test_scrubs_what_could_identify_the_user(monkeypatch):
     home = os.path.expanduser("~")
     host = socket.gethostname()
     monkeypatch.setenv("USER", "ada_lovelace")
-    text = (f'File "{home}/project/analysis.py", line 3\n'
-            'File "/home/grace/src/x.py" and C:\\Users\\alan\\x.py and /Users/katherine/y.py\n'
-            f"ConnectionError: ada_lovelace@{host} could not reach 192.168.10.42 or fe80::1ff:fe23:4567:890a "
-            "or ::1, mail ada.lovelace@example.ac.uk; at 12:30:01 version 1.2.3.4.5\n")
+    text = (
+        f'File "{home}/project/analysis.py", line 3\n'
+        'File "/home/grace/src/x.py" and C:\\Users\\alan\\x.py and /Users/katherine/y.py\n'
+        f"ConnectionError: ada_lovelace@{host} could not reach 192.168.10.42 or fe80::1ff:fe23:4567:890a "
+        "or ::1, mail ada.lovelace@example.ac.uk; at 12:30:01 version 1.2.3.4.5\n"
+    )
     scrubbed = _crash.scrub(text)
-    for secret in (home + "/", "grace", "alan", "katherine", "ada_lovelace", "192.168.10.42",
-                   "fe80::1ff", "example.ac.uk", "::1,"):
+    for secret in (
+        home + "/",
+        "grace",
+        "alan",
+        "katherine",
+        "ada_lovelace",
+        "192.168.10.42",
+        "fe80::1ff",
+        "example.ac.uk",
+        "::1,",
+    ):
         assert secret not in scrubbed, secret
     if len(host) >= 3:
         assert host not in scrubbed
@@ -32,7 +44,9 @@ def test_scrubs_what_could_identify_the_user(monkeypatch):
 
 def _crash_in_pkg():
     try:
-        raise ValueError(f"cannot open {os.path.expanduser('~')}/secret.csv for {getpass.getuser()}")
+        raise ValueError(
+            f"cannot open {os.path.expanduser('~')}/secret.csv for {getpass.getuser()}"
+        )
     except ValueError as error:
         return error
 
@@ -84,10 +98,18 @@ def test_exception_type_names_are_dotted_python_names():
         pass
 
     assert _crash.exception_type(KeyError()) == "KeyError"
-    assert _crash.exception_type(json.JSONDecodeError("m", "d", 0)) == "json.decoder.JSONDecodeError"
+    assert (
+        _crash.exception_type(json.JSONDecodeError("m", "d", 0)) == "json.decoder.JSONDecodeError"
+    )
     name = _crash.exception_type(Local())
-    validate_ping("crash", {"client_id": "0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405162", "project_version": "1",
-                            "crash": {"exception_type": name}})
+    validate_ping(
+        "crash",
+        {
+            "client_id": "0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405162",
+            "project_version": "1",
+            "crash": {"exception_type": name},
+        },
+    )
 
 
 def _run_in_terminal(code: str, env: dict, answer: bytes) -> str:
@@ -98,8 +120,14 @@ def _run_in_terminal(code: str, env: dict, answer: bytes) -> str:
     import time
 
     main_fd, terminal_fd = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-c", code], stdin=terminal_fd, stdout=terminal_fd,
-                               stderr=terminal_fd, env=env, close_fds=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=terminal_fd,
+        stdout=terminal_fd,
+        stderr=terminal_fd,
+        env=env,
+        close_fds=True,
+    )
     os.close(terminal_fd)
     screen = b""
     answered = False
@@ -156,9 +184,11 @@ def test_interactive_no_sends_nothing(home):
 
     home.mkdir()
     _consent.update(str(home), "usage", "crashy", _consent.GRANTED)
-    code = ("import sempervirens\n"
-            "t = sempervirens.Telemetry('crashy', version='1.0', endpoint='http://127.0.0.1:9')\n"
-            "print('RESULT', t.report_crash(RuntimeError('x')))\n")
+    code = (
+        "import sempervirens\n"
+        "t = sempervirens.Telemetry('crashy', version='1.0', endpoint='http://127.0.0.1:9')\n"
+        "print('RESULT', t.report_crash(RuntimeError('x')))\n"
+    )
     screen = _run_in_terminal(code, clean_env(SEMPERVIRENS_HOME=str(home)), b"\n")
     assert "Send it?" in screen and "RESULT False" in screen
     assert read_spool(home) == []

@@ -9,10 +9,10 @@ import sys
 import time
 
 import pytest
-from _services import server as _server_module
-
-from sempervirens.client._identity import is_uuid4
 from client_helpers import assert_clean, clean_env, read_spool, run_host, spooled, start_host
+
+from _services import server as _server_module
+from sempervirens.client._identity import is_uuid4
 
 pytestmark = pytest.mark.slow
 
@@ -95,9 +95,10 @@ def test_killed_host_loses_nothing_that_was_spooled(tmp_path, server, monkeypatc
     # Run 1: the ping waits in the spool.
     assert_clean(run_host(_host(url), _env(home)))
     # Run 2: a long-running host ends periods, then is killed without any cleanup.
-    host = start_host(_host(url, "for _ in range(600):\n"
-                                 "    telemetry.count('tick'); time.sleep(0.05)\n"),
-                      _env(home, SEMPERVIRENS_INTERVAL="0.2"))
+    host = start_host(
+        _host(url, "for _ in range(600):\n    telemetry.count('tick'); time.sleep(0.05)\n"),
+        _env(home, SEMPERVIRENS_INTERVAL="0.2"),
+    )
     assert _wait_for(lambda: len(spooled(home)) >= 3)
     host.send_signal(signal.SIGKILL)
     host.communicate(timeout=10)
@@ -107,7 +108,9 @@ def test_killed_host_loses_nothing_that_was_spooled(tmp_path, server, monkeypatc
     revived = _server_module.start_server(tmp_path / "data2")
     try:
         assert_clean(run_host(_host(url), _env(home)))
-        stored = _wait_for(lambda: pending <= {p["document_id"] for p in revived.pings()} and revived.pings())
+        stored = _wait_for(
+            lambda: pending <= {p["document_id"] for p in revived.pings()} and revived.pings()
+        )
     finally:
         revived.stop()
     assert pending <= {p["document_id"] for p in stored}
@@ -116,9 +119,15 @@ def test_killed_host_loses_nothing_that_was_spooled(tmp_path, server, monkeypatc
 
 def test_exit_is_not_delayed_by_a_server_that_never_answers(tmp_path, blackhole):
     home = tmp_path / "home"
-    timed = ("import atexit\n"
-             "def report(): sys.stderr.write(f'EXIT_DELAY {time.monotonic() - END:.4f}\\n')\n"
-             "atexit.register(report)\n") + _host(blackhole) + "END = time.monotonic()\n"
+    timed = (
+        (
+            "import atexit\n"
+            "def report(): sys.stderr.write(f'EXIT_DELAY {time.monotonic() - END:.4f}\\n')\n"
+            "atexit.register(report)\n"
+        )
+        + _host(blackhole)
+        + "END = time.monotonic()\n"
+    )
     env = _env(home, SEMPERVIRENS_EXIT_TIMEOUT="0.1")  # the default, said explicitly
     run_host(timed, env)  # first run: the notice, and its pings are held
     start = time.monotonic()
@@ -133,9 +142,15 @@ def test_exit_is_not_delayed_by_a_server_that_never_answers(tmp_path, blackhole)
 
 def test_exit_timeout_is_configurable(tmp_path, blackhole):
     home = tmp_path / "home"
-    timed = ("import atexit\n"
-             "def report(): sys.stderr.write(f'EXIT_DELAY {time.monotonic() - END:.4f}\\n')\n"
-             "atexit.register(report)\n") + _host(blackhole) + "END = time.monotonic()\n"
+    timed = (
+        (
+            "import atexit\n"
+            "def report(): sys.stderr.write(f'EXIT_DELAY {time.monotonic() - END:.4f}\\n')\n"
+            "atexit.register(report)\n"
+        )
+        + _host(blackhole)
+        + "END = time.monotonic()\n"
+    )
     env = _env(home, SEMPERVIRENS_EXIT_TIMEOUT="0.5")
     run_host(timed, env)
     result = run_host(timed, env)
@@ -145,7 +160,10 @@ def test_exit_timeout_is_configurable(tmp_path, blackhole):
 
 def test_do_not_track_means_nothing_at_all(tmp_path, blackhole):
     home = tmp_path / "home"
-    code = _host(blackhole, "import threading, socket\nprint(threading.active_count(), 'ssl' in sys.modules)\n")
+    code = _host(
+        blackhole,
+        "import threading, socket\nprint(threading.active_count(), 'ssl' in sys.modules)\n",
+    )
     start = time.monotonic()
     result = run_host(code, _env(home, DO_NOT_TRACK="1"))
     assert_clean(result)
@@ -156,7 +174,9 @@ def test_do_not_track_means_nothing_at_all(tmp_path, blackhole):
 
 def test_fork_children_report_their_own_use(tmp_path, server):
     home = tmp_path / "home"
-    code = _host(server.url, """\
+    code = _host(
+        server.url,
+        """\
 import os
 for child in range(2):
     pid = os.fork()
@@ -165,12 +185,19 @@ for child in range(2):
         sys.exit(0)  # a normal exit of the child: its own atexit handler reports
     assert os.waitpid(pid, 0)[1] == 0
 telemetry.count("parent.work")
-""")
-    assert_clean(run_host("import sempervirens\nsempervirens.Telemetry('hostpkg').opt_in()\n", _env(home)))
+""",
+    )
+    assert_clean(
+        run_host("import sempervirens\nsempervirens.Telemetry('hostpkg').opt_in()\n", _env(home))
+    )
     assert_clean(run_host(code, _env(home)))
     pings = _wait_for(lambda: len(server.pings()) >= 3 and server.pings())
-    counters = [json.loads(p["metrics"])["counters"] if isinstance(p["metrics"], str) else p["metrics"]["counters"]
-                for p in pings]
+    counters = [
+        json.loads(p["metrics"])["counters"]
+        if isinstance(p["metrics"], str)
+        else p["metrics"]["counters"]
+        for p in pings
+    ]
     parent = [c for c in counters if "parent.work" in c]
     children = [c for c in counters if "child.work" in c]
     assert len(parent) == 1 and parent[0]["io.read_csv"] == 1  # the parent's counts, once
@@ -200,8 +227,13 @@ if __name__ == "__main__":
 """)
     env = _env(home, PYTHONPATH=str(pkg))
     assert_clean(run_host("import sempervirens\nsempervirens.Telemetry('hostpkg').opt_in()\n", env))
-    result = subprocess.run([sys.executable, str(pkg / "mp_host.py")], env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(  # noqa: PLW1510 - the caller checks
+        [sys.executable, str(pkg / "mp_host.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert_clean(result)
     pings = _wait_for(lambda: len(server.pings()) >= 3 and server.pings())
     total = 0
@@ -220,10 +252,15 @@ def test_read_only_home_and_no_home_are_silent(tmp_path):
         # home, mounted in a mount namespace of its own.
         if not shutil.which("unshare"):
             pytest.skip("running as root without unshare: cannot make a read-only home")
-        mount = ('mount -t tmpfs -o ro,size=1m tmpfs "$0" || exit 99; '
-                 'touch "$0/probe" 2>/dev/null && exit 98; exec "$@"')
-        result = run_host(code, clean_env(HOME=str(readonly)),
-                          prefix=("unshare", "-m", "sh", "-c", mount, str(readonly)))
+        mount = (
+            'mount -t tmpfs -o ro,size=1m tmpfs "$0" || exit 99; '
+            'touch "$0/probe" 2>/dev/null && exit 98; exec "$@"'
+        )
+        result = run_host(
+            code,
+            clean_env(HOME=str(readonly)),
+            prefix=("unshare", "-m", "sh", "-c", mount, str(readonly)),
+        )
         assert result.returncode not in (98, 99), "the read-only mount did not take"
     else:
         readonly.chmod(0o555)
@@ -247,23 +284,39 @@ def test_rejected_ping_is_dropped_and_reported_in_the_next(tmp_path, server):
     assert_clean(run_host("import sempervirens\nsempervirens.Telemetry('hostpkg').opt_in()\n", env))
     spool = home / "spool"
     spool.mkdir(parents=True, exist_ok=True)
-    header = {"endpoint": server.url, "project": "hostpkg", "ping_type": "usage",
-              "document_id": "0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405162"}
+    header = {
+        "endpoint": server.url,
+        "project": "hostpkg",
+        "ping_type": "usage",
+        "document_id": "0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405162",
+    }
     # A body the server must refuse (an unknown field), as a buggy older client might have left.
-    body = {"client_id": "0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405163", "project_version": "1", "user": "x"}
-    (spool / f"{int(time.time() * 1000):013d}.{header['document_id']}.usage.hostpkg.ping").write_bytes(
-        json.dumps(header).encode() + b"\n" + json.dumps(body).encode())
+    body = {
+        "client_id": "0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405163",
+        "project_version": "1",
+        "user": "x",
+    }
+    (
+        spool / f"{int(time.time() * 1000):013d}.{header['document_id']}.usage.hostpkg.ping"
+    ).write_bytes(json.dumps(header).encode() + b"\n" + json.dumps(body).encode())
     assert_clean(run_host(_host(server.url), env))  # sends its ping; the refused one is dropped
     assert server.pings()[0]["dropped"] is None
     assert_clean(run_host(_host(server.url), env))  # the next ping says what was lost
     pings = _wait_for(lambda: len(server.pings()) >= 2 and server.pings())
-    dropped = [json.loads(p["dropped"]) if isinstance(p["dropped"], str) else p["dropped"] for p in pings]
+    dropped = [
+        json.loads(p["dropped"]) if isinstance(p["dropped"], str) else p["dropped"] for p in pings
+    ]
     assert {"rejected_400": 1} in dropped
 
 
 def _cli(env, *args):
-    return subprocess.run([sys.executable, "-m", "sempervirens", *args], env=env, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(  # noqa: PLW1510 - the caller checks
+        [sys.executable, "-m", "sempervirens", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_opt_out_deletes_pending_and_sends_one_anonymous_event(tmp_path, server):

@@ -3,8 +3,9 @@
 import subprocess
 import sys
 
-import sempervirens
 from client_helpers import clean_env
+
+import sempervirens
 
 
 def test_public_names():
@@ -23,8 +24,13 @@ def test_import_and_creation_start_nothing_and_load_no_network_code(tmp_path):
         " 'sempervirens.protocol') if m in sys.modules]\n"
         "print(threading.active_count(), heavy)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], env=clean_env(SEMPERVIRENS_HOME=str(tmp_path / "h")),
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=clean_env(SEMPERVIRENS_HOME=str(tmp_path / "h")),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     # threading appears only because the probe itself imported it.
     assert out.stdout.strip() == "1 ['threading']"
     assert out.stderr == ""

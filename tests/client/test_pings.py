@@ -29,16 +29,26 @@ def test_usage_ping_with_every_metric_kind_is_valid():
 
 
 def test_bad_recordings_are_dropped_and_counted_not_sent():
-    counters = {"Bad Name": 1, "ok": -1, "fine": 1.5, ("io.read", 'quo"te'): 1, None: 1,
-                "good": 2**60}
+    counters = {
+        "Bad Name": 1,
+        "ok": -1,
+        "fine": 1.5,
+        ("io.read", 'quo"te'): 1,
+        None: 1,
+        "good": 2**60,
+    }
     counters.update({("many", f"l{i}"): 1 for i in range(150)})
     metrics, dropped = _recorder.wire_metrics(counters, {"Bad.Timing": [1, 1, {0: 1}]}, 7)
     body = _pings.usage(new_uuid4(), "1.0", time.time(), time.time(), metrics, dropped, {})
     ping = validate_ping("usage", _roundtrip(body))
     assert ping.metrics["counters"] == {"good": 2**53 - 1}
     assert len(ping.metrics["labeled_counters"]["many"]) == 100
-    assert ping.dropped == {"invalid_name": 3, "invalid_count": 2, "invalid_label": 1,
-                            "too_many_metrics": 57}
+    assert ping.dropped == {
+        "invalid_name": 3,
+        "invalid_count": 2,
+        "invalid_label": 1,
+        "too_many_metrics": 57,
+    }
 
 
 def test_more_than_max_metrics_is_trimmed_to_a_valid_ping():
@@ -58,8 +68,13 @@ def test_opt_out_ping_carries_no_client_id():
 
 def test_deletion_request_and_crash_pings_are_valid():
     client_id = new_uuid4()
-    assert validate_ping("deletion-request", _roundtrip(_pings.deletion_request(client_id))).client_id == client_id
-    crash = _pings.crash(client_id, "1.0", "mypkg.errors.SolverError", "Traceback ...\nSolverError: x")
+    assert (
+        validate_ping("deletion-request", _roundtrip(_pings.deletion_request(client_id))).client_id
+        == client_id
+    )
+    crash = _pings.crash(
+        client_id, "1.0", "mypkg.errors.SolverError", "Traceback ...\nSolverError: x"
+    )
     assert validate_ping("crash", _roundtrip(crash)).crash_type == "mypkg.errors.SolverError"
 
 

@@ -5,16 +5,18 @@ import threading
 import time
 
 import pytest
+from client_helpers import read_spool, spooled
 
 import sempervirens
 from sempervirens.client import _guard, _telemetry
-from sempervirens.client._spool import Spool
 from sempervirens.protocol import validate_ping
-from client_helpers import read_spool, spooled
 
 
 def _read_usage(data_dir):
-    return [validate_ping(header["ping_type"], json.loads(body)) for header, body in read_spool(data_dir)]
+    return [
+        validate_ping(header["ping_type"], json.loads(body))
+        for header, body in read_spool(data_dir)
+    ]
 
 
 def test_counts_from_many_threads_are_exact(home):
@@ -55,7 +57,9 @@ def test_timer_and_track_record_what_a_maintainer_expects(home):
     telemetry._end_period()
     [ping] = _read_usage(home)
     # The module's name depends on pytest's import mode; the rest is the qualified name.
-    assert ping.metrics["counters"] == {f"{__name__}.test_timer_and_track_record_what_a_maintainer_expects.fit": 1}
+    assert ping.metrics["counters"] == {
+        f"{__name__}.test_timer_and_track_record_what_a_maintainer_expects.fit": 1
+    }
     solve_timing = ping.metrics["timings"]["solve"]
     assert solve_timing["count"] == 2 and solve_timing["sum_us"] >= 2000
     # 2 ms lands in bucket floor(4 * log2(2000)) = 43 or above.

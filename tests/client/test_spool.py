@@ -4,10 +4,11 @@ import json
 import os
 import time
 
+from client_helpers import read_spool, spooled
+
 import sempervirens
 from sempervirens.client._spool import Spool
 from sempervirens.client._uploader import Uploader
-from client_helpers import read_spool, spooled
 
 
 def _ping(telemetry, name="x"):
@@ -24,7 +25,9 @@ def test_bounded_in_count_and_the_loss_is_reported_next_time(home, monkeypatch, 
     _ping(telemetry)
     last = json.loads(read_spool(home)[-1][1])
     assert last["dropped"] == {"spool_full": 1}  # the loss since the previous ping was built
-    assert Spool(str(home)).dropped() == {"bounded": {"spool_full": 1}}  # this one's loss: next time
+    assert Spool(str(home)).dropped() == {
+        "bounded": {"spool_full": 1}
+    }  # this one's loss: next time
 
 
 def test_bounded_in_bytes(home, monkeypatch, closed_port):
@@ -52,7 +55,9 @@ def test_corrupted_and_half_written_files_are_harmless(home, closed_port):
     telemetry = sempervirens.Telemetry("broken", version="1.0", endpoint=closed_port)
     _ping(telemetry)
     spool_dir = home / "spool"
-    (spool_dir / "0000000000001.0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405162.usage.broken.ping").write_bytes(b"\x00garbage")
+    (
+        spool_dir / "0000000000001.0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405162.usage.broken.ping"
+    ).write_bytes(b"\x00garbage")
     (spool_dir / "whatever.ping.123.tmp").write_bytes(b"half a ping")  # a host killed mid-write
     (spool_dir / "not-ours.txt").write_text("ignored")
     result = Uploader().drain(str(home), timeout=1)

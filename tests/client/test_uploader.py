@@ -5,14 +5,14 @@ import json
 import time
 
 import pytest
+from _fault_server import FaultServer
+from client_helpers import read_spool, spooled
 
 import sempervirens
 from sempervirens.client import _uploader
 from sempervirens.client._spool import Spool
 from sempervirens.client._uploader import Uploader, parse_retry_after
 from sempervirens.protocol import validate_ping
-from _fault_server import FaultServer
-from client_helpers import read_spool, spooled
 
 
 @pytest.fixture
@@ -100,7 +100,9 @@ def test_plain_http_only_when_the_url_says_so(home, fault_server):
     https_url = server.url.replace("http://", "https://")
     _spool_one(home, https_url)
     result = Uploader().drain(str(home), timeout=2)
-    assert result.kept == 1 and server.requests == []  # a TLS handshake failed; never fell back to http
+    assert (
+        result.kept == 1 and server.requests == []
+    )  # a TLS handshake failed; never fell back to http
 
 
 def test_pings_of_the_notice_run_wait_then_go(home, fault_server):

@@ -6,16 +6,60 @@ from sempervirens import protocol
 from sempervirens.client import _wire
 from sempervirens.protocol import _limits, _validate
 
-NAMES = ["io.read_csv", "a", "a.b-c_d", "solve", "x1.y2", "_bad", "Bad", "a..b", "a.", "a-", "1a",
-         "a b", "a.-b", "io.read_csv.", "a" * 128, "a" * 129, "é", "", "a_", "a.__b"]
-LABELS = ["csv", "", "with space", "semi;colon", 'quote"', "back\\slash", "é", "x" * 64, "x" * 65,
-          "[brackets]{}", "tab\t"]
+NAMES = [
+    "io.read_csv",
+    "a",
+    "a.b-c_d",
+    "solve",
+    "x1.y2",
+    "_bad",
+    "Bad",
+    "a..b",
+    "a.",
+    "a-",
+    "1a",
+    "a b",
+    "a.-b",
+    "io.read_csv.",
+    "a" * 128,
+    "a" * 129,
+    "é",
+    "",
+    "a_",
+    "a.__b",
+]
+LABELS = [
+    "csv",
+    "",
+    "with space",
+    "semi;colon",
+    'quote"',
+    "back\\slash",
+    "é",
+    "x" * 64,
+    "x" * 65,
+    "[brackets]{}",
+    "tab\t",
+]
 
 
-@pytest.mark.parametrize("name", ["SCHEMA_VERSION", "MAX_METRICS", "MAX_LABELS_PER_METRIC",
-                                  "MAX_NAME_LENGTH", "MAX_LABEL_LENGTH", "MAX_STRING_LENGTH",
-                                  "MAX_TRACEBACK_LENGTH", "MAX_COUNT", "MAX_DROPPED_REASONS",
-                                  "BUCKETS_PER_DOUBLING", "MAX_BUCKET", "MAX_BODY_BYTES"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SCHEMA_VERSION",
+        "MAX_METRICS",
+        "MAX_LABELS_PER_METRIC",
+        "MAX_NAME_LENGTH",
+        "MAX_LABEL_LENGTH",
+        "MAX_STRING_LENGTH",
+        "MAX_TRACEBACK_LENGTH",
+        "MAX_COUNT",
+        "MAX_DROPPED_REASONS",
+        "BUCKETS_PER_DOUBLING",
+        "MAX_BUCKET",
+        "MAX_BODY_BYTES",
+    ],
+)
 def test_limits_equal_the_protocol(name):
     assert getattr(_wire, name) == getattr(_limits, name)
 

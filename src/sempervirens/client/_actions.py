@@ -13,8 +13,9 @@ from . import _consent, _identity, _pings, _projects
 from ._spool import Spool
 
 
-def opt_out(data_dir: str, project: str | None, *, crash_only: bool = False,
-            current: dict | None = None) -> list[str]:
+def opt_out(
+    data_dir: str, project: str | None, *, crash_only: bool = False, current: dict | None = None
+) -> list[str]:
     """Deny usage (or crash reports) for `project`, or globally with None.
 
     `current` describes a running project not yet in projects.json (endpoint,
@@ -27,8 +28,10 @@ def opt_out(data_dir: str, project: str | None, *, crash_only: bool = False,
     if project is not None and current:
         known[project] = current
     targets = [project] if project is not None else sorted(known)
-    was_on = {p: p in known and _consent.usage_allowed(data_dir, p, known[p].get("mode", "opt-out"))[0]
-              for p in targets}
+    was_on = {
+        p: p in known and _consent.usage_allowed(data_dir, p, known[p].get("mode", "opt-out"))[0]
+        for p in targets
+    }
     _consent.update(data_dir, "usage", project, _consent.DENIED)
     spool = Spool(data_dir)
     spool.remove_project(project)
@@ -53,8 +56,12 @@ def forget(data_dir: str) -> tuple[str | None, str | None, list[str]]:
     asked = []
     if old:
         for project, info in sorted(_projects.load(data_dir).items()):
-            spool.put(info["endpoint"], project, "deletion-request",
-                      _pings.encode(_pings.deletion_request(old)))
+            spool.put(
+                info["endpoint"],
+                project,
+                "deletion-request",
+                _pings.encode(_pings.deletion_request(old)),
+            )
             asked.append(project)
     new = _identity.replace(data_dir)
     return old, new, asked

@@ -10,27 +10,43 @@ import sys
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("status", help="Consent per project, where the id and the spool live, what is pending.")
+    p = subparsers.add_parser(
+        "status", help="Consent per project, where the id and the spool live, what is pending."
+    )
     p.set_defaults(func=status)
 
     for name, func, verb in (("opt-in", opt_in, "Allow"), ("opt-out", opt_out, "Refuse")):
-        p = subparsers.add_parser(name, help=f"{verb} usage statistics (or crash reports) for a project or all.")
+        p = subparsers.add_parser(
+            name, help=f"{verb} usage statistics (or crash reports) for a project or all."
+        )
         target = p.add_mutually_exclusive_group(required=True)
-        target.add_argument("project", nargs="?", metavar="PROJECT", help="the project, as it names itself")
+        target.add_argument(
+            "project", nargs="?", metavar="PROJECT", help="the project, as it names itself"
+        )
         target.add_argument("--all", action="store_true", help="every project, now and later")
-        p.add_argument("--crash-reports", action="store_true",
-                       help="decide about crash reports instead of usage statistics")
+        p.add_argument(
+            "--crash-reports",
+            action="store_true",
+            help="decide about crash reports instead of usage statistics",
+        )
         p.set_defaults(func=func)
 
-    p = subparsers.add_parser("show", help="The pending pings, exactly what would be sent (pretty-printed).")
-    p.add_argument("--raw", action="store_true", help="print the bodies' exact bytes, not pretty-printed")
+    p = subparsers.add_parser(
+        "show", help="The pending pings, exactly what would be sent (pretty-printed)."
+    )
+    p.add_argument(
+        "--raw", action="store_true", help="print the bodies' exact bytes, not pretty-printed"
+    )
     p.set_defaults(func=show)
 
     p = subparsers.add_parser("send", help="Upload the pending pings now.")
     p.set_defaults(func=send)
 
-    p = subparsers.add_parser("forget", help="Ask every project's server to delete data from this "
-                                             "installation id, clear the spool, then make a new id.")
+    p = subparsers.add_parser(
+        "forget",
+        help="Ask every project's server to delete data from this "
+        "installation id, clear the spool, then make a new id.",
+    )
     p.set_defaults(func=forget)
 
 
@@ -39,7 +55,10 @@ def _data_dir(create: bool = True) -> str | None:
 
     data_dir = _paths.data_dir()
     if data_dir is None:
-        print("sempervirens: no home directory and no SEMPERVIRENS_HOME: nothing is kept.", file=sys.stderr)
+        print(
+            "sempervirens: no home directory and no SEMPERVIRENS_HOME: nothing is kept.",
+            file=sys.stderr,
+        )
         return None
     if create and not _paths.ensure_dir(data_dir):
         print(f"sempervirens: cannot write {data_dir}", file=sys.stderr)
@@ -59,22 +78,29 @@ def status(args) -> int:
         return 0
     print(f"data directory:   {data_dir}")
     client_id = _identity.read(data_dir) if os.path.isdir(data_dir) else None
-    print(f"installation id:  {client_id or '(none yet)'}  ({os.path.join(data_dir, _identity.FILENAME)})")
+    where = os.path.join(data_dir, _identity.FILENAME)
+    print(f"installation id:  {client_id or '(none yet)'}  ({where})")
     refusing = _config.denied_by_environment()
     if refusing:
         print(f"environment:      {refusing} is set: nothing is recorded or sent")
     try:
         store = _consent.load(data_dir)
     except _consent.ConsentUnreadable as error:
-        print(f"consent file unreadable ({error}): nothing is recorded or sent until you "
-              "run `sempervirens opt-in` or `opt-out`")
+        print(
+            f"consent file unreadable ({error}): nothing is recorded or sent until you "
+            "run `sempervirens opt-in` or `opt-out`"
+        )
         store = _consent.load_fresh()
-    for question, label, undecided in (("usage", "usage statistics", "not decided (each project's default)"),
-                                       ("crash", "crash reports", "not decided (asked each time)")):
+    for question, label, undecided in (
+        ("usage", "usage statistics", "not decided (each project's default)"),
+        ("crash", "crash reports", "not decided (asked each time)"),
+    ):
         answer = store[question]["global"] or undecided
         print(f"{label + ':':<18}{answer} (all projects)")
     projects = _projects.load(data_dir)
-    names = sorted(set(projects) | set(store["usage"]["projects"]) | set(store["crash"]["projects"]))
+    names = sorted(
+        set(projects) | set(store["usage"]["projects"]) | set(store["crash"]["projects"])
+    )
     if names:
         print("projects:")
     for name in names:
@@ -83,15 +109,19 @@ def status(args) -> int:
         collecting, why = _consent.usage_allowed(data_dir, name, mode)
         crash = _consent.decision(store, "crash", name) or "ask each time"
         version = f" {info['version']}" if info.get("version") else ""
-        print(f"  {name}{version}: {'collecting' if collecting else 'off'} ({why}); "
-              f"crash reports: {crash}; endpoint {info.get('endpoint', '?')}")
+        print(
+            f"  {name}{version}: {'collecting' if collecting else 'off'} ({why}); "
+            f"crash reports: {crash}; endpoint {info.get('endpoint', '?')}"
+        )
     spool = Spool(data_dir)
     entries = spool.entries()
     size = sum(e.size for e in entries)
     print(f"pending:          {len(entries)} ping(s), {size} bytes in {spool.dir}")
     for project, reasons in sorted(spool.dropped().items()):
-        print(f"  dropped, to be reported by {project}: "
-              + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())))
+        print(
+            f"  dropped, to be reported by {project}: "
+            + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
+        )
     return 0
 
 
@@ -153,8 +183,11 @@ def _show(args) -> int:
             print(f"\n# {entry.name}: unreadable ({error}); it will be dropped")
             continue
         url = header["endpoint"].rstrip("/") + _wire.submit_path(
-            header["project"], header["ping_type"], header["document_id"])
-        print(f"\n# {header['ping_type']} ping of {header['project']}, {len(body)} bytes, POST {url}")
+            header["project"], header["ping_type"], header["document_id"]
+        )
+        print(
+            f"\n# {header['ping_type']} ping of {header['project']}, {len(body)} bytes, POST {url}"
+        )
         if args.raw:
             sys.stdout.flush()
             sys.stdout.buffer.write(body + b"\n")
@@ -179,8 +212,10 @@ def send(args) -> int:
     if _config.denied_by_environment():
         print(f"{_config.denied_by_environment()} is set: usage and crash pings stay unsent.")
     result = _send(data_dir)
-    print(f"sent {result.sent}, kept {result.kept} for later, dropped {result.dropped}"
-          + (f", deleted {result.refused} you refused" if result.refused else ""))
+    print(
+        f"sent {result.sent}, kept {result.kept} for later, dropped {result.dropped}"
+        + (f", deleted {result.refused} you refused" if result.refused else "")
+    )
     for problem in result.problems:
         print(f"  {problem}")
     return 0 if not result.kept else 1
@@ -196,7 +231,11 @@ def forget(args) -> int:
     print("pending data deleted.")
     if asked:
         result = _send(data_dir)
-        note = "sent" if not result.kept else "queued, will be sent by the next `sempervirens send` or run"
+        note = (
+            "sent"
+            if not result.kept
+            else "queued, will be sent by the next `sempervirens send` or run"
+        )
         print(f"deletion request for installation id {old} {note}: {', '.join(asked)}")
     print(f"new installation id: {new}")
     return 0

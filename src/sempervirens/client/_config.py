@@ -9,13 +9,14 @@ fails when one is missing there).
 from __future__ import annotations
 
 import os
+
 # The public Sempervirens collection service; a project may name its own.
 DEFAULT_ENDPOINT = "https://telemetry.sempervirens.org"
 
 
 class EnvSetting:
     # A plain class: dataclasses would pull `inspect` into the host's import time.
-    __slots__ = ("name", "default", "help")
+    __slots__ = ("default", "help", "name")
 
     def __init__(self, name: str, default: object, help: str) -> None:
         self.name, self.default, self.help = name, default, help
@@ -24,29 +25,62 @@ class EnvSetting:
 ENV_SETTINGS = {
     s.name: s
     for s in (
-        EnvSetting("SEMPERVIRENS_ENDPOINT", None,
-                   "Collection server URL; overrides the project's endpoint (tests, mirrors)."),
-        EnvSetting("SEMPERVIRENS_HOME", None,
-                   "Data directory for the installation id, consent and spool "
-                   "(default: the platform's user data directory)."),
-        EnvSetting("SEMPERVIRENS_OPT_OUT", None,
-                   "When true (1, yes, true, on): record nothing, send nothing, for every project."),
-        EnvSetting("DO_NOT_TRACK", None,
-                   "The cross-tool convention: when true, same as SEMPERVIRENS_OPT_OUT."),
-        EnvSetting("SEMPERVIRENS_CA_BUNDLE", None,
-                   "PEM file of certificate authorities to trust for HTTPS instead of the system store."),
-        EnvSetting("SEMPERVIRENS_EXIT_TIMEOUT", 0.1,
-                   "Most seconds the client may add to the host program's exit."),
-        EnvSetting("SEMPERVIRENS_INTERVAL", 6 * 3600.0,
-                   "Seconds between usage pings of a long-running process."),
-        EnvSetting("SEMPERVIRENS_TIMEOUT", 10.0,
-                   "Socket timeout in seconds of one upload (in the background thread)."),
-        EnvSetting("SEMPERVIRENS_SPOOL_MAX_PINGS", 200,
-                   "Most pings kept on disk waiting for upload; the oldest go first."),
-        EnvSetting("SEMPERVIRENS_SPOOL_MAX_BYTES", 4 * 1024 * 1024,
-                   "Most bytes of pings kept on disk waiting for upload."),
-        EnvSetting("SEMPERVIRENS_SPOOL_MAX_AGE", 30 * 86400.0,
-                   "Seconds after which an unsent ping is dropped (and counted)."),
+        EnvSetting(
+            "SEMPERVIRENS_ENDPOINT",
+            None,
+            "Collection server URL; overrides the project's endpoint (tests, mirrors).",
+        ),
+        EnvSetting(
+            "SEMPERVIRENS_HOME",
+            None,
+            "Data directory for the installation id, consent and spool "
+            "(default: the platform's user data directory).",
+        ),
+        EnvSetting(
+            "SEMPERVIRENS_OPT_OUT",
+            None,
+            "When true (1, yes, true, on): record nothing, send nothing, for every project.",
+        ),
+        EnvSetting(
+            "DO_NOT_TRACK",
+            None,
+            "The cross-tool convention: when true, same as SEMPERVIRENS_OPT_OUT.",
+        ),
+        EnvSetting(
+            "SEMPERVIRENS_CA_BUNDLE",
+            None,
+            "PEM file of certificate authorities to trust for HTTPS instead of the system store.",
+        ),
+        EnvSetting(
+            "SEMPERVIRENS_EXIT_TIMEOUT",
+            0.1,
+            "Most seconds the client may add to the host program's exit.",
+        ),
+        EnvSetting(
+            "SEMPERVIRENS_INTERVAL",
+            6 * 3600.0,
+            "Seconds between usage pings of a long-running process.",
+        ),
+        EnvSetting(
+            "SEMPERVIRENS_TIMEOUT",
+            10.0,
+            "Socket timeout in seconds of one upload (in the background thread).",
+        ),
+        EnvSetting(
+            "SEMPERVIRENS_SPOOL_MAX_PINGS",
+            200,
+            "Most pings kept on disk waiting for upload; the oldest go first.",
+        ),
+        EnvSetting(
+            "SEMPERVIRENS_SPOOL_MAX_BYTES",
+            4 * 1024 * 1024,
+            "Most bytes of pings kept on disk waiting for upload.",
+        ),
+        EnvSetting(
+            "SEMPERVIRENS_SPOOL_MAX_AGE",
+            30 * 86400.0,
+            "Seconds after which an unsent ping is dropped (and counted).",
+        ),
     )
 }
 

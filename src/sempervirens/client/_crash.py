@@ -15,14 +15,20 @@ import sys
 from . import _paths, _wire
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-_IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
+_IPV4 = re.compile(
+    r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"
+)
 # Colon-separated hex groups, including compressed forms (::1, fe80::1%eth0); a
 # lone "12:30" has one colon and two groups, so it is left alone.
-_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?"
-                   r"(?:%[\w.]+)?(?![\w:])")
+_IPV6 = re.compile(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?"
+    r"(?:%[\w.]+)?(?![\w:])"
+)
 # Home directories of any user: /home/alice, /Users/alice, C:\Users\alice, /root.
-_HOMES = re.compile(r"(?P<base>/home/|/Users/|/export/home/|[A-Za-z]:\\+Users\\+|[A-Za-z]:/Users/)"
-                    r"(?P<user>[^/\\\s\"':]+)")
+_HOMES = re.compile(
+    r"(?P<base>/home/|/Users/|/export/home/|[A-Za-z]:\\+Users\\+|[A-Za-z]:/Users/)"
+    r"(?P<user>[^/\\\s\"':]+)"
+)
 
 
 def identities() -> list[str]:
@@ -35,7 +41,7 @@ def identities() -> list[str]:
         import getpass
 
         names.add(getpass.getuser())
-    except Exception:  # no user name at all (a container's random uid)
+    except Exception:  # noqa: BLE001, S110 - no user name at all (a container's random uid)
         pass
     try:
         import socket
@@ -59,8 +65,12 @@ def scrub(text: str) -> str:
     text = _IPV4.sub("<ip>", text)
     text = _IPV6.sub(lambda m: "<ip>" if _looks_like_ipv6(m.group(0)) else m.group(0), text)
     for name in identities():
-        text = re.sub(r"(?<![A-Za-z0-9])" + re.escape(name) + r"(?![A-Za-z0-9])", "<name>", text,
-                      flags=re.IGNORECASE)
+        text = re.sub(
+            r"(?<![A-Za-z0-9])" + re.escape(name) + r"(?![A-Za-z0-9])",
+            "<name>",
+            text,
+            flags=re.IGNORECASE,
+        )
     return text
 
 
@@ -90,7 +100,7 @@ def format_report(error: BaseException) -> str:
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     text = scrub(text)
     if len(text) > _wire.MAX_TRACEBACK_LENGTH:  # keep the end: the innermost frames
-        text = "...\n" + text[-(_wire.MAX_TRACEBACK_LENGTH - 4):]
+        text = "...\n" + text[-(_wire.MAX_TRACEBACK_LENGTH - 4) :]
     return text
 
 
@@ -121,5 +131,11 @@ def ask(project: str, text: str) -> str:
     )
     sys.stderr.flush()
     answer = (sys.stdin.readline() or "").strip().lower()
-    return {"y": "yes", "yes": "yes", "a": "always", "always": "always",
-            "v": "never", "never": "never"}.get(answer, "no")
+    return {
+        "y": "yes",
+        "yes": "yes",
+        "a": "always",
+        "always": "always",
+        "v": "never",
+        "never": "never",
+    }.get(answer, "no")

@@ -13,9 +13,22 @@ from . import _wire
 
 # Variables that the common CI services set (GitHub, GitLab, Azure, Jenkins, ...).
 CI_VARIABLES = (
-    "CI", "CONTINUOUS_INTEGRATION", "GITHUB_ACTIONS", "GITLAB_CI", "TF_BUILD", "JENKINS_URL",
-    "BUILDKITE", "CIRCLECI", "TRAVIS", "APPVEYOR", "TEAMCITY_VERSION", "BITBUCKET_BUILD_NUMBER",
-    "CODEBUILD_BUILD_ID", "DRONE", "SEMAPHORE", "BUILD_ID",
+    "CI",
+    "CONTINUOUS_INTEGRATION",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "TF_BUILD",
+    "JENKINS_URL",
+    "BUILDKITE",
+    "CIRCLECI",
+    "TRAVIS",
+    "APPVEYOR",
+    "TEAMCITY_VERSION",
+    "BITBUCKET_BUILD_NUMBER",
+    "CODEBUILD_BUILD_ID",
+    "DRONE",
+    "SEMAPHORE",
+    "BUILD_ID",
 )
 
 _cache: dict | None = None
@@ -28,7 +41,12 @@ def environment() -> dict:
     return dict(_cache)
 
 
-_IMPLEMENTATIONS = {"cpython": "CPython", "pypy": "PyPy", "graalpy": "GraalVM", "ironpython": "IronPython"}
+_IMPLEMENTATIONS = {
+    "cpython": "CPython",
+    "pypy": "PyPy",
+    "graalpy": "GraalVM",
+    "ironpython": "IronPython",
+}
 
 
 def _collect() -> dict:
@@ -45,7 +63,7 @@ def _collect() -> dict:
         "os_version": release,
         "arch": machine,
         "python_implementation": _IMPLEMENTATIONS.get(name, name),
-        "python_version": "%d.%d.%d" % sys.version_info[:3],
+        "python_version": ".".join(map(str, sys.version_info[:3])),
         "platform_tag": _platform_tag(system, machine),
     }
     env = {k: v for k, v in ((k, _wire.clean_string(v)) for k, v in env.items()) if v}
@@ -61,7 +79,9 @@ def _collect() -> dict:
 
 def is_ci(environ=None) -> bool:
     environ = os.environ if environ is None else environ
-    return any(environ.get(name, "").strip().lower() not in ("", "0", "false") for name in CI_VARIABLES)
+    return any(
+        environ.get(name, "").strip().lower() not in ("", "0", "false") for name in CI_VARIABLES
+    )
 
 
 def _platform_tag(system: str, machine: str) -> str:
@@ -93,11 +113,17 @@ def _windows_memory() -> int | None:
     import ctypes
 
     class MemoryStatus(ctypes.Structure):
-        _fields_ = [("length", ctypes.c_ulong), ("load", ctypes.c_ulong),
-                    ("total_phys", ctypes.c_ulonglong), ("avail_phys", ctypes.c_ulonglong),
-                    ("total_page", ctypes.c_ulonglong), ("avail_page", ctypes.c_ulonglong),
-                    ("total_virtual", ctypes.c_ulonglong), ("avail_virtual", ctypes.c_ulonglong),
-                    ("avail_extended", ctypes.c_ulonglong)]
+        _fields_ = [
+            ("length", ctypes.c_ulong),
+            ("load", ctypes.c_ulong),
+            ("total_phys", ctypes.c_ulonglong),
+            ("avail_phys", ctypes.c_ulonglong),
+            ("total_page", ctypes.c_ulonglong),
+            ("avail_page", ctypes.c_ulonglong),
+            ("total_virtual", ctypes.c_ulonglong),
+            ("avail_virtual", ctypes.c_ulonglong),
+            ("avail_extended", ctypes.c_ulonglong),
+        ]
 
     status = MemoryStatus()
     status.length = ctypes.sizeof(MemoryStatus)

@@ -46,7 +46,8 @@ def read_json(path: str, default):
         return default
     value = json.loads(data)
     if not isinstance(value, dict):
-        raise ValueError(f"{path}: not a JSON object")
+        # ValueError, not TypeError: callers treat every bad file alike.
+        raise ValueError(f"{path}: not a JSON object")  # noqa: TRY004
     return value
 
 

@@ -39,7 +39,7 @@ def swallow(error: BaseException) -> None:
         if _kept is not None:
             _kept.append(error)
         logger().debug("sempervirens: internal error swallowed", exc_info=error)
-    except Exception:  # even logging may fail at interpreter shutdown
+    except Exception:  # noqa: BLE001, S110 - even logging may fail at interpreter shutdown
         pass
 
 
@@ -50,7 +50,7 @@ def guarded(default=None):
         def wrapper(*args, **kwargs):
             try:
                 return func(*args, **kwargs)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
                 swallow(error)
                 return default
 

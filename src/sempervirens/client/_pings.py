@@ -29,8 +29,15 @@ def _merge_dropped(*sources: dict) -> dict:
     return dict(sorted(merged.items(), key=lambda kv: -kv[1])[: _wire.MAX_DROPPED_REASONS])
 
 
-def usage(client_id: str, version: str, start: float, end: float, metrics: dict,
-          dropped: dict, previously_dropped: dict) -> dict:
+def usage(
+    client_id: str,
+    version: str,
+    start: float,
+    end: float,
+    metrics: dict,
+    dropped: dict,
+    previously_dropped: dict,
+) -> dict:
     body = {
         "client_id": client_id,
         "project_version": version,

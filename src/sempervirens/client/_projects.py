@@ -19,7 +19,11 @@ def load(data_dir: str) -> dict:
         projects = _files.read_json(os.path.join(data_dir, FILENAME), {})
     except (OSError, ValueError):
         return {}
-    return {k: v for k, v in projects.items() if isinstance(v, dict) and isinstance(v.get("endpoint"), str)}
+    return {
+        k: v
+        for k, v in projects.items()
+        if isinstance(v, dict) and isinstance(v.get("endpoint"), str)
+    }
 
 
 def remember(data_dir: str, project: str, endpoint: str, version: str, mode: str) -> None:

@@ -25,7 +25,7 @@ _REQUESTS = ("opt-out", "deletion-request")
 
 
 class Entry:
-    __slots__ = ("path", "name", "created_ms", "document_id", "ping_type", "project", "size")
+    __slots__ = ("created_ms", "document_id", "name", "path", "ping_type", "project", "size")
 
     def __init__(self, directory: str, name: str, size: int) -> None:
         self.path, self.name, self.size = os.path.join(directory, name), name, size
@@ -43,12 +43,22 @@ class Spool:
 
     # -- writing ----------------------------------------------------------------
 
-    def put(self, endpoint: str, project: str, ping_type: str, body: bytes,
-            document_id: str | None = None) -> Entry:
+    def put(
+        self,
+        endpoint: str,
+        project: str,
+        ping_type: str,
+        body: bytes,
+        document_id: str | None = None,
+    ) -> Entry:
         self.ensure()
         document_id = document_id or _identity.new_uuid4()
-        header = {"endpoint": endpoint, "project": project, "ping_type": ping_type,
-                  "document_id": document_id}
+        header = {
+            "endpoint": endpoint,
+            "project": project,
+            "ping_type": ping_type,
+            "document_id": document_id,
+        }
         name = f"{int(time.time() * 1000):013d}.{document_id}.{ping_type}.{project}{SUFFIX}"
         data = json.dumps(header, separators=(",", ":")).encode() + b"\n" + body
         _files.write_atomic(os.path.join(self.dir, name), data)
@@ -82,7 +92,7 @@ class Spool:
             raise ValueError("corrupted spool file")
         for key in ("endpoint", "project", "ping_type", "document_id"):
             if not isinstance(header.get(key), str):
-                raise ValueError(f"spool file without {key}")
+                raise ValueError(f"spool file without {key}")  # noqa: TRY004 - a bad file
         return header, body
 
     def read(self, entry: Entry) -> tuple[dict, bytes] | None:

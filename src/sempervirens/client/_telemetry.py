@@ -40,8 +40,13 @@ To turn it off: `sempervirens opt-out {project}` (or everywhere: \
 
 def _valid_project(name: object) -> bool:
     allowed = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
-    return (type(name) is str and 0 < len(name) <= 100 and all(c in allowed for c in name)
-            and name[0].isalnum() and name[-1].isalnum())
+    return (
+        type(name) is str
+        and 0 < len(name) <= 100
+        and all(c in allowed for c in name)
+        and name[0].isalnum()
+        and name[-1].isalnum()
+    )
 
 
 class Telemetry(Recorder):
@@ -56,10 +61,17 @@ class Telemetry(Recorder):
     always win.
     """
 
-    def __init__(self, project: str, version: str | None = None, *,
-                 endpoint: str = _config.DEFAULT_ENDPOINT, consent: str = "opt-out",
-                 exit_timeout: float | None = None, interval: float | None = None,
-                 ca_bundle: str | None = None) -> None:
+    def __init__(
+        self,
+        project: str,
+        version: str | None = None,
+        *,
+        endpoint: str = _config.DEFAULT_ENDPOINT,
+        consent: str = "opt-out",
+        exit_timeout: float | None = None,
+        interval: float | None = None,
+        ca_bundle: str | None = None,
+    ) -> None:
         super().__init__()
         self._on = None
         self._held = False
@@ -70,8 +82,11 @@ class Telemetry(Recorder):
             self.endpoint = _config.text("SEMPERVIRENS_ENDPOINT") or endpoint
             # An unknown mode is treated as the stricter one.
             self.consent_mode = consent if consent in MODES else "opt-in"
-            self.exit_timeout = float(_config.number("SEMPERVIRENS_EXIT_TIMEOUT")
-                                      if exit_timeout is None else exit_timeout)
+            self.exit_timeout = float(
+                _config.number("SEMPERVIRENS_EXIT_TIMEOUT")
+                if exit_timeout is None
+                else exit_timeout
+            )
             self.interval = interval
             self.ca_bundle = ca_bundle
             if not _valid_project(project):
@@ -79,7 +94,7 @@ class Telemetry(Recorder):
                 self._on = False
             with _activation:
                 _instances.append(self)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
             _guard.swallow(error)
             self._on = False
 
@@ -96,7 +111,7 @@ class Telemetry(Recorder):
                     self._on = self._decide()
                     if self._on and _override is None:
                         _start_background(self)
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
                     _guard.swallow(error)
                     self._on = False
             return bool(self._on)
@@ -117,7 +132,9 @@ class Telemetry(Recorder):
         if not allowed:
             return False
         self._data_dir = data_dir
-        if why == "the project's default (opt-out)" and not _consent.notice_shown(data_dir, self.project):
+        if why == "the project's default (opt-out)" and not _consent.notice_shown(
+            data_dir, self.project
+        ):
             if _consent.claim_notice(data_dir, self.project):
                 _show_notice(self.project)
                 self._held = True  # this run's pings wait for the next run: time to say no
@@ -130,7 +147,7 @@ class Telemetry(Recorder):
         """Whether recordings are kept (decides on first call, like a recording)."""
         try:
             return bool(self._on or (self._on is None and self._activate()))
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
             _guard.swallow(error)
             return False
 
@@ -176,9 +193,11 @@ class Telemetry(Recorder):
             for reason, n in earlier.items():
                 spool.add_dropped(self.project, reason, n)
             raise
-        spool.enforce_bounds(int(_config.number("SEMPERVIRENS_SPOOL_MAX_PINGS")),
-                             int(_config.number("SEMPERVIRENS_SPOOL_MAX_BYTES")),
-                             _config.number("SEMPERVIRENS_SPOOL_MAX_AGE"))
+        spool.enforce_bounds(
+            int(_config.number("SEMPERVIRENS_SPOOL_MAX_PINGS")),
+            int(_config.number("SEMPERVIRENS_SPOOL_MAX_BYTES")),
+            _config.number("SEMPERVIRENS_SPOOL_MAX_AGE"),
+        )
         _projects.remember(self._data_dir, self.project, self.endpoint, version, self.consent_mode)
 
     # -- the user's decisions -----------------------------------------------------
@@ -209,9 +228,14 @@ class Telemetry(Recorder):
             self._take()  # forget what was recorded in memory
         if data_dir is None:
             return False
-        current = {"endpoint": self.endpoint, "version": _pings.clean_version(self.version),
-                   "mode": self.consent_mode}
-        notified = _actions.opt_out(data_dir, self.project, crash_only=crash_reports, current=current)
+        current = {
+            "endpoint": self.endpoint,
+            "version": _pings.clean_version(self.version),
+            "mode": self.consent_mode,
+        }
+        notified = _actions.opt_out(
+            data_dir, self.project, crash_only=crash_reports, current=current
+        )
         if notified and _override is None:
             from ._uploader import uploader
 
@@ -238,15 +262,21 @@ class Telemetry(Recorder):
         text = _crash.format_report(error)
         kind = _crash.exception_type(error)
         if hasattr(_override, "_collect"):
-            _override.crashes.append({"project": self.project, "exception_type": kind, "traceback": text})
+            _override.crashes.append(
+                {"project": self.project, "exception_type": kind, "traceback": text}
+            )
             return True
         data_dir = self._data_dir
         permission = _consent.crash_allowed(data_dir, self.project)
         if permission is None and _crash.interactive():
             answer = _crash.ask(self.project, text)
             if answer in ("always", "never"):
-                _consent.update(data_dir, "crash", self.project,
-                                _consent.GRANTED if answer == "always" else _consent.DENIED)
+                _consent.update(
+                    data_dir,
+                    "crash",
+                    self.project,
+                    _consent.GRANTED if answer == "always" else _consent.DENIED,
+                )
             permission = _consent.GRANTED if answer in ("yes", "always") else _consent.DENIED
         if permission != _consent.GRANTED:
             return False
@@ -330,10 +360,10 @@ def _start_background(telemetry: Telemetry) -> None:
 
 
 def _end_periods() -> None:
-    for telemetry in list(_instances):
+    for telemetry in _instances:
         try:
             telemetry._end_period()
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
             _guard.swallow(error)
 
 
@@ -355,7 +385,7 @@ def _at_exit() -> None:
             ticket = uploader.request()
             uploader.wait(ticket, deadline - time.monotonic())
         # What did not go in time stays in the spool and goes next run.
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
         _guard.swallow(error)
 
 
@@ -378,7 +408,7 @@ def _after_fork_in_child() -> None:
         if util is not None:
             # A multiprocessing child ends with os._exit (no atexit): ask for a finalizer.
             util.register_after_fork(_MP_TOKEN, _register_mp_finalizer)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
         _guard.swallow(error)
 
 

@@ -26,7 +26,7 @@ SIMULATION_HEADERS: dict = {}
 
 
 class Answer:
-    __slots__ = ("status", "retry_after", "error")
+    __slots__ = ("error", "retry_after", "status")
 
     def __init__(self, status: int, retry_after: str | None, error: str | None) -> None:
         self.status, self.retry_after, self.error = status, retry_after, error
@@ -78,8 +78,15 @@ def gzip_bytes(data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
-def post(endpoint: str, project: str, ping_type: str, document_id: str, body: bytes,
-         timeout: float, ca_bundle: str | None = None) -> Answer:
+def post(
+    endpoint: str,
+    project: str,
+    ping_type: str,
+    document_id: str,
+    body: bytes,
+    timeout: float,
+    ca_bundle: str | None = None,
+) -> Answer:
     """POST one ping; returns the server's answer, raises OSError on network failure."""
     scheme, host, port, base = split_endpoint(endpoint)
     path = base + _wire.submit_path(project, ping_type, document_id)
@@ -87,10 +94,12 @@ def post(endpoint: str, project: str, ping_type: str, document_id: str, body: by
     host_header = f"[{host}]" if ":" in host else host
     if port != (443 if scheme == "https" else 80):
         host_header += f":{port}"
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {USER_AGENT}\r\n"
-            f"Content-Type: application/json\r\nContent-Encoding: gzip\r\n"
-            + "".join(f"{k}: {v}\r\n" for k, v in SIMULATION_HEADERS.items())
-            + f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {USER_AGENT}\r\n"
+        f"Content-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        + "".join(f"{k}: {v}\r\n" for k, v in SIMULATION_HEADERS.items())
+        + f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    )
     sock = socket.create_connection((host, port), timeout=timeout)
     try:
         if scheme == "https":

@@ -14,6 +14,7 @@ sends every pending ping it may send, oldest first:
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -103,7 +104,7 @@ class Uploader:
             try:
                 _preload()
                 _preloaded = True
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
                 _guard.swallow(error)
             finally:
                 _importing.release()
@@ -121,7 +122,7 @@ class Uploader:
                         self.on_tick()
                 for data_dir in list(self.data_dirs):
                     self.drain(data_dir)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
                 _guard.swallow(error)
                 time.sleep(1.0)  # never spin on a persistent failure
             finally:
@@ -148,8 +149,11 @@ class Uploader:
         pauses = _read_pauses(spool)
         blocked: set = set()  # endpoints that failed in this pass
         for entry in spool.entries():
-            if hold and self.held.get(entry.project, 0) > time.monotonic() \
-                    and entry.ping_type in ("usage", "crash"):
+            if (
+                hold
+                and self.held.get(entry.project, 0) > time.monotonic()
+                and entry.ping_type in ("usage", "crash")
+            ):
                 result.kept += 1
                 continue
             fd = _open_locked(entry.path)
@@ -164,17 +168,29 @@ class Uploader:
                     spool.discard(entry, "spool_corrupt")
                     continue
                 endpoint = header["endpoint"]
-                if header["ping_type"] in ("usage", "crash") and _refused(data_dir, header["project"]):
+                if header["ping_type"] in ("usage", "crash") and _refused(
+                    data_dir, header["project"]
+                ):
                     spool.remove(entry)  # the user said no after it was spooled: it never goes
                     result.refused += 1
                     continue
-                if (header["ping_type"] in ("usage", "crash") and _config.denied_by_environment()) \
-                        or endpoint in blocked or not self._may_try(endpoint, pauses):
+                if (
+                    (header["ping_type"] in ("usage", "crash") and _config.denied_by_environment())
+                    or endpoint in blocked
+                    or not self._may_try(endpoint, pauses)
+                ):
                     result.kept += 1
                     continue
                 try:
-                    answer = _transport.post(endpoint, header["project"], header["ping_type"],
-                                             header["document_id"], body, timeout, ca_bundle)
+                    answer = _transport.post(
+                        endpoint,
+                        header["project"],
+                        header["ping_type"],
+                        header["document_id"],
+                        body,
+                        timeout,
+                        ca_bundle,
+                    )
                 except (OSError, ValueError) as error:  # refused, reset, timeout, TLS, bad URL
                     self._failed(endpoint)
                     blocked.add(endpoint)
@@ -196,9 +212,13 @@ class Uploader:
                 elif 400 <= status < 500 and status not in KEEP_STATUSES:
                     spool.discard(entry, f"rejected_{status}")
                     result.dropped += 1
-                    result.problems.append(f"{endpoint}: refused a {header['ping_type']} ping "
-                                           f"({status}): {answer.error}")
-                    _guard.logger().debug("sempervirens: ping refused (%s): %s", status, answer.error)
+                    result.problems.append(
+                        f"{endpoint}: refused a {header['ping_type']} ping "
+                        f"({status}): {answer.error}"
+                    )
+                    _guard.logger().debug(
+                        "sempervirens: ping refused (%s): %s", status, answer.error
+                    )
                 else:
                     self._failed(endpoint)
                     blocked.add(endpoint)
@@ -283,7 +303,7 @@ def parse_retry_after(value: str | None) -> float:
             seconds = parsedate_to_datetime(value).timestamp() - time.time()
         except (TypeError, ValueError, IndexError):
             return DEFAULT_RETRY_AFTER
-    if seconds != seconds:  # NaN
+    if math.isnan(seconds):
         return DEFAULT_RETRY_AFTER
     return min(MAX_RETRY_AFTER, max(1.0, seconds))
 

@@ -28,8 +28,7 @@ _NAME_CHARS = _NAME_FIRST | frozenset("0123456789_")
 _SEPARATORS = frozenset(".-")
 # Printable ASCII without quotes or backslashes (protocol `_TOKEN`).
 _TOKEN_CHARS = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    "_.,:;+-/ ()=~@#%^!?*<>[]{}|"
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.,:;+-/ ()=~@#%^!?*<>[]{}|"
 )
 
 
@@ -51,7 +50,11 @@ def valid_name(name: object) -> bool:
 
 
 def valid_label(label: object) -> bool:
-    return type(label) is str and len(label) <= MAX_LABEL_LENGTH and all(c in _TOKEN_CHARS for c in label)
+    return (
+        type(label) is str
+        and len(label) <= MAX_LABEL_LENGTH
+        and all(c in _TOKEN_CHARS for c in label)
+    )
 
 
 def clean_string(value: object) -> str | None:
