@@ -69,30 +69,53 @@ def _counter(app) -> FailureCounter:
 
 async def authorize(request: Request, *, role: str | None = None) -> Principal:
     """The caller's principal, or an error: 429, 401, then 403 for the wrong role."""
-    state = request.app.state
-    address = state.client_address(request.client.host if request.client else "",
-                                   request.headers.get("x-forwarded-for"))
-    counter = _counter(request.app)
-    wait = counter.wait(address)
-    if wait > 0:
-        raise TooManyRequests("too many failed attempts from this address; retry later",
-                              headers={**NO_STORE, "Retry-After": str(int(wait) + 1)})
+    throttle(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("a bearer token is required", headers=_challenge())
-    principal = await asyncio.to_thread(_verify, state.stores.private, token.strip())
+    principal = await check_token(request, token.strip())
     if principal is None:
-        counter.failed(address)
         raise Unauthorized("the token is not valid", headers=_challenge('error="invalid_token"'))
-    if role == "admin" and principal.role != "admin":
-        raise Forbidden("this needs an admin token", headers=NO_STORE)
+    if role == "admin":
+        require_admin(principal)
     return principal
+
+
+def throttle(request: Request) -> None:
+    """429 while the caller's address must still wait after its failures."""
+    wait = _counter(request.app).wait(_address(request))
+    if wait > 0:
+        raise TooManyRequests("too many failed attempts from this address; retry later",
+                              headers={**NO_STORE, "Retry-After": str(int(wait) + 1)})
+
+
+def failed(request: Request) -> None:
+    """Count one failed credential (a token, or a forged session cookie) against the caller."""
+    _counter(request.app).failed(_address(request))
+
+
+async def check_token(request: Request, token: str) -> Principal | None:
+    """The token's principal; None (counted as a failure) for a wrong, expired or revoked one."""
+    principal = await asyncio.to_thread(_verify, request.app.state.stores.private, token)
+    if principal is None:
+        failed(request)
+    return principal
+
+
+def require_admin(principal: Principal) -> None:
+    if principal.role != "admin":
+        raise Forbidden("this needs an admin token", headers=NO_STORE)
 
 
 def require_project(principal: Principal, project: str) -> None:
     """Admins read every project; a maintainer only their own."""
     if principal.role != "admin" and principal.project != project:
         raise Forbidden("this token is not for this project", headers=NO_STORE)
+
+
+def _address(request: Request) -> str:
+    return request.app.state.client_address(request.client.host if request.client else "",
+                                            request.headers.get("x-forwarded-for"))
 
 
 def _verify(engine, token: str) -> Principal | None:

@@ -50,38 +50,50 @@ async def institutions(request: Request) -> JSONResponse:
     if interval not in aggregate_tables.INTERVALS:
         raise _bad(f"interval must be one of {', '.join(aggregate_tables.INTERVALS)}", "interval")
     start, end = _date(request, "start"), _date(request, "end")
-    by_institution, summary = aggregate_tables.private_institution_users, aggregate_tables.private_origin_summary
 
     def read(connection) -> dict:
-        def period(table, *order):
-            query = select(table).where(table.c.project == project, table.c.interval == interval)
-            if start:
-                query = query.where(table.c.period_start >= start)
-            if end:
-                query = query.where(table.c.period_start <= end)
-            return _rows(connection.execute(query.order_by(table.c.period_start, *order).limit(MAX_ROWS)),
-                         drop=("project", "interval"))
-        return {"project": project, "interval": interval,
-                "summary": period(summary),
-                "institutions": period(by_institution, by_institution.c.users.desc(),
-                                       by_institution.c.institution)}
+        return read_institutions(connection, project, interval, start, end)
 
     return await _audited(request, principal, "institutions", project, read)
+
+
+def read_institutions(connection, project: str, interval: str, start: date | None = None,
+                      end: date | None = None) -> dict:
+    """A project's institutions and academic counts: counts only, never an IP or a UUID."""
+    by_institution, summary = aggregate_tables.private_institution_users, aggregate_tables.private_origin_summary
+
+    def period(table, *order):
+        query = select(table).where(table.c.project == project, table.c.interval == interval)
+        if start:
+            query = query.where(table.c.period_start >= start)
+        if end:
+            query = query.where(table.c.period_start <= end)
+        return _rows(connection.execute(query.order_by(table.c.period_start, *order).limit(MAX_ROWS)),
+                     drop=("project", "interval"))
+    return {"project": project, "interval": interval,
+            "summary": period(summary),
+            "institutions": period(by_institution, by_institution.c.users.desc(),
+                                   by_institution.c.institution)}
 
 
 async def anomalies(request: Request) -> JSONResponse:
     principal = await authorize(request, role="admin")
     project = request.query_params.get("project")
     project = _project(project) if project is not None else None
-    table = aggregate_tables.anomalies
 
     def read(connection) -> dict:
-        query = select(table).order_by(table.c.day.desc(), table.c.clients.desc()).limit(MAX_ROWS)
-        if project:
-            query = query.where(table.c.project == project)
-        return {"anomalies": _rows(connection.execute(query))}
+        return read_anomalies(connection, project)
 
     return await _audited(request, principal, "anomalies", project, read)
+
+
+def read_anomalies(connection, project: str | None = None) -> dict:
+    """One-address anomalies, newest first (admins only: they hold the address)."""
+    table = aggregate_tables.anomalies
+    query = select(table).order_by(table.c.day.desc(), table.c.clients.desc()).limit(MAX_ROWS)
+    if project:
+        query = query.where(table.c.project == project)
+    return {"anomalies": _rows(connection.execute(query))}
 
 
 async def audit_entries(request: Request) -> JSONResponse:
@@ -109,6 +121,13 @@ async def transparency(request: Request) -> JSONResponse:
 async def _audited(request: Request, principal: Principal, action: str, project: str | None,
                    read) -> JSONResponse:
     purpose = request.headers.get("x-purpose") or request.query_params.get("purpose")
+    body = await audited_read(request, principal, action, project, purpose, read)
+    return JSONResponse(body, headers=NO_STORE)
+
+
+async def audited_read(request: Request, principal: Principal, action: str, project: str | None,
+                       purpose: str | None, read) -> dict:
+    """read(connection) after its audit row is committed (the private pages read through here too)."""
     engine = request.app.state.stores.private
 
     def run() -> dict:
@@ -118,7 +137,7 @@ async def _audited(request: Request, principal: Principal, action: str, project:
         with engine.connect() as connection:
             return read(connection)
 
-    return JSONResponse(await asyncio.to_thread(run), headers=NO_STORE)
+    return await asyncio.to_thread(run)
 
 
 def _bad(message: str, field: str) -> BadRequest:

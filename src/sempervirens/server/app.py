@@ -15,6 +15,7 @@ from starlette.routing import Route
 from .. import public
 from .. import settings as settings_module
 from ..admin import private_api as admin_api
+from ..admin import private_pages
 from ..aggregate.background import start_periodic_aggregation
 from ..store import Writer, open_stores
 from ._client_ip import ClientAddress
@@ -48,6 +49,7 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
             Route("/healthz", healthz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
             *admin_api.routes(),  # /api/v1/private/... and /api/v1/transparency
+            *private_pages.routes(),  # /private: the same, as pages behind a sign-in
             *public.routes(),  # pages, /api/v1/projects..., /datasets, /static
         ],
         middleware=[Middleware(public.SecurityHeaders)],
