@@ -27,10 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import text
 
-from sempervirens.aggregate.run import Config, aggregate_public  # noqa: E402
-from sempervirens.store import open_stores  # noqa: E402
+from sempervirens.aggregate.run import Config, aggregate_public
+from sempervirens.store import open_stores
 
 FIRST_DAY = date(2026, 1, 1)
 DAYS = 90

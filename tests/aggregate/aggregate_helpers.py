@@ -1,7 +1,9 @@
 """Helpers shared by the aggregate tests (plain functions; the fixtures stay in conftest.py)."""
 
 from __future__ import annotations
+
 from sqlalchemy import select
+
 from sempervirens.aggregate import tables
 
 

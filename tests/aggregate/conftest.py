@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-
 from _services.dns import LoopbackDNS
 from sempervirens.store import open_stores
 

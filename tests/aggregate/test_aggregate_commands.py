@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-
 from aggregate_helpers import rows
-from pings import post, usage
 from population import Ping, client, insert
+
+from _services.server import start_server
+from pings import post, usage
 from sempervirens import cli
 from sempervirens.aggregate import tables
-from _services.server import start_server
 
 
 def test_aggregate_command(sqlite_stores, tmp_path, capsys):
-    yesterday = date.today() - timedelta(days=1)
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
     insert(sqlite_stores, [Ping("numpy", client(), yesterday) for _ in range(11)])
     args = ["aggregate", "--data-dir", str(tmp_path / "data"), "--k-anonymity", "5"]
     assert cli.main(args) == 0

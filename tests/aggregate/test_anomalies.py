@@ -9,6 +9,7 @@ from datetime import date
 
 from aggregate_helpers import rows
 from population import Ping, client, insert
+
 from sempervirens import cli
 from sempervirens.aggregate import tables
 from sempervirens.aggregate.run import Config, run_cycle

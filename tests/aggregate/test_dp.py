@@ -6,6 +6,7 @@ from datetime import date
 
 from aggregate_helpers import rows, snapshot
 from population import Ping, client, insert
+
 from sempervirens.aggregate import tables
 from sempervirens.aggregate.dp import DifferentialPrivacy
 from sempervirens.aggregate.run import Config, run_cycle

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from sqlalchemy import inspect
-
 from aggregate_helpers import rows
 from population import Ping, client, insert
+from sqlalchemy import inspect
+
 from sempervirens.aggregate import tables
 from sempervirens.aggregate.run import Config, run_cycle
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
-
 from aggregate_helpers import rows, snapshot
 from population import Ping, client, insert
+from sqlalchemy import func, select
+
 from sempervirens import cli
 from sempervirens.aggregate import tables
 from sempervirens.aggregate.retention import purge_expired

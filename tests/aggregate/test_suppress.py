@@ -9,12 +9,12 @@ from datetime import date
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from population import Ping, insert
+from sqlalchemy import select
+
 from sempervirens.aggregate import tables
 from sempervirens.aggregate.run import Config, run_cycle
 from sempervirens.store import open_stores
-from sqlalchemy import select
 
 K = 5
 DAYS = (date(2026, 3, 1), date(2026, 3, 2))  # a Sunday and a Monday: two ISO weeks

@@ -77,20 +77,20 @@ class Dialect:
 
     def labeled_counters(self, alias: str = "p") -> tuple[str, str, str, str]:
         if self.pg:
-            return (f"CROSS JOIN LATERAL jsonb_each({alias}.metrics->'labeled_counters') m "
-                    "CROSS JOIN LATERAL jsonb_each_text(m.value) l",
+            return ((f"CROSS JOIN LATERAL jsonb_each({alias}.metrics->'labeled_counters') m "
+                     "CROSS JOIN LATERAL jsonb_each_text(m.value) l"),
                     "m.key", "l.key", "l.value::bigint")
-        return (f"CROSS JOIN json_each({alias}.metrics, '$.labeled_counters') m "
-                "CROSS JOIN json_each(m.value) l", "m.key", "l.key", "l.value")
+        return ((f"CROSS JOIN json_each({alias}.metrics, '$.labeled_counters') m "
+                 "CROSS JOIN json_each(m.value) l"), "m.key", "l.key", "l.value")
 
     def timing_buckets(self, alias: str = "p") -> tuple[str, str, str, str]:
         """FROM-clause addition, metric, bucket (int), count."""
         if self.pg:
-            return (f"CROSS JOIN LATERAL jsonb_each({alias}.metrics->'timings') t "
-                    "CROSS JOIN LATERAL jsonb_each_text(t.value->'buckets') b",
+            return ((f"CROSS JOIN LATERAL jsonb_each({alias}.metrics->'timings') t "
+                     "CROSS JOIN LATERAL jsonb_each_text(t.value->'buckets') b"),
                     "t.key", "b.key::integer", "b.value::bigint")
-        return (f"CROSS JOIN json_each({alias}.metrics, '$.timings') t "
-                "CROSS JOIN json_each(t.value, '$.buckets') b",
+        return ((f"CROSS JOIN json_each({alias}.metrics, '$.timings') t "
+                 "CROSS JOIN json_each(t.value, '$.buckets') b"),
                 "t.key", "CAST(b.key AS INTEGER)", "b.value")
 
     def temp_table(self, name: str, select: str) -> str:

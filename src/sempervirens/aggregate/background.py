@@ -55,7 +55,7 @@ class PeriodicAggregation:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "PeriodicAggregation":
+    def start(self) -> PeriodicAggregation:
         if self.interval > 0:
             self._thread = threading.Thread(target=self._run, name="sempervirens-aggregate",
                                             daemon=True)
@@ -75,7 +75,7 @@ class PeriodicAggregation:
                 with cycle_lock(self.stores) as acquired:
                     if acquired:
                         run_cycle(self.stores, self.config)
-            except Exception as error:  # noqa: BLE001 - the next cycle tries again
+            except Exception as error:
                 # The type only: database errors quote their parameters, which may be IPs.
                 log.error("aggregation cycle failed: %s", type(error).__name__)
                 log.debug("aggregation cycle failed", exc_info=True)

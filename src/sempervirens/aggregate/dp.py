@@ -72,8 +72,7 @@ class DifferentialPrivacy:
         big = sorted((n, value) for value, n in parts.items() if n >= floor)
         other = sum(max(n, 0) for n in small.values())
         if small and 0 < other < floor and big:
-            n, value = big.pop(0)
-            other += n
+            other += big.pop(0)[0]
         published = {value: n for n, value in big}
         if other >= floor:
             published[OTHER] = published.get(OTHER, 0) + other

@@ -37,7 +37,7 @@ class Config:
     enrich_limit: int = 20_000  # most new addresses looked up per cycle (DNS time is bounded)
 
     @classmethod
-    def from_settings(cls, values: dict) -> "Config":
+    def from_settings(cls, values: dict) -> Config:
         return cls(k=values["k_anonymity"], retention_days=values["retention_days"],
                    anomaly_min_clients=values["anomaly_min_clients"],
                    dp_epsilon=values["dp_epsilon"], dp_delta=values["dp_delta"],
@@ -69,10 +69,10 @@ deletion_hooks: list[DeletionHook] = []
 
 def run_cycle(stores, config: Config, *, today: date | None = None, purge: bool = True,
               hooks: Iterable[DeletionHook] | None = None) -> CycleReport:
+    from ..admin import deletion  # noqa: F401 - registers its hook in deletion_hooks
     from .anomalies import detect_anomalies
     from .institutions import aggregate_private, enrich_new_addresses
     from .retention import purge_expired
-    from ..admin import deletion  # noqa: F401 - registers its hook in deletion_hooks
 
     today = today or utc_today()
     report = CycleReport()
@@ -114,7 +114,6 @@ def _timed(report: CycleReport, name: str, function, *args, **kwargs):
 
 def _private_dirty(engine, today: date):
     with engine.connect() as connection:
-        d = dialect_of(connection)
         return dirty_days(connection, tables.private_aggregated_days, ACCESS_LOG, today)
 
 

@@ -32,7 +32,7 @@ def _distinct_days(connection, d: Dialect, source: Source) -> list[date]:
     """Every day holding rows, by a loose index scan: one index probe per day, not per row."""
     column, table = source.column, source.table
     if source.timestamp:
-        after = (f"(((t.v AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC')"
+        after = ("(((t.v AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC')"
                  if d.pg else "date(t.v, '+1 day')")
         condition = f"{column} >= {after}"
     else:
