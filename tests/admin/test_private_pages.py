@@ -281,3 +281,17 @@ def test_a_maintainer_signs_in_and_sees_the_institutions_in_a_browser(server, ma
             context.close()
         finally:
             browser.close()
+
+
+def test_openapi_documents_the_private_api_and_transparency(server):
+    document = httpx.get(server.url + "/openapi.json", timeout=10).json()
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    for path in ("/api/v1/private/projects/{project}/institutions", "/api/v1/private/anomalies",
+                 "/api/v1/private/audit"):
+        operation = document["paths"][path]["get"]
+        assert operation["security"] == [{"bearerAuth": []}], path
+        assert {"200", "400", "401", "403", "429"} <= set(operation["responses"]), path
+        assert "Retry-After" in operation["responses"]["429"]["headers"]
+    transparency = document["paths"]["/api/v1/transparency"]["get"]
+    assert "security" not in transparency and "200" in transparency["responses"]
+    assert not any(path.startswith("/private") for path in document["paths"])  # pages are for people

@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .. import __version__
+from ..admin._openapi import PATHS as PRIVATE_PATHS
+from ..admin._openapi import SECURITY_SCHEMES
 from ..public._openapi import PATHS as PUBLIC_PATHS
 from ..protocol import (
     MAX_BUCKET,
@@ -119,6 +121,7 @@ def openapi() -> dict:
                                  "responses": {"200": {"description": "Serving"},
                                                "503": {"description": "Not serving"}}}},
             **PUBLIC_PATHS,  # the public statistics API (sempervirens/public/_openapi.py)
+            **PRIVATE_PATHS,  # the private API and /api/v1/transparency (sempervirens/admin/_openapi.py)
         },
-        "components": {"schemas": {**PING_SCHEMAS, "Error": _ERROR}},
+        "components": {"schemas": {**PING_SCHEMAS, "Error": _ERROR}, "securitySchemes": SECURITY_SCHEMES},
     }
