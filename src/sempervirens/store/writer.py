@@ -120,6 +120,8 @@ class Writer:
         self._queued: list[tuple[Accepted, asyncio.Future]] = []
         self._in_flight: list[tuple[Accepted, asyncio.Future]] | None = None
         self._flush_scheduled = False
+        self._hold: asyncio.TimerHandle | None = None
+        self._last_batch = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._process: subprocess.Popen | None = None
         self._out = bytearray()  # bytes not yet taken by the pipe
@@ -145,7 +147,9 @@ class Writer:
         if self._loop is None:
             return
         while self._queued or self._in_flight is not None:
-            self._flush()
+            if self._hold is not None:
+                self._hold.cancel()
+            self._flush(held=True)
             await self._idle.wait()
         process, self._process = self._process, None
         if process is not None:
@@ -159,11 +163,15 @@ class Writer:
         future = self._loop.create_future()
         self._waiting += 1
         self._queued.append((item, future))
-        if not self._flush_scheduled and self._in_flight is None:
-            # Not now: at the end of this turn of the loop, so that every ping
-            # read in the same turn goes in the same batch.
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
+        if self._in_flight is None:
+            if self._hold is not None and len(self._queued) >= self._last_batch // 2:
+                self._hold.cancel()
+                self._hold = None
+            if not self._flush_scheduled and self._hold is None:
+                # Not now: at the end of this turn of the loop, so that every
+                # ping read in the same turn goes in the same batch.
+                self._flush_scheduled = True
+                self._loop.call_soon(self._flush)
         await future
 
     # -- talking to the writer process ------------------------------------
@@ -186,9 +194,19 @@ class Writer:
         config = orjson.dumps({**self._urls, "ping_sql": self._ping_sql, "log_sql": self._log_sql})
         self._send(_REPLY.pack(len(config)) + config)
 
-    def _flush(self) -> None:
+    def _flush(self, held: bool = False) -> None:
         self._flush_scheduled = False
-        if self._in_flight is not None or not self._queued:
+        if held:
+            self._hold = None
+        if self._in_flight is not None or not self._queued or self._hold is not None:
+            return
+        if not held and len(self._queued) < self._last_batch // 2:
+            # The last batch was much bigger: its requests are coming back and
+            # being read right now.  Committing the first one or two alone would
+            # cost a whole flush and leave the rest to wait for it, and batches
+            # would then alternate between tiny and huge.  Wait a little (at
+            # most HOLD_SECONDS, and only until half the last batch is here).
+            self._hold = self._loop.call_later(HOLD_SECONDS, self._flush, True)
             return
         if not self.running:
             if self._process is not None:
@@ -200,6 +218,7 @@ class Writer:
                 self._queued = []
                 return
         batch, self._queued = self._queued[:self._batch_size], self._queued[self._batch_size:]
+        self._last_batch = len(batch)
         self._in_flight = batch
         self._idle.clear()
         try:
@@ -295,6 +314,9 @@ class Writer:
             with contextlib.suppress(OSError):
                 pipe.close()
 
+
+# The longest a batch is held back for more pings (see _flush).
+HOLD_SECONDS = 0.002
 
 _REQUEST = struct.Struct("!II")  # as in _writer_process.py
 _REPLY = struct.Struct("!I")
