@@ -96,7 +96,7 @@ def start(request: Request, response: Response, principal: Principal, token_hash
     expires = str(int(time.time()) + SESSION_SECONDS)
     nonce = secrets.token_urlsafe(18)
     mac = _mac(_key(request), "session", principal.token_id, expires, nonce, token_hash)
-    _set(request, response, "session", ".".join((principal.token_id, expires, nonce, mac)),
+    _set(request, response, "session", f"{principal.token_id}.{expires}.{nonce}.{mac}",
          SESSION_SECONDS)
     clear(request, response, "signin")
 

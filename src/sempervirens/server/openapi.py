@@ -7,7 +7,6 @@ from functools import lru_cache
 from .. import __version__
 from ..admin._openapi import PATHS as PRIVATE_PATHS
 from ..admin._openapi import SECURITY_SCHEMES
-from ..public._openapi import PATHS as PUBLIC_PATHS
 from ..protocol import (
     MAX_BUCKET,
     MAX_COUNT,
@@ -20,6 +19,7 @@ from ..protocol import (
     PING_TYPES,
     SCHEMA_VERSION,
 )
+from ..public._openapi import PATHS as PUBLIC_PATHS
 
 _UUID = {"type": "string", "format": "uuid"}
 _UUID4 = {"type": "string", "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
