@@ -26,16 +26,19 @@ def test_no_server_error_and_errors_are_json(fuzzed_server):
     # Driven by hypothesis directly: schemathesis' pytest plugin lags behind pytest 9.
     operations = _operations(fuzzed_server.url)
     assert {op.path for op in operations} >= {"/submit/{project}/{ping_type}/1/{document_id}"}
-    statuses = set()
+    statuses: dict[str, set[int]] = {}
     for operation in operations:
+        # derandomize: the same examples on every run, so the suite is not flaky.
         @given(case=operation.as_strategy())
-        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+                  derandomize=True)
         def check(case):
             response = case.call(base_url=fuzzed_server.url, timeout=10)
-            statuses.add(response.status_code)
+            statuses.setdefault(operation.path, set()).add(response.status_code)
             assert response.status_code < 500, response.text
             if response.status_code >= 400:
                 assert response.json()["error"]["status"] == response.status_code
 
         check()
-    assert {202, 400} <= statuses  # both valid and invalid pings were generated
+    # Both valid and invalid pings were generated.
+    assert {202, 400} <= statuses["/submit/{project}/{ping_type}/1/{document_id}"]
