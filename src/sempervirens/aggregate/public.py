@@ -173,18 +173,18 @@ def _feature_usage(run) -> None:
            FROM agg_features GROUP BY project, period_start, metric, label
            HAVING count(*) >= :k""")
     # Small labels of a labeled counter: one OTHER label over their union of clients.
+    # A window (one row per client and label, so count(*) is the label's users)
+    # rather than a join, which SQLite would run as a nested loop.
     run(f"""INSERT INTO public_feature_usage
                 (project, "interval", period_start, metric, label, events, users)
-            SELECT f.project, :interval, f.period_start, f.metric, '{OTHER}',
-                   sum(f.events), count(DISTINCT f.client_id)
-            FROM agg_features f
-            JOIN (SELECT project, period_start, metric, label FROM agg_features
-                  WHERE label <> '' GROUP BY project, period_start, metric, label
-                  HAVING count(*) < :k) s
-              ON s.project = f.project AND s.period_start = f.period_start
-             AND s.metric = f.metric AND s.label = f.label
-            GROUP BY f.project, f.period_start, f.metric
-            HAVING count(DISTINCT f.client_id) >= :k""")
+            SELECT project, :interval, period_start, metric, '{OTHER}',
+                   sum(events), count(DISTINCT client_id)
+            FROM (SELECT project, period_start, metric, client_id, events,
+                         count(*) OVER (PARTITION BY project, period_start, metric, label) AS cell
+                  FROM agg_features WHERE label <> '') labels
+            WHERE cell < :k
+            GROUP BY project, period_start, metric
+            HAVING count(DISTINCT client_id) >= :k""")
 
 
 def _timings(run) -> None:
@@ -225,14 +225,14 @@ def _crashes(run) -> None:
             FROM agg_crashes GROUP BY {keys} HAVING count(*) >= :k""")
     run(f"""INSERT INTO public_crashes
                 (project, "interval", period_start, exception_type, version, crashes, users)
-            SELECT c.project, :interval, c.period_start, '{OTHER}', '{OTHER}',
-                   sum(c.crashes), count(DISTINCT c.client_id)
-            FROM agg_crashes c
-            JOIN (SELECT {keys} FROM agg_crashes GROUP BY {keys} HAVING count(*) < :k) s
-              ON s.project = c.project AND s.period_start = c.period_start
-             AND s.exception_type = c.exception_type AND s.version = c.version
-            GROUP BY c.project, c.period_start
-            HAVING count(DISTINCT c.client_id) >= :k""")
+            SELECT project, :interval, period_start, '{OTHER}', '{OTHER}',
+                   sum(crashes), count(DISTINCT client_id)
+            FROM (SELECT project, period_start, client_id, crashes,
+                         count(*) OVER (PARTITION BY {keys}) AS cell
+                  FROM agg_crashes) cells
+            WHERE cell < :k
+            GROUP BY project, period_start
+            HAVING count(DISTINCT client_id) >= :k""")
 
 
 def _tune(connection: Connection, d: Dialect) -> None:
