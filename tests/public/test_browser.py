@@ -57,13 +57,15 @@ def _table(page, testid: str) -> dict[str, dict[str, str]]:
     }""", testid)
 
 
-def test_front_page_shows_each_projects_weekly_installs(published, page, artifacts):
+def test_front_page_shows_each_projects_recent_and_weekly_installs(published, page, artifacts):
     projects = httpx.get(published.url + "/api/v1/projects", timeout=10).json()["projects"]
     page.goto(published.url + "/")
     page.wait_for_selector(".spark canvas")
     for p in projects:
         shown = page.text_content(f'[data-testid="weekly-{p["project"]}"]')
         assert shown.replace(",", "") == str(p["weekly_installs"])
+        recent = page.text_content(f'[data-testid="recent-{p["project"]}"]')
+        assert recent.replace(",", "") == str(p["last_30_days_installs"])
     # Each sparkline is drawn inside its card (it used to run past the card's right edge).
     overflow = page.evaluate("""() => [...document.querySelectorAll('.spark')].map((spark) => {
         const canvas = spark.querySelector('canvas').getBoundingClientRect();

@@ -19,6 +19,7 @@ from . import tables
 from ._periods import period_end, period_start, ranges
 from ._sql import dialect_of
 from .public import aggregate_range, build_base, drop_base
+from .recent import publish_recent
 from .state import ACCESS_LOG, PINGS, dirty_days, record_days, utc_today
 
 log = logging.getLogger("sempervirens.aggregate")
@@ -151,6 +152,7 @@ def aggregate_public(engine, config: Config, today: date | None = None,
             drop_base(connection)
     through = (today - timedelta(days=1)).isoformat()
     with engine.begin() as connection:
+        publish_recent(connection, d, today, config.k, dp=dp is not None)
         record_days(connection, tables.aggregated_days, days, counts.counts, today)
         if days or changed or (dp is not None and published.get("aggregated_through") != through):
             _publish_parameters(connection, {**wanted, "aggregated_through": through})

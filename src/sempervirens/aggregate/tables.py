@@ -7,7 +7,8 @@ table describes at least `k` distinct clients (see suppress.py), holds counts on
 
 Common columns of the public tables:
 - project: the project's normalised name (PEP 503).
-- interval: 'day', 'week' (ISO week, starting on Monday) or 'month' (UTC).
+- interval: 'day', 'week' (ISO week, starting on Monday) or 'month' (UTC); in
+  public_active_installs also '30d', the rolling 30-day windows of recent.py.
 - period_start: the first UTC day of the period.
 
 A part of a breakdown that describes fewer than k clients is folded into the value

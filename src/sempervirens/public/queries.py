@@ -128,10 +128,11 @@ def aggregated_through(engine: Engine) -> date | None:
 
 
 def headline(engine: Engine, project: str) -> dict:
-    """A project's numbers for the front page, from the weekly and daily rows.
+    """A project's numbers for the front page, from the 30-day, weekly and daily rows.
 
-    The weekly total of the last complete ISO week, the week before for the
-    trend, and the daily totals of the last 30 days for a sparkline.
+    Active installations in the last 30 complete days and the change against the
+    30 days before; the weekly total of the last complete ISO week, the week before
+    for its trend; and the daily totals of the last 30 days for a sparkline.
     """
     t = public_active_installs
     through = aggregated_through(engine)
@@ -152,8 +153,17 @@ def headline(engine: Engine, project: str) -> dict:
                       .where(t.c.project == project, t.c.interval == "day", t.c.breakdown == "",
                              t.c.period_start >= since)
                       .order_by(t.c.period_start)))
+    recent = _rows(engine, select(t.c.period_start, t.c.installs)
+                   .where(t.c.project == project, t.c.interval == "30d", t.c.breakdown == "")
+                   .order_by(t.c.period_start.desc()).limit(2))
+    recent_trend = None
+    if len(recent) == 2 and recent[1]["installs"]:
+        recent_trend = round(100 * (recent[0]["installs"] - recent[1]["installs"]) / recent[1]["installs"], 1)
     return {
         "project": project,
+        "last_30_days_from": recent[0]["period_start"].isoformat() if recent else None,
+        "last_30_days_installs": recent[0]["installs"] if recent else None,
+        "last_30_days_trend_percent": recent_trend,
         "week": latest["period_start"].isoformat() if latest else None,
         "weekly_installs": latest["installs"] if latest else None,
         "previous_week_installs": previous["installs"] if previous else None,
