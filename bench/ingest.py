@@ -10,9 +10,7 @@ and the ratios b/a and c/a.  "Durable" counts the rows found in the store afterw
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,7 +22,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from _services.ports import free_port  # noqa: E402
-from _services.postgres import PostgresCluster, _bin, _run  # noqa: E402
+from _services.postgres import start_cluster  # noqa: E402
 
 from sempervirens.store import create_store_engine  # noqa: E402
 
@@ -79,27 +77,6 @@ def measure(name: str, command: list[str], port: int, seconds: int, connections:
     return result
 
 
-def start_durable_cluster() -> PostgresCluster:
-    """A throwaway cluster like the test suite's, but with PostgreSQL's durability left on.
-
-    The tests' cluster turns fsync and synchronous_commit off (they kill our server,
-    never PostgreSQL); a benchmark of *durable* pings must not, or a commit would
-    cost no flush at all and (c) would not be comparable with (b).
-    """
-    as_postgres = os.geteuid() == 0
-    directory = tempfile.mkdtemp(prefix="sempervirens-bench-pg-")
-    if as_postgres:
-        shutil.chown(directory, "postgres", "postgres")
-    port = free_port()
-    _run([_bin("initdb"), "-D", f"{directory}/data", "-U", "sempervirens", "--auth=trust",
-          "-E", "UTF8", "--no-sync"], as_postgres)
-    options = (f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=on "
-               "-c synchronous_commit=on -c full_page_writes=on -c max_connections=50")
-    _run([_bin("pg_ctl"), "-D", f"{directory}/data", "-o", options, "-l", f"{directory}/log",
-          "-w", "start"], as_postgres)
-    return PostgresCluster(port, directory, as_postgres)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=15)
@@ -125,7 +102,7 @@ def main() -> None:
                                              "--data-dir", f"{data}/sqlite", "--log-level", "warning"],
                 port, args.seconds, args.connections, f"sqlite:///{data}/sqlite/telemetry.db")
         if "c" in cases:
-            cluster = start_durable_cluster()
+            cluster = start_cluster(durable=True)
             try:
                 telemetry, private = cluster.create_database("telemetry"), cluster.create_database("private")
                 port = free_port()

@@ -1,8 +1,8 @@
 """A throwaway PostgreSQL cluster on a loopback port, started by the test session.
 
 It runs from Debian's packages (installed by `make test`); as root, the server runs
-as the `postgres` user, which PostgreSQL insists on.  Durability settings are off:
-the tests kill our server, never this one.
+as the `postgres` user, which PostgreSQL insists on.  For tests its flushes are off:
+they kill our server, never this one.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ class PostgresCluster:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start_cluster() -> PostgresCluster:
+def start_cluster(*, durable: bool = False) -> PostgresCluster:
+    """Tests run with PostgreSQL's flushes off; a benchmark of durable pings keeps them on."""
     as_postgres = os.geteuid() == 0
     directory = tempfile.mkdtemp(prefix="sempervirens-pg-")
     if as_postgres:
@@ -61,8 +62,9 @@ def start_cluster() -> PostgresCluster:
     port = free_port()
     _run([_bin("initdb"), "-D", f"{directory}/data", "-U", "sempervirens", "--auth=trust",
           "-E", "UTF8", "--no-sync"], as_postgres)
-    options = (f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    flushes = "on" if durable else "off"
+    options = (f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync={flushes} "
+               f"-c synchronous_commit={flushes} -c full_page_writes={flushes} -c max_connections=200")
     _run([_bin("pg_ctl"), "-D", f"{directory}/data", "-o", options, "-l", f"{directory}/log",
           "-w", "start"], as_postgres)
     return PostgresCluster(port, directory, as_postgres)
