@@ -24,6 +24,11 @@ class Dialect:
         # sqlite3's deprecated default adapter.
         return value if self.pg else value.isoformat()
 
+    def date_literal(self, value: date) -> str:
+        """A day as SQL text (for a view, which takes no bound parameters)."""
+        day = date.fromordinal(value.toordinal()).isoformat()  # digits and dashes only
+        return f"DATE '{day}'" if self.pg else f"'{day}'"
+
     def timestamp(self, value: date):
         """Midnight UTC of a day, comparable with a stored received_at."""
         if self.pg:

@@ -34,27 +34,47 @@ _BREAKDOWNS = {  # breakdown -> column of agg_clients
 def build_base(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     """Per client and day, what the rollups need, from the pings of [lo, hi).
 
-    The pings (and their JSON metrics) are read once here; every interval's
-    rollup then groups these much smaller tables.  They are temporary: they live in
-    this transaction's connection only.
+    The pings (and their JSON metrics) are read here once per base table; every
+    interval's rollup then groups these much smaller tables.  They are temporary:
+    they live in this transaction's connection only.
     """
     _tune(connection, d)
     _drop_temp(connection, _BASE)
-    params = {"lo": d.date(lo), "hi": d.date(hi)}
+    build_clients(connection, d, lo, hi)
+    _build_metrics(connection, d, lo, hi)
+    if d.pg:
+        for name in _BASE[1:]:
+            connection.execute(text(f"ANALYZE {name}"))
+
+
+def _where(d: Dialect) -> tuple[str, str]:
     where = ("p.day >= :lo AND p.day < :hi AND NOT EXISTS "
              "(SELECT 1 FROM aggregate_exclusions x WHERE x.document_id = p.document_id)")
-    with_client = f"{where} AND p.client_id IS NOT NULL"
+    return where, f"{where} AND p.client_id IS NOT NULL"
 
-    def run(sql: str) -> None:
-        connection.execute(text(sql), params)
 
-    run(d.temp_table("base_clients", f"""
+def build_clients(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
+    """base_clients: one row per project, day and client (no JSON is read for it)."""
+    _, with_client = _where(d)
+    connection.execute(text(d.temp_table("base_clients", f"""
         SELECT p.project, p.day, p.client_id,
                max(p.project_version) AS version, max(p.os) AS os, max(p.arch) AS arch,
                max({d.minor_version('p.python_version')}) AS python,
                max({d.bool_text('p.is_ci')}) AS ci
         FROM pings p WHERE {with_client} AND p.ping_type IN ('usage', 'crash')
-        GROUP BY p.project, p.day, p.client_id"""))
+        GROUP BY p.project, p.day, p.client_id""")), {"lo": d.date(lo), "hi": d.date(hi)})
+    if d.pg:  # the planner knows nothing of a fresh temporary table
+        connection.execute(text("ANALYZE base_clients"))
+
+
+def _build_metrics(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
+    """The base tables read from the JSON metrics, crashes and opt-outs."""
+    params = {"lo": d.date(lo), "hi": d.date(hi)}
+    where, with_client = _where(d)
+
+    def run(sql: str) -> None:
+        connection.execute(text(sql), params)
+
     selects = []
     for join, metric, label, n in (d.counters(), d.labeled_counters()):
         selects.append(f"SELECT p.project, p.day, p.client_id, {metric} AS metric, "
@@ -79,9 +99,30 @@ def build_base(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     run(d.temp_table("base_opt_outs", f"""
         SELECT p.project, p.day, count(*) AS n FROM pings p
         WHERE {where} AND p.ping_type = 'opt-out' GROUP BY p.project, p.day"""))
-    if d.pg:  # the planner knows nothing of a fresh temporary table
-        for name in _BASE:
-            connection.execute(text(f"ANALYZE {name}"))
+
+
+def daily_active_installs(connection: Connection, d: Dialect, lo: date, hi: date,
+                          k: int) -> None:
+    """Only public_active_installs, interval day, for the days of [lo, hi).
+
+    The same statements as the full pipeline's (base_clients, then the day rollup
+    with its suppression), without the other tables and intervals: what the
+    benchmark times against its reference.  Leaves base_clients behind.
+    """
+    _tune(connection, d)
+    _drop_temp(connection, _BASE)
+    build_clients(connection, d, lo, hi)
+    params = {"lo": d.date(lo), "hi": d.date(hi), "k": k, "interval": "day"}
+
+    def run(sql: str, **extra) -> None:
+        connection.execute(text(sql), {**params, **extra})
+
+    run('DELETE FROM public_active_installs WHERE "interval" = :interval '
+        "AND period_start >= :lo AND period_start < :hi")
+    _drop_temp(connection, _PERIOD)
+    _period_clients(connection, run, d, "day", lo, hi)
+    _active_installs(connection, run, d, "day", k, None)
+    _drop_temp(connection, _PERIOD)
 
 
 def drop_base(connection: Connection) -> None:
@@ -106,25 +147,16 @@ def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date,
             "AND period_start >= :lo AND period_start < :hi")
     _drop_temp(connection, _PERIOD)
 
-    # One row per client and period, with the one value it counts under per breakdown.
-    run(d.temp_table("agg_clients", f"""
-        SELECT project, {ps} AS period_start, client_id, max(version) AS version,
-               max(os) AS os, max(arch) AS arch, max(python) AS python, max(ci) AS ci
-        FROM base_clients WHERE {where} GROUP BY project, {ps}, client_id"""))
+    _period_clients(connection, run, d, interval, lo, hi)
     _active_installs(connection, run, d, interval, k, dp)
-    run(d.temp_table("agg_features", f"""
-        SELECT project, {ps} AS period_start, client_id, metric, label, sum(events) AS events
-        FROM base_features WHERE {where} GROUP BY project, {ps}, client_id, metric, label"""))
+    _rollup(connection, run, d, "agg_features", "base_features", interval, lo, hi,
+            ["metric", "label"], [("sum(events)", "events")])
     _feature_usage(run)
-    run(d.temp_table("agg_timings", f"""
-        SELECT project, {ps} AS period_start, client_id, metric, bucket, sum(n) AS n
-        FROM base_timings WHERE {where} GROUP BY project, {ps}, client_id, metric, bucket"""))
+    _rollup(connection, run, d, "agg_timings", "base_timings", interval, lo, hi,
+            ["metric", "bucket"], [("sum(n)", "n")])
     _timings(run)
-    run(d.temp_table("agg_crashes", f"""
-        SELECT project, {ps} AS period_start, client_id, exception_type, version,
-               sum(crashes) AS crashes
-        FROM base_crashes WHERE {where}
-        GROUP BY project, {ps}, client_id, exception_type, version"""))
+    _rollup(connection, run, d, "agg_crashes", "base_crashes", interval, lo, hi,
+            ["exception_type", "version"], [("sum(crashes)", "crashes")])
     _crashes(run)
     # Under DP the active count is the noisy published total, not the exact one.
     active = ("SELECT project, period_start, installs AS n FROM public_active_installs "
@@ -141,6 +173,36 @@ def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date,
           ON a.project = o.project AND a.period_start = o.period_start
         WHERE o.n >= :k AND a.n >= :k""")
     _drop_temp(connection, _PERIOD)
+
+
+def _period_clients(connection, run, d: Dialect, interval: str, lo: date, hi: date) -> None:
+    """agg_clients: one row per client and period, with the one value it counts
+    under per breakdown."""
+    _rollup(connection, run, d, "agg_clients", "base_clients", interval, lo, hi, [],
+            [(f"max({c})", c) for c in ("version", "os", "arch", "python", "ci")])
+
+
+def _rollup(connection, run, d: Dialect, name: str, base: str, interval: str, lo: date,
+            hi: date, keys: list[str], values: list[tuple[str, str]]) -> None:
+    """`name`: the rows of `base` (one per project, day, client and keys) of [lo, hi),
+    rolled up per period of `interval`.
+
+    A day's rows already are one per client and day: for interval day, `name` is a
+    view of `base` (no regrouping, no copy).  Else a temporary table.
+    """
+    columns = ", ".join(["project", "client_id", *keys])
+    if interval == "day":
+        _temp_views(connection).add(name)
+        connection.execute(text(
+            f"CREATE TEMPORARY VIEW {name} AS SELECT project, day AS period_start, client_id"
+            f"{''.join(', ' + c for c in keys)}{''.join(', ' + a for _, a in values)} "
+            f"FROM {base} WHERE day >= {d.date_literal(lo)} AND day < {d.date_literal(hi)}"))
+        return
+    ps = d.period_start(interval, "day")
+    run(d.temp_table(name, f"""
+        SELECT project, {ps} AS period_start, client_id{''.join(', ' + c for c in keys)},
+               {', '.join(f'{e} AS {a}' for e, a in values)}
+        FROM {base} WHERE day >= :lo AND day < :hi GROUP BY {ps}, {columns}"""))
 
 
 def _active_installs(connection, run, d: Dialect, interval: str, k: int, dp) -> None:
@@ -251,4 +313,12 @@ _PERIOD = ("agg_clients", "agg_parts", "agg_features", "agg_timings", "agg_crash
 
 def _drop_temp(connection: Connection, names: tuple[str, ...]) -> None:
     for name in names:
-        connection.execute(text(f"DROP TABLE IF EXISTS {name}"))
+        views = _temp_views(connection)
+        kind = "VIEW" if name in views else "TABLE"
+        views.discard(name)
+        connection.execute(text(f"DROP {kind} IF EXISTS {name}"))
+
+
+def _temp_views(connection: Connection) -> set[str]:
+    """The names of _PERIOD that are views just now, on this database connection."""
+    return connection.info.setdefault("sempervirens_temp_views", set())
