@@ -26,7 +26,14 @@ def windows(today: date) -> list[tuple[date, date]]:
     return [(first, last), (first - timedelta(days=WINDOW_DAYS), first - timedelta(days=1))]
 
 
-def publish_recent(connection: Connection, d: Dialect, today: date, k: int, *, dp: bool) -> None:
+def publish_recent(connection: Connection, d: Dialect, today: date, k: int, *, dp: bool,
+                   new_data: bool) -> None:
+    """Replace the two windows; skipped when neither the data nor the windows moved."""
+    published = connection.execute(text(
+        'SELECT max(period_start) FROM public_active_installs WHERE "interval" = :interval'),
+        {"interval": INTERVAL}).scalar()
+    if not new_data and not dp and published is not None and str(published) == str(windows(today)[0][0]):
+        return
     connection.execute(text('DELETE FROM public_active_installs WHERE "interval" = :interval'),
                        {"interval": INTERVAL})
     if dp:

@@ -152,7 +152,7 @@ def aggregate_public(engine, config: Config, today: date | None = None,
             drop_base(connection)
     through = (today - timedelta(days=1)).isoformat()
     with engine.begin() as connection:
-        publish_recent(connection, d, today, config.k, dp=dp is not None)
+        publish_recent(connection, d, today, config.k, dp=dp is not None, new_data=bool(days) or changed)
         record_days(connection, tables.aggregated_days, days, counts.counts, today)
         if days or changed or (dp is not None and published.get("aggregated_through") != through):
             _publish_parameters(connection, {**wanted, "aggregated_through": through})
