@@ -1,4 +1,4 @@
-"""The ASGI application: ingestion now; public pages and APIs mount here too."""
+"""The ASGI application: ingestion, the public site and API, the private API and pages."""
 
 from __future__ import annotations
 
