@@ -187,3 +187,14 @@ def test_only_a_hash_is_in_the_store(server, admin_token):
         stores.dispose()
     for path in server.data_dir.glob("private.db*"):
         assert admin_token.split("_", 2)[2].encode() not in path.read_bytes()
+
+
+def test_transparency_page_counts_reads_without_names(server, client, maintainer_token):
+    client.get(server.url + INSTITUTIONS.format("scikit-learn"),
+               headers=bearer(maintainer_token, **{"X-Purpose": "research: alice's thesis"}))
+    reply = client.get(server.url + "/transparency")
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/html")
+    month = time.strftime("%Y-%m", time.gmtime())
+    assert f"<tr><td>{month}</td>" in reply.text and ">research</th>" in reply.text
+    for secret in ("alice", "thesis", "scikit-learn", maintainer_token.split("_")[1]):
+        assert secret not in reply.text

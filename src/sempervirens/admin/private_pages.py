@@ -58,6 +58,7 @@ def routes() -> list[Route]:
         Route("/private/projects/{project}", project_page, methods=["GET"]),
         Route("/private/anomalies", anomalies_page, methods=["GET"]),
         Route("/private/audit", audit_page, methods=["GET"]),
+        Route("/transparency", transparency_page, methods=["GET"]),  # public: counts only
     ]
 
 
@@ -274,3 +275,19 @@ def _project_names(stores) -> list[str]:
     with stores.private.connect() as connection:
         names |= set(connection.execute(select(summary.c.project).distinct()).scalars())
     return sorted(names)
+
+
+async def transparency_page(request: Request) -> Response:
+    """The public summary of the audit log: reads per month and purpose, deletions per month."""
+    def read() -> dict:
+        with request.app.state.stores.private.connect() as connection:
+            return audit.public_summary(connection)
+
+    summary = await asyncio.to_thread(read)
+    reads: dict[str, dict[str, int]] = {}
+    for row in summary["private_reads"]:
+        reads.setdefault(row["month"], {})[row["purpose"]] = row["reads"]
+    used = [p for p in summary["purposes"] if any(p in row for row in reads.values())]
+    html = _templates().get_template("transparency.html").render(
+        request=request, parameters=None, reads=reads, purposes=used, deletions=summary["deletions"])
+    return HTMLResponse(html, headers={"Cache-Control": "public, max-age=300"})
