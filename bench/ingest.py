@@ -10,7 +10,9 @@ and the ratios b/a and c/a.  "Durable" counts the rows found in the store afterw
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,53 +81,67 @@ def measure(name: str, command: list[str], port: int, seconds: int, connections:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of a, b, c in turn; each ratio is taken within a round, "
+                             "and the medians are reported (a shared machine drifts between runs)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--only", action="append", choices=("a", "b", "c"),
                         help="run only this case (repeatable; the ratios need (a))")
     args = parser.parse_args()
-    cases = set(args.only or "abc")
+    cases = sorted(set(args.only or "abc"))
     python = sys.executable
-    results = {}
+    rounds: list[dict] = []
     with tempfile.TemporaryDirectory() as data:
-        if "a" in cases:
-            port = free_port()
-            results["a"] = measure(
-                "(a) ceiling: Starlette on uvicorn, parse + 204", [
-                    python, "-m", "uvicorn", "baseline_app:app", "--port", str(port), "--no-access-log",
-                    "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"],
-                port, args.seconds, args.connections, None)
-        if "b" in cases:
-            port = free_port()
-            results["b"] = measure(
-                "(b) Sempervirens, SQLite", [python, "-m", "sempervirens", "serve", "--port", str(port),
-                                             "--data-dir", f"{data}/sqlite", "--log-level", "warning"],
-                port, args.seconds, args.connections, f"sqlite:///{data}/sqlite/telemetry.db")
-        if "c" in cases:
-            cluster = start_cluster(durable=True)
-            try:
-                telemetry, private = cluster.create_database("telemetry"), cluster.create_database("private")
-                port = free_port()
-                results["c"] = measure(
-                    "(c) Sempervirens, PostgreSQL", [python, "-m", "sempervirens", "serve", "--port", str(port),
-                                                     "--data-dir", f"{data}/pg", "--database", telemetry,
-                                                     "--private-database", private, "--log-level", "warning"],
-                    port, args.seconds, args.connections, telemetry)
-            finally:
+        cluster = start_cluster(durable=True) if "c" in cases else None
+        try:
+            for number in range(args.rounds):
+                results = {}
+                for case in cases:
+                    port = free_port()
+                    if case == "a":
+                        results["a"] = measure(
+                            "(a) ceiling: Starlette on uvicorn, parse + 204", [
+                                python, "-m", "uvicorn", "baseline_app:app", "--port", str(port),
+                                "--no-access-log", "--log-level", "warning", "--loop", "uvloop",
+                                "--http", "httptools"],
+                            port, args.seconds, args.connections, None)
+                    elif case == "b":
+                        results["b"] = measure(
+                            "(b) Sempervirens, SQLite", [
+                                python, "-m", "sempervirens", "serve", "--port", str(port),
+                                "--data-dir", f"{data}/sqlite{number}", "--log-level", "warning"],
+                            port, args.seconds, args.connections, f"sqlite:///{data}/sqlite{number}/telemetry.db")
+                    else:
+                        telemetry = cluster.create_database("telemetry")
+                        private = cluster.create_database("private")
+                        results["c"] = measure(
+                            "(c) Sempervirens, PostgreSQL", [
+                                python, "-m", "sempervirens", "serve", "--port", str(port),
+                                "--data-dir", f"{data}/pg{number}", "--database", telemetry,
+                                "--private-database", private, "--log-level", "warning"],
+                            port, args.seconds, args.connections, telemetry)
+                rounds.append(results)
+                _print_round(number + 1, results)
+        finally:
+            if cluster is not None:
                 cluster.stop()
 
-    print(f"\n{args.seconds} s per run, {args.connections} connections, wrk -t1 on loopback, "
-          f"~600-byte pings\n")
+    print(f"\n{args.rounds} rounds, {args.seconds} s per run, {args.connections} connections, "
+          f"wrk -t1 on loopback, ~600-byte pings; load average now {os.getloadavg()[0]:.1f}")
+    for case, target in (("b", 0.5), ("c", 0.35)):
+        if "a" in cases and case in cases:
+            ratios = sorted(r[case]["per_second"] / r["a"]["per_second"] for r in rounds)
+            print(f"{case}/a: median {statistics.median(ratios):.2f} (target >= {target}); "
+                  f"rounds: {', '.join(f'{x:.2f}' for x in ratios)}")
+
+
+def _print_round(number: int, results: dict) -> None:
+    print(f"\nround {number}\n")
     print("| server | durable pings/s | p50 | p99 | non-2xx |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for r in results.values():
         print(f"| {r['name']} | {r['per_second']:,.0f} | {r['p50']} | {r['p99']} | {r['requests'] - r['ok']} |")
-    if "a" in results:
-        ceiling = results["a"]["per_second"]
-        if "b" in results:
-            print(f"\nb/a = {results['b']['per_second'] / ceiling:.2f} (target >= 0.5)")
-        if "c" in results:
-            print(f"c/a = {results['c']['per_second'] / ceiling:.2f} (target >= 0.35)")
 
 
 if __name__ == "__main__":

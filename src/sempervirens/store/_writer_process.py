@@ -64,7 +64,10 @@ class _Store:
         try:
             cursor = connection.cursor()
             try:
-                cursor.execute(self._sql, (rows.decode(),))
+                if self._engine.dialect.name == "sqlite":
+                    cursor.executemany(self._sql, orjson.loads(rows))
+                else:
+                    cursor.execute(self._sql, (rows.decode(),))
             finally:
                 cursor.close()
             connection.commit()

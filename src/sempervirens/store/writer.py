@@ -77,24 +77,19 @@ _LOG_COLUMNS = (
 
 
 def _insert_sql(dialect: str, table: str, columns: tuple, conflict: str | None) -> str:
-    """One INSERT for a whole batch, passed as a single JSON array of row arrays.
+    """The INSERT for a whole batch, which travels as one JSON array of row arrays.
 
-    The database unpacks the rows itself (json_each / jsonb_array_elements), so a
-    batch costs one statement and one round trip, and the Python side holds the
-    GIL only to serialise the batch, not to bind every value of every row.
+    SQLite: the writer process decodes the array and binds it with executemany
+    (cheaper than json_extract-ing every column of every row).  PostgreSQL: the
+    array is one parameter, unpacked by jsonb_array_elements, so a batch costs one
+    statement and one round trip.  JSON columns travel as JSON text.
     """
     names = ", ".join(name for name, _ in columns)
     if dialect == "sqlite":
-        values = ", ".join(
-            f"json(json_extract(value, '$[{i}]'))" if kind == "jsonb" else f"json_extract(value, '$[{i}]')"
-            for i, (_, kind) in enumerate(columns))
-        source = "json_each(?) WHERE true"  # WHERE: SQLite's upsert needs it after a SELECT
+        sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"
     else:
-        values = ", ".join(
-            f"(value->{i})" if kind == "jsonb" else f"(value->>{i})::{kind}"
-            for i, (_, kind) in enumerate(columns))
-        source = "jsonb_array_elements(%s::jsonb)"
-    sql = f"INSERT INTO {table} ({names}) SELECT {values} FROM {source}"
+        values = ", ".join(f"(value->>{i})::{kind}" for i, (_, kind) in enumerate(columns))
+        sql = f"INSERT INTO {table} ({names}) SELECT {values} FROM jsonb_array_elements(%s::jsonb)"
     if conflict:
         sql += f" ON CONFLICT ({conflict}) DO NOTHING"
     return sql
@@ -331,13 +326,17 @@ def _ping_row(item: Accepted) -> tuple:
         _time(p.period_start), _time(p.period_end),
         env.os, env.os_version, env.arch, env.python_implementation, env.python_version,
         env.cpu_count, env.memory_total, env.ci, env.platform_tag,
-        p.metrics, p.crash_type, p.crash_traceback, p.dropped or None,
+        _json(p.metrics), p.crash_type, p.crash_traceback, _json(p.dropped) if p.dropped else None,
     )
 
 
 def _log_row(item: Accepted) -> tuple:
     return (_time(item.received_at), item.ip, item.project,
             item.ping.ping_type, item.ping.client_id, item.document_id)
+
+
+def _json(value: dict) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _time(value: datetime | None) -> str | None:
