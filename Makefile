@@ -18,8 +18,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+# `make demo DEMO_ARGS=--exit` stops after printing the URL (for automated checks).
 demo: $(VENV)/.installed
-	$(PY) scripts/demo.py
+	$(PY) scripts/demo.py $(DEMO_ARGS)
 
 # PostgreSQL (and the other real parts) are started by the test session itself,
 # on loopback, and stopped when it ends: see tests/_services/.
