@@ -8,20 +8,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+from sempervirens.client._environment import CI_VARIABLES
+
 # Variables of the machine running the tests that would change what the client does.
-_CLEARED = (
-    "DO_NOT_TRACK",
-    "CI",
-    "GITHUB_ACTIONS",
-    "GITLAB_CI",
-    "TF_BUILD",
-    "JENKINS_URL",
-    "BUILDKITE",
-    "CIRCLECI",
-    "TRAVIS",
-    "BUILD_ID",
-    "XDG_DATA_HOME",
-)
+_CLEARED = ("DO_NOT_TRACK", "XDG_DATA_HOME", *CI_VARIABLES)
 
 HOST_PRELUDE = """\
 import sys, time

@@ -7,13 +7,14 @@ The export itself is a private read and goes to the audit log, without the UUID.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 from sqlalchemy import inspect, select
 
 from ..aggregate import tables as aggregate_tables
 from ..store import Stores
 from ..store.schema import access_log, private, telemetry
+from ._rows import json_rows
 from .deletion import canonical_client_id
 from .tombstones import is_tombstoned
 
@@ -26,30 +27,19 @@ def export_client(stores: Stores, key: bytes, client_id: str) -> dict:
         result["telemetry"] = _rows_by_client(connection, telemetry, client_id)
         documents = [row["document_id"] for row in result["telemetry"].get("pings", [])]
         exclusions = aggregate_tables.anomaly_exclusions
-        result["telemetry"][exclusions.name] = _rows(connection, select(exclusions).where(
-            exclusions.c.document_id.in_(documents)))
+        result["telemetry"][exclusions.name] = json_rows(connection.execute(select(exclusions).where(
+            exclusions.c.document_id.in_(documents))))
     with stores.private.connect() as connection:
         result["private"] = _rows_by_client(connection, private, client_id)
         ips = sorted({row["ip"] for row in result["private"].get(access_log.name, [])})
         for table in (aggregate_tables.ip_origins, aggregate_tables.anomalies):
-            result["private"][table.name] = _rows(connection, select(table).where(table.c.ip.in_(ips)))
+            result["private"][table.name] = json_rows(
+                connection.execute(select(table).where(table.c.ip.in_(ips))))
         result["deleted"] = is_tombstoned(connection, key, client_id)
     return result
 
 
 def _rows_by_client(connection, metadata, client_id: str) -> dict[str, list[dict]]:
     existing = set(inspect(connection).get_table_names())
-    return {table.name: _rows(connection, select(table).where(table.c.client_id == client_id))
+    return {table.name: json_rows(connection.execute(select(table).where(table.c.client_id == client_id)))
             for table in metadata.sorted_tables if table.name in existing and "client_id" in table.c}
-
-
-def _rows(connection, query) -> list[dict]:
-    return [{k: _plain(v) for k, v in row.items()} for row in connection.execute(query).mappings()]
-
-
-def _plain(value):
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value

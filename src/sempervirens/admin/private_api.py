@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import date, datetime, timezone
+from datetime import date
 
 from sqlalchemy import select
 from starlette.requests import Request
@@ -26,6 +26,7 @@ from ..protocol import ProtocolError, normalize_project
 from ..server.errors import BadRequest
 from . import audit
 from ._auth import NO_STORE, authorize, require_project
+from ._rows import json_rows
 from .tokens import Principal
 
 MAX_ROWS = 10_000
@@ -68,7 +69,7 @@ def read_institutions(connection, project: str, interval: str, start: date | Non
             query = query.where(table.c.period_start >= start)
         if end:
             query = query.where(table.c.period_start <= end)
-        return _rows(connection.execute(query.order_by(table.c.period_start, *order).limit(MAX_ROWS)),
+        return json_rows(connection.execute(query.order_by(table.c.period_start, *order).limit(MAX_ROWS)),
                      drop=("project", "interval"))
     return {"project": project, "interval": interval,
             "summary": period(summary),
@@ -93,7 +94,7 @@ def read_anomalies(connection, project: str | None = None) -> dict:
     query = select(table).order_by(table.c.day.desc(), table.c.clients.desc()).limit(MAX_ROWS)
     if project:
         query = query.where(table.c.project == project)
-    return {"anomalies": _rows(connection.execute(query))}
+    return {"anomalies": json_rows(connection.execute(query))}
 
 
 async def audit_entries(request: Request) -> JSONResponse:
@@ -168,15 +169,3 @@ def _int(request: Request, name: str, low: int, high: int) -> int | None:
     if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
         raise _bad(f"{name} must be a whole number from {low} to {high}", name)
     return int(value)
-
-
-def _rows(result, drop: tuple[str, ...] = ()) -> list[dict]:
-    return [{k: _plain(v) for k, v in row.items() if k not in drop} for row in result.mappings()]
-
-
-def _plain(value):
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
