@@ -98,6 +98,18 @@ class Dialect:
                  "CROSS JOIN json_each(t.value, '$.buckets') b"),
                 "t.key", "CAST(b.key AS INTEGER)", "b.value")
 
+    def greatest(self, a: str, b: str) -> str:
+        """The greater of two nullable values (NULL only if both are)."""
+        if self.pg:
+            return f"greatest({a}, {b})"
+        return f"max(coalesce({a}, {b}), coalesce({b}, {a}))"
+
+    def days_between(self, later: str, earlier: str) -> str:
+        """Whole days from `earlier` to `later` (two dates), as an integer."""
+        if self.pg:
+            return f"({later} - {earlier})"
+        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
     def temp_table(self, name: str, select: str) -> str:
         return f"CREATE TEMPORARY TABLE {name} AS {select}"
 

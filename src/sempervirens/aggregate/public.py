@@ -1,18 +1,22 @@
 """Public rollups: SQL inside the telemetry store, one range of whole periods at a time.
 
-The pings of the days to redo are read once into per-client, per-day temporary
-tables (build_base); then, for each interval and range [lo, hi) of whole periods,
-every public_* row of those periods is deleted and recomputed from them.  All of it
-is one transaction, so a rerun gives the same rows (idempotent) and readers never
-see a half-done period.  Pings listed in
-aggregate_exclusions (anomalies) are left out.  Suppression is applied in the same
-statements (suppress.py); differential privacy, when on, replaces the exact
-active-install counts by noisy ones (dp.py).
+The pings of the days to redo are read once into per-day temporary tables
+(build_base): per project and day, how many clients reported each combination
+of version, OS, ... (base_profiles), and per client and day the features,
+timings and crashes unpacked from the JSON metrics.  Days are published from
+those; weeks and months from the rollups kept between cycles (rollups.py), into
+which each finished day is merged.  For each interval and range [lo, hi) of
+whole periods, every public_* row of those periods is deleted and recomputed;
+all of it is one transaction, so a rerun gives the same rows (idempotent) and
+readers never see a half-done period.  Pings listed in aggregate_exclusions
+(anomalies) are left out.  Suppression is applied in the same statements
+(suppress.py); differential privacy, when on, replaces the exact active-install
+counts by noisy ones (dp.py).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import Connection, text
 
@@ -26,54 +30,76 @@ _BUCKET_US = """bucket_us(b, us) AS (
     SELECT 0, 1.0905077326652577
     UNION ALL SELECT b + 1, us * 1.189207115002721 FROM bucket_us WHERE b < 200)"""
 
-_BREAKDOWNS = {  # breakdown -> column of agg_clients
-    "version": "version", "os": "os", "arch": "arch", "python": "python", "ci": "ci",
-}
+PROFILE = ("version", "os", "arch", "python", "ci")  # the breakdowns of active installs
+_CHUNKS = 4  # PostgreSQL: day ranges read side by side by its parallel workers
 
 
 def build_base(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
-    """Per client and day, what the rollups need, from the pings of [lo, hi).
-
-    The pings (and their JSON metrics) are read here once per base table; every
-    interval's rollup then groups these much smaller tables.  They are temporary:
-    they live in this transaction's connection only.
-    """
+    """The per-day tables of [lo, hi) that the rollups group: temporary, they live
+    in this transaction's connection only."""
     _tune(connection, d)
     _drop_temp(connection, _BASE)
-    build_clients(connection, d, lo, hi)
+    build_profiles(connection, d, lo, hi)
     _build_metrics(connection, d, lo, hi)
-    if d.pg:
-        for name in _BASE[1:]:
+    if d.pg:  # the planner knows nothing of a fresh temporary table
+        for name in _BASE:
             connection.execute(text(f"ANALYZE {name}"))
 
 
-def _where(d: Dialect) -> tuple[str, str]:
-    where = ("p.day >= :lo AND p.day < :hi AND NOT EXISTS "
-             "(SELECT 1 FROM aggregate_exclusions x WHERE x.document_id = p.document_id)")
-    return where, f"{where} AND p.client_id IS NOT NULL"
+def ping_filter(connection: Connection, d: Dialect, lo: date, hi: date, alias: str = "p") -> str:
+    """WHERE for the pings of [lo, hi) that count: days as literals, and the anomaly
+    exclusions only when the range has any (their anti-join would stop PostgreSQL
+    from reading the clients from the index alone)."""
+    where = f"{alias}.day >= {d.date_literal(lo)} AND {alias}.day < {d.date_literal(hi)}"
+    excluded = connection.execute(text(
+        "SELECT 1 FROM aggregate_exclusions WHERE day >= :lo AND day < :hi LIMIT 1"),
+        {"lo": d.date(lo), "hi": d.date(hi)}).first()
+    if excluded:
+        where += (" AND NOT EXISTS (SELECT 1 FROM aggregate_exclusions x "
+                  f"WHERE x.document_id = {alias}.document_id)")
+    return where
 
 
-def build_clients(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
-    """base_clients: one row per project, day and client (no JSON is read for it)."""
-    _, with_client = _where(d)
-    connection.execute(text(d.temp_table("base_clients", f"""
-        SELECT p.project, p.day, p.client_id,
-               max(p.project_version) AS version, max(p.os) AS os, max(p.arch) AS arch,
-               max({d.minor_version('p.python_version')}) AS python,
-               max({d.bool_text('p.is_ci')}) AS ci
-        FROM pings p WHERE {with_client} AND p.ping_type IN ('usage', 'crash')
-        GROUP BY p.project, p.day, p.client_id""")), {"lo": d.date(lo), "hi": d.date(hi)})
-    if d.pg:  # the planner knows nothing of a fresh temporary table
-        connection.execute(text("ANALYZE base_clients"))
+def client_pings(connection: Connection, d: Dialect, lo: date, hi: date) -> str:
+    """WHERE for the usage and crash pings of [lo, hi): those that make a client active."""
+    return (f"{ping_filter(connection, d, lo, hi)} AND p.client_id IS NOT NULL "
+            "AND p.ping_type IN ('usage', 'crash')")
+
+
+def client_profile(d: Dialect) -> str:
+    """The greatest of each breakdown a client reported among the pings grouped."""
+    return (f"max(p.project_version) AS version, max(p.os) AS os, max(p.arch) AS arch, "
+            f"max(p.python_version) AS python, {d.bool_text(d.any_true('p.is_ci'))} AS ci")
+
+
+def build_profiles(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
+    """base_profiles: per project and day, the clients counted per combination of
+    the breakdowns (each client once, under the greatest values it reported).
+
+    Grouping by (day, project, client) follows the pings' index, so PostgreSQL
+    streams the groups from it; the day range is split in chunks that its parallel
+    workers read side by side.
+    """
+    days = (hi - lo).days
+    n = _CHUNKS if d.pg and days >= _CHUNKS else 1
+    bounds = [lo + timedelta(days=days * i // n) for i in range(n)] + [hi]
+    selects = [f"""
+        SELECT project, day, {', '.join(PROFILE)}, count(*) AS n FROM (
+            SELECT p.day, p.project, p.client_id, {client_profile(d)}
+            FROM pings p WHERE {client_pings(connection, d, a, b)}
+            GROUP BY p.day, p.project, p.client_id) c
+        GROUP BY project, day, {', '.join(PROFILE)}"""
+        for a, b in zip(bounds, bounds[1:]) if a < b]
+    connection.execute(text(d.temp_table("base_profiles", " UNION ALL ".join(selects))))
 
 
 def _build_metrics(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     """The base tables read from the JSON metrics, crashes and opt-outs."""
-    params = {"lo": d.date(lo), "hi": d.date(hi)}
-    where, with_client = _where(d)
+    where = ping_filter(connection, d, lo, hi)
+    with_client = f"{where} AND p.client_id IS NOT NULL"
 
     def run(sql: str) -> None:
-        connection.execute(text(sql), params)
+        connection.execute(text(sql))
 
     selects = []
     for join, metric, label, n in (d.counters(), d.labeled_counters()):
@@ -96,22 +122,23 @@ def _build_metrics(connection: Connection, d: Dialect, lo: date, hi: date) -> No
         FROM pings p WHERE {with_client} AND p.ping_type = 'crash'
         GROUP BY p.project, p.day, p.client_id, coalesce(p.crash_type, '{UNKNOWN}'),
                  coalesce(p.project_version, '{UNKNOWN}')"""))
-    run(d.temp_table("base_opt_outs", f"""
-        SELECT p.project, p.day, count(*) AS n FROM pings p
-        WHERE {where} AND p.ping_type = 'opt-out' GROUP BY p.project, p.day"""))
+    run(f"DELETE FROM rollup_opt_outs WHERE day >= {d.date_literal(lo)} AND day < {d.date_literal(hi)}")
+    run(f"""INSERT INTO rollup_opt_outs (day, project, opt_outs)
+            SELECT p.day, p.project, count(*) FROM pings p
+            WHERE {where} AND p.ping_type = 'opt-out' GROUP BY p.day, p.project""")
 
 
 def daily_active_installs(connection: Connection, d: Dialect, lo: date, hi: date,
                           k: int) -> None:
     """Only public_active_installs, interval day, for the days of [lo, hi).
 
-    The same statements as the full pipeline's (base_clients, then the day rollup
+    The same statements as the full pipeline's (base_profiles, then the day rollup
     with its suppression), without the other tables and intervals: what the
-    benchmark times against its reference.  Leaves base_clients behind.
+    benchmark times against its reference.  Leaves base_profiles behind.
     """
     _tune(connection, d)
     _drop_temp(connection, _BASE)
-    build_clients(connection, d, lo, hi)
+    build_profiles(connection, d, lo, hi)
     params = {"lo": d.date(lo), "hi": d.date(hi), "k": k, "interval": "day"}
 
     def run(sql: str, **extra) -> None:
@@ -120,7 +147,7 @@ def daily_active_installs(connection: Connection, d: Dialect, lo: date, hi: date
     run('DELETE FROM public_active_installs WHERE "interval" = :interval '
         "AND period_start >= :lo AND period_start < :hi")
     _drop_temp(connection, _PERIOD)
-    _period_clients(connection, run, d, "day", lo, hi)
+    _period_views(connection, d, "day", lo, hi)
     _active_installs(connection, run, d, "day", k, None)
     _drop_temp(connection, _PERIOD)
 
@@ -130,14 +157,13 @@ def drop_base(connection: Connection) -> None:
 
 
 def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date, hi: date,
-                    k: int, dp=None) -> None:
+                    k: int, today: date, dp=None) -> None:
     """Recompute the public rows of `interval` for the periods starting in [lo, hi).
 
-    Reads the base tables of build_base(), which must cover [lo, hi).
+    Days read the base tables of build_base(), which must cover [lo, hi); weeks
+    and months read their rollups, which must be merged already (rollups.py).
     """
     params = {"lo": d.date(lo), "hi": d.date(hi), "k": k, "interval": interval}
-    ps = d.period_start(interval, "day")
-    where = "day >= :lo AND day < :hi"
 
     def run(sql: str, **extra) -> None:
         connection.execute(text(sql), {**params, **extra})
@@ -146,74 +172,82 @@ def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date,
         run(f'DELETE FROM {table.name} WHERE "interval" = :interval '
             "AND period_start >= :lo AND period_start < :hi")
     _drop_temp(connection, _PERIOD)
-
-    _period_clients(connection, run, d, interval, lo, hi)
+    _period_views(connection, d, interval, lo, hi)
     _active_installs(connection, run, d, interval, k, dp)
-    _rollup(connection, run, d, "agg_features", "base_features", interval, lo, hi,
-            ["metric", "label"], [("sum(events)", "events")])
     _feature_usage(run)
-    _rollup(connection, run, d, "agg_timings", "base_timings", interval, lo, hi,
-            ["metric", "bucket"], [("sum(n)", "n")])
     _timings(run)
-    _rollup(connection, run, d, "agg_crashes", "base_crashes", interval, lo, hi,
-            ["exception_type", "version"], [("sum(crashes)", "crashes")])
     _crashes(run)
     # Under DP the active count is the noisy published total, not the exact one.
     active = ("SELECT project, period_start, installs AS n FROM public_active_installs "
               "WHERE \"interval\" = :interval AND breakdown = '' "
               "AND period_start >= :lo AND period_start < :hi" if dp is not None else
-              "SELECT project, period_start, count(*) AS n FROM agg_clients "
+              "SELECT project, period_start, sum(n) AS n FROM agg_profiles "
               "GROUP BY project, period_start")
+    ps = d.period_start(interval, "day")
+    # Weeks and months hold the finished days only (rollups.py): so do their opt-outs.
+    until = d.date(min(hi, today) if interval != "day" else hi)
     run(f"""
         INSERT INTO public_opt_outs (project, "interval", period_start, opt_outs, active, ratio)
         SELECT o.project, :interval, o.period_start, o.n, a.n, o.n * 1.0 / (o.n + a.n)
-        FROM (SELECT project, {ps} AS period_start, sum(n) AS n FROM base_opt_outs
-              WHERE {where} GROUP BY project, {ps}) o
+        FROM (SELECT project, {ps} AS period_start, sum(opt_outs) AS n FROM rollup_opt_outs
+              WHERE day >= :lo AND day < :until GROUP BY project, {ps}) o
         JOIN ({active}) a
           ON a.project = o.project AND a.period_start = o.period_start
-        WHERE o.n >= :k AND a.n >= :k""")
+        WHERE o.n >= :k AND a.n >= :k""", until=until)
     _drop_temp(connection, _PERIOD)
 
 
-def _period_clients(connection, run, d: Dialect, interval: str, lo: date, hi: date) -> None:
-    """agg_clients: one row per client and period, with the one value it counts
-    under per breakdown."""
-    _rollup(connection, run, d, "agg_clients", "base_clients", interval, lo, hi, [],
-            [(f"max({c})", c) for c in ("version", "os", "arch", "python", "ci")])
+# The per-period inputs of the public statements: one row per client and period
+# (agg_profiles: clients counted per combination of breakdowns).
+_SOURCES = {  # view -> (day table, rollup table, its columns besides project and client_id)
+    "agg_features": ("base_features", "rollup_features", ("metric", "label", "events")),
+    "agg_timings": ("base_timings", "rollup_timings", ("metric", "bucket", "n")),
+    "agg_crashes": ("base_crashes", "rollup_crashes", ("exception_type", "version", "crashes")),
+}
 
 
-def _rollup(connection, run, d: Dialect, name: str, base: str, interval: str, lo: date,
-            hi: date, keys: list[str], values: list[tuple[str, str]]) -> None:
-    """`name`: the rows of `base` (one per project, day, client and keys) of [lo, hi),
-    rolled up per period of `interval`.
-
-    A day's rows already are one per client and day: for interval day, `name` is a
-    view of `base` (no regrouping, no copy).  Else a temporary table.
-    """
-    columns = ", ".join(["project", "client_id", *keys])
+def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date) -> None:
+    """agg_*: the rows of the periods of [lo, hi).  A day's base rows already are
+    one per client and day, so for days they are views of the base tables; for
+    weeks and months, of the rollups."""
+    first, last = d.date_literal(lo), d.date_literal(hi)
+    views = _temp_views(connection)
+    for view, (base, rollup, columns) in _SOURCES.items():
+        listed = ", ".join(columns)
+        if interval == "day":
+            source = (f"SELECT project, day AS period_start, client_id, {listed} FROM {base} "
+                      f"WHERE day >= {first} AND day < {last}")
+        else:
+            source = (f"SELECT project, period_start, client_id, {listed} FROM {rollup} "
+                      f"WHERE \"interval\" = '{interval}' "
+                      f"AND period_start >= {first} AND period_start < {last}")
+        connection.execute(text(f"CREATE TEMPORARY VIEW {view} AS {source}"))
+        views.add(view)
+    profile = ", ".join(PROFILE)
     if interval == "day":
-        _temp_views(connection).add(name)
         connection.execute(text(
-            f"CREATE TEMPORARY VIEW {name} AS SELECT project, day AS period_start, client_id"
-            f"{''.join(', ' + c for c in keys)}{''.join(', ' + a for _, a in values)} "
-            f"FROM {base} WHERE day >= {d.date_literal(lo)} AND day < {d.date_literal(hi)}"))
-        return
-    ps = d.period_start(interval, "day")
-    run(d.temp_table(name, f"""
-        SELECT project, {ps} AS period_start, client_id{''.join(', ' + c for c in keys)},
-               {', '.join(f'{e} AS {a}' for e, a in values)}
-        FROM {base} WHERE day >= :lo AND day < :hi GROUP BY {ps}, {columns}"""))
+            f"CREATE TEMPORARY VIEW agg_profiles AS SELECT project, day AS period_start, "
+            f"{profile}, n FROM base_profiles WHERE day >= {first} AND day < {last}"))
+        views.add("agg_profiles")
+    else:
+        connection.execute(text(d.temp_table("agg_profiles", f"""
+            SELECT project, period_start, {profile}, count(*) AS n FROM rollup_clients
+            WHERE "interval" = '{interval}' AND period_start >= {first} AND period_start < {last}
+            GROUP BY project, period_start, {profile}""")))
 
 
 def _active_installs(connection, run, d: Dialect, interval: str, k: int, dp) -> None:
-    parts = " UNION ALL ".join(
-        f"SELECT project, period_start, '{name}' AS breakdown, "
-        f"coalesce({column}, '{UNKNOWN}') AS value, count(*) AS n "
-        f"FROM agg_clients GROUP BY project, period_start, coalesce({column}, '{UNKNOWN}')"
-        for name, column in _BREAKDOWNS.items())
-    total = ("SELECT project, period_start, '' AS breakdown, '' AS value, count(*) AS n "
-             "FROM agg_clients GROUP BY project, period_start")
-    run(d.temp_table("agg_parts", f"{total} UNION ALL {parts}"))
+    """agg_parts (the exact partitions), then public_active_installs from them."""
+    def part(name: str) -> str:  # grouped by the stored value, then by the published one
+        value = d.minor_version("v") if name == "python" else "v"
+        return (f"SELECT project, period_start, '{name}' AS breakdown, "
+                f"coalesce({value}, '{UNKNOWN}') AS value, sum(n) AS n "
+                f"FROM (SELECT project, period_start, {name} AS v, sum(n) AS n FROM agg_profiles "
+                f"GROUP BY project, period_start, {name}) g "
+                f"GROUP BY project, period_start, coalesce({value}, '{UNKNOWN}')")
+    total = ("SELECT project, period_start, '' AS breakdown, '' AS value, sum(n) AS n "
+             "FROM agg_profiles GROUP BY project, period_start")
+    run(d.temp_table("agg_parts", " UNION ALL ".join([total, *map(part, PROFILE)])))
     if dp is not None:  # noise first, then the same suppression, in dp.py
         dp.release_installs(connection, d, interval, k)
         return
@@ -302,13 +336,17 @@ def _tune(connection: Connection, d: Dialect) -> None:
     if d.pg:  # and no JIT: its compile time outweighs its gain on these one-off queries
         connection.execute(text("SET LOCAL work_mem = '256MB'"))
         connection.execute(text("SET LOCAL jit = off"))
+        # Let the chunks of build_profiles run in parallel workers: by default the
+        # planner prices starting them too high for a plan it cannot split itself.
+        connection.execute(text("SET LOCAL parallel_setup_cost = 0"))
+        connection.execute(text("SET LOCAL parallel_tuple_cost = 0.0001"))
     else:
         connection.execute(text("PRAGMA temp_store = MEMORY"))
         connection.execute(text("PRAGMA cache_size = -262144"))  # KiB: 256 MB
 
 
-_BASE = ("base_clients", "base_features", "base_timings", "base_crashes", "base_opt_outs")
-_PERIOD = ("agg_clients", "agg_parts", "agg_features", "agg_timings", "agg_crashes")
+_BASE = ("base_profiles", "base_features", "base_timings", "base_crashes")
+_PERIOD = ("agg_profiles", "agg_parts", "agg_features", "agg_timings", "agg_crashes")
 
 
 def _drop_temp(connection: Connection, names: tuple[str, ...]) -> None:

@@ -15,11 +15,10 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from . import tables
+from . import recent, rollups, tables
 from ._periods import period_end, period_start, ranges
 from ._sql import dialect_of
 from .public import aggregate_range, build_base, drop_base
-from .recent import publish_recent
 from .state import ACCESS_LOG, PINGS, dirty_days, record_days, utc_today
 
 log = logging.getLogger("sempervirens.aggregate")
@@ -137,22 +136,30 @@ def aggregate_public(engine, config: Config, today: date | None = None,
     forced = [day for day in forced if dp is None or day < today]
     days = sorted(set(counts.dirty) | set(forced))
     previous = published.get("aggregated_through") if not changed else None
-    work = []
-    for interval in tables.INTERVALS:
-        starts = {period_start(interval, day) for day in days}
-        if dp is not None:  # whole periods only, each released once (see dp.py)
-            starts = {s for s in starts if period_end(interval, s) <= today}
-            starts |= _just_completed(interval, previous, today)
-        work += [(interval, lo, hi) for lo, hi in ranges(interval, starts)]
-    if work:
-        with engine.begin() as connection:
-            build_base(connection, d, min(lo for _, lo, _ in work), max(hi for *_, hi in work))
-            for interval, lo, hi in work:
-                aggregate_range(connection, d, interval, lo, hi, config.k, dp)
-            drop_base(connection)
+    with engine.begin() as connection:
+        merges = rollups.plan(connection, days, today)
+        work = [("day", lo, hi) for lo, hi in ranges("day", days)]
+        for interval in rollups.INTERVALS:
+            starts = {m.start for m in merges if m.interval == interval}
+            if dp is not None:  # whole periods only, each released once (see dp.py)
+                starts = {s for s in starts if period_end(interval, s) <= today}
+                starts |= _just_completed(interval, previous, today)
+            work += [(interval, lo, hi) for lo, hi in ranges(interval, starts)]
+        read = [(lo, hi) for interval, lo, hi in work if interval == "day"]
+        read += [(m.lo, m.hi) for m in merges]
+        if read:
+            build_base(connection, d, min(lo for lo, _ in read), max(hi for _, hi in read))
+        for merge in merges:
+            rollups.apply(connection, d, merge)
+        for interval, lo, hi in work:
+            aggregate_range(connection, d, interval, lo, hi, config.k, today, dp)
+        drop_base(connection)
+        if dp is None:
+            recent.merge_days(connection, d, days, today)
     through = (today - timedelta(days=1)).isoformat()
     with engine.begin() as connection:
-        publish_recent(connection, d, today, config.k, dp=dp is not None, new_data=bool(days) or changed)
+        recent.publish_recent(connection, d, today, config.k, dp=dp is not None,
+                              new_data=bool(days) or changed)
         record_days(connection, tables.aggregated_days, days, counts.counts, today)
         if days or changed or (dp is not None and published.get("aggregated_through") != through):
             _publish_parameters(connection, {**wanted, "aggregated_through": through})

@@ -23,6 +23,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Index,
+    Integer,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -202,6 +203,76 @@ secrets = Table(
     Column("value", String(128), nullable=False),  # hex
 )
 
+# Per client and week or month: what each client reported in the period, kept
+# between cycles so that a new day is merged in (rollups.py) instead of the whole
+# period being read again.  Internal: pseudonymous client_ids, like pings; a
+# deletion request removes a client's rows here too (every table with a client_id).
+def _member() -> list[Column]:
+    return [Column("interval", String(5), nullable=False),  # 'week' or 'month'
+            Column("period_start", Date, nullable=False),
+            Column("project", String(100), nullable=False),
+            Column("client_id", String(UUID_LENGTH), nullable=False)]
+
+
+rollup_clients = Table(
+    "rollup_clients", telemetry, *_member(),
+    # The greatest value reported in the period (as public_active_installs counts it).
+    Column("version", String(128)), Column("os", String(128)), Column("arch", String(128)),
+    Column("python", String(128)), Column("ci", String(5)),
+    PrimaryKeyConstraint("interval", "period_start", "project", "client_id"),
+)
+
+rollup_features = Table(
+    "rollup_features", telemetry, *_member(),
+    Column("metric", String(128), nullable=False), Column("label", String(64), nullable=False),
+    Column("events", BigInteger, nullable=False),
+    PrimaryKeyConstraint("interval", "period_start", "project", "metric", "label", "client_id"),
+)
+
+rollup_timings = Table(
+    "rollup_timings", telemetry, *_member(),
+    Column("metric", String(128), nullable=False), Column("bucket", Integer, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("interval", "period_start", "project", "metric", "bucket", "client_id"),
+)
+
+rollup_crashes = Table(
+    "rollup_crashes", telemetry, *_member(),
+    Column("exception_type", String(256), nullable=False), Column("version", String(128), nullable=False),
+    Column("crashes", BigInteger, nullable=False),
+    PrimaryKeyConstraint("interval", "period_start", "project", "exception_type", "version",
+                         "client_id"),
+)
+
+rollup_periods = Table(
+    "rollup_periods", telemetry,
+    Column("interval", String(5), nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("merged_through", Date, nullable=False),  # the last day merged into its rollups
+    PrimaryKeyConstraint("interval", "period_start"),
+)
+
+rollup_opt_outs = Table(  # opt-out pings carry no client_id: a count per day is all there is
+    "rollup_opt_outs", telemetry,
+    Column("day", Date, nullable=False),
+    Column("project", String(100), nullable=False),
+    Column("opt_outs", BigInteger, nullable=False),
+    PrimaryKeyConstraint("day", "project"),
+)
+
+# Which of the last 62 days each client was active on, for the rolling 30-day
+# windows (recent.py): bit i of `days` is set if it was active on last_day - i.
+client_days_seen = Table(
+    "client_days_seen", telemetry,
+    Column("project", String(100), nullable=False),
+    Column("client_id", String(UUID_LENGTH), nullable=False),
+    Column("last_day", Date, nullable=False),
+    Column("days", BigInteger, nullable=False),
+    PrimaryKeyConstraint("project", "client_id"),
+)
+
+ROLLUP_TABLES = (rollup_clients, rollup_features, rollup_timings, rollup_crashes,
+                 rollup_periods, rollup_opt_outs, client_days_seen)
 TELEMETRY_TABLES = (*PUBLIC_TABLES, aggregated_days, anomaly_exclusions)
 PRIVATE_TABLES = (ip_origins, anomalies, private_institution_users, private_origin_summary,
                   private_aggregated_days, secrets)

@@ -1,0 +1,86 @@
+"""Rollups kept between cycles: merging each day as it ends gives exactly the rows of
+one aggregation of everything, and a redone day rebuilds its periods."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+from aggregate_helpers import snapshot
+from population import Ping, client, insert
+from sqlalchemy import delete, text
+
+from sempervirens.aggregate import tables
+from sempervirens.aggregate.run import Config, aggregate_public
+from sempervirens.aggregate.state import mark_dirty
+from sempervirens.store.schema import pings
+
+FIRST = date(2026, 1, 20)  # 25 days over two months and five ISO weeks
+DAYS = 25
+CONFIG = Config(k=3, enrich=False)
+
+
+def _day_of_pings(rng: random.Random, clients: list[str], day: date) -> list[Ping]:
+    out = []
+    for c in rng.sample(clients, 12):
+        version = rng.choice(["1.0", "1.1", "2.0"])  # may change from day to day
+        metrics = {"counters": {rng.choice(["fit", "plot"]): rng.randint(1, 3)},
+                   "labeled_counters": {"io.read": {rng.choice(["csv", "hdf5", "npy"]): 1}},
+                   "timings": {"solve": {"count": 1, "sum_us": 9,
+                                         "buckets": {str(rng.randint(10, 14)): 1}}}}
+        out.append(Ping("numpy", c, day, version=version, os=rng.choice(["Linux", "Darwin"]),
+                        ci=rng.random() < 0.3, metrics=metrics))
+        if rng.random() < 0.2:
+            out.append(Ping("numpy", c, day, ping_type="crash", crash_type="ValueError",
+                            version=version, metrics=None))
+    out += [Ping("numpy", None, day, ping_type="opt-out") for _ in range(rng.randint(0, 4))]
+    return out
+
+
+def _forget_aggregates(stores) -> None:
+    with stores.telemetry.begin() as connection:
+        for table in (*tables.PUBLIC_TABLES, *tables.ROLLUP_TABLES, tables.aggregated_days):
+            connection.execute(delete(table))
+
+
+def test_merging_each_day_equals_aggregating_everything_at_once(stores):
+    rng = random.Random(7)
+    clients = [client() for _ in range(20)]
+    end = FIRST + timedelta(days=DAYS)
+    for day in (FIRST + timedelta(days=i) for i in range(DAYS)):
+        morning, evening = _day_of_pings(rng, clients, day), _day_of_pings(rng, clients, day)
+        insert(stores, morning)
+        aggregate_public(stores.telemetry, CONFIG, day)  # today: provisional
+        insert(stores, evening)
+        aggregate_public(stores.telemetry, CONFIG, day)  # today again, grown
+    assert aggregate_public(stores.telemetry, CONFIG, end) == [end - timedelta(days=1)]
+    merged = snapshot(stores)
+    assert any(r[1] == "month" for r in merged["public_feature_usage"])
+
+    _forget_aggregates(stores)
+    assert len(aggregate_public(stores.telemetry, CONFIG, end)) == DAYS
+    assert snapshot(stores) == merged
+
+
+def test_a_redone_day_rebuilds_its_week_and_month(stores):
+    rng = random.Random(11)
+    clients = [client() for _ in range(20)]
+    end = FIRST + timedelta(days=DAYS)
+    insert(stores, [p for i in range(DAYS)
+                    for p in _day_of_pings(rng, clients, FIRST + timedelta(days=i))])
+    aggregate_public(stores.telemetry, CONFIG, end)
+    # One client's pings go (as after a deletion request) and the days it was seen on
+    # are marked to redo; its rows are left in the rollups, which only a rebuild of
+    # its weeks, months and windows takes out.
+    gone = clients[0]
+    with stores.telemetry.begin() as connection:
+        days = [r.day for r in connection.execute(
+            text("SELECT DISTINCT day FROM pings WHERE client_id = :c"), {"c": gone})]
+        connection.execute(delete(pings).where(pings.c.client_id == gone))
+        mark_dirty(connection, tables.aggregated_days, days)
+    aggregate_public(stores.telemetry, CONFIG, end)
+    after_deletion = snapshot(stores)
+
+    _forget_aggregates(stores)
+    aggregate_public(stores.telemetry, CONFIG, end)
+    assert snapshot(stores) == after_deletion
