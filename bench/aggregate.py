@@ -5,8 +5,8 @@ PostgreSQL, a recursive CTE on SQLite; no row goes through Python): about one
 million clients, Zipf-distributed over 50 projects, versions, platforms and
 features, over 90 days.  Then times, on each store:
 - a full aggregation of the 90 days (every public table, day + ISO week + month),
-- a one-day incremental aggregation (a 91st day of pings; the day, its week and its
-  month are recomputed),
+- a one-day incremental aggregation (a 91st day of pings, the last of a month: the
+  day is aggregated, merged into its week and month rollups, and those recounted),
 - like for like with the reference: our computation of the daily
   active-installations table alone (public_active_installs, interval day, total and
   the five breakdowns as published, suppressed; from the pings, without the JSON
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -39,7 +40,10 @@ from sempervirens.aggregate.public import daily_active_installs
 from sempervirens.aggregate.run import Config, aggregate_public
 from sempervirens.store import open_stores
 
-FIRST_DAY = date(2026, 1, 1)
+# The 91st day, added for the incremental run, is 2026-03-31: the last day of a
+# month, when the merge and recount cover the biggest month rollup.
+FIRST_DAY = date(2025, 12, 31)
+ROUNDS = 3  # the like-for-like timings (PostgreSQL, DuckDB) are the median of this many runs
 DAYS = 90
 CLIENTS = 1_000_000
 PROJECTS = 50
@@ -82,13 +86,17 @@ _INSERT = ("INSERT INTO pings (document_id, project, ping_type, client_id, day, 
 
 
 def generate(engine, pings: int, first_ping: int, days: int, start: date) -> None:
-    """`pings` pings spread over `days` days from `start`, made by the database itself."""
+    """`pings` pings spread over `days` days from `start`, made by the database itself.
+
+    In the order they would arrive: day by day (so a day's rows lie together, as in
+    a real store).
+    """
     d = engine.dialect.name
     # c: clients drawn with a skew (some report far more than others), over CLIENTS.
     if d == "postgresql":
         sql = (f"{_INSERT} SELECT {_columns(d, 'day')}, day::timestamp AT TIME ZONE 'UTC' "
                f"FROM (SELECT i, 1 + CAST(power(random(), 2) * {CLIENTS} AS INTEGER) AS c, "
-               f"(DATE '{start}' + (i % {days})) AS day "
+               f"(DATE '{start}' + CAST((CAST(i - {first_ping} AS BIGINT) * {days}) / {pings} AS INTEGER)) AS day "
                f"FROM generate_series({first_ping}, {first_ping + pings - 1}) AS i) g")
     else:
         sql = (f"{_INSERT} WITH RECURSIVE s(i) AS (SELECT {first_ping} UNION ALL "
@@ -96,7 +104,8 @@ def generate(engine, pings: int, first_ping: int, days: int, start: date) -> Non
                f"SELECT {_columns(d, 'day')}, day || ' 12:00:00.000000' FROM ("
                f"SELECT i, 1 + CAST((abs(random()) % 1000000) / 1000000.0 * "
                f"(abs(random()) % 1000000) / 1000000.0 * {CLIENTS} AS INTEGER) AS c, "
-               f"date('{start}', '+' || (i % {days}) || ' days') AS day FROM s) g")
+               f"date('{start}', '+' || (((i - {first_ping}) * {days}) / {pings}) || ' days') AS day "
+               f"FROM s) g")
     with engine.begin() as connection:
         connection.execute(text(sql))
     if d == "postgresql":
@@ -116,7 +125,7 @@ def timed(label: str, function, *args):
     return seconds, result
 
 
-def bench_store(name: str, stores, pings: int, parquet: Path | None) -> dict:
+def bench_store(name: str, stores, pings: int, parquet: Path | None, rounds: int) -> dict:
     print(f"{name}: {pings:,} pings, {DAYS} days; load average "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     per_day = pings // DAYS
@@ -135,10 +144,13 @@ def bench_store(name: str, stores, pings: int, parquet: Path | None) -> dict:
     results["rerun"], days = timed("rerun (nothing new)", aggregate_public, stores.telemetry,
                                    CONFIG, last + timedelta(days=2))
     assert days == []
-    results["daily_installs"], rows = daily_installs(stores.telemetry, FIRST_DAY,
-                                                     last + timedelta(days=2))
+    runs = [daily_installs(stores.telemetry, FIRST_DAY, last + timedelta(days=2))
+            for _ in range(rounds)]
+    results["daily_installs"] = statistics.median(seconds for seconds, _ in runs)
     print(f"  {'daily active installs only (' + str(DAYS + 1) + ' days)':48} "
-          f"{results['daily_installs']:8.1f} s  ({rows:,} rows as published)", flush=True)
+          f"{results['daily_installs']:8.1f} s  (median of "
+          f"{', '.join(f'{seconds:.1f}' for seconds, _ in runs)}; {runs[0][1]:,} rows as "
+          "published)", flush=True)
     if parquet is not None:
         export(stores.telemetry, parquet)
     return results
@@ -164,22 +176,30 @@ def daily_installs(engine, lo: date, hi: date) -> tuple[float, int]:
 
 
 def export(engine, parquet: Path) -> None:
-    """The pings' aggregation columns, to Parquet (through pyarrow), for DuckDB."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """The pings' aggregation columns, to Parquet for DuckDB (through CSV: PostgreSQL's
+    COPY, then DuckDB's own reader and writer)."""
+    import duckdb
 
-    columns = ["project", "client_id", "day", "project_version", "os", "arch",
-               "python_version", "is_ci"]
+    columns = "project, client_id, day, project_version, os, arch, python_version, is_ci"
     start = time.perf_counter()
-    writer = None
-    with engine.connect() as connection:
-        result = connection.execution_options(stream_results=True, yield_per=500_000).execute(
-            text(f"SELECT {', '.join(columns)} FROM pings"))
-        for batch in result.partitions(500_000):
-            table = pa.Table.from_pylist([dict(zip(columns, row)) for row in batch])
-            writer = writer or pq.ParquetWriter(parquet, table.schema)
-            writer.write_table(table)
-    writer.close()
+    csv = parquet.with_suffix(".csv")
+    connection = engine.raw_connection()
+    try:
+        with connection.cursor() as cursor, open(csv, "wb") as out:
+            with cursor.copy(f"COPY (SELECT {columns} FROM pings) TO STDOUT WITH (FORMAT csv)") as copy:
+                for block in copy:
+                    out.write(block)
+    finally:
+        connection.close()
+    types = {"project": "VARCHAR", "client_id": "VARCHAR", "day": "DATE",
+             "project_version": "VARCHAR", "os": "VARCHAR", "arch": "VARCHAR",
+             "python_version": "VARCHAR", "is_ci": "BOOLEAN"}
+    converter = duckdb.connect()
+    converter.execute("SET enable_progress_bar = false")
+    converter.execute(
+        f"COPY (SELECT * FROM read_csv('{csv}', header = false, columns = {types})) "
+        f"TO '{parquet}' (FORMAT parquet)")
+    csv.unlink()
     print(f"  {'export to Parquet (not timed against)':48} {time.perf_counter() - start:8.1f} s")
 
 
@@ -202,9 +222,15 @@ def bench_duckdb(parquet: Path) -> float:
     import duckdb
 
     connection = duckdb.connect()
-    seconds, rows = timed("DuckDB: daily active installs from Parquet",
-                          lambda: connection.execute(DUCKDB_DAILY, [str(parquet)]).fetchall())
-    print(f"  ({len(rows):,} rows)")
+    connection.execute("SET enable_progress_bar = false")
+    runs = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        rows = connection.execute(DUCKDB_DAILY, [str(parquet)]).fetchall()
+        runs.append(time.perf_counter() - start)
+    seconds = statistics.median(runs)
+    print(f"  {'DuckDB: daily active installs from Parquet':48} {seconds:8.1f} s  (median of "
+          f"{', '.join(f'{r:.1f}' for r in runs)}; {len(rows):,} rows, {duckdb.__version__})")
     return seconds
 
 
@@ -223,7 +249,7 @@ def main() -> int:
     try:
         stores = open_stores(work / "pg", cluster.create_database("telemetry"),
                              cluster.create_database("private"))
-        pg = bench_store("PostgreSQL", stores, args.pings, parquet)
+        pg = bench_store("PostgreSQL", stores, args.pings, parquet, ROUNDS)
         stores.dispose()
         reference = bench_duckdb(parquet)
         print(f"PostgreSQL vs DuckDB (daily active installs, {reference:.1f} s):\n"
@@ -236,7 +262,7 @@ def main() -> int:
         cluster.stop()
     if not args.skip_sqlite:
         stores = open_stores(work / "sqlite")
-        lite = bench_store("SQLite", stores, args.sqlite_pings or args.pings, None)
+        lite = bench_store("SQLite", stores, args.sqlite_pings or args.pings, None, 1)
         print(f"SQLite: daily active installs {lite['daily_installs']:.1f} s, full pipeline "
               f"{lite['full']:.1f} s, incremental day {lite['incremental']:.1f} s")
         stores.dispose()
