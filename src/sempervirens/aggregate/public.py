@@ -41,8 +41,8 @@ def build_base(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     _drop_temp(connection, _BASE)
     build_profiles(connection, d, lo, hi)
     _build_metrics(connection, d, lo, hi)
-    if d.pg:  # the planner knows nothing of a fresh temporary table
-        for name in _BASE:
+    if d.pg:
+        for name in _BASE[1:]:
             connection.execute(text(f"ANALYZE {name}"))
 
 
@@ -91,6 +91,8 @@ def build_profiles(connection: Connection, d: Dialect, lo: date, hi: date) -> No
         GROUP BY project, day, {', '.join(PROFILE)}"""
         for a, b in zip(bounds, bounds[1:]) if a < b]
     connection.execute(text(d.temp_table("base_profiles", " UNION ALL ".join(selects))))
+    if d.pg:  # the planner knows nothing of a fresh temporary table
+        connection.execute(text("ANALYZE base_profiles"))
 
 
 def _build_metrics(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
@@ -147,7 +149,7 @@ def daily_active_installs(connection: Connection, d: Dialect, lo: date, hi: date
     run('DELETE FROM public_active_installs WHERE "interval" = :interval '
         "AND period_start >= :lo AND period_start < :hi")
     _drop_temp(connection, _PERIOD)
-    _period_views(connection, d, "day", lo, hi)
+    _period_views(connection, d, "day", lo, hi, metrics=False)
     _active_installs(connection, run, d, "day", k, None)
     _drop_temp(connection, _PERIOD)
 
@@ -206,13 +208,14 @@ _SOURCES = {  # view -> (day table, rollup table, its columns besides project an
 }
 
 
-def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date) -> None:
+def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
+                  metrics: bool = True) -> None:
     """agg_*: the rows of the periods of [lo, hi).  A day's base rows already are
     one per client and day, so for days they are views of the base tables; for
     weeks and months, of the rollups."""
     first, last = d.date_literal(lo), d.date_literal(hi)
     views = _temp_views(connection)
-    for view, (base, rollup, columns) in _SOURCES.items():
+    for view, (base, rollup, columns) in _SOURCES.items() if metrics else ():
         listed = ", ".join(columns)
         if interval == "day":
             source = (f"SELECT project, day AS period_start, client_id, {listed} FROM {base} "

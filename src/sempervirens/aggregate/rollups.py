@@ -78,7 +78,8 @@ def apply(connection: Connection, d: Dialect, merge: Merge) -> None:
         SELECT * FROM (
             SELECT :interval, :start, p.project, p.client_id, {client_profile(d)}
             FROM pings p WHERE {client_pings(connection, d, merge.lo, merge.hi)}
-            GROUP BY p.project, p.client_id) c
+            GROUP BY p.project, p.client_id
+            ORDER BY p.project, p.client_id) c
         WHERE true
         ON CONFLICT ("interval", period_start, project, client_id) DO UPDATE SET {greatest}""")
     for table, base, keys, value in (
@@ -86,18 +87,28 @@ def apply(connection: Connection, d: Dialect, merge: Merge) -> None:
             (tables.rollup_timings, "base_timings", ("metric", "bucket"), "n"),
             (tables.rollup_crashes, "base_crashes", ("exception_type", "version"), "crashes")):
         columns = ", ".join(("project", "client_id", *keys))
+        key = ", ".join(("project", *keys, "client_id"))  # the primary key's order
         run(f"""
             INSERT INTO {table.name} ("interval", period_start, {columns}, {value})
             SELECT * FROM (
                 SELECT :interval, :start, {columns}, sum({value}) FROM {base}
-                WHERE day >= :lo AND day < :hi GROUP BY {columns}) b
+                WHERE day >= :lo AND day < :hi GROUP BY {columns}
+                ORDER BY {key}) b
             WHERE true
-            ON CONFLICT ("interval", period_start, project, {', '.join(keys)}, client_id)
+            ON CONFLICT ("interval", period_start, {key})
             DO UPDATE SET {value} = {table.name}.{value} + excluded.{value}""")
     run('DELETE FROM rollup_periods WHERE "interval" = :interval AND period_start = :start')
     connection.execute(tables.rollup_periods.insert().values(
         interval=merge.interval, period_start=merge.start,
         merged_through=merge.hi - timedelta(days=1)))
+
+
+def analyze(connection: Connection, d: Dialect) -> None:
+    """Fresh statistics for the planner after merges (PostgreSQL's autovacuum comes
+    later, and plans made on an empty table's statistics are nested loops)."""
+    if d.pg:
+        for table in _ROWS:
+            connection.execute(text(f"ANALYZE {table.name}"))
 
 
 def _as_date(value) -> date:
