@@ -109,13 +109,17 @@ function fillForm(form, params) {
   }
 }
 
+let drawing = 0;  // the latest query: an answer to an earlier one, arriving late, is dropped
+
 async function drawProject(form) {
   const project = form.dataset.project;
   const q = readForm(form);
   const base = `/api/v1/projects/${encodeURIComponent(project)}/`;
   const periods = { interval: q.interval, from: q.from, to: q.to };
   const [path, extra, shape, unit] = QUERIES[q.metric](q);
+  const current = ++drawing;
   const answer = await api(base + path, { ...periods, ...extra });
+  if (current !== drawing) return;
   const data = shape(answer.rows);
   document.getElementById("main-title").textContent =
     form.elements.metric.selectedOptions[0].textContent + (data.title ? ` — ${data.title}` : "") +
