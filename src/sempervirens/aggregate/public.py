@@ -67,9 +67,11 @@ def client_pings(connection: Connection, d: Dialect, lo: date, hi: date) -> str:
 
 
 def client_profile(d: Dialect) -> str:
-    """The greatest of each breakdown a client reported among the pings grouped."""
-    return (f"max(p.project_version) AS version, max(p.os) AS os, max(p.arch) AS arch, "
-            f"max(p.python_version) AS python, {d.bool_text(d.any_true('p.is_ci'))} AS ci")
+    """The greatest of each breakdown a client reported among the pings grouped
+    (UNKNOWN when it reported none)."""
+    values = {"version": "max(p.project_version)", "os": "max(p.os)", "arch": "max(p.arch)",
+              "python": "max(p.python_version)", "ci": d.bool_text(d.any_true("p.is_ci"))}
+    return ", ".join(f"coalesce({e}, '{UNKNOWN}') AS {name}" for name, e in values.items())
 
 
 def build_profiles(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
@@ -199,44 +201,58 @@ def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date,
     _drop_temp(connection, _PERIOD)
 
 
-# The per-period inputs of the public statements: one row per client and period
-# (agg_profiles: clients counted per combination of breakdowns).
-_SOURCES = {  # view -> (day table, rollup table, its columns besides project and client_id)
-    "agg_features": ("base_features", "rollup_features", ("metric", "label", "events")),
-    "agg_timings": ("base_timings", "rollup_timings", ("metric", "bucket", "n")),
-    "agg_crashes": ("base_crashes", "rollup_crashes", ("exception_type", "version", "crashes")),
-}
-
-
 def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
                   metrics: bool = True) -> None:
-    """agg_*: the rows of the periods of [lo, hi).  A day's base rows already are
-    one per client and day, so for days they are views of the base tables; for
-    weeks and months, of the rollups."""
+    """The inputs of the public statements for the periods of [lo, hi):
+
+    - agg_profiles: active clients per combination of breakdown values;
+    - agg_cells: per cell (rollup_cells explains the kinds) its users and total;
+    - agg_members: the clients counted in each cell.
+    Days are read from the base tables, weeks and months from their rollups.
+    """
     first, last = d.date_literal(lo), d.date_literal(hi)
-    views = _temp_views(connection)
-    for view, (base, rollup, columns) in _SOURCES.items() if metrics else ():
-        listed = ", ".join(columns)
-        if interval == "day":
-            source = (f"SELECT project, day AS period_start, client_id, {listed} FROM {base} "
-                      f"WHERE day >= {first} AND day < {last}")
-        else:
-            source = (f"SELECT project, period_start, client_id, {listed} FROM {rollup} "
-                      f"WHERE \"interval\" = '{interval}' "
-                      f"AND period_start >= {first} AND period_start < {last}")
-        connection.execute(text(f"CREATE TEMPORARY VIEW {view} AS {source}"))
-        views.add(view)
     profile = ", ".join(PROFILE)
-    if interval == "day":
-        connection.execute(text(
-            f"CREATE TEMPORARY VIEW agg_profiles AS SELECT project, day AS period_start, "
-            f"{profile}, n FROM base_profiles WHERE day >= {first} AND day < {last}"))
-        views.add("agg_profiles")
-    else:
-        connection.execute(text(d.temp_table("agg_profiles", f"""
-            SELECT project, period_start, {profile}, count(*) AS n FROM rollup_clients
-            WHERE "interval" = '{interval}' AND period_start >= {first} AND period_start < {last}
-            GROUP BY project, period_start, {profile}""")))
+    views = _temp_views(connection)
+
+    def view(name: str, select: str) -> None:
+        connection.execute(text(f"CREATE TEMPORARY VIEW {name} AS {select}"))
+        views.add(name)
+
+    if interval != "day":
+        period = (f"WHERE \"interval\" = '{interval}' "
+                  f"AND period_start >= {first} AND period_start < {last}")
+        view("agg_profiles", f"SELECT project, period_start, {profile}, clients AS n "
+                             f"FROM rollup_profiles {period}")
+        view("agg_cells", f"SELECT project, period_start, kind, a, b, users, total "
+                          f"FROM rollup_cells {period}")
+        view("agg_members", f"SELECT project, period_start, kind, a, b, client_id "
+                            f"FROM rollup_members {period}")
+        return
+    days = f"WHERE day >= {first} AND day < {last}"
+    view("agg_profiles", f"SELECT project, day AS period_start, {profile}, n "
+                         f"FROM base_profiles {days}")
+    if not metrics:
+        return
+    members = " UNION ALL ".join(
+        f"SELECT project, day AS period_start, '{kind}' AS kind, {a} AS a, {b} AS b, "
+        f"client_id, {total} AS total FROM {base} {days}"
+        for kind, (base, a, b, total) in DAY_MEMBERS.items())
+    view("agg_members", f"SELECT project, period_start, kind, a, b, client_id FROM ({members}) m")
+    connection.execute(text(d.temp_table("agg_cells", f"""
+        SELECT project, period_start, kind, a, b, count(DISTINCT client_id) AS users,
+               sum(total) AS total FROM ({members}) m
+        GROUP BY project, period_start, kind, a, b
+        UNION ALL
+        SELECT project, day, 'bucket', metric, CAST(bucket AS TEXT), 0, sum(n)
+        FROM base_timings {days} GROUP BY project, day, metric, bucket""")))
+
+
+# Per kind of cell: the base table of the day's per-client rows, and its a, b, total.
+DAY_MEMBERS = {
+    "feature": ("base_features", "metric", "label", "events"),
+    "timing": ("base_timings", "metric", "''", "n"),
+    "crash": ("base_crashes", "exception_type", "version", "crashes"),
+}
 
 
 def _active_installs(connection, run, d: Dialect, interval: str, k: int, dp) -> None:
@@ -268,30 +284,40 @@ def _active_installs(connection, run, d: Dialect, interval: str, k: int, dp) -> 
 def _feature_usage(run) -> None:
     run("""INSERT INTO public_feature_usage
                (project, "interval", period_start, metric, label, events, users)
-           SELECT project, :interval, period_start, metric, label, sum(events), count(*)
-           FROM agg_features GROUP BY project, period_start, metric, label
-           HAVING count(*) >= :k""")
+           SELECT project, :interval, period_start, a, b, total, users FROM agg_cells
+           WHERE kind = 'feature' AND users >= :k""")
     # Small labels of a labeled counter: one OTHER label over their union of clients.
-    # A window (one row per client and label, so count(*) is the label's users)
-    # rather than a join, which SQLite would run as a nested loop.
-    run(f"""INSERT INTO public_feature_usage
-                (project, "interval", period_start, metric, label, events, users)
-            SELECT project, :interval, period_start, metric, '{OTHER}',
-                   sum(events), count(DISTINCT client_id)
-            FROM (SELECT project, period_start, metric, client_id, events,
-                         count(*) OVER (PARTITION BY project, period_start, metric, label) AS cell
-                  FROM agg_features WHERE label <> '') labels
-            WHERE cell < :k
-            GROUP BY project, period_start, metric
-            HAVING count(DISTINCT client_id) >= :k""")
+    _other(run, "public_feature_usage", "metric, label, events, users", "feature", "a",
+           "s.a, '" + OTHER + "'", "b <> ''")
+
+
+def _other(run, table: str, columns: str, kind: str, group: str, values: str,
+           where: str = "1 = 1") -> None:
+    """One OTHER row per project, period and `group` for the cells under k: the sum of
+    their totals and the distinct clients of their union (at least k, or no row).
+    Only the members of those small cells are read."""
+    keys = f"project, period_start{', ' + group if group else ''}"
+    on = " AND ".join(f"m.{c} = s.{c}" for c in ("project", "period_start", "kind", "a", "b"))
+    run(f"""
+        INSERT INTO {table} (project, "interval", period_start, {columns})
+        SELECT s.project, :interval, s.period_start, {values}, s.total, u.users
+        FROM (SELECT {keys}, sum(total) AS total FROM agg_cells
+              WHERE kind = '{kind}' AND users < :k AND {where} GROUP BY {keys}) s
+        JOIN (SELECT {', '.join('s.' + c for c in keys.split(', '))},
+                     count(DISTINCT m.client_id) AS users
+              FROM (SELECT * FROM agg_cells WHERE kind = '{kind}' AND users < :k AND {where}) s
+              JOIN agg_members m ON {on}
+              GROUP BY {', '.join('s.' + c for c in keys.split(', '))}) u
+          ON {' AND '.join(f'u.{c} = s.{c}' for c in keys.split(', '))}
+        WHERE u.users >= :k""")
 
 
 def _timings(run) -> None:
     run(f"""INSERT INTO public_timings
                 (project, "interval", period_start, metric, p50_us, p90_us, p99_us, samples, users)
             WITH RECURSIVE {_BUCKET_US},
-            hist AS (SELECT project, period_start, metric, bucket, sum(n) AS n FROM agg_timings
-                     GROUP BY project, period_start, metric, bucket),
+            hist AS (SELECT project, period_start, a AS metric, CAST(b AS INTEGER) AS bucket,
+                            total AS n FROM agg_cells WHERE kind = 'bucket'),
             cumulative AS (
                 SELECT project, period_start, metric, bucket,
                        sum(n) OVER (PARTITION BY project, period_start, metric ORDER BY bucket) AS cum,
@@ -303,8 +329,8 @@ def _timings(run) -> None:
                        min(CASE WHEN cum >= 0.90 * total THEN bucket END) AS b90,
                        min(CASE WHEN cum >= 0.99 * total THEN bucket END) AS b99
                 FROM cumulative GROUP BY project, period_start, metric, total),
-            users AS (SELECT project, period_start, metric, count(DISTINCT client_id) AS users
-                      FROM agg_timings GROUP BY project, period_start, metric)
+            users AS (SELECT project, period_start, a AS metric, users FROM agg_cells
+                      WHERE kind = 'timing')
             SELECT pct.project, :interval, pct.period_start, pct.metric,
                    u50.us, u90.us, u99.us, pct.total, users.users
             FROM pct
@@ -317,21 +343,12 @@ def _timings(run) -> None:
 
 
 def _crashes(run) -> None:
-    keys = "project, period_start, exception_type, version"
-    run(f"""INSERT INTO public_crashes
-                (project, "interval", period_start, exception_type, version, crashes, users)
-            SELECT project, :interval, period_start, exception_type, version, sum(crashes), count(*)
-            FROM agg_crashes GROUP BY {keys} HAVING count(*) >= :k""")
-    run(f"""INSERT INTO public_crashes
-                (project, "interval", period_start, exception_type, version, crashes, users)
-            SELECT project, :interval, period_start, '{OTHER}', '{OTHER}',
-                   sum(crashes), count(DISTINCT client_id)
-            FROM (SELECT project, period_start, client_id, crashes,
-                         count(*) OVER (PARTITION BY {keys}) AS cell
-                  FROM agg_crashes) cells
-            WHERE cell < :k
-            GROUP BY project, period_start
-            HAVING count(DISTINCT client_id) >= :k""")
+    run("""INSERT INTO public_crashes
+               (project, "interval", period_start, exception_type, version, crashes, users)
+           SELECT project, :interval, period_start, a, b, total, users FROM agg_cells
+           WHERE kind = 'crash' AND users >= :k""")
+    _other(run, "public_crashes", "exception_type, version, crashes, users", "crash", "",
+           f"'{OTHER}', '{OTHER}'")
 
 
 def _tune(connection: Connection, d: Dialect) -> None:
@@ -349,7 +366,7 @@ def _tune(connection: Connection, d: Dialect) -> None:
 
 
 _BASE = ("base_profiles", "base_features", "base_timings", "base_crashes")
-_PERIOD = ("agg_profiles", "agg_parts", "agg_features", "agg_timings", "agg_crashes")
+_PERIOD = ("agg_profiles", "agg_parts", "agg_cells", "agg_members")
 
 
 def _drop_temp(connection: Connection, names: tuple[str, ...]) -> None:

@@ -1,11 +1,15 @@
-"""Week and month rollups kept between cycles: one row per client and period.
+"""Weeks and months kept between cycles, so that a finished day is merged in at a
+day's cost instead of its whole period being counted again.
 
-A finished day is merged into its week and its month (an upsert of that day's
-rows), so a new day costs a day's work instead of a re-read of its whole month.
-Only finished days are merged, once each: today shows in the daily rows, and in
-its week and month from tomorrow on.  When a day that was merged already is
-redone (a deletion request, new anomaly exclusions, a new k), its periods are
-rebuilt from their pings instead, so that nothing is counted twice.
+Per period: who was counted (rollup_clients, with the greatest breakdown values
+of each client; rollup_members, the clients of each feature, timing and crash
+cell) and the running counts that the public rows are made of (rollup_profiles,
+rollup_cells).  Merging a day adds its clients that are new to a cell as users,
+moves a client whose greatest values changed to its new profile, and adds up
+the totals.  Only finished days are merged, once each: today shows in the daily
+rows, and in its week and month from tomorrow on.  When a day that was merged
+already is redone (a deletion request, new anomaly exclusions, a new k), its
+periods are emptied and rebuilt instead, so that nothing is counted twice.
 rollup_periods records, per period, the last day merged into it.
 """
 
@@ -19,21 +23,23 @@ from sqlalchemy import Connection, select, text
 from . import tables
 from ._periods import period_end, period_start
 from ._sql import Dialect
-from .public import client_pings, client_profile
+from .public import DAY_MEMBERS, PROFILE, client_pings, client_profile
 
 INTERVALS = ("week", "month")
-_ROWS = (tables.rollup_clients, tables.rollup_features, tables.rollup_timings,
-         tables.rollup_crashes)
+_ROWS = (tables.rollup_clients, tables.rollup_profiles, tables.rollup_members,
+         tables.rollup_cells)
 
 
 @dataclass(frozen=True)
 class Merge:
-    """Days [lo, hi) to merge into the period (interval, start); rebuild: empty it first."""
+    """Days [lo, hi) to merge into the period (interval, start).  rebuild: empty it
+    first; fresh: nothing is merged into it yet (true of a rebuild too)."""
     interval: str
     start: date
     lo: date
     hi: date
     rebuild: bool
+    fresh: bool
 
 
 def plan(connection: Connection, days: list[date], today: date) -> list[Merge]:
@@ -50,10 +56,11 @@ def plan(connection: Connection, days: list[date], today: date) -> list[Merge]:
             through = merged.get((interval, start))
             if through is not None and min(its_days) <= through:
                 end = min(period_end(interval, start), today)
-                merges.append(Merge(interval, start, start, end, rebuild=True))
+                merges.append(Merge(interval, start, start, end, rebuild=True, fresh=True))
             else:
                 merges.append(Merge(interval, start, min(its_days),
-                                    max(its_days) + timedelta(days=1), rebuild=False))
+                                    max(its_days) + timedelta(days=1), rebuild=False,
+                                    fresh=through is None))
     return merges
 
 
@@ -61,46 +68,121 @@ def apply(connection: Connection, d: Dialect, merge: Merge) -> None:
     """Merge the days of `merge` into its period.  Reads the pings (clients) and the
     base tables of public.build_base (features, timings, crashes), which must
     cover [merge.lo, merge.hi)."""
-    params = {"interval": merge.interval, "start": d.date(merge.start),
-              "lo": d.date(merge.lo), "hi": d.date(merge.hi)}
+    params = {"interval": merge.interval, "start": d.date(merge.start)}
 
-    def run(sql: str) -> None:
-        connection.execute(text(sql), params)
+    def run(sql: str, **extra) -> None:
+        connection.execute(text(sql), {**params, **extra})
 
     if merge.rebuild:
         for table in _ROWS:
             run(f'DELETE FROM {table.name} WHERE "interval" = :interval AND period_start = :start')
-    greatest = ", ".join(f"{c} = {d.greatest(f'rollup_clients.{c}', f'excluded.{c}')}"
-                         for c in ("version", "os", "arch", "python", "ci"))
+    _merge_clients(connection, d, run, merge)
+    days = f"WHERE day >= {d.date_literal(merge.lo)} AND day < {d.date_literal(merge.hi)}"
+    for kind, (base, a, b, total) in DAY_MEMBERS.items():
+        _merge_cells(connection, d, run, kind,
+                     f"SELECT project, {a} AS a, {b} AS b, client_id, {total} AS total "
+                     f"FROM {base} {days}", merge.fresh)
     run(f"""
-        INSERT INTO rollup_clients
-            ("interval", period_start, project, client_id, version, os, arch, python, ci)
+        INSERT INTO rollup_cells ("interval", period_start, project, kind, a, b, users, total)
         SELECT * FROM (
-            SELECT :interval, :start, p.project, p.client_id, {client_profile(d)}
-            FROM pings p WHERE {client_pings(connection, d, merge.lo, merge.hi)}
-            GROUP BY p.project, p.client_id
-            ORDER BY p.project, p.client_id) c
+            SELECT :interval, :start, project, 'bucket', metric, CAST(bucket AS TEXT), 0, sum(n)
+            FROM base_timings {days} GROUP BY project, metric, bucket) c
         WHERE true
-        ON CONFLICT ("interval", period_start, project, client_id) DO UPDATE SET {greatest}""")
-    for table, base, keys, value in (
-            (tables.rollup_features, "base_features", ("metric", "label"), "events"),
-            (tables.rollup_timings, "base_timings", ("metric", "bucket"), "n"),
-            (tables.rollup_crashes, "base_crashes", ("exception_type", "version"), "crashes")):
-        columns = ", ".join(("project", "client_id", *keys))
-        key = ", ".join(("project", *keys, "client_id"))  # the primary key's order
-        run(f"""
-            INSERT INTO {table.name} ("interval", period_start, {columns}, {value})
-            SELECT * FROM (
-                SELECT :interval, :start, {columns}, sum({value}) FROM {base}
-                WHERE day >= :lo AND day < :hi GROUP BY {columns}
-                ORDER BY {key}) b
-            WHERE true
-            ON CONFLICT ("interval", period_start, {key})
-            DO UPDATE SET {value} = {table.name}.{value} + excluded.{value}""")
+        ON CONFLICT ("interval", period_start, project, kind, a, b)
+        DO UPDATE SET total = rollup_cells.total + excluded.total""")
     run('DELETE FROM rollup_periods WHERE "interval" = :interval AND period_start = :start')
     connection.execute(tables.rollup_periods.insert().values(
         interval=merge.interval, period_start=merge.start,
         merged_through=merge.hi - timedelta(days=1)))
+
+
+def _merge_clients(connection: Connection, d: Dialect, run, merge: Merge) -> None:
+    """rollup_clients and rollup_profiles: a new client adds one to its profile; one
+    whose greatest values change moves from its old profile to its new one."""
+    profile = ", ".join(PROFILE)
+    _drop(connection, "merge_clients", "merge_changes")
+    run(d.temp_table("merge_clients", f"""
+        SELECT p.project, p.client_id, {client_profile(d)}
+        FROM pings p WHERE {client_pings(connection, d, merge.lo, merge.hi)}
+        GROUP BY p.project, p.client_id"""))
+    run(d.temp_table("merge_changes", f"""
+        SELECT c.project, c.client_id,
+               {', '.join(f"{d.greatest(f'o.{v}', f'c.{v}')} AS {v}" for v in PROFILE)},
+               {', '.join(f'o.{v} AS old_{v}' for v in PROFILE)}
+        FROM merge_clients c LEFT JOIN rollup_clients o
+          ON o."interval" = :interval AND o.period_start = :start
+         AND o.project = c.project AND o.client_id = c.client_id"""))
+    run(f"DELETE FROM merge_changes WHERE old_version IS NOT NULL AND "
+        f"{' AND '.join(f'{v} = old_{v}' for v in PROFILE)}")
+    run(f"""
+        INSERT INTO rollup_profiles ("interval", period_start, project, {profile}, clients)
+        SELECT * FROM (
+            SELECT :interval, :start, project, {profile}, sum(delta) FROM (
+                SELECT project, {profile}, 1 AS delta FROM merge_changes
+                UNION ALL
+                SELECT project, {', '.join(f'old_{v}' for v in PROFILE)}, -1 FROM merge_changes
+                WHERE old_version IS NOT NULL) x
+            GROUP BY project, {profile}) g
+        WHERE true
+        ON CONFLICT ("interval", period_start, project, {profile})
+        DO UPDATE SET clients = rollup_profiles.clients + excluded.clients""")
+    run('DELETE FROM rollup_profiles WHERE "interval" = :interval AND period_start = :start '
+        "AND clients = 0")
+    run(f"""
+        INSERT INTO rollup_clients ("interval", period_start, project, client_id, {profile})
+        SELECT * FROM (
+            SELECT :interval, :start, project, client_id, {profile} FROM merge_changes
+            ORDER BY project, client_id) c
+        WHERE true
+        ON CONFLICT ("interval", period_start, project, client_id) DO UPDATE SET
+            {', '.join(f'{v} = excluded.{v}' for v in PROFILE)}""")
+    _drop(connection, "merge_clients", "merge_changes")
+
+
+def _merge_cells(connection: Connection, d: Dialect, run, kind: str, rows: str,
+                 fresh: bool) -> None:
+    """rollup_members and rollup_cells of one kind, from `rows` (project, a, b,
+    client_id, total): a client not yet counted in a cell is added to it as a
+    member and a user; totals add up.  `fresh`: the period has no members yet."""
+    _drop(connection, "merge_rows", "merge_new")
+    run(d.temp_table("merge_rows", f"""
+        SELECT project, a, b, client_id, sum(total) AS total FROM ({rows}) r
+        GROUP BY project, a, b, client_id"""))
+    if fresh:  # every one is new: no need to look
+        run(d.temp_table("merge_new", "SELECT project, a, b, client_id FROM merge_rows"))
+    else:
+        if d.pg:  # so that the planner probes the members' index for a day's rows
+            run("ANALYZE merge_rows")
+        run(d.temp_table("merge_new", f"""
+            SELECT r.project, r.a, r.b, r.client_id FROM merge_rows r
+            WHERE NOT EXISTS (
+                SELECT 1 FROM rollup_members m
+                WHERE m."interval" = :interval AND m.period_start = :start
+                  AND m.project = r.project AND m.kind = '{kind}' AND m.a = r.a AND m.b = r.b
+                  AND m.client_id = r.client_id)"""))
+    run(f"""
+        INSERT INTO rollup_members ("interval", period_start, project, kind, a, b, client_id)
+        SELECT :interval, :start, project, '{kind}', a, b, client_id FROM merge_new
+        ORDER BY project, a, b, client_id""")
+    run(f"""
+        INSERT INTO rollup_cells ("interval", period_start, project, kind, a, b, users, total)
+        SELECT * FROM (
+            SELECT :interval, :start, t.project, '{kind}', t.a, t.b, coalesce(n.users, 0), t.total
+            FROM (SELECT project, a, b, sum(total) AS total FROM merge_rows
+                  GROUP BY project, a, b) t
+            LEFT JOIN (SELECT project, a, b, count(*) AS users FROM merge_new
+                       GROUP BY project, a, b) n
+              ON n.project = t.project AND n.a = t.a AND n.b = t.b) c
+        WHERE true
+        ON CONFLICT ("interval", period_start, project, kind, a, b) DO UPDATE SET
+            users = rollup_cells.users + excluded.users,
+            total = rollup_cells.total + excluded.total""")
+    _drop(connection, "merge_rows", "merge_new")
+
+
+def _drop(connection: Connection, *names: str) -> None:
+    for name in names:
+        connection.execute(text(f"DROP TABLE IF EXISTS {name}"))
 
 
 def analyze(connection: Connection, d: Dialect) -> None:

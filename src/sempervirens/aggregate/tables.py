@@ -203,45 +203,56 @@ secrets = Table(
     Column("value", String(128), nullable=False),  # hex
 )
 
-# Per client and week or month: what each client reported in the period, kept
-# between cycles so that a new day is merged in (rollups.py) instead of the whole
-# period being read again.  Internal: pseudonymous client_ids, like pings; a
-# deletion request removes a client's rows here too (every table with a client_id).
-def _member() -> list[Column]:
+# Weeks and months are kept between cycles (rollups.py) so that a finished day is
+# merged in, at a day's cost: who was counted in each period (members, with a
+# pseudonymous client_id, like pings; a deletion request removes a client's rows
+# here too, as from every table with a client_id) and the running counts of each
+# public cell.  Internal, not public.
+def _period_key() -> list[Column]:
     return [Column("interval", String(5), nullable=False),  # 'week' or 'month'
             Column("period_start", Date, nullable=False),
-            Column("project", String(100), nullable=False),
-            Column("client_id", String(UUID_LENGTH), nullable=False)]
+            Column("project", String(100), nullable=False)]
 
 
-rollup_clients = Table(
-    "rollup_clients", telemetry, *_member(),
-    # The greatest value reported in the period (as public_active_installs counts it).
-    Column("version", String(128)), Column("os", String(128)), Column("arch", String(128)),
-    Column("python", String(128)), Column("ci", String(5)),
+rollup_clients = Table(  # one row per active client and period
+    "rollup_clients", telemetry, *_period_key(),
+    Column("client_id", String(UUID_LENGTH), nullable=False),
+    # The greatest value reported in the period (as public_active_installs counts it),
+    # UNKNOWN when none.
+    *(Column(name, String(128), nullable=False) for name in ("version", "os", "arch", "python")),
+    Column("ci", String(9), nullable=False),
     PrimaryKeyConstraint("interval", "period_start", "project", "client_id"),
 )
 
-rollup_features = Table(
-    "rollup_features", telemetry, *_member(),
-    Column("metric", String(128), nullable=False), Column("label", String(64), nullable=False),
-    Column("events", BigInteger, nullable=False),
-    PrimaryKeyConstraint("interval", "period_start", "project", "metric", "label", "client_id"),
+rollup_profiles = Table(  # active clients per combination of breakdown values
+    "rollup_profiles", telemetry, *_period_key(),
+    *(Column(name, String(128), nullable=False) for name in ("version", "os", "arch", "python")),
+    Column("ci", String(9), nullable=False),
+    Column("clients", BigInteger, nullable=False),
+    PrimaryKeyConstraint("interval", "period_start", "project", "version", "os", "arch",
+                         "python", "ci"),
 )
 
-rollup_timings = Table(
-    "rollup_timings", telemetry, *_member(),
-    Column("metric", String(128), nullable=False), Column("bucket", Integer, nullable=False),
-    Column("n", BigInteger, nullable=False),
-    PrimaryKeyConstraint("interval", "period_start", "project", "metric", "bucket", "client_id"),
+# A cell: kind 'feature' (a = metric, b = label), 'timing' (a = metric, b = ''),
+# 'bucket' (a = metric, b = the bucket number; no members) or 'crash'
+# (a = exception type, b = version).
+rollup_members = Table(  # one row per client counted in a cell
+    "rollup_members", telemetry, *_period_key(),
+    Column("kind", String(7), nullable=False),
+    Column("a", String(256), nullable=False),
+    Column("b", String(128), nullable=False),
+    Column("client_id", String(UUID_LENGTH), nullable=False),
+    PrimaryKeyConstraint("interval", "period_start", "project", "kind", "a", "b", "client_id"),
 )
 
-rollup_crashes = Table(
-    "rollup_crashes", telemetry, *_member(),
-    Column("exception_type", String(256), nullable=False), Column("version", String(128), nullable=False),
-    Column("crashes", BigInteger, nullable=False),
-    PrimaryKeyConstraint("interval", "period_start", "project", "exception_type", "version",
-                         "client_id"),
+rollup_cells = Table(
+    "rollup_cells", telemetry, *_period_key(),
+    Column("kind", String(7), nullable=False),
+    Column("a", String(256), nullable=False),
+    Column("b", String(128), nullable=False),
+    Column("users", BigInteger, nullable=False),  # its members
+    Column("total", BigInteger, nullable=False),  # events, samples or crashes
+    PrimaryKeyConstraint("interval", "period_start", "project", "kind", "a", "b"),
 )
 
 rollup_periods = Table(
@@ -271,7 +282,7 @@ client_days_seen = Table(
     PrimaryKeyConstraint("project", "client_id"),
 )
 
-ROLLUP_TABLES = (rollup_clients, rollup_features, rollup_timings, rollup_crashes,
+ROLLUP_TABLES = (rollup_clients, rollup_profiles, rollup_members, rollup_cells,
                  rollup_periods, rollup_opt_outs, client_days_seen)
 TELEMETRY_TABLES = (*PUBLIC_TABLES, aggregated_days, anomaly_exclusions)
 PRIVATE_TABLES = (ip_origins, anomalies, private_institution_users, private_origin_summary,
