@@ -1,5 +1,6 @@
 """Rollups kept between cycles: merging each day as it ends gives exactly the rows of
-one aggregation of everything, and a redone day rebuilds its periods."""
+one aggregation of everything; those of ended periods are pruned; and a redone day
+rebuilds its periods."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import delete, text
 
 from sempervirens.aggregate import tables
 from sempervirens.aggregate.run import Config, aggregate_public
+from sempervirens.aggregate.retention import purge_expired
 from sempervirens.aggregate.state import mark_dirty
 from sempervirens.store.schema import pings
 
@@ -62,13 +64,18 @@ def test_merging_each_day_equals_aggregating_everything_at_once(stores):
     assert snapshot(stores) == merged
 
 
-def test_a_redone_day_rebuilds_its_week_and_month(stores):
+def test_ended_periods_are_pruned_and_a_redone_day_rebuilds_its_week_and_month(stores):
     rng = random.Random(11)
     clients = [client() for _ in range(20)]
     end = FIRST + timedelta(days=DAYS)
     insert(stores, [p for i in range(DAYS)
                     for p in _day_of_pings(rng, clients, FIRST + timedelta(days=i))])
     aggregate_public(stores.telemetry, CONFIG, end)
+    purge_expired(stores, 30, end)  # drops the rollups of the weeks and months that ended
+    with stores.telemetry.connect() as connection:
+        kept = {str(start)[:10] for (start,) in connection.execute(
+            text("SELECT DISTINCT period_start FROM rollup_members"))}
+    assert kept == {"2026-02-01", "2026-02-09"}  # the month and the week still open
     # One client's pings go (as after a deletion request) and the days it was seen on
     # are marked to redo; its rows are left in the rollups, which only a rebuild of
     # its weeks, months and windows takes out.

@@ -4,7 +4,8 @@ Deleted: access-log rows (IP, client_id, document_id) received before the cutoff
 the origins looked up for addresses before it, and the address kept beside an
 anomaly's hash.  A day is purged only once both stores have aggregated it
 completely (its records say complete), so the aggregates exist before their raw
-data goes.  Pings (which hold no IP) and every aggregate are kept.
+data goes.  Pings (which hold no IP) and every public aggregate are kept; the
+per-client rollups of weeks and months that have ended go (rollups.prune_ended).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import text
 
 from . import tables
 from ._sql import dialect_of
+from .rollups import prune_ended
 from .state import utc_today
 
 
@@ -45,8 +47,10 @@ def purge_expired(stores, retention_days: int, today: date | None = None) -> int
         pending.append(_first_pending(connection, tables.aggregated_days.name, "day", "pings",
                                       "day", td.date(cutoff)))
     cutoff = min([cutoff, *(day for day in pending if day is not None)])
+    with stores.telemetry.begin() as connection:
+        deleted = prune_ended(connection, td)
     with stores.private.begin() as connection:
-        deleted = connection.execute(text("DELETE FROM access_log WHERE received_at < :cutoff"),
+        deleted += connection.execute(text("DELETE FROM access_log WHERE received_at < :cutoff"),
                                      {"cutoff": d.timestamp(cutoff)}).rowcount
         # An origin is re-derived if its address comes back; the aggregates keep no address.
         deleted += connection.execute(text("DELETE FROM ip_origins WHERE enriched_at < :cutoff"),

@@ -24,6 +24,7 @@ from . import tables
 from ._periods import period_end, period_start
 from ._sql import Dialect
 from .public import DAY_MEMBERS, PROFILE, client_pings, client_profile
+from .state import PINGS, distinct_days
 
 INTERVALS = ("week", "month")
 _ROWS = (tables.rollup_clients, tables.rollup_profiles, tables.rollup_members,
@@ -183,6 +184,32 @@ def _merge_cells(connection: Connection, d: Dialect, run, kind: str, rows: str,
 def _drop(connection: Connection, *names: str) -> None:
     for name in names:
         connection.execute(text(f"DROP TABLE IF EXISTS {name}"))
+
+
+def prune_ended(connection: Connection, d: Dialect) -> int:
+    """Delete the rows of the weeks and months that had ended when the last cycle ran
+    and have no day left to merge; returns how many.
+
+    Their public rows are final, and a redone day rebuilds its periods from the
+    pings: so less is kept about each client, for less time.
+    """
+    through = connection.execute(select(tables.public_parameters.c.value).where(
+        tables.public_parameters.c.name == "aggregated_through")).scalar()
+    if not through:
+        return 0
+    cut = date.fromisoformat(through) + timedelta(days=1)  # the last cycle's today
+    complete = {_as_date(day) for day in connection.execute(select(
+        tables.aggregated_days.c.day).where(tables.aggregated_days.c.complete)).scalars()}
+    pending = [day for day in distinct_days(connection, d, PINGS)
+               if day < cut and day not in complete]
+    cut = min([cut, *pending])
+    deleted = 0
+    for interval in INTERVALS:
+        for table in _ROWS:  # every period that starts before cut's period has ended by cut
+            deleted += connection.execute(text(
+                f'DELETE FROM {table.name} WHERE "interval" = :interval AND period_start < :cut'),
+                {"interval": interval, "cut": d.date(period_start(interval, cut))}).rowcount
+    return deleted
 
 
 def analyze(connection: Connection, d: Dialect) -> None:

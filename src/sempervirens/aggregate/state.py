@@ -28,7 +28,7 @@ def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def _distinct_days(connection, d: Dialect, source: Source) -> list[date]:
+def distinct_days(connection, d: Dialect, source: Source) -> list[date]:
     """Every day holding rows, by a loose index scan: one index probe per day, not per row."""
     column, table = source.column, source.table
     if source.timestamp:
@@ -76,7 +76,7 @@ def dirty_days(connection: Connection, state: Table, source: Source, today: date
     """
     d = Dialect(connection.dialect.name)
     records = {_as_date(r.day): r for r in connection.execute(select(state))}
-    days = set(_distinct_days(connection, d, source))
+    days = set(distinct_days(connection, d, source))
     days |= {day for day, record in records.items() if not record.complete}
     counts, dirty = {}, []
     for day in sorted(days):
