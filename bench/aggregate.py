@@ -16,7 +16,7 @@ and, as the reference, DuckDB computing the daily active-installations table
 Parquet.
 
 Usage: python bench/aggregate.py [--pings 10000000] [--sqlite-pings N] [--skip-sqlite]
-                               [--daily-only]
+                               [--skip-postgresql] [--daily-only]
 """
 
 from __future__ import annotations
@@ -248,18 +248,9 @@ def bench_duckdb(parquet: Path) -> float:
     return seconds
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pings", type=int, default=10_000_000)
-    parser.add_argument("--sqlite-pings", type=int, default=None,
-                        help="pings for SQLite (default: --pings)")
-    parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--daily-only", action="store_true",
-                        help="only the like-for-like daily active installs and the reference")
-    args = parser.parse_args()
+def bench_postgresql(work: Path, args) -> None:
     from _services.postgres import start_cluster
 
-    work = Path(tempfile.mkdtemp(prefix="sempervirens-bench-"))
     parquet = work / "pings.parquet"
     cluster = start_cluster()
     try:
@@ -277,6 +268,21 @@ def main() -> int:
                   f"  incremental day: {pg['incremental']:.1f} s", flush=True)
     finally:
         cluster.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pings", type=int, default=10_000_000)
+    parser.add_argument("--sqlite-pings", type=int, default=None,
+                        help="pings for SQLite (default: --pings)")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--skip-postgresql", action="store_true")
+    parser.add_argument("--daily-only", action="store_true",
+                        help="only the like-for-like daily active installs and the reference")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="sempervirens-bench-"))
+    if not args.skip_postgresql:
+        bench_postgresql(work, args)
     if not args.skip_sqlite:
         stores = open_stores(work / "sqlite")
         lite = bench_store("SQLite", stores, args.sqlite_pings or args.pings, None, 1,

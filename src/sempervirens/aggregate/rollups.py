@@ -45,7 +45,7 @@ class Merge:
 
 def plan(connection: Connection, days: list[date], today: date) -> list[Merge]:
     """The merges that bring every week and month up to date with the finished `days`."""
-    merged = {(r.interval, _as_date(r.period_start)): _as_date(r.merged_through)
+    merged = {(r.interval, _as_date(r.period_start)): r
               for r in connection.execute(select(tables.rollup_periods))}
     merges = []
     for interval in INTERVALS:
@@ -54,14 +54,15 @@ def plan(connection: Connection, days: list[date], today: date) -> list[Merge]:
             if day < today:
                 by_period.setdefault(period_start(interval, day), []).append(day)
         for start, its_days in sorted(by_period.items()):
-            through = merged.get((interval, start))
-            if through is not None and min(its_days) <= through:
+            record = merged.get((interval, start))
+            through = record and _as_date(record.merged_through)
+            if record is not None and (record.pruned or min(its_days) <= through):
                 end = min(period_end(interval, start), today)
                 merges.append(Merge(interval, start, start, end, rebuild=True, fresh=True))
             else:
                 merges.append(Merge(interval, start, min(its_days),
                                     max(its_days) + timedelta(days=1), rebuild=False,
-                                    fresh=through is None))
+                                    fresh=record is None))
     return merges
 
 
@@ -94,7 +95,7 @@ def apply(connection: Connection, d: Dialect, merge: Merge) -> None:
     run('DELETE FROM rollup_periods WHERE "interval" = :interval AND period_start = :start')
     connection.execute(tables.rollup_periods.insert().values(
         interval=merge.interval, period_start=merge.start,
-        merged_through=merge.hi - timedelta(days=1)))
+        merged_through=merge.hi - timedelta(days=1), pruned=False))
 
 
 def _merge_clients(connection: Connection, d: Dialect, run, merge: Merge) -> None:
@@ -149,29 +150,30 @@ def _merge_cells(connection: Connection, d: Dialect, run, kind: str, rows: str,
     run(d.temp_table("merge_rows", f"""
         SELECT project, a, b, client_id, sum(total) AS total FROM ({rows}) r
         GROUP BY project, a, b, client_id"""))
-    if fresh:  # every one is new: no need to look
-        run(d.temp_table("merge_new", "SELECT project, a, b, client_id FROM merge_rows"))
+    members = ('INSERT INTO rollup_members ("interval", period_start, project, kind, a, b, '
+               f"client_id) SELECT :interval, :start, project, '{kind}', a, b, client_id "
+               "FROM {0} ORDER BY project, a, b, client_id")
+    if d.pg:  # one pass over the members' index: the insert itself tells which are new
+        new = "new"
+        first = (f"WITH new AS ({members.format('merge_rows')} "
+                 "ON CONFLICT DO NOTHING RETURNING project, a, b) ")
     else:
-        if d.pg:  # so that the planner probes the members' index for a day's rows
-            run("ANALYZE merge_rows")
-        run(d.temp_table("merge_new", f"""
-            SELECT r.project, r.a, r.b, r.client_id FROM merge_rows r
+        new, first = "merge_new", ""
+        run(d.temp_table("merge_new", "SELECT project, a, b, client_id FROM merge_rows r" + (
+            "" if fresh else f"""
             WHERE NOT EXISTS (
                 SELECT 1 FROM rollup_members m
                 WHERE m."interval" = :interval AND m.period_start = :start
                   AND m.project = r.project AND m.kind = '{kind}' AND m.a = r.a AND m.b = r.b
-                  AND m.client_id = r.client_id)"""))
-    run(f"""
-        INSERT INTO rollup_members ("interval", period_start, project, kind, a, b, client_id)
-        SELECT :interval, :start, project, '{kind}', a, b, client_id FROM merge_new
-        ORDER BY project, a, b, client_id""")
-    run(f"""
+                  AND m.client_id = r.client_id)""")))
+        run(members.format("merge_new"))
+    run(f"""{first}
         INSERT INTO rollup_cells ("interval", period_start, project, kind, a, b, users, total)
         SELECT * FROM (
             SELECT :interval, :start, t.project, '{kind}', t.a, t.b, coalesce(n.users, 0), t.total
             FROM (SELECT project, a, b, sum(total) AS total FROM merge_rows
                   GROUP BY project, a, b) t
-            LEFT JOIN (SELECT project, a, b, count(*) AS users FROM merge_new
+            LEFT JOIN (SELECT project, a, b, count(*) AS users FROM {new}
                        GROUP BY project, a, b) n
               ON n.project = t.project AND n.a = t.a AND n.b = t.b) c
         WHERE true
@@ -205,10 +207,14 @@ def prune_ended(connection: Connection, d: Dialect) -> int:
     cut = min([cut, *pending])
     deleted = 0
     for interval in INTERVALS:
-        for table in _ROWS:  # every period that starts before cut's period has ended by cut
+        # Every period that starts before cut's period has ended by cut.
+        ended = {"interval": interval, "cut": d.date(period_start(interval, cut))}
+        for table in _ROWS:
             deleted += connection.execute(text(
                 f'DELETE FROM {table.name} WHERE "interval" = :interval AND period_start < :cut'),
-                {"interval": interval, "cut": d.date(period_start(interval, cut))}).rowcount
+                ended).rowcount
+        connection.execute(text('UPDATE rollup_periods SET pruned = true '
+                                'WHERE "interval" = :interval AND period_start < :cut'), ended)
     return deleted
 
 

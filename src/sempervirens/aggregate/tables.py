@@ -260,6 +260,7 @@ rollup_periods = Table(
     Column("interval", String(5), nullable=False),
     Column("period_start", Date, nullable=False),
     Column("merged_through", Date, nullable=False),  # the last day merged into its rollups
+    Column("pruned", Boolean, nullable=False),  # its rows are gone (ended): merging rebuilds it
     PrimaryKeyConstraint("interval", "period_start"),
 )
 
