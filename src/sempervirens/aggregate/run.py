@@ -151,8 +151,9 @@ def aggregate_public(engine, config: Config, today: date | None = None,
             build_base(connection, d, min(lo for lo, _ in read), max(hi for _, hi in read))
         for merge in merges:
             rollups.apply(connection, d, merge)
-        if len(merges) > len(rollups.INTERVALS):  # more than a day's worth: refresh the
-            rollups.analyze(connection, d)         # statistics (autovacuum keeps up with days)
+        # More than a day's worth merged: fresh statistics (autovacuum keeps up with days).
+        if len(merges) > len(rollups.INTERVALS):
+            rollups.analyze(connection, d)
         for interval, lo, hi in work:
             aggregate_range(connection, d, interval, lo, hi, config.k, today, dp)
         drop_base(connection)
