@@ -178,9 +178,9 @@ def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date,
     _drop_temp(connection, _PERIOD)
     _period_views(connection, d, interval, lo, hi)
     _active_installs(connection, run, d, interval, k, dp)
-    _feature_usage(run)
+    _feature_usage(run, d)
     _timings(run)
-    _crashes(run)
+    _crashes(run, d)
     # Under DP the active count is the noisy published total, not the exact one.
     active = ("SELECT project, period_start, installs AS n FROM public_active_installs "
               "WHERE \"interval\" = :interval AND breakdown = '' "
@@ -281,35 +281,50 @@ def _active_installs(connection, run, d: Dialect, interval: str, k: int, dp) -> 
             SELECT project, :interval, period_start, breakdown, value, n FROM ({folded}) f""")
 
 
-def _feature_usage(run) -> None:
+def _feature_usage(run, d: Dialect) -> None:
     run("""INSERT INTO public_feature_usage
                (project, "interval", period_start, metric, label, events, users)
            SELECT project, :interval, period_start, a, b, total, users FROM agg_cells
            WHERE kind = 'feature' AND users >= :k""")
     # Small labels of a labeled counter: one OTHER label over their union of clients.
-    _other(run, "public_feature_usage", "metric, label, events, users", "feature", "a",
-           "s.a, '" + OTHER + "'", "b <> ''")
+    _other(run, d, "public_feature_usage", "metric, label, events, users", "feature", "a",
+           f"t.a, '{OTHER}'", "b <> ''")
 
 
-def _other(run, table: str, columns: str, kind: str, group: str, values: str,
+def _other(run, d: Dialect, table: str, columns: str, kind: str, group: str, values: str,
            where: str = "1 = 1") -> None:
     """One OTHER row per project, period and `group` for the cells under k: the sum of
     their totals and the distinct clients of their union (at least k, or no row).
-    Only the members of those small cells are read."""
-    keys = f"project, period_start{', ' + group if group else ''}"
+
+    A cell's members are unique (one row per client), so its users are its rows.
+    """
+    keys = ", ".join(["project", "period_start", *([group] if group else [])])
+    run("DROP TABLE IF EXISTS agg_small")
+    run(f"""CREATE TEMPORARY TABLE agg_small AS
+            SELECT project, period_start, kind, a, b, total FROM agg_cells
+            WHERE kind = '{kind}' AND users < :k AND {where}""")
     on = " AND ".join(f"m.{c} = s.{c}" for c in ("project", "period_start", "kind", "a", "b"))
+    by = ", ".join(f"s.{c}" for c in keys.split(", "))
+    run("DROP TABLE IF EXISTS agg_small_members")
+    if d.pg:  # the small cells' members, by a hash join
+        run(f"""CREATE TEMPORARY TABLE agg_small_members AS
+                SELECT DISTINCT {by}, m.client_id
+                FROM agg_small s JOIN agg_members m ON {on}""")
+    else:  # SQLite's nested loop over that join is slow: count each cell's members instead
+        run(f"""CREATE TEMPORARY TABLE agg_small_members AS
+                SELECT DISTINCT {keys}, client_id FROM (
+                    SELECT m.*, count(*) OVER (PARTITION BY project, period_start, a, b) AS cell
+                    FROM agg_members m WHERE kind = '{kind}' AND {where}) members
+                WHERE cell < :k""")
     run(f"""
         INSERT INTO {table} (project, "interval", period_start, {columns})
-        SELECT s.project, :interval, s.period_start, {values}, s.total, u.users
-        FROM (SELECT {keys}, sum(total) AS total FROM agg_cells
-              WHERE kind = '{kind}' AND users < :k AND {where} GROUP BY {keys}) s
-        JOIN (SELECT {', '.join('s.' + c for c in keys.split(', '))},
-                     count(DISTINCT m.client_id) AS users
-              FROM (SELECT * FROM agg_cells WHERE kind = '{kind}' AND users < :k AND {where}) s
-              JOIN agg_members m ON {on}
-              GROUP BY {', '.join('s.' + c for c in keys.split(', '))}) u
-          ON {' AND '.join(f'u.{c} = s.{c}' for c in keys.split(', '))}
+        SELECT t.project, :interval, t.period_start, {values}, t.total, u.users
+        FROM (SELECT {keys}, sum(total) AS total FROM agg_small GROUP BY {keys}) t
+        JOIN (SELECT {keys}, count(*) AS users FROM agg_small_members GROUP BY {keys}) u
+          ON {' AND '.join(f'u.{c} = t.{c}' for c in keys.split(', '))}
         WHERE u.users >= :k""")
+    run("DROP TABLE agg_small")
+    run("DROP TABLE agg_small_members")
 
 
 def _timings(run) -> None:
@@ -342,12 +357,12 @@ def _timings(run) -> None:
             WHERE users.users >= :k AND pct.total > 0""")
 
 
-def _crashes(run) -> None:
+def _crashes(run, d: Dialect) -> None:
     run("""INSERT INTO public_crashes
                (project, "interval", period_start, exception_type, version, crashes, users)
            SELECT project, :interval, period_start, a, b, total, users FROM agg_cells
            WHERE kind = 'crash' AND users >= :k""")
-    _other(run, "public_crashes", "exception_type, version, crashes, users", "crash", "",
+    _other(run, d, "public_crashes", "exception_type, version, crashes, users", "crash", "",
            f"'{OTHER}', '{OTHER}'")
 
 
