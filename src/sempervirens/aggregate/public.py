@@ -281,13 +281,18 @@ def _active_installs(connection, run, d: Dialect, interval: str, k: int, dp) -> 
             SELECT project, :interval, period_start, breakdown, value, n FROM ({folded}) f""")
 
 
+def _cells(run, d: Dialect, table: str, columns: str, kind: str, group: str, values: str,
+           where: str = "1 = 1") -> None:
+    """The cells of `kind` with at least k users, then their OTHER rows (_other)."""
+    run(f"""INSERT INTO {table} (project, "interval", period_start, {columns})
+            SELECT project, :interval, period_start, a, b, total, users FROM agg_cells
+            WHERE kind = '{kind}' AND users >= :k""")
+    _other(run, d, table, columns, kind, group, values, where)
+
+
 def _feature_usage(run, d: Dialect) -> None:
-    run("""INSERT INTO public_feature_usage
-               (project, "interval", period_start, metric, label, events, users)
-           SELECT project, :interval, period_start, a, b, total, users FROM agg_cells
-           WHERE kind = 'feature' AND users >= :k""")
     # Small labels of a labeled counter: one OTHER label over their union of clients.
-    _other(run, d, "public_feature_usage", "metric, label, events, users", "feature", "a",
+    _cells(run, d, "public_feature_usage", "metric, label, events, users", "feature", "a",
            f"t.a, '{OTHER}'", "b <> ''")
 
 
@@ -358,11 +363,8 @@ def _timings(run) -> None:
 
 
 def _crashes(run, d: Dialect) -> None:
-    run("""INSERT INTO public_crashes
-               (project, "interval", period_start, exception_type, version, crashes, users)
-           SELECT project, :interval, period_start, a, b, total, users FROM agg_cells
-           WHERE kind = 'crash' AND users >= :k""")
-    _other(run, d, "public_crashes", "exception_type, version, crashes, users", "crash", "",
+    # Small (type, version) cells: one OTHER row over their union of clients.
+    _cells(run, d, "public_crashes", "exception_type, version, crashes, users", "crash", "",
            f"'{OTHER}', '{OTHER}'")
 
 
