@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sempervirens.admin import tokens
+from sempervirens.admin import audit, tokens
 from sempervirens.aggregate import tables as aggregate_tables
 from sempervirens.store import open_stores
 
@@ -50,3 +50,13 @@ def seed_private_aggregates(server, project: str) -> None:
 
 def bearer(token: str, **more: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", **more}
+
+
+def audit_rows(server) -> list[dict]:
+    """The audit log of the server's private store, newest first."""
+    stores = stores_of(server)
+    try:
+        with stores.private.connect() as connection:
+            return audit.listing(connection, limit=1000)
+    finally:
+        stores.dispose()

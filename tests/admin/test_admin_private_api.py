@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from _services.server import start_server
-from admin_helpers import bearer, make_token, seed_private_aggregates, stores_of
-from sempervirens.admin import audit, tokens
+from admin_helpers import audit_rows, bearer, make_token, seed_private_aggregates, stores_of
+from sempervirens.admin import tokens
 from sempervirens.cli import main
 
 INSTITUTIONS = "/api/v1/private/projects/{}/institutions"
@@ -47,15 +47,6 @@ def admin_token(server):
 @pytest.fixture(scope="module")
 def maintainer_token(server):
     return make_token(server, "maintainer", "Scikit_Learn", holder="alice@scikit-learn.example")
-
-
-def _audit_rows(server) -> list[dict]:
-    stores = stores_of(server)
-    try:
-        with stores.private.connect() as connection:
-            return audit.listing(connection, limit=1000)
-    finally:
-        stores.dispose()
 
 
 def test_no_token_or_a_wrong_one_is_401_without_data(server, client, maintainer_token):
@@ -117,13 +108,13 @@ def test_expired_and_revoked_tokens_are_refused(server, client):
 
 
 def test_every_private_read_is_audited_with_who_what_and_why(server, client, maintainer_token, admin_token):
-    before = len(_audit_rows(server))
+    before = len(audit_rows(server))
     client.get(server.url + INSTITUTIONS.format("scikit-learn"),
                headers=bearer(maintainer_token, **{"X-Purpose": "funding-report: NumFOCUS grant"}))
     client.get(server.url + "/api/v1/private/anomalies?purpose=abuse", headers=bearer(admin_token))
     client.get(server.url + INSTITUTIONS.format("numpy"), headers=bearer(maintainer_token))  # 403: no read
     client.get(server.url + INSTITUTIONS.format("numpy"))  # 401: no read
-    rows = _audit_rows(server)
+    rows = audit_rows(server)
     new = rows[: len(rows) - before]
     assert [(r["action"], r["project"], r["category"], r["role"], r["holder"]) for r in reversed(new)] == [
         ("institutions", "scikit-learn", "funding-report", "maintainer", "alice@scikit-learn.example"),

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from _services.server import start_server
-from admin_helpers import make_token, seed_private_aggregates, stores_of
-from sempervirens.admin import audit, tokens
+from admin_helpers import audit_rows, make_token, seed_private_aggregates, stores_of
+from sempervirens.admin import tokens
 
 _addresses = (f"203.0.113.{i}" for i in itertools.count(1))
 IP = re.compile(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b")
@@ -62,15 +62,6 @@ def sign_in(client: httpx.Client, token: str, **extra: str) -> httpx.Response:
     return client.post("/private", data={"token": token, "csrf": _csrf(form), **extra})
 
 
-def _audit_rows(server) -> list[dict]:
-    stores = stores_of(server)
-    try:
-        with stores.private.connect() as connection:
-            return audit.listing(connection, limit=1000)
-    finally:
-        stores.dispose()
-
-
 def _no_store(reply: httpx.Response) -> None:
     assert reply.headers["cache-control"] == "no-store", reply.request.url
     assert "script-src 'self'" in reply.headers["content-security-policy"]
@@ -103,10 +94,10 @@ def test_sign_in_sets_a_strict_httponly_session_cookie_that_is_not_the_token(ser
 def test_a_maintainer_sees_institutions_only_after_choosing_a_purpose_and_the_read_is_audited(
         server, client, maintainer_token):
     sign_in(client, maintainer_token)
-    before = len(_audit_rows(server))
+    before = len(audit_rows(server))
     page = client.get(PROJECT_PAGE)
     assert 'data-testid="choose-purpose"' in page.text and "Stanford" not in page.text
-    assert len(_audit_rows(server)) == before  # nothing read, nothing to audit
+    assert len(audit_rows(server)) == before  # nothing read, nothing to audit
 
     page = client.get("/private/projects/SCIKIT_learn",
                       params={"interval": "month", "purpose": "funding-report", "note": "NSF renewal"})
@@ -115,8 +106,8 @@ def test_a_maintainer_sees_institutions_only_after_choosing_a_purpose_and_the_re
     assert "Stanford University" in page.text and "example-corp.com" in page.text
     assert ">12<" in page.text  # academic count in the summary
     assert not IP.search(page.text) and not UUID.search(page.text)
-    newest = _audit_rows(server)[0]
-    assert len(_audit_rows(server)) == before + 1
+    newest = audit_rows(server)[0]
+    assert len(audit_rows(server)) == before + 1
     assert (newest["holder"], newest["role"], newest["action"], newest["project"], newest["category"],
             newest["purpose"]) == ("alice@scikit-learn.example", "maintainer", "institutions", "scikit-learn",
                                    "funding-report", "funding-report: NSF renewal")
@@ -124,13 +115,13 @@ def test_a_maintainer_sees_institutions_only_after_choosing_a_purpose_and_the_re
 
 def test_a_maintainer_gets_403_for_another_project_and_the_admin_pages(server, client, maintainer_token):
     sign_in(client, maintainer_token)
-    before = len(_audit_rows(server))
+    before = len(audit_rows(server))
     for path in ("/private/projects/numpy", "/private/anomalies", "/private/audit"):
         reply = client.get(path, params={"purpose": "research"})
         assert reply.status_code == 403, path
         _no_store(reply)
         assert "Stanford" not in reply.text and "198.51.100.200" not in reply.text
-    assert len(_audit_rows(server)) == before
+    assert len(audit_rows(server)) == before
 
 
 def test_without_a_valid_session_every_private_page_is_401_with_the_sign_in_form(server, client,
