@@ -117,17 +117,20 @@ def test_killed_host_loses_nothing_that_was_spooled(tmp_path, server, monkeypatc
     assert len(stored) == len({p["document_id"] for p in stored})
 
 
-def test_exit_is_not_delayed_by_a_server_that_never_answers(tmp_path, blackhole):
-    home = tmp_path / "home"
-    timed = (
-        (
-            "import atexit\n"
-            "def report(): sys.stderr.write(f'EXIT_DELAY {time.monotonic() - END:.4f}\\n')\n"
-            "atexit.register(report)\n"
-        )
+def _timed_host(blackhole) -> str:
+    """A host program against the blackhole that reports, at exit, how long exiting took."""
+    return (
+        "import atexit\n"
+        "def report(): sys.stderr.write(f'EXIT_DELAY {time.monotonic() - END:.4f}\\n')\n"
+        "atexit.register(report)\n"
         + _host(blackhole)
         + "END = time.monotonic()\n"
     )
+
+
+def test_exit_is_not_delayed_by_a_server_that_never_answers(tmp_path, blackhole):
+    home = tmp_path / "home"
+    timed = _timed_host(blackhole)
     env = _env(home, SEMPERVIRENS_EXIT_TIMEOUT="0.1")  # the default, said explicitly
     run_host(timed, env)  # first run: the notice, and its pings are held
     start = time.monotonic()
@@ -142,15 +145,7 @@ def test_exit_is_not_delayed_by_a_server_that_never_answers(tmp_path, blackhole)
 
 def test_exit_timeout_is_configurable(tmp_path, blackhole):
     home = tmp_path / "home"
-    timed = (
-        (
-            "import atexit\n"
-            "def report(): sys.stderr.write(f'EXIT_DELAY {time.monotonic() - END:.4f}\\n')\n"
-            "atexit.register(report)\n"
-        )
-        + _host(blackhole)
-        + "END = time.monotonic()\n"
-    )
+    timed = _timed_host(blackhole)
     env = _env(home, SEMPERVIRENS_EXIT_TIMEOUT="0.5")
     run_host(timed, env)
     result = run_host(timed, env)
