@@ -110,3 +110,22 @@ def test_a_new_k_applies_to_every_published_period(sqlite_stores):
     assert all(r.installs >= 25 for r in rows(stores, tables.public_active_installs))
     assert all(r.users >= 25 for r in rows(stores, tables.public_feature_usage))
     assert not rows(stores, tables.public_crashes)
+
+
+def test_a_client_counts_under_its_greatest_report(stores):
+    """Each breakdown of a client comes from one report: its greatest version's (then
+    OS, ...), a value not reported losing to any other; per day and merged into weeks."""
+    TUESDAY = date(2026, 3, 3)
+    clients = [client() for _ in range(10)]
+    insert(stores, [Ping("numpy", c, MONDAY, version=version, os=os) for c in clients
+                    for version, os in (("2.0", "Linux"), ("1.0", "Windows"), (None, "Windows"))])
+    run_cycle(stores, CONFIG, today=TUESDAY)  # Monday is merged into its week
+    insert(stores, [Ping("numpy", c, TUESDAY, version="1.5", os="Windows") for c in clients])
+    run_cycle(stores, CONFIG, today=date(2026, 3, 4))  # and Tuesday, into the same week
+    installs = {(r.interval, str(r.period_start), r.breakdown, r.value): r.installs
+                for r in rows(stores, tables.public_active_installs, project="numpy")}
+    for period in (("day", "2026-03-02"), ("week", "2026-03-02")):
+        assert installs[(*period, "version", "2.0")] == 10
+        assert installs[(*period, "os", "Linux")] == 10
+        assert (*period, "os", "Windows") not in installs
+    assert installs["day", "2026-03-03", "os", "Windows"] == 10

@@ -55,8 +55,9 @@ class Dialect:
         """The UTC date of a stored timestamp (SQLite keeps UTC text, PostgreSQL timestamptz)."""
         return f"({timestamp} AT TIME ZONE 'UTC')::date" if self.pg else f"date({timestamp})"
 
-    def any_true(self, column: str) -> str:
-        return f"bool_or({column})" if self.pg else f"max({column})"
+    def desc(self, column: str) -> str:
+        """Descending, NULLs last (as the pings' index orders reports: schema.py)."""
+        return f"{column} DESC NULLS LAST" if self.pg else f"{column} DESC"
 
     def bool_text(self, expression: str) -> str:
         """'true' / 'false' / NULL."""
@@ -97,12 +98,6 @@ class Dialect:
         return ((f"CROSS JOIN json_each({alias}.metrics, '$.timings') t "
                  "CROSS JOIN json_each(t.value, '$.buckets') b"),
                 "t.key", "CAST(b.key AS INTEGER)", "b.value")
-
-    def greatest(self, a: str, b: str) -> str:
-        """The greater of two nullable values (NULL only if both are)."""
-        if self.pg:
-            return f"greatest({a}, {b})"
-        return f"max(coalesce({a}, {b}), coalesce({b}, {a}))"
 
     def days_between(self, later: str, earlier: str) -> str:
         """Whole days from `earlier` to `later` (two dates), as an integer."""

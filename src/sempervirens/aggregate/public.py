@@ -1,8 +1,8 @@
 """Public rollups: SQL inside the telemetry store, one range of whole periods at a time.
 
 The pings of the days to redo are read once into per-day temporary tables
-(build_base): per project and day, how many clients reported each combination
-of version, OS, ... (base_profiles), and per client and day the features,
+(build_base): per project and day, how many clients were active, in total and
+per version, OS, ... (base_parts), and per client and day the features,
 timings and crashes unpacked from the JSON metrics.  Days are published from
 those; weeks and months from the rollups kept between cycles (rollups.py), into
 which each finished day is merged.  For each interval and range [lo, hi) of
@@ -17,6 +17,7 @@ counts by noisy ones (dp.py).
 from __future__ import annotations
 
 from datetime import date, timedelta
+from itertools import pairwise
 
 from sqlalchemy import Connection, text
 
@@ -30,8 +31,7 @@ _BUCKET_US = """bucket_us(b, us) AS (
     SELECT 0, 1.0905077326652577
     UNION ALL SELECT b + 1, us * 1.189207115002721 FROM bucket_us WHERE b < 200)"""
 
-PROFILE = ("version", "os", "arch", "python", "ci")  # the breakdowns of active installs
-_CHUNKS = 4  # PostgreSQL: day ranges read side by side by its parallel workers
+_CHUNKS = 12  # PostgreSQL: day ranges that its parallel workers share out
 
 
 def build_base(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
@@ -39,7 +39,7 @@ def build_base(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     in this transaction's connection only."""
     _tune(connection, d)
     _drop_temp(connection, _BASE)
-    build_profiles(connection, d, lo, hi)
+    build_parts(connection, d, lo, hi)
     _build_metrics(connection, d, lo, hi)
     if d.pg:
         for name in _BASE[1:]:
@@ -66,35 +66,70 @@ def client_pings(connection: Connection, d: Dialect, lo: date, hi: date) -> str:
             "AND p.ping_type IN ('usage', 'crash')")
 
 
-def client_profile(d: Dialect) -> str:
-    """The greatest of each breakdown a client reported among the pings grouped
-    (UNKNOWN when it reported none)."""
-    values = {"version": "max(p.project_version)", "os": "max(p.os)", "arch": "max(p.arch)",
-              "python": "max(p.python_version)", "ci": d.bool_text(d.any_true("p.is_ci"))}
-    return ", ".join(f"coalesce({e}, '{UNKNOWN}') AS {name}" for name, e in values.items())
+# The breakdowns of active installs, and the pings' columns they come from.
+PROFILE = ("version", "os", "arch", "python", "ci")
+_REPORTED = ("project_version", "os", "arch", "python_version", "is_ci")
 
 
-def build_profiles(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
-    """base_profiles: per project and day, the clients counted per combination of
-    the breakdowns (each client once, under the greatest values it reported).
+def client_reports(connection: Connection, d: Dialect, lo: date, hi: date,
+                   per_day: bool = True) -> str:
+    """SELECT [day,] project, client_id, version, os, arch, python, ci: one row per
+    client (per day, or over [lo, hi)), from its greatest report: the one with the
+    greatest version, then OS, ... (UNKNOWN for a value not reported).
 
-    Grouping by (day, project, client) follows the pings' index, so PostgreSQL
-    streams the groups from it; the day range is split in chunks that its parallel
-    workers read side by side.
+    Per day this is the first entry of each client-day in the pings' index, so
+    PostgreSQL reads it in order, without sorting or aggregating.
     """
-    days = (hi - lo).days
-    n = _CHUNKS if d.pg and days >= _CHUNKS else 1
-    bounds = [lo + timedelta(days=days * i // n) for i in range(n)] + [hi]
-    selects = [f"""
-        SELECT project, day, {', '.join(PROFILE)}, count(*) AS n FROM (
-            SELECT p.day, p.project, p.client_id, {client_profile(d)}
-            FROM pings p WHERE {client_pings(connection, d, a, b)}
-            GROUP BY p.day, p.project, p.client_id) c
-        GROUP BY project, day, {', '.join(PROFILE)}"""
-        for a, b in zip(bounds, bounds[1:]) if a < b]
-    connection.execute(text(d.temp_table("base_profiles", " UNION ALL ".join(selects))))
-    if d.pg:  # the planner knows nothing of a fresh temporary table
-        connection.execute(text("ANALYZE base_profiles"))
+    keys = ["p.day"] * per_day + ["p.project", "p.client_id"]
+    columns = {"version": "p.project_version", "os": "p.os", "arch": "p.arch",
+               "python": "p.python_version", "ci": d.bool_text("p.is_ci")}
+    select = ", ".join([*keys, *(f"coalesce({e}, '{UNKNOWN}') AS {name}"
+                                 for name, e in columns.items())])
+    order = ", ".join(d.desc(f"p.{column}") for column in _REPORTED)
+    where = client_pings(connection, d, lo, hi)
+    if d.pg:
+        return (f"SELECT DISTINCT ON ({', '.join(keys)}) {select} FROM pings p "
+                f"WHERE {where} ORDER BY {', '.join(keys)}, {order}")
+    names = ", ".join(key[2:] for key in keys)
+    return (f"SELECT {names}, {', '.join(PROFILE)} FROM (SELECT {select}, row_number() "
+            f"OVER (PARTITION BY {', '.join(keys)} ORDER BY {order}) AS r "
+            f"FROM pings p WHERE {where}) c WHERE r = 1")
+
+
+def build_parts(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
+    """base_parts: per project and day, the clients counted in total (breakdown '')
+    and per value of each breakdown (each client once, under its greatest report).
+
+    On PostgreSQL the client-days stream from the pings' index in chunks of days
+    that its parallel workers read side by side, each grouped once into every
+    breakdown (GROUPING SETS); SQLite, which has no grouping sets, counts each
+    breakdown from a temporary table of the client-days.
+    """
+    def run(sql: str) -> None:
+        connection.execute(text(sql))
+
+    if d.pg:
+        days = (hi - lo).days
+        n = min(days, _CHUNKS)
+        bounds = [lo + timedelta(days=days * i // n) for i in range(n)] + [hi]
+        breakdown = " ".join(f"WHEN GROUPING({name}) = 0 THEN '{name}'" for name in PROFILE)
+        sets = ", ".join(["(project, day)", *(f"(project, day, {name})" for name in PROFILE)])
+        selects = [f"""
+            SELECT project, day, CASE {breakdown} ELSE '' END AS breakdown,
+                   coalesce({', '.join(PROFILE)}, '') AS value, count(*) AS n
+            FROM ({client_reports(connection, d, a, b)}) c
+            GROUP BY GROUPING SETS ({sets})""" for a, b in pairwise(bounds)]
+        run(d.temp_table("base_parts", " UNION ALL ".join(selects)))
+        run("ANALYZE base_parts")  # the planner knows nothing of a fresh temporary table
+        return
+    run("DROP TABLE IF EXISTS base_clients")
+    run(d.temp_table("base_clients", client_reports(connection, d, lo, hi)))
+    run(d.temp_table("base_parts", " UNION ALL ".join(
+        [("SELECT project, day, '' AS breakdown, '' AS value, count(*) AS n "
+          "FROM base_clients GROUP BY project, day"),
+         *(f"SELECT project, day, '{name}', {name}, count(*) FROM base_clients "
+           f"GROUP BY project, day, {name}" for name in PROFILE)])))
+    run("DROP TABLE base_clients")
 
 
 def _build_metrics(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
@@ -136,13 +171,13 @@ def daily_active_installs(connection: Connection, d: Dialect, lo: date, hi: date
                           k: int) -> None:
     """Only public_active_installs, interval day, for the days of [lo, hi).
 
-    The same statements as the full pipeline's (base_profiles, then the day rollup
-    with its suppression), without the other tables and intervals: what the
-    benchmark times against its reference.  Leaves base_profiles behind.
+    The same statements as the full pipeline's (base_parts, then the day's public
+    rows with their suppression), without the other tables and intervals: what the
+    benchmark times against its reference.  Leaves base_parts behind.
     """
     _tune(connection, d)
     _drop_temp(connection, _BASE)
-    build_profiles(connection, d, lo, hi)
+    build_parts(connection, d, lo, hi)
     params = {"lo": d.date(lo), "hi": d.date(hi), "k": k, "interval": "day"}
 
     def run(sql: str, **extra) -> None:
@@ -185,8 +220,7 @@ def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date,
     active = ("SELECT project, period_start, installs AS n FROM public_active_installs "
               "WHERE \"interval\" = :interval AND breakdown = '' "
               "AND period_start >= :lo AND period_start < :hi" if dp is not None else
-              "SELECT project, period_start, sum(n) AS n FROM agg_profiles "
-              "GROUP BY project, period_start")
+              "SELECT project, period_start, n FROM agg_parts WHERE breakdown = ''")
     ps = d.period_start(interval, "day")
     # Weeks and months hold the finished days only (rollups.py): so do their opt-outs.
     until = d.date(min(hi, today) if interval != "day" else hi)
@@ -205,13 +239,12 @@ def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
                   metrics: bool = True) -> None:
     """The inputs of the public statements for the periods of [lo, hi):
 
-    - agg_profiles: active clients per combination of breakdown values;
+    - agg_breakdowns: active clients in total and per value of each breakdown;
     - agg_cells: per cell (rollup_cells explains the kinds) its users and total;
     - agg_members: the clients counted in each cell.
     Days are read from the base tables, weeks and months from their rollups.
     """
     first, last = d.date_literal(lo), d.date_literal(hi)
-    profile = ", ".join(PROFILE)
     views = _temp_views(connection)
 
     def view(name: str, select: str) -> None:
@@ -221,16 +254,20 @@ def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
     if interval != "day":
         period = (f"WHERE \"interval\" = '{interval}' "
                   f"AND period_start >= {first} AND period_start < {last}")
-        view("agg_profiles", f"SELECT project, period_start, {profile}, clients AS n "
-                             f"FROM rollup_profiles {period}")
+        view("agg_breakdowns", " UNION ALL ".join(
+            [(f"SELECT project, period_start, '' AS breakdown, '' AS value, "
+              f"sum(clients) AS n FROM rollup_profiles {period} GROUP BY project, period_start"),
+             *(f"SELECT project, period_start, '{name}', {name}, sum(clients) "
+               f"FROM rollup_profiles {period} GROUP BY project, period_start, {name}"
+               for name in PROFILE)]))
         view("agg_cells", f"SELECT project, period_start, kind, a, b, users, total "
                           f"FROM rollup_cells {period}")
         view("agg_members", f"SELECT project, period_start, kind, a, b, client_id "
                             f"FROM rollup_members {period}")
         return
     days = f"WHERE day >= {first} AND day < {last}"
-    view("agg_profiles", f"SELECT project, day AS period_start, {profile}, n "
-                         f"FROM base_profiles {days}")
+    view("agg_breakdowns", f"SELECT project, day AS period_start, breakdown, value, n "
+                           f"FROM base_parts {days}")
     if not metrics:
         return
     members = " UNION ALL ".join(
@@ -256,17 +293,12 @@ DAY_MEMBERS = {
 
 
 def _active_installs(connection, run, d: Dialect, interval: str, k: int, dp) -> None:
-    """agg_parts (the exact partitions), then public_active_installs from them."""
-    def part(name: str) -> str:  # grouped by the stored value, then by the published one
-        value = d.minor_version("v") if name == "python" else "v"
-        return (f"SELECT project, period_start, '{name}' AS breakdown, "
-                f"coalesce({value}, '{UNKNOWN}') AS value, sum(n) AS n "
-                f"FROM (SELECT project, period_start, {name} AS v, sum(n) AS n FROM agg_profiles "
-                f"GROUP BY project, period_start, {name}) g "
-                f"GROUP BY project, period_start, coalesce({value}, '{UNKNOWN}')")
-    total = ("SELECT project, period_start, '' AS breakdown, '' AS value, sum(n) AS n "
-             "FROM agg_profiles GROUP BY project, period_start")
-    run(d.temp_table("agg_parts", " UNION ALL ".join([total, *map(part, PROFILE)])))
+    """agg_parts (the exact partitions, Python as major.minor), then
+    public_active_installs from them."""
+    value = f"CASE WHEN breakdown = 'python' THEN {d.minor_version('value')} ELSE value END"
+    run(d.temp_table("agg_parts", f"""
+        SELECT project, period_start, breakdown, {value} AS value, sum(n) AS n
+        FROM agg_breakdowns GROUP BY project, period_start, breakdown, {value}"""))
     if dp is not None:  # noise first, then the same suppression, in dp.py
         dp.release_installs(connection, d, interval, k)
         return
@@ -373,7 +405,7 @@ def _tune(connection: Connection, d: Dialect) -> None:
     if d.pg:  # and no JIT: its compile time outweighs its gain on these one-off queries
         connection.execute(text("SET LOCAL work_mem = '256MB'"))
         connection.execute(text("SET LOCAL jit = off"))
-        # Let the chunks of build_profiles run in parallel workers: by default the
+        # Let the chunks of build_parts run in parallel workers: by default the
         # planner prices starting them too high for a plan it cannot split itself.
         connection.execute(text("SET LOCAL parallel_setup_cost = 0"))
         connection.execute(text("SET LOCAL parallel_tuple_cost = 0.0001"))
@@ -382,8 +414,8 @@ def _tune(connection: Connection, d: Dialect) -> None:
         connection.execute(text("PRAGMA cache_size = -262144"))  # KiB: 256 MB
 
 
-_BASE = ("base_profiles", "base_features", "base_timings", "base_crashes")
-_PERIOD = ("agg_profiles", "agg_parts", "agg_cells", "agg_members")
+_BASE = ("base_parts", "base_features", "base_timings", "base_crashes")
+_PERIOD = ("agg_breakdowns", "agg_parts", "agg_cells", "agg_members")
 
 
 def _drop_temp(connection: Connection, names: tuple[str, ...]) -> None:

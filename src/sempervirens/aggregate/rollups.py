@@ -1,11 +1,11 @@
 """Weeks and months kept between cycles, so that a finished day is merged in at a
 day's cost instead of its whole period being counted again.
 
-Per period: who was counted (rollup_clients, with the greatest breakdown values
-of each client; rollup_members, the clients of each feature, timing and crash
+Per period: who was counted (rollup_clients, with the breakdowns of each client's
+greatest report; rollup_members, the clients of each feature, timing and crash
 cell) and the running counts that the public rows are made of (rollup_profiles,
 rollup_cells).  Merging a day adds its clients that are new to a cell as users,
-moves a client whose greatest values changed to its new profile, and adds up
+moves a client whose greatest report changed to its new profile, and adds up
 the totals.  Only finished days are merged, once each: today shows in the daily
 rows, and in its week and month from tomorrow on.  When a day that was merged
 already is redone (a deletion request, new anomaly exclusions, a new k), its
@@ -23,8 +23,9 @@ from sqlalchemy import Connection, select, text
 from . import tables
 from ._periods import period_end, period_start
 from ._sql import Dialect
-from .public import DAY_MEMBERS, PROFILE, client_pings, client_profile
+from .public import DAY_MEMBERS, PROFILE, client_reports
 from .state import PINGS, distinct_days
+from .tables import UNKNOWN
 
 INTERVALS = ("week", "month")
 _ROWS = (tables.rollup_clients, tables.rollup_profiles, tables.rollup_members,
@@ -100,16 +101,19 @@ def apply(connection: Connection, d: Dialect, merge: Merge) -> None:
 
 def _merge_clients(connection: Connection, d: Dialect, run, merge: Merge) -> None:
     """rollup_clients and rollup_profiles: a new client adds one to its profile; one
-    whose greatest values change moves from its old profile to its new one."""
+    whose greatest report is now a greater one moves from its old profile to the new."""
     profile = ", ".join(PROFILE)
     _drop(connection, "merge_clients", "merge_changes")
-    run(d.temp_table("merge_clients", f"""
-        SELECT p.project, p.client_id, {client_profile(d)}
-        FROM pings p WHERE {client_pings(connection, d, merge.lo, merge.hi)}
-        GROUP BY p.project, p.client_id"""))
+    run(d.temp_table("merge_clients", client_reports(
+        connection, d, merge.lo, merge.hi, per_day=False)))
+    # Reports compare as the pings' index orders them: by version, then OS, ...;
+    # a value not reported (UNKNOWN) below any other.
+    def rank(alias: str) -> str:
+        return ", ".join(f"{alias}.{v} <> '{UNKNOWN}', {alias}.{v}" for v in PROFILE)
+    newer = f"o.version IS NULL OR ({rank('c')}) > ({rank('o')})"
     run(d.temp_table("merge_changes", f"""
         SELECT c.project, c.client_id,
-               {', '.join(f"{d.greatest(f'o.{v}', f'c.{v}')} AS {v}" for v in PROFILE)},
+               {', '.join(f'CASE WHEN {newer} THEN c.{v} ELSE o.{v} END AS {v}' for v in PROFILE)},
                {', '.join(f'o.{v} AS old_{v}' for v in PROFILE)}
         FROM merge_clients c LEFT JOIN rollup_clients o
           ON o."interval" = :interval AND o.period_start = :start

@@ -58,8 +58,9 @@ public_active_installs = Table(
                    "'(other)' for folded small parts; '(unknown)' when not reported)"),
     Column("installs", BigInteger, nullable=False,
            comment="distinct installations (client UUIDs) active in the period; a client that "
-                   "reported several values in a period counts once, under the greatest one, "
-                   "so the parts of a breakdown add up to its total"),
+                   "reported several values in a period counts once, under its greatest report "
+                   "(greatest version, then os, arch, python, ci), so the parts of a breakdown "
+                   "add up to its total"),
     PrimaryKeyConstraint("project", "interval", "period_start", "breakdown", "value"),
     comment="Active installations per project and period, total and by breakdown.",
 )
@@ -217,8 +218,8 @@ def _period_key() -> list[Column]:
 rollup_clients = Table(  # one row per active client and period
     "rollup_clients", telemetry, *_period_key(),
     Column("client_id", String(UUID_LENGTH), nullable=False),
-    # The greatest value reported in the period (as public_active_installs counts it),
-    # UNKNOWN when none.
+    # The breakdowns of its greatest report in the period (as public_active_installs
+    # counts it), UNKNOWN for a value not reported.
     *(Column(name, String(128), nullable=False) for name in ("version", "os", "arch", "python")),
     Column("ci", String(9), nullable=False),
     PrimaryKeyConstraint("interval", "period_start", "project", "client_id"),

@@ -26,9 +26,6 @@ Json = JSON().with_variant(JSONB(), "postgresql")
 UUID_LENGTH = 36
 
 telemetry = MetaData()
-PINGS_DAY_INDEX = Index("ix_pings_day_client", "day", "project", "client_id",
-                        postgresql_include=["ping_type", "project_version", "os", "arch",
-                                            "python_version", "is_ci"])
 private = MetaData()
 
 pings = Table(
@@ -57,13 +54,24 @@ pings = Table(
     Column("crash_type", String(256)),
     Column("crash_traceback", Text),  # scrubbed by the client, shown to the user first
     Column("dropped", Json),  # what the client had to drop, by reason
-    # Only the index that aggregation needs: each random-order index (a UUID's)
-    # roughly doubles the cost of an insert; this one is ordered by day first, so
-    # inserts touch today's end of it only.  Deletions and exports scan, in
-    # batches, once per aggregation cycle.  On PostgreSQL it covers what active
-    # installations count, so they are read in (day, project, client) order from
-    # the index alone (aggregate/public.py).
-    PINGS_DAY_INDEX,
+)
+
+# Only the index that aggregation needs (PINGS_DAY_INDEXES, below): each random-order
+# index (a UUID's) roughly doubles the cost of an insert; this one is ordered by day
+# first, so inserts touch today's end of it only.  Deletions and exports scan, in
+# batches, once per aggregation cycle.
+_REPORTED = ("project_version", "os", "arch", "python_version", "is_ci")
+# Per client and day, its reports ordered from the greatest (version, os, ...) down,
+# NULLs last: active installations take the first of each client-day (aggregate/
+# public.py).  On PostgreSQL it covers all they read, so they come from the index
+# alone, in order.  (SQLite puts NULLs last in a descending index by itself, and
+# knows no NULLS LAST there.)
+PINGS_DAY_INDEXES = (
+    Index("ix_pings_day_client_report", pings.c.day, pings.c.project, pings.c.client_id,
+          *(pings.c[name].desc().nulls_last() for name in _REPORTED),
+          postgresql_include=["ping_type"]).ddl_if(dialect="postgresql"),
+    Index("ix_pings_day_client_report", pings.c.day, pings.c.project, pings.c.client_id,
+          *(pings.c[name].desc() for name in _REPORTED)).ddl_if(dialect="sqlite"),
 )
 
 projects = Table(
