@@ -1,8 +1,8 @@
 """Public rollups: SQL inside the telemetry store, one range of whole periods at a time.
 
 The pings of the days to redo are read once into per-day temporary tables
-(build_base): per project and day, how many clients were active, in total and
-per version, OS, ... (base_parts), and per client and day the features,
+(build_base): per project and day, how many clients were active per version,
+OS, ... (base_parts), and per client and day the features,
 timings and crashes unpacked from the JSON metrics.  Days are published from
 those; weeks and months from the rollups kept between cycles (rollups.py), into
 which each finished day is merged.  For each interval and range [lo, hi) of
@@ -21,6 +21,7 @@ from itertools import pairwise
 
 from sqlalchemy import Connection, text
 
+from ..store.schema import REPORTED
 from . import tables
 from ._sql import Dialect
 from .suppress import fold_partition
@@ -66,9 +67,7 @@ def client_pings(connection: Connection, d: Dialect, lo: date, hi: date) -> str:
             "AND p.ping_type IN ('usage', 'crash')")
 
 
-# The breakdowns of active installs, and the pings' columns they come from.
-PROFILE = ("version", "os", "arch", "python", "ci")
-_REPORTED = ("project_version", "os", "arch", "python_version", "is_ci")
+PROFILE = ("version", "os", "arch", "python", "ci")  # the breakdowns of active installs
 
 
 def client_reports(connection: Connection, d: Dialect, lo: date, hi: date,
@@ -85,7 +84,7 @@ def client_reports(connection: Connection, d: Dialect, lo: date, hi: date,
                "python": "p.python_version", "ci": d.bool_text("p.is_ci")}
     select = ", ".join([*keys, *(f"coalesce({e}, '{UNKNOWN}') AS {name}"
                                  for name, e in columns.items())])
-    order = ", ".join(d.desc(f"p.{column}") for column in _REPORTED)
+    order = ", ".join(d.desc(f"p.{column}") for column in REPORTED)
     where = client_pings(connection, d, lo, hi)
     if d.pg:
         return (f"SELECT DISTINCT ON ({', '.join(keys)}) {select} FROM pings p "
@@ -97,8 +96,8 @@ def client_reports(connection: Connection, d: Dialect, lo: date, hi: date,
 
 
 def build_parts(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
-    """base_parts: per project and day, the clients counted in total (breakdown '')
-    and per value of each breakdown (each client once, under its greatest report).
+    """base_parts: per project and day, the clients counted per value of each
+    breakdown (each client once, under its greatest report).
 
     On PostgreSQL the client-days stream from the pings' index in chunks of days
     that its parallel workers read side by side, each grouped once into every
@@ -113,10 +112,10 @@ def build_parts(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
         n = min(days, _CHUNKS)
         bounds = [lo + timedelta(days=days * i // n) for i in range(n)] + [hi]
         breakdown = " ".join(f"WHEN GROUPING({name}) = 0 THEN '{name}'" for name in PROFILE)
-        sets = ", ".join(["(project, day)", *(f"(project, day, {name})" for name in PROFILE)])
+        sets = ", ".join(f"(project, day, {name})" for name in PROFILE)
         selects = [f"""
-            SELECT project, day, CASE {breakdown} ELSE '' END AS breakdown,
-                   coalesce({', '.join(PROFILE)}, '') AS value, count(*) AS n
+            SELECT project, day, CASE {breakdown} END AS breakdown,
+                   coalesce({', '.join(PROFILE)}) AS value, count(*) AS n
             FROM ({client_reports(connection, d, a, b)}) c
             GROUP BY GROUPING SETS ({sets})""" for a, b in pairwise(bounds)]
         run(d.temp_table("base_parts", " UNION ALL ".join(selects)))
@@ -125,10 +124,8 @@ def build_parts(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     run("DROP TABLE IF EXISTS base_clients")
     run(d.temp_table("base_clients", client_reports(connection, d, lo, hi)))
     run(d.temp_table("base_parts", " UNION ALL ".join(
-        [("SELECT project, day, '' AS breakdown, '' AS value, count(*) AS n "
-          "FROM base_clients GROUP BY project, day"),
-         *(f"SELECT project, day, '{name}', {name}, count(*) FROM base_clients "
-           f"GROUP BY project, day, {name}" for name in PROFILE)])))
+        f"SELECT project, day, '{name}' AS breakdown, {name} AS value, count(*) AS n "
+        f"FROM base_clients GROUP BY project, day, {name}" for name in PROFILE)))
     run("DROP TABLE base_clients")
 
 
@@ -239,7 +236,7 @@ def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
                   metrics: bool = True) -> None:
     """The inputs of the public statements for the periods of [lo, hi):
 
-    - agg_breakdowns: active clients in total and per value of each breakdown;
+    - agg_breakdowns: active clients per value of each breakdown;
     - agg_cells: per cell (rollup_cells explains the kinds) its users and total;
     - agg_members: the clients counted in each cell.
     Days are read from the base tables, weeks and months from their rollups.
@@ -255,11 +252,9 @@ def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
         period = (f"WHERE \"interval\" = '{interval}' "
                   f"AND period_start >= {first} AND period_start < {last}")
         view("agg_breakdowns", " UNION ALL ".join(
-            [(f"SELECT project, period_start, '' AS breakdown, '' AS value, "
-              f"sum(clients) AS n FROM rollup_profiles {period} GROUP BY project, period_start"),
-             *(f"SELECT project, period_start, '{name}', {name}, sum(clients) "
-               f"FROM rollup_profiles {period} GROUP BY project, period_start, {name}"
-               for name in PROFILE)]))
+            f"SELECT project, period_start, '{name}' AS breakdown, {name} AS value, "
+            f"sum(clients) AS n FROM rollup_profiles {period} "
+            f"GROUP BY project, period_start, {name}" for name in PROFILE))
         view("agg_cells", f"SELECT project, period_start, kind, a, b, users, total "
                           f"FROM rollup_cells {period}")
         view("agg_members", f"SELECT project, period_start, kind, a, b, client_id "
@@ -296,9 +291,13 @@ def _active_installs(connection, run, d: Dialect, interval: str, k: int, dp) -> 
     """agg_parts (the exact partitions, Python as major.minor), then
     public_active_installs from them."""
     value = f"CASE WHEN breakdown = 'python' THEN {d.minor_version('value')} ELSE value END"
+    # The total is the sum of any breakdown's parts: a client has one value of each.
     run(d.temp_table("agg_parts", f"""
         SELECT project, period_start, breakdown, {value} AS value, sum(n) AS n
-        FROM agg_breakdowns GROUP BY project, period_start, breakdown, {value}"""))
+        FROM agg_breakdowns GROUP BY project, period_start, breakdown, {value}
+        UNION ALL
+        SELECT project, period_start, '', '', sum(n) FROM agg_breakdowns
+        WHERE breakdown = 'ci' GROUP BY project, period_start"""))
     if dp is not None:  # noise first, then the same suppression, in dp.py
         dp.release_installs(connection, d, interval, k)
         return

@@ -56,22 +56,20 @@ pings = Table(
     Column("dropped", Json),  # what the client had to drop, by reason
 )
 
-# Only the index that aggregation needs (PINGS_DAY_INDEXES, below): each random-order
-# index (a UUID's) roughly doubles the cost of an insert; this one is ordered by day
-# first, so inserts touch today's end of it only.  Deletions and exports scan, in
-# batches, once per aggregation cycle.
-_REPORTED = ("project_version", "os", "arch", "python_version", "is_ci")
-# Per client and day, its reports ordered from the greatest (version, os, ...) down,
-# NULLs last: active installations take the first of each client-day (aggregate/
-# public.py).  On PostgreSQL it covers all they read, so they come from the index
-# alone, in order.  (SQLite puts NULLs last in a descending index by itself, and
-# knows no NULLS LAST there.)
+# Only the index that aggregation needs: each random-order index (a UUID's) roughly
+# doubles the cost of an insert; this one is ordered by day first, so inserts touch
+# today's end of it only.  Deletions and exports scan, in batches, once per
+# aggregation cycle.  Within a client-day it orders the reports from the greatest
+# (version, os, ...) down, NULLs last: active installations count the first of each
+# client-day (aggregate/public.py), and on PostgreSQL read it from the index alone.
+# (SQLite puts NULLs last in a descending index by itself, and knows no NULLS LAST.)
+REPORTED = ("project_version", "os", "arch", "python_version", "is_ci")
 PINGS_DAY_INDEXES = (
     Index("ix_pings_day_client_report", pings.c.day, pings.c.project, pings.c.client_id,
-          *(pings.c[name].desc().nulls_last() for name in _REPORTED),
+          *(pings.c[name].desc().nulls_last() for name in REPORTED),
           postgresql_include=["ping_type"]).ddl_if(dialect="postgresql"),
     Index("ix_pings_day_client_report", pings.c.day, pings.c.project, pings.c.client_id,
-          *(pings.c[name].desc() for name in _REPORTED)).ddl_if(dialect="sqlite"),
+          *(pings.c[name].desc() for name in REPORTED)).ddl_if(dialect="sqlite"),
 )
 
 projects = Table(
