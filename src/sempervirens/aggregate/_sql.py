@@ -56,7 +56,7 @@ class Dialect:
         return f"({timestamp} AT TIME ZONE 'UTC')::date" if self.pg else f"date({timestamp})"
 
     def desc(self, column: str) -> str:
-        """Descending, NULLs last (as the pings' index orders reports: schema.py)."""
+        """Descending, NULLs last (SQLite's own order for DESC, and no NULLS LAST before 3.30)."""
         return f"{column} DESC NULLS LAST" if self.pg else f"{column} DESC"
 
     def bool_text(self, expression: str) -> str:
