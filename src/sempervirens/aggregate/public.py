@@ -409,7 +409,8 @@ def _tune(connection: Connection, d: Dialect) -> None:
         connection.execute(text("SET LOCAL parallel_setup_cost = 0"))
         connection.execute(text("SET LOCAL parallel_tuple_cost = 0.0001"))
     else:
-        connection.execute(text("PRAGMA temp_store = MEMORY"))
+        if not connection.connection.driver_connection.in_transaction:  # else refused
+            connection.execute(text("PRAGMA temp_store = MEMORY"))
         connection.execute(text("PRAGMA cache_size = -262144"))  # KiB: 256 MB
 
 
