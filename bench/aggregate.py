@@ -16,7 +16,7 @@ and, as the reference, DuckDB computing the daily active-installations table
 Parquet.
 
 Usage: python bench/aggregate.py [--pings 10000000] [--sqlite-pings N] [--skip-sqlite]
-                               [--skip-postgresql] [--daily-only]
+                               [--skip-postgresql] [--daily-only] [--profile]
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from sempervirens.aggregate._sql import dialect_of
 from sempervirens.aggregate.public import daily_active_installs
@@ -118,11 +119,32 @@ def generate(engine, pings: int, first_ping: int, days: int, start: date) -> Non
             connection.exec_driver_sql("ANALYZE")
 
 
+_statements: Counter | None = None  # --profile: seconds per statement of the step timed
+
+
+def profile(engine) -> None:
+    """Time each statement of `engine`, for timed() to list where a step went."""
+    @event.listens_for(engine, "before_cursor_execute")
+    def started(conn, cursor, statement, parameters, context, executemany):
+        conn.info["statement_started"] = time.perf_counter()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def ended(conn, cursor, statement, parameters, context, executemany):
+        if _statements is not None:
+            _statements[" ".join(statement.split())[:100]] += (
+                time.perf_counter() - conn.info["statement_started"])
+
+
 def timed(label: str, function, *args):
+    if _statements is not None:
+        _statements.clear()
     start = time.perf_counter()
     result = function(*args)
     seconds = time.perf_counter() - start
     print(f"  {label:48} {seconds:8.1f} s", flush=True)
+    if _statements is not None:
+        for statement, spent in _statements.most_common(8):
+            print(f"      {spent:7.2f} s  {statement}")
     return seconds, result
 
 
@@ -131,6 +153,8 @@ def bench_store(name: str, stores, pings: int, parquet: Path | None, rounds: int
     print(f"{name}: {pings:,} pings, {DAYS} days; load average "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     results = {}
+    if _statements is not None:
+        profile(stores.telemetry)
     results["generate"], _ = timed("generate (SQL inside the database)", generate,
                                    stores.telemetry, pings, 0, DAYS, FIRST_DAY)
     if not daily_only:
@@ -279,7 +303,12 @@ def main() -> int:
     parser.add_argument("--skip-postgresql", action="store_true")
     parser.add_argument("--daily-only", action="store_true",
                         help="only the like-for-like daily active installs and the reference")
+    parser.add_argument("--profile", action="store_true",
+                        help="under each timed step, the statements that took longest")
     args = parser.parse_args()
+    if args.profile:
+        global _statements
+        _statements = Counter()
     work = Path(tempfile.mkdtemp(prefix="sempervirens-bench-"))
     if not args.skip_postgresql:
         bench_postgresql(work, args)
