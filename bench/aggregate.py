@@ -130,9 +130,8 @@ def profile(engine) -> None:
 
     @event.listens_for(engine, "after_cursor_execute")
     def ended(conn, cursor, statement, parameters, context, executemany):
-        if _statements is not None:
-            _statements[" ".join(statement.split())[:100]] += (
-                time.perf_counter() - conn.info["statement_started"])
+        _statements[" ".join(statement.split())[:100]] += (
+            time.perf_counter() - conn.info["statement_started"])
 
 
 def timed(label: str, function, *args):

@@ -80,8 +80,8 @@ def client_reports(connection: Connection, d: Dialect, lo: date, hi: date,
     PostgreSQL reads it in order, without sorting or aggregating.
     """
     keys = ["p.day"] * per_day + ["p.project", "p.client_id"]
-    columns = {"version": "p.project_version", "os": "p.os", "arch": "p.arch",
-               "python": "p.python_version", "ci": d.bool_text("p.is_ci")}
+    columns = {name: f"p.{column}" for name, column in zip(PROFILE, REPORTED, strict=True)}
+    columns["ci"] = d.bool_text(columns["ci"])
     select = ", ".join([*keys, *(f"coalesce({e}, '{UNKNOWN}') AS {name}"
                                  for name, e in columns.items())])
     order = ", ".join(d.desc(f"p.{column}") for column in REPORTED)
@@ -408,9 +408,7 @@ def _tune(connection: Connection, d: Dialect) -> None:
         # planner prices starting them too high for a plan it cannot split itself.
         connection.execute(text("SET LOCAL parallel_setup_cost = 0"))
         connection.execute(text("SET LOCAL parallel_tuple_cost = 0.0001"))
-    else:
-        if not connection.connection.driver_connection.in_transaction:  # else refused
-            connection.execute(text("PRAGMA temp_store = MEMORY"))
+    else:  # (temp_store is MEMORY on every SQLite connection: store/_engines.py)
         connection.execute(text("PRAGMA cache_size = -262144"))  # KiB: 256 MB
 
 

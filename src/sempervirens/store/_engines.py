@@ -60,4 +60,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     # Deleted rows are overwritten, not left readable in free pages (deletion requests).
     cursor.execute("PRAGMA secure_delete=ON")
+    # Aggregation's temporary tables in memory; set per connection, since SQLite
+    # refuses to change it inside a transaction.
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
