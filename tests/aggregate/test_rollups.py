@@ -74,7 +74,7 @@ def test_ended_periods_are_pruned_and_a_redone_day_rebuilds_its_week_and_month(s
     purge_expired(stores, 30, end)  # drops the rollups of the weeks and months that ended
     with stores.telemetry.connect() as connection:
         kept = {str(start)[:10] for (start,) in connection.execute(
-            text("SELECT DISTINCT period_start FROM rollup_members"))}
+            text("SELECT DISTINCT period_start FROM rollup_clients"))}
     assert kept == {"2026-02-01", "2026-02-09"}  # the month and the week still open
     # One client's pings go (as after a deletion request) and the days it was seen on
     # are marked to redo; its rows are left in the rollups, which only a rebuild of

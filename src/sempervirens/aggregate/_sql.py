@@ -105,6 +105,22 @@ class Dialect:
             return f"({later} - {earlier})"
         return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
 
+    def contains(self, text: str, part: str) -> str:
+        return f"strpos({text}, {part}) > 0" if self.pg else f"instr({text}, {part}) > 0"
+
+    def joined(self, integer: str) -> str:
+        """Aggregate: the integers, comma-separated, each followed by a comma ('3,17,')."""
+        if self.pg:
+            return f"string_agg({integer}::text || ',', '')"
+        return f"group_concat({integer} || ',', '')"
+
+    def numbers(self, listed: str) -> tuple[str, str]:
+        """FROM-clause addition and value: one row per number of a ',3,17,' list."""
+        if self.pg:
+            return (f"CROSS JOIN LATERAL unnest(string_to_array(trim(both ',' from {listed}), "
+                    "',')::integer[]) n(number)", "n.number")
+        return f"CROSS JOIN json_each('[' || trim({listed}, ',') || ']') n", "n.value"
+
     def temp_table(self, name: str, select: str) -> str:
         return f"CREATE TEMPORARY TABLE {name} AS {select}"
 

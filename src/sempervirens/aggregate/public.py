@@ -257,8 +257,13 @@ def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
             f"GROUP BY project, period_start, {name}" for name in PROFILE))
         view("agg_cells", f"SELECT project, period_start, kind, a, b, users, total "
                           f"FROM rollup_cells {period}")
-        view("agg_members", f"SELECT project, period_start, kind, a, b, client_id "
-                            f"FROM rollup_members {period}")
+        join, number = d.numbers("c.cells")
+        view("agg_members", f"""
+            SELECT c.project, c.period_start, k.kind, k.a, k.b, c.client_id
+            FROM (SELECT * FROM rollup_clients {period}) c {join}
+            JOIN rollup_cells k ON k."interval" = c."interval"
+             AND k.period_start = c.period_start AND k.project = c.project
+             AND k.cell = {number}""")
         return
     days = f"WHERE day >= {first} AND day < {last}"
     view("agg_breakdowns", f"SELECT project, day AS period_start, breakdown, value, n "

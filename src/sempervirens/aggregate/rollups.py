@@ -1,12 +1,12 @@
 """Weeks and months kept between cycles, so that a finished day is merged in at a
 day's cost instead of its whole period being counted again.
 
-Per period: who was counted (rollup_clients, with the breakdowns of each client's
-greatest report; rollup_members, the clients of each feature, timing and crash
-cell) and the running counts that the public rows are made of (rollup_profiles,
-rollup_cells).  Merging a day adds its clients that are new to a cell as users,
-moves a client whose greatest report changed to its new profile, and adds up
-the totals.  Only finished days are merged, once each: today shows in the daily
+Per period: who was counted (rollup_clients: the breakdowns of each client's
+greatest report, and the numbers of the feature, timing and crash cells it is
+counted in) and the running counts that the public rows are made of
+(rollup_profiles, rollup_cells).  Merging a day adds its clients that are new to
+a cell as users, moves a client whose greatest report changed to its new
+profile, and adds up the totals.  Only finished days are merged, once each: today shows in the daily
 rows, and in its week and month from tomorrow on.  When a day that was merged
 already is redone (a deletion request, new anomaly exclusions, a new k), its
 periods are emptied and rebuilt instead, so that nothing is counted twice.
@@ -28,20 +28,18 @@ from .state import PINGS, distinct_days
 from .tables import UNKNOWN
 
 INTERVALS = ("week", "month")
-_ROWS = (tables.rollup_clients, tables.rollup_profiles, tables.rollup_members,
-         tables.rollup_cells)
+_ROWS = (tables.rollup_clients, tables.rollup_profiles, tables.rollup_cells)
 
 
 @dataclass(frozen=True)
 class Merge:
     """Days [lo, hi) to merge into the period (interval, start).  rebuild: empty it
-    first; fresh: nothing is merged into it yet (true of a rebuild too)."""
+    first."""
     interval: str
     start: date
     lo: date
     hi: date
     rebuild: bool
-    fresh: bool
 
 
 def plan(connection: Connection, days: list[date], today: date) -> list[Merge]:
@@ -59,11 +57,10 @@ def plan(connection: Connection, days: list[date], today: date) -> list[Merge]:
             through = record and _as_date(record.merged_through)
             if record is not None and (record.pruned or min(its_days) <= through):
                 end = min(period_end(interval, start), today)
-                merges.append(Merge(interval, start, start, end, rebuild=True, fresh=True))
+                merges.append(Merge(interval, start, start, end, rebuild=True))
             else:
                 merges.append(Merge(interval, start, min(its_days),
-                                    max(its_days) + timedelta(days=1), rebuild=False,
-                                    fresh=record is None))
+                                    max(its_days) + timedelta(days=1), rebuild=False))
     return merges
 
 
@@ -79,16 +76,17 @@ def apply(connection: Connection, d: Dialect, merge: Merge) -> None:
     if merge.rebuild:
         for table in _ROWS:
             run(f'DELETE FROM {table.name} WHERE "interval" = :interval AND period_start = :start')
-    _merge_clients(connection, d, run, merge)
     days = f"WHERE day >= {d.date_literal(merge.lo)} AND day < {d.date_literal(merge.hi)}"
-    for kind, (base, a, b, total) in DAY_MEMBERS.items():
-        _merge_cells(connection, d, run, kind,
-                     f"SELECT project, {a} AS a, {b} AS b, client_id, {total} AS total "
-                     f"FROM {base} {days}", merge.fresh)
+    _drop(connection, *_TEMP)
+    _read_clients(connection, d, run, merge)
+    _merge_cells(connection, d, run, days)
+    _merge_clients(d, run)
+    _drop(connection, *_TEMP)
     run(f"""
-        INSERT INTO rollup_cells ("interval", period_start, project, kind, a, b, users, total)
+        INSERT INTO rollup_cells ("interval", period_start, project, kind, a, b, cell, users, total)
         SELECT * FROM (
-            SELECT :interval, :start, project, 'bucket', metric, CAST(bucket AS TEXT), 0, sum(n)
+            SELECT :interval, :start, project, 'bucket', metric, CAST(bucket AS TEXT), 0, 0,
+                   sum(n)
             FROM base_timings {days} GROUP BY project, metric, bucket) c
         WHERE true
         ON CONFLICT ("interval", period_start, project, kind, a, b)
@@ -99,35 +97,102 @@ def apply(connection: Connection, d: Dialect, merge: Merge) -> None:
         merged_through=merge.hi - timedelta(days=1), pruned=False))
 
 
-def _merge_clients(connection: Connection, d: Dialect, run, merge: Merge) -> None:
-    """rollup_clients and rollup_profiles: a new client adds one to its profile; one
-    whose greatest report is now a greater one moves from its old profile to the new."""
-    profile = ", ".join(PROFILE)
-    _drop(connection, "merge_clients", "merge_changes")
-    run(d.temp_table("merge_clients", client_reports(
-        connection, d, merge.lo, merge.hi, per_day=False)))
-    # Reports compare as the pings' index orders them: by version, then OS, ...;
-    # a value not reported (UNKNOWN) below any other.
+_TEMP = ("merge_days", "merge_clients", "merge_rows", "merge_new", "merge_changes")
+
+
+def _read_clients(connection: Connection, d: Dialect, run, merge: Merge) -> None:
+    """merge_clients: each client of the days, with its greatest report over the
+    period so far (reports compare as the pings' index orders them: by version,
+    then OS, ...; a value not reported, UNKNOWN, below any other), its report and
+    cells before these days (old_*; NULL for a client new to the period)."""
+    run(d.temp_table("merge_days", client_reports(connection, d, merge.lo, merge.hi,
+                                                  per_day=False)))
+
     def rank(alias: str) -> str:
         return ", ".join(f"{alias}.{v} <> '{UNKNOWN}', {alias}.{v}" for v in PROFILE)
     newer = f"o.version IS NULL OR ({rank('c')}) > ({rank('o')})"
-    run(d.temp_table("merge_changes", f"""
+    run(d.temp_table("merge_clients", f"""
         SELECT c.project, c.client_id,
                {', '.join(f'CASE WHEN {newer} THEN c.{v} ELSE o.{v} END AS {v}' for v in PROFILE)},
-               {', '.join(f'o.{v} AS old_{v}' for v in PROFILE)}
-        FROM merge_clients c LEFT JOIN rollup_clients o
+               {', '.join(f'o.{v} AS old_{v}' for v in PROFILE)}, o.cells AS old_cells
+        FROM merge_days c LEFT JOIN rollup_clients o
           ON o."interval" = :interval AND o.period_start = :start
          AND o.project = c.project AND o.client_id = c.client_id"""))
-    run(f"DELETE FROM merge_changes WHERE old_version IS NOT NULL AND "
-        f"{' AND '.join(f'{v} = old_{v}' for v in PROFILE)}")
+    _drop(connection, "merge_days")
+    if d.pg:
+        run("ANALYZE merge_clients")
+
+
+def _merge_cells(connection: Connection, d: Dialect, run, days: str) -> None:
+    """rollup_cells of the feature, timing and crash cells: a cell new to the period
+    gets the next number of its project; a client not yet counted in a cell adds
+    one user to it (merge_new); totals add up.
+
+    Metrics come only with usage and crash pings, so every client of these rows
+    is in merge_clients.
+    """
+    rows = " UNION ALL ".join(
+        f"SELECT project, '{kind}' AS kind, {a} AS a, {b} AS b, client_id, {total} AS total "
+        f"FROM {base} {days}" for kind, (base, a, b, total) in DAY_MEMBERS.items())
+    run(d.temp_table("merge_rows", f"""
+        SELECT project, kind, a, b, client_id, sum(total) AS total FROM ({rows}) r
+        GROUP BY project, kind, a, b, client_id"""))
+    if d.pg:
+        run("ANALYZE merge_rows")
+    period = 'k."interval" = :interval AND k.period_start = :start AND k.project = r.project'
+    cell = f"{period} AND k.kind = r.kind AND k.a = r.a AND k.b = r.b"
+    run(f"""
+        INSERT INTO rollup_cells ("interval", period_start, project, kind, a, b, cell, users, total)
+        SELECT CAST(:interval AS VARCHAR(5)), :start, r.project, r.kind, r.a, r.b,
+               coalesce((SELECT max(k.cell) FROM rollup_cells k WHERE {period}), 0)
+               + row_number() OVER (PARTITION BY r.project ORDER BY r.kind, r.a, r.b), 0, 0
+        FROM (SELECT DISTINCT project, kind, a, b FROM merge_rows) r
+        WHERE NOT EXISTS (SELECT 1 FROM rollup_cells k WHERE {cell})""")
+    seen = d.contains("c.old_cells", "',' || k.cell || ','")
+    run(d.temp_table("merge_new", f"""
+        SELECT r.project, r.kind, r.a, r.b, r.client_id, k.cell
+        FROM merge_rows r
+        JOIN rollup_cells k ON {cell}
+        JOIN merge_clients c ON c.project = r.project AND c.client_id = r.client_id
+        WHERE c.old_cells IS NULL OR NOT {seen}"""))
+    run(f"""
+        INSERT INTO rollup_cells ("interval", period_start, project, kind, a, b, cell, users, total)
+        SELECT * FROM (
+            SELECT :interval, :start, t.project, t.kind, t.a, t.b, 0, coalesce(n.users, 0),
+                   t.total
+            FROM (SELECT project, kind, a, b, sum(total) AS total FROM merge_rows
+                  GROUP BY project, kind, a, b) t
+            LEFT JOIN (SELECT project, kind, a, b, count(*) AS users FROM merge_new
+                       GROUP BY project, kind, a, b) n
+              ON n.project = t.project AND n.kind = t.kind AND n.a = t.a AND n.b = t.b) c
+        WHERE true
+        ON CONFLICT ("interval", period_start, project, kind, a, b) DO UPDATE SET
+            users = rollup_cells.users + excluded.users,
+            total = rollup_cells.total + excluded.total""")
+
+
+def _merge_clients(d: Dialect, run) -> None:
+    """rollup_clients and rollup_profiles: a new client adds one to its profile; one
+    whose greatest report is now a greater one moves from its old profile to the
+    new; a client's new cells join its set."""
+    profile = ", ".join(PROFILE)
+    same = " AND ".join(f"c.{v} = c.old_{v}" for v in PROFILE)
+    run(d.temp_table("merge_changes", f"""
+        SELECT c.*, coalesce(c.old_cells, ',') || coalesce(n.cells, '') AS cells,
+               CASE WHEN c.old_version IS NOT NULL AND {same} THEN 0 ELSE 1 END AS moved
+        FROM merge_clients c
+        LEFT JOIN (SELECT project, client_id, {d.joined('cell')} AS cells FROM merge_new
+                   GROUP BY project, client_id) n
+          ON n.project = c.project AND n.client_id = c.client_id
+        WHERE n.cells IS NOT NULL OR c.old_version IS NULL OR NOT ({same})"""))
     run(f"""
         INSERT INTO rollup_profiles ("interval", period_start, project, {profile}, clients)
         SELECT * FROM (
             SELECT :interval, :start, project, {profile}, sum(delta) FROM (
-                SELECT project, {profile}, 1 AS delta FROM merge_changes
+                SELECT project, {profile}, 1 AS delta FROM merge_changes WHERE moved = 1
                 UNION ALL
                 SELECT project, {', '.join(f'old_{v}' for v in PROFILE)}, -1 FROM merge_changes
-                WHERE old_version IS NOT NULL) x
+                WHERE moved = 1 AND old_version IS NOT NULL) x
             GROUP BY project, {profile}) g
         WHERE true
         ON CONFLICT ("interval", period_start, project, {profile})
@@ -135,56 +200,14 @@ def _merge_clients(connection: Connection, d: Dialect, run, merge: Merge) -> Non
     run('DELETE FROM rollup_profiles WHERE "interval" = :interval AND period_start = :start '
         "AND clients = 0")
     run(f"""
-        INSERT INTO rollup_clients ("interval", period_start, project, client_id, {profile})
+        INSERT INTO rollup_clients ("interval", period_start, project, client_id, {profile},
+                                    cells)
         SELECT * FROM (
-            SELECT :interval, :start, project, client_id, {profile} FROM merge_changes
+            SELECT :interval, :start, project, client_id, {profile}, cells FROM merge_changes
             ORDER BY project, client_id) c
         WHERE true
         ON CONFLICT ("interval", period_start, project, client_id) DO UPDATE SET
-            {', '.join(f'{v} = excluded.{v}' for v in PROFILE)}""")
-    _drop(connection, "merge_clients", "merge_changes")
-
-
-def _merge_cells(connection: Connection, d: Dialect, run, kind: str, rows: str,
-                 fresh: bool) -> None:
-    """rollup_members and rollup_cells of one kind, from `rows` (project, a, b,
-    client_id, total): a client not yet counted in a cell is added to it as a
-    member and a user; totals add up.  `fresh`: the period has no members yet."""
-    _drop(connection, "merge_rows", "merge_new")
-    run(d.temp_table("merge_rows", f"""
-        SELECT project, a, b, client_id, sum(total) AS total FROM ({rows}) r
-        GROUP BY project, a, b, client_id"""))
-    members = ('INSERT INTO rollup_members ("interval", period_start, project, kind, a, b, '
-               f"client_id) SELECT :interval, :start, project, '{kind}', a, b, client_id "
-               "FROM {0} ORDER BY project, a, b, client_id")
-    if d.pg:  # one pass over the members' index: the insert itself tells which are new
-        new = "new"
-        first = (f"WITH new AS ({members.format('merge_rows')} "
-                 "ON CONFLICT DO NOTHING RETURNING project, a, b) ")
-    else:
-        new, first = "merge_new", ""
-        run(d.temp_table("merge_new", "SELECT project, a, b, client_id FROM merge_rows r" + (
-            "" if fresh else f"""
-            WHERE NOT EXISTS (
-                SELECT 1 FROM rollup_members m
-                WHERE m."interval" = :interval AND m.period_start = :start
-                  AND m.project = r.project AND m.kind = '{kind}' AND m.a = r.a AND m.b = r.b
-                  AND m.client_id = r.client_id)""")))
-        run(members.format("merge_new"))
-    run(f"""{first}
-        INSERT INTO rollup_cells ("interval", period_start, project, kind, a, b, users, total)
-        SELECT * FROM (
-            SELECT :interval, :start, t.project, '{kind}', t.a, t.b, coalesce(n.users, 0), t.total
-            FROM (SELECT project, a, b, sum(total) AS total FROM merge_rows
-                  GROUP BY project, a, b) t
-            LEFT JOIN (SELECT project, a, b, count(*) AS users FROM {new}
-                       GROUP BY project, a, b) n
-              ON n.project = t.project AND n.a = t.a AND n.b = t.b) c
-        WHERE true
-        ON CONFLICT ("interval", period_start, project, kind, a, b) DO UPDATE SET
-            users = rollup_cells.users + excluded.users,
-            total = rollup_cells.total + excluded.total""")
-    _drop(connection, "merge_rows", "merge_new")
+            {', '.join(f'{v} = excluded.{v}' for v in PROFILE)}, cells = excluded.cells""")
 
 
 def _drop(connection: Connection, *names: str) -> None:

@@ -205,10 +205,10 @@ secrets = Table(
 )
 
 # Weeks and months are kept between cycles (rollups.py) so that a finished day is
-# merged in, at a day's cost: who was counted in each period (members, with a
-# pseudonymous client_id, like pings; a deletion request removes a client's rows
-# here too, as from every table with a client_id) and the running counts of each
-# public cell.  Internal, not public.
+# merged in, at a day's cost: who was counted in each period, and in which cells
+# (with a pseudonymous client_id, like pings; a deletion request removes a client's
+# rows here too, as from every table with a client_id), and the running counts of
+# each public cell.  Internal, not public.
 def _period_key() -> list[Column]:
     return [Column("interval", String(5), nullable=False),  # 'week' or 'month'
             Column("period_start", Date, nullable=False),
@@ -222,6 +222,10 @@ rollup_clients = Table(  # one row per active client and period
     # counts it), UNKNOWN for a value not reported.
     *(Column(name, String(128), nullable=False) for name in ("version", "os", "arch", "python")),
     Column("ci", String(9), nullable=False),
+    # The cells it is counted in: their numbers (rollup_cells.cell), comma-separated
+    # and comma-wrapped (',3,17,'), so that one row per client holds what a row per
+    # (cell, client) would, at a fraction of the index writes.
+    Column("cells", Text, nullable=False),
     PrimaryKeyConstraint("interval", "period_start", "project", "client_id"),
 )
 
@@ -237,21 +241,13 @@ rollup_profiles = Table(  # active clients per combination of breakdown values
 # A cell: kind 'feature' (a = metric, b = label), 'timing' (a = metric, b = ''),
 # 'bucket' (a = metric, b = the bucket number; no members) or 'crash'
 # (a = exception type, b = version).
-rollup_members = Table(  # one row per client counted in a cell
-    "rollup_members", telemetry, *_period_key(),
-    Column("kind", String(7), nullable=False),
-    Column("a", String(256), nullable=False),
-    Column("b", String(128), nullable=False),
-    Column("client_id", String(UUID_LENGTH), nullable=False),
-    PrimaryKeyConstraint("interval", "period_start", "project", "kind", "a", "b", "client_id"),
-)
-
 rollup_cells = Table(
     "rollup_cells", telemetry, *_period_key(),
     Column("kind", String(7), nullable=False),
     Column("a", String(256), nullable=False),
     Column("b", String(128), nullable=False),
-    Column("users", BigInteger, nullable=False),  # its members
+    Column("cell", Integer, nullable=False),  # its number in rollup_clients.cells (0: a bucket)
+    Column("users", BigInteger, nullable=False),  # the clients counted in it
     Column("total", BigInteger, nullable=False),  # events, samples or crashes
     PrimaryKeyConstraint("interval", "period_start", "project", "kind", "a", "b"),
 )
@@ -284,7 +280,7 @@ client_days_seen = Table(
     PrimaryKeyConstraint("project", "client_id"),
 )
 
-ROLLUP_TABLES = (rollup_clients, rollup_profiles, rollup_members, rollup_cells,
+ROLLUP_TABLES = (rollup_clients, rollup_profiles, rollup_cells,
                  rollup_periods, rollup_opt_outs, client_days_seen)
 TELEMETRY_TABLES = (*PUBLIC_TABLES, aggregated_days, anomaly_exclusions)
 PRIVATE_TABLES = (ip_origins, anomalies, private_institution_users, private_origin_summary,

@@ -51,12 +51,25 @@ def _pings_day_index(connection: Connection) -> None:
         index.create(connection, checkfirst=True)
 
 
+def _rollup_cell_sets(connection: Connection) -> None:
+    """rollup_members (a row per cell and client) gives way to a set of cell numbers
+    in rollup_clients.  The rollups are derived data: the open periods are marked
+    pruned, which makes the next cycle rebuild them from the pings."""
+    connection.exec_driver_sql("DROP TABLE IF EXISTS rollup_members")
+    for table in (aggregate_tables.rollup_clients, aggregate_tables.rollup_cells):
+        table.drop(connection, checkfirst=True)
+        table.create(connection)
+    connection.execute(aggregate_tables.rollup_profiles.delete())
+    connection.execute(aggregate_tables.rollup_periods.update().values(pruned=True))
+
+
 # (name, function) per store, in the order they apply.  Never edit a shipped one.
 TELEMETRY = [
     ("0001_pings_and_projects", _create(schema.pings, schema.projects)),
     ("0002_aggregate_tables", _create(*aggregate_tables.TELEMETRY_TABLES)),
     ("0003_rollups", _rollups),
     ("0004_pings_day_client_report", _pings_day_index),
+    ("0005_rollup_cell_sets", _rollup_cell_sets),
 ]
 PRIVATE = [
     ("0001_access_log", _create(schema.access_log)),
