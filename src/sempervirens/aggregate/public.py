@@ -251,10 +251,8 @@ def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
     if interval != "day":
         period = (f"WHERE \"interval\" = '{interval}' "
                   f"AND period_start >= {first} AND period_start < {last}")
-        view("agg_breakdowns", " UNION ALL ".join(
-            f"SELECT project, period_start, '{name}' AS breakdown, {name} AS value, "
-            f"sum(clients) AS n FROM rollup_profiles {period} "
-            f"GROUP BY project, period_start, {name}" for name in PROFILE))
+        view("agg_breakdowns", f"SELECT project, period_start, breakdown, value, "
+                               f"clients AS n FROM rollup_parts {period}")
         view("agg_cells", f"SELECT project, period_start, kind, a, b, users, total "
                           f"FROM rollup_cells {period}")
         join, number = d.numbers("c.cells")

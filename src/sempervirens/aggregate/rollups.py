@@ -4,9 +4,9 @@ day's cost instead of its whole period being counted again.
 Per period: who was counted (rollup_clients: the breakdowns of each client's
 greatest report, and the numbers of the feature, timing and crash cells it is
 counted in) and the running counts that the public rows are made of
-(rollup_profiles, rollup_cells).  Merging a day adds its clients that are new to
+(rollup_parts, rollup_cells).  Merging a day adds its clients that are new to
 a cell as users, moves a client whose greatest report changed to its new
-profile, and adds up the totals.  Only finished days are merged, once each: today shows in the daily
+parts, and adds up the totals.  Only finished days are merged, once each: today shows in the daily
 rows, and in its week and month from tomorrow on.  When a day that was merged
 already is redone (a deletion request, new anomaly exclusions, a new k), its
 periods are emptied and rebuilt instead, so that nothing is counted twice.
@@ -28,7 +28,7 @@ from .state import PINGS, distinct_days
 from .tables import UNKNOWN
 
 INTERVALS = ("week", "month")
-_ROWS = (tables.rollup_clients, tables.rollup_profiles, tables.rollup_cells)
+_ROWS = (tables.rollup_clients, tables.rollup_parts, tables.rollup_cells)
 
 
 @dataclass(frozen=True)
@@ -172,9 +172,9 @@ def _merge_cells(connection: Connection, d: Dialect, run, days: str) -> None:
 
 
 def _merge_clients(d: Dialect, run) -> None:
-    """rollup_clients and rollup_profiles: a new client adds one to its profile; one
-    whose greatest report is now a greater one moves from its old profile to the
-    new; a client's new cells join its set."""
+    """rollup_clients and rollup_parts: a new client adds one to the part of each
+    breakdown it is in; one whose greatest report is now a greater one moves from
+    its old parts to the new; a client's new cells join its set."""
     profile = ", ".join(PROFILE)
     same = " AND ".join(f"c.{v} = c.old_{v}" for v in PROFILE)
     run(d.temp_table("merge_changes", f"""
@@ -185,19 +185,19 @@ def _merge_clients(d: Dialect, run) -> None:
                    GROUP BY project, client_id) n
           ON n.project = c.project AND n.client_id = c.client_id
         WHERE n.cells IS NOT NULL OR c.old_version IS NULL OR NOT ({same})"""))
+    deltas = " UNION ALL ".join(
+        f"SELECT project, '{v}' AS breakdown, {v} AS value, 1 AS delta FROM merge_changes "
+        f"WHERE moved = 1 UNION ALL SELECT project, '{v}', old_{v}, -1 FROM merge_changes "
+        "WHERE moved = 1 AND old_version IS NOT NULL" for v in PROFILE)
     run(f"""
-        INSERT INTO rollup_profiles ("interval", period_start, project, {profile}, clients)
+        INSERT INTO rollup_parts ("interval", period_start, project, breakdown, value, clients)
         SELECT * FROM (
-            SELECT :interval, :start, project, {profile}, sum(delta) FROM (
-                SELECT project, {profile}, 1 AS delta FROM merge_changes WHERE moved = 1
-                UNION ALL
-                SELECT project, {', '.join(f'old_{v}' for v in PROFILE)}, -1 FROM merge_changes
-                WHERE moved = 1 AND old_version IS NOT NULL) x
-            GROUP BY project, {profile}) g
+            SELECT :interval, :start, project, breakdown, value, sum(delta)
+            FROM ({deltas}) x GROUP BY project, breakdown, value) g
         WHERE true
-        ON CONFLICT ("interval", period_start, project, {profile})
-        DO UPDATE SET clients = rollup_profiles.clients + excluded.clients""")
-    run('DELETE FROM rollup_profiles WHERE "interval" = :interval AND period_start = :start '
+        ON CONFLICT ("interval", period_start, project, breakdown, value)
+        DO UPDATE SET clients = rollup_parts.clients + excluded.clients""")
+    run('DELETE FROM rollup_parts WHERE "interval" = :interval AND period_start = :start '
         "AND clients = 0")
     run(f"""
         INSERT INTO rollup_clients ("interval", period_start, project, client_id, {profile},

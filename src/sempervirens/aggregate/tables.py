@@ -229,13 +229,12 @@ rollup_clients = Table(  # one row per active client and period
     PrimaryKeyConstraint("interval", "period_start", "project", "client_id"),
 )
 
-rollup_profiles = Table(  # active clients per combination of breakdown values
-    "rollup_profiles", telemetry, *_period_key(),
-    *(Column(name, String(128), nullable=False) for name in ("version", "os", "arch", "python")),
-    Column("ci", String(9), nullable=False),
+rollup_parts = Table(  # active clients per value of each breakdown, as base_parts per day
+    "rollup_parts", telemetry, *_period_key(),
+    Column("breakdown", String(16), nullable=False),  # 'version', 'os', 'arch', 'python', 'ci'
+    Column("value", String(128), nullable=False),
     Column("clients", BigInteger, nullable=False),
-    PrimaryKeyConstraint("interval", "period_start", "project", "version", "os", "arch",
-                         "python", "ci"),
+    PrimaryKeyConstraint("interval", "period_start", "project", "breakdown", "value"),
 )
 
 # A cell: kind 'feature' (a = metric, b = label), 'timing' (a = metric, b = ''),
@@ -280,7 +279,7 @@ client_days_seen = Table(
     PrimaryKeyConstraint("project", "client_id"),
 )
 
-ROLLUP_TABLES = (rollup_clients, rollup_profiles, rollup_cells,
+ROLLUP_TABLES = (rollup_clients, rollup_parts, rollup_cells,
                  rollup_periods, rollup_opt_outs, client_days_seen)
 TELEMETRY_TABLES = (*PUBLIC_TABLES, aggregated_days, anomaly_exclusions)
 PRIVATE_TABLES = (ip_origins, anomalies, private_institution_users, private_origin_summary,

@@ -53,13 +53,14 @@ def _pings_day_index(connection: Connection) -> None:
 
 def _rollup_cell_sets(connection: Connection) -> None:
     """rollup_members (a row per cell and client) gives way to a set of cell numbers
-    in rollup_clients.  The rollups are derived data: the open periods are marked
-    pruned, which makes the next cycle rebuild them from the pings."""
-    connection.exec_driver_sql("DROP TABLE IF EXISTS rollup_members")
+    in rollup_clients, and rollup_profiles to rollup_parts.  The rollups are derived
+    data: the open periods are marked pruned, so the next cycle rebuilds them."""
+    for name in ("rollup_members", "rollup_profiles"):
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
     for table in (aggregate_tables.rollup_clients, aggregate_tables.rollup_cells):
         table.drop(connection, checkfirst=True)
         table.create(connection)
-    connection.execute(aggregate_tables.rollup_profiles.delete())
+    aggregate_tables.rollup_parts.create(connection, checkfirst=True)
     connection.execute(aggregate_tables.rollup_periods.update().values(pruned=True))
 
 
