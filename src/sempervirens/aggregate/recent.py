@@ -57,7 +57,8 @@ def _merge(connection: Connection, d: Dialect, day: date) -> None:
         INSERT INTO client_days_seen (project, client_id, last_day, days)
         SELECT * FROM (
             SELECT DISTINCT p.project, p.client_id, {d.date_literal(day)} AS last_day, 1 AS days
-            FROM pings p WHERE {client_pings(connection, d, day, day + timedelta(days=1))}) s
+            FROM pings p WHERE {client_pings(connection, d, day, day + timedelta(days=1))}
+            ORDER BY p.project, p.client_id) s  -- in the key's order: each page once
         WHERE true
         ON CONFLICT (project, client_id) DO UPDATE SET
             days = CASE WHEN {gap} >= {_KEPT} THEN 1

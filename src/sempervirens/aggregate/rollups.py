@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import groupby
 
 from sqlalchemy import Connection, select, text
 
@@ -64,10 +65,52 @@ def plan(connection: Connection, days: list[date], today: date) -> list[Merge]:
     return merges
 
 
-def apply(connection: Connection, d: Dialect, merge: Merge) -> None:
-    """Merge the days of `merge` into its period.  Reads the pings (clients) and the
-    base tables of public.build_base (features, timings, crashes), which must
-    cover [merge.lo, merge.hi)."""
+def apply(connection: Connection, d: Dialect, merges: list[Merge]) -> None:
+    """Merge the days of each of `merges` into its period.  Reads the pings
+    (clients) and the base tables of public.build_base (features, timings,
+    crashes), which must cover the merges' days; once per range of days (a day
+    that ends goes into its week and its month)."""
+    def days(merge: Merge) -> tuple[date, date]:
+        return merge.lo, merge.hi
+
+    for (lo, hi), same_days in groupby(sorted(merges, key=days), key=days):
+        _drop(connection, *_DAYS)
+        _read_days(connection, d, lo, hi)
+        for merge in same_days:
+            _merge(connection, d, merge)
+        _drop(connection, *_DAYS)
+
+
+_DAYS = ("merge_days", "merge_rows")  # the clients and cell rows of a range of days
+_MERGE = ("merge_clients", "merge_new", "merge_changes")  # those against one period
+
+
+def _read_days(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
+    """merge_days: each client of [lo, hi) with its greatest report; merge_rows: per
+    client and feature, timing or crash cell, its total.
+
+    Metrics come only with usage and crash pings, so every client of merge_rows
+    is in merge_days.
+    """
+    def run(sql: str) -> None:
+        connection.execute(text(sql))
+
+    run(d.temp_table("merge_days", client_reports(connection, d, lo, hi, per_day=False)))
+    where = f"WHERE day >= {d.date_literal(lo)} AND day < {d.date_literal(hi)}"
+    selects = []
+    for kind, (base, a, b, total) in DAY_MEMBERS.items():
+        rows = (f"SELECT project, '{kind}' AS kind, {a} AS a, {b} AS b, client_id, "
+                f"{total} AS total FROM {base} {where}")
+        if hi - lo > timedelta(days=1) or kind == "timing":  # a day's rows: one per cell
+            rows = (f"SELECT project, kind, a, b, client_id, sum(total) AS total "
+                    f"FROM ({rows}) r GROUP BY project, kind, a, b, client_id")
+        selects.append(rows)
+    run(d.temp_table("merge_rows", " UNION ALL ".join(selects)))
+    if d.pg:
+        run("ANALYZE merge_rows")
+
+
+def _merge(connection: Connection, d: Dialect, merge: Merge) -> None:
     params = {"interval": merge.interval, "start": d.date(merge.start)}
 
     def run(sql: str, **extra) -> None:
@@ -76,18 +119,19 @@ def apply(connection: Connection, d: Dialect, merge: Merge) -> None:
     if merge.rebuild:
         for table in _ROWS:
             run(f'DELETE FROM {table.name} WHERE "interval" = :interval AND period_start = :start')
-    days = f"WHERE day >= {d.date_literal(merge.lo)} AND day < {d.date_literal(merge.hi)}"
-    _drop(connection, *_TEMP)
-    _read_clients(connection, d, run, merge)
-    _merge_cells(connection, d, run, days)
+    _drop(connection, *_MERGE)
+    _read_clients(d, run)
+    _merge_cells(d, run)
     _merge_clients(d, run)
-    _drop(connection, *_TEMP)
+    _drop(connection, *_MERGE)
     run(f"""
         INSERT INTO rollup_cells ("interval", period_start, project, kind, a, b, cell, users, total)
         SELECT * FROM (
             SELECT :interval, :start, project, 'bucket', metric, CAST(bucket AS TEXT), 0, 0,
                    sum(n)
-            FROM base_timings {days} GROUP BY project, metric, bucket) c
+            FROM base_timings
+            WHERE day >= {d.date_literal(merge.lo)} AND day < {d.date_literal(merge.hi)}
+            GROUP BY project, metric, bucket) c
         WHERE true
         ON CONFLICT ("interval", period_start, project, kind, a, b)
         DO UPDATE SET total = rollup_cells.total + excluded.total""")
@@ -97,17 +141,11 @@ def apply(connection: Connection, d: Dialect, merge: Merge) -> None:
         merged_through=merge.hi - timedelta(days=1), pruned=False))
 
 
-_TEMP = ("merge_days", "merge_clients", "merge_rows", "merge_new", "merge_changes")
-
-
-def _read_clients(connection: Connection, d: Dialect, run, merge: Merge) -> None:
+def _read_clients(d: Dialect, run) -> None:
     """merge_clients: each client of the days, with its greatest report over the
     period so far (reports compare as the pings' index orders them: by version,
     then OS, ...; a value not reported, UNKNOWN, below any other), its report and
     cells before these days (old_*; NULL for a client new to the period)."""
-    run(d.temp_table("merge_days", client_reports(connection, d, merge.lo, merge.hi,
-                                                  per_day=False)))
-
     def rank(alias: str) -> str:
         return ", ".join(f"{alias}.{v} <> '{UNKNOWN}', {alias}.{v}" for v in PROFILE)
     newer = f"o.version IS NULL OR ({rank('c')}) > ({rank('o')})"
@@ -118,27 +156,14 @@ def _read_clients(connection: Connection, d: Dialect, run, merge: Merge) -> None
         FROM merge_days c LEFT JOIN rollup_clients o
           ON o."interval" = :interval AND o.period_start = :start
          AND o.project = c.project AND o.client_id = c.client_id"""))
-    _drop(connection, "merge_days")
     if d.pg:
         run("ANALYZE merge_clients")
 
 
-def _merge_cells(connection: Connection, d: Dialect, run, days: str) -> None:
+def _merge_cells(d: Dialect, run) -> None:
     """rollup_cells of the feature, timing and crash cells: a cell new to the period
     gets the next number of its project; a client not yet counted in a cell adds
-    one user to it (merge_new); totals add up.
-
-    Metrics come only with usage and crash pings, so every client of these rows
-    is in merge_clients.
-    """
-    rows = " UNION ALL ".join(
-        f"SELECT project, '{kind}' AS kind, {a} AS a, {b} AS b, client_id, {total} AS total "
-        f"FROM {base} {days}" for kind, (base, a, b, total) in DAY_MEMBERS.items())
-    run(d.temp_table("merge_rows", f"""
-        SELECT project, kind, a, b, client_id, sum(total) AS total FROM ({rows}) r
-        GROUP BY project, kind, a, b, client_id"""))
-    if d.pg:
-        run("ANALYZE merge_rows")
+    one user to it (merge_new); totals add up."""
     period = 'k."interval" = :interval AND k.period_start = :start AND k.project = r.project'
     cell = f"{period} AND k.kind = r.kind AND k.a = r.a AND k.b = r.b"
     run(f"""

@@ -149,8 +149,7 @@ def aggregate_public(engine, config: Config, today: date | None = None,
         read += [(m.lo, m.hi) for m in merges]
         if read:
             build_base(connection, d, min(lo for lo, _ in read), max(hi for _, hi in read))
-        for merge in merges:
-            rollups.apply(connection, d, merge)
+        rollups.apply(connection, d, merges)
         # More than a day's worth merged: fresh statistics (autovacuum keeps up with days).
         if len(merges) > len(rollups.INTERVALS):
             rollups.analyze(connection, d)
