@@ -117,8 +117,8 @@ class Dialect:
     def numbers(self, listed: str) -> tuple[str, str]:
         """FROM-clause addition and value: one row per number of a ',3,17,' list."""
         if self.pg:
-            return (f"CROSS JOIN LATERAL unnest(string_to_array(trim(both ',' from {listed}), "
-                    "',')::integer[]) n(number)", "n.number")
+            numbers = f"string_to_array(trim(both ',' from {listed}), ',')::integer[]"
+            return f"CROSS JOIN LATERAL unnest({numbers}) n(number)", "n.number"
         return f"CROSS JOIN json_each('[' || trim({listed}, ',') || ']') n", "n.value"
 
     def temp_table(self, name: str, select: str) -> str:

@@ -6,8 +6,8 @@ greatest report, and the numbers of the feature, timing and crash cells it is
 counted in) and the running counts that the public rows are made of
 (rollup_parts, rollup_cells).  Merging a day adds its clients that are new to
 a cell as users, moves a client whose greatest report changed to its new
-parts, and adds up the totals.  Only finished days are merged, once each: today shows in the daily
-rows, and in its week and month from tomorrow on.  When a day that was merged
+parts, and adds up the totals.  Only finished days are merged, once each: today
+shows in the daily rows, and in its week and month from tomorrow on.  When a day that was merged
 already is redone (a deletion request, new anomaly exclusions, a new k), its
 periods are emptied and rebuilt instead, so that nothing is counted twice.
 rollup_periods records, per period, the last day merged into it.
@@ -180,7 +180,7 @@ def _merge_cells(d: Dialect, run) -> None:
         JOIN rollup_cells k ON {cell}
         JOIN merge_clients c ON c.project = r.project AND c.client_id = r.client_id
         WHERE c.old_cells IS NULL OR NOT {seen}"""))
-    run(f"""
+    run("""
         INSERT INTO rollup_cells ("interval", period_start, project, kind, a, b, cell, users, total)
         SELECT * FROM (
             SELECT :interval, :start, t.project, t.kind, t.a, t.b, 0, coalesce(n.users, 0),
