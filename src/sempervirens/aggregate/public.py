@@ -256,12 +256,16 @@ def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
         view("agg_cells", f"SELECT project, period_start, kind, a, b, users, total "
                           f"FROM rollup_cells {period}")
         join, number = d.numbers("c.cells")
+        # Each number looked up in the cells' index.  On SQLite: CROSS JOIN keeps
+        # this order, and unary + stops it from trading the period_start equality
+        # for the range of the clients' filter (which loses the index's other keys).
+        start = "c.period_start" if d.pg else "+c.period_start"
         view("agg_members", f"""
             SELECT c.project, c.period_start, k.kind, k.a, k.b, c.client_id
             FROM (SELECT * FROM rollup_clients {period}) c {join}
-            JOIN rollup_cells k ON k."interval" = c."interval"
-             AND k.period_start = c.period_start AND k.project = c.project
-             AND k.cell = {number}""")
+            CROSS JOIN rollup_cells k
+            WHERE k."interval" = c."interval" AND k.period_start = {start}
+              AND k.project = c.project AND k.cell = {number}""")
         return
     days = f"WHERE day >= {first} AND day < {last}"
     view("agg_breakdowns", f"SELECT project, day AS period_start, breakdown, value, n "

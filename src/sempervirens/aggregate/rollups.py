@@ -158,6 +158,8 @@ def _read_clients(d: Dialect, run) -> None:
          AND o.project = c.project AND o.client_id = c.client_id"""))
     if d.pg:
         run("ANALYZE merge_clients")
+    else:  # SQLite joins by nested loops: merge_new looks its clients up here
+        run("CREATE INDEX merge_clients_key ON merge_clients (project, client_id)")
 
 
 def _merge_cells(d: Dialect, run) -> None:

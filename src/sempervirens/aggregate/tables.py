@@ -249,6 +249,8 @@ rollup_cells = Table(
     Column("users", BigInteger, nullable=False),  # the clients counted in it
     Column("total", BigInteger, nullable=False),  # events, samples or crashes
     PrimaryKeyConstraint("interval", "period_start", "project", "kind", "a", "b"),
+    # A client's cell numbers are looked up here (public._period_views, agg_members).
+    Index("ix_rollup_cells_number", "interval", "period_start", "project", "cell"),
 )
 
 rollup_periods = Table(
