@@ -176,12 +176,13 @@ def _merge_cells(d: Dialect, run) -> None:
         FROM (SELECT DISTINCT project, kind, a, b FROM merge_rows) r
         WHERE NOT EXISTS (SELECT 1 FROM rollup_cells k WHERE {cell})""")
     seen = d.contains("c.old_cells", "',' || k.cell || ','")
+    # CROSS JOIN: SQLite keeps this order (each row looks its cell and its client up
+    # by index) instead of scanning merge_rows once per cell.
     run(d.temp_table("merge_new", f"""
         SELECT r.project, r.kind, r.a, r.b, r.client_id, k.cell
-        FROM merge_rows r
-        JOIN rollup_cells k ON {cell}
-        JOIN merge_clients c ON c.project = r.project AND c.client_id = r.client_id
-        WHERE c.old_cells IS NULL OR NOT {seen}"""))
+        FROM merge_rows r CROSS JOIN rollup_cells k CROSS JOIN merge_clients c
+        WHERE {cell} AND c.project = r.project AND c.client_id = r.client_id
+          AND (c.old_cells IS NULL OR NOT {seen})"""))
     run("""
         INSERT INTO rollup_cells ("interval", period_start, project, kind, a, b, cell, users, total)
         SELECT * FROM (
