@@ -151,6 +151,9 @@ def _build_metrics(connection: Connection, d: Dialect, lo: date, hi: date) -> No
                sum({n}) AS n
         FROM pings p {join} WHERE {with_client}
         GROUP BY p.project, p.day, p.client_id, {metric}, {bucket}"""))
+    run(d.temp_table("base_timing_users", """
+        SELECT project, day, client_id, metric, sum(n) AS n FROM base_timings
+        GROUP BY project, day, client_id, metric"""))
     run(d.temp_table("base_crashes", f"""
         SELECT p.project, p.day, p.client_id,
                coalesce(p.crash_type, '{UNKNOWN}') AS exception_type,
@@ -278,7 +281,7 @@ def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
         for kind, (base, a, b, total) in DAY_MEMBERS.items())
     view("agg_members", f"SELECT project, period_start, kind, a, b, client_id FROM ({members}) m")
     connection.execute(text(d.temp_table("agg_cells", f"""
-        SELECT project, period_start, kind, a, b, count(DISTINCT client_id) AS users,
+        SELECT project, period_start, kind, a, b, count(*) AS users,
                sum(total) AS total FROM ({members}) m
         GROUP BY project, period_start, kind, a, b
         UNION ALL
@@ -286,10 +289,11 @@ def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
         FROM base_timings {days} GROUP BY project, day, metric, bucket""")))
 
 
-# Per kind of cell: the base table of the day's per-client rows, and its a, b, total.
+# Per kind of cell: the base table of the day's rows, one per client and cell (so a
+# day's cell has as many users as rows), and its a, b, total.
 DAY_MEMBERS = {
     "feature": ("base_features", "metric", "label", "events"),
-    "timing": ("base_timings", "metric", "''", "n"),
+    "timing": ("base_timing_users", "metric", "''", "n"),
     "crash": ("base_crashes", "exception_type", "version", "crashes"),
 }
 
@@ -419,7 +423,7 @@ def _tune(connection: Connection, d: Dialect) -> None:
         connection.execute(text("PRAGMA cache_size = -262144"))  # KiB: 256 MB
 
 
-_BASE = ("base_parts", "base_features", "base_timings", "base_crashes")
+_BASE = ("base_parts", "base_features", "base_timings", "base_timing_users", "base_crashes")
 _PERIOD = ("agg_breakdowns", "agg_parts", "agg_cells", "agg_members")
 
 

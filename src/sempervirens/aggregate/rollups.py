@@ -101,7 +101,7 @@ def _read_days(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     for kind, (base, a, b, total) in DAY_MEMBERS.items():
         rows = (f"SELECT project, '{kind}' AS kind, {a} AS a, {b} AS b, client_id, "
                 f"{total} AS total FROM {base} {where}")
-        if hi - lo > timedelta(days=1) or kind == "timing":  # a day's rows: one per cell
+        if hi - lo > timedelta(days=1):  # a day's rows: one per client and cell already
             rows = (f"SELECT project, kind, a, b, client_id, sum(total) AS total "
                     f"FROM ({rows}) r GROUP BY project, kind, a, b, client_id")
         selects.append(rows)
@@ -227,15 +227,18 @@ def _merge_clients(d: Dialect, run) -> None:
         DO UPDATE SET clients = rollup_parts.clients + excluded.clients""")
     run('DELETE FROM rollup_parts WHERE "interval" = :interval AND period_start = :start '
         "AND clients = 0")
+    # New clients by a plain INSERT: half the cost of an upsert's speculative one.
     run(f"""
         INSERT INTO rollup_clients ("interval", period_start, project, client_id, {profile},
                                     cells)
-        SELECT * FROM (
-            SELECT :interval, :start, project, client_id, {profile}, cells FROM merge_changes
-            ORDER BY project, client_id) c
-        WHERE true
-        ON CONFLICT ("interval", period_start, project, client_id) DO UPDATE SET
-            {', '.join(f'{v} = excluded.{v}' for v in PROFILE)}, cells = excluded.cells""")
+        SELECT :interval, :start, project, client_id, {profile}, cells FROM merge_changes
+        WHERE old_version IS NULL ORDER BY project, client_id""")
+    run(f"""
+        UPDATE rollup_clients SET {', '.join(f'{v} = c.{v}' for v in PROFILE)}, cells = c.cells
+        FROM merge_changes c
+        WHERE c.old_version IS NOT NULL AND rollup_clients."interval" = :interval
+          AND rollup_clients.period_start = :start AND rollup_clients.project = c.project
+          AND rollup_clients.client_id = c.client_id""")
 
 
 def _drop(connection: Connection, *names: str) -> None:
