@@ -64,6 +64,15 @@ def _rollup_cell_sets(connection: Connection) -> None:
     connection.execute(aggregate_tables.rollup_periods.update().values(pruned=True))
 
 
+def _bitmaps_fillfactor(connection: Connection) -> None:
+    """Room on the bitmaps' pages for each day's updates (aggregate/tables.py); CLUSTER
+    rewrites the pages there are (in key order, as they are merged)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("ALTER TABLE client_days_seen SET "
+                                   f"(fillfactor = {aggregate_tables.BITMAPS_FILLFACTOR})")
+        connection.exec_driver_sql("CLUSTER client_days_seen USING client_days_seen_pkey")
+
+
 # (name, function) per store, in the order they apply.  Never edit a shipped one.
 TELEMETRY = [
     ("0001_pings_and_projects", _create(schema.pings, schema.projects)),
@@ -71,6 +80,7 @@ TELEMETRY = [
     ("0003_rollups", _rollups),
     ("0004_pings_day_client_report", _pings_day_index),
     ("0005_rollup_cell_sets", _rollup_cell_sets),
+    ("0006_bitmaps_fillfactor", _bitmaps_fillfactor),
 ]
 PRIVATE = [
     ("0001_access_log", _create(schema.access_log)),
