@@ -156,8 +156,8 @@ def _read_clients(d: Dialect, run) -> None:
         FROM merge_days c LEFT JOIN rollup_clients o
           ON o."interval" = :interval AND o.period_start = :start
          AND o.project = c.project AND o.client_id = c.client_id"""))
-    if d.pg:
-        run("ANALYZE merge_clients")
+    if d.pg:  # (the join keys: its other columns are only carried along)
+        run("ANALYZE merge_clients (project, client_id, old_version)")
     else:  # SQLite joins by nested loops: merge_new looks its clients up here
         run("CREATE INDEX merge_clients_key ON merge_clients (project, client_id)")
 
