@@ -81,13 +81,14 @@ def apply(connection: Connection, d: Dialect, merges: list[Merge]) -> None:
         _drop(connection, *_DAYS)
 
 
-_DAYS = ("merge_days", "merge_rows")  # the clients and cell rows of a range of days
+_DAYS = ("merge_days", "merge_rows", "merge_cells")  # the clients and cells of a range of days
 _MERGE = ("merge_clients", "merge_new", "merge_changes")  # those against one period
 
 
 def _read_days(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     """merge_days: each client of [lo, hi) with its greatest report; merge_rows: per
-    client and feature, timing or crash cell, its total.
+    client and feature, timing or crash cell, its total; merge_cells: per cell, the
+    total of its rows.
 
     Metrics come only with usage and crash pings, so every client of merge_rows
     is in merge_days.
@@ -106,6 +107,8 @@ def _read_days(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
                     f"FROM ({rows}) r GROUP BY project, kind, a, b, client_id")
         selects.append(rows)
     run(d.temp_table("merge_rows", " UNION ALL ".join(selects)))
+    run(d.temp_table("merge_cells", "SELECT project, kind, a, b, sum(total) AS total "
+                                    "FROM merge_rows GROUP BY project, kind, a, b"))
     if d.pg:
         run("ANALYZE merge_rows")
 
@@ -173,7 +176,7 @@ def _merge_cells(d: Dialect, run) -> None:
         SELECT CAST(:interval AS VARCHAR(5)), :start, r.project, r.kind, r.a, r.b,
                coalesce((SELECT max(k.cell) FROM rollup_cells k WHERE {period}), 0)
                + row_number() OVER (PARTITION BY r.project ORDER BY r.kind, r.a, r.b), 0, 0
-        FROM (SELECT DISTINCT project, kind, a, b FROM merge_rows) r
+        FROM merge_cells r
         WHERE NOT EXISTS (SELECT 1 FROM rollup_cells k WHERE {cell})""")
     seen = d.contains("c.old_cells", "',' || k.cell || ','")
     # CROSS JOIN: SQLite keeps this order (each row looks its cell and its client up
@@ -188,8 +191,7 @@ def _merge_cells(d: Dialect, run) -> None:
         SELECT * FROM (
             SELECT :interval, :start, t.project, t.kind, t.a, t.b, 0, coalesce(n.users, 0),
                    t.total
-            FROM (SELECT project, kind, a, b, sum(total) AS total FROM merge_rows
-                  GROUP BY project, kind, a, b) t
+            FROM merge_cells t
             LEFT JOIN (SELECT project, kind, a, b, count(*) AS users FROM merge_new
                        GROUP BY project, kind, a, b) n
               ON n.project = t.project AND n.kind = t.kind AND n.a = t.a AND n.b = t.b) c
