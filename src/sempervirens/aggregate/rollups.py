@@ -215,11 +215,15 @@ def _merge_clients(d: Dialect, run) -> None:
                    GROUP BY project, client_id) n
           ON n.project = c.project AND n.client_id = c.client_id
         WHERE n.cells IS NOT NULL OR c.old_version IS NULL OR NOT ({same})"""))
+    # Clients that move between the same two reports are counted together first.
+    old = ", ".join(f"old_{v}" for v in PROFILE)
     deltas = " UNION ALL ".join(
-        f"SELECT project, '{v}' AS breakdown, {v} AS value, 1 AS delta FROM merge_changes "
-        f"WHERE moved = 1 UNION ALL SELECT project, '{v}', old_{v}, -1 FROM merge_changes "
-        "WHERE moved = 1 AND old_version IS NOT NULL" for v in PROFILE)
+        f"SELECT project, '{v}' AS breakdown, {v} AS value, n AS delta FROM moves "
+        f"UNION ALL SELECT project, '{v}', old_{v}, -n FROM moves "
+        "WHERE old_version IS NOT NULL" for v in PROFILE)
     run(f"""
+        WITH moves AS (SELECT project, {profile}, {old}, count(*) AS n FROM merge_changes
+                       WHERE moved = 1 GROUP BY project, {profile}, {old})
         INSERT INTO rollup_parts ("interval", period_start, project, breakdown, value, clients)
         SELECT * FROM (
             SELECT :interval, :start, project, breakdown, value, sum(delta)
