@@ -53,8 +53,11 @@ class PostgresCluster:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start_cluster(*, durable: bool = False) -> PostgresCluster:
-    """Tests run with PostgreSQL's flushes off; a benchmark of durable pings keeps them on."""
+def start_cluster(*, durable: bool = False, settings: dict[str, str] | None = None) -> PostgresCluster:
+    """Tests run with PostgreSQL's flushes off; a benchmark of durable pings keeps them on.
+
+    settings: more server settings (name -> value), e.g. a benchmark's shared_buffers.
+    """
     as_postgres = os.geteuid() == 0
     directory = tempfile.mkdtemp(prefix="sempervirens-pg-")
     if as_postgres:
@@ -65,6 +68,7 @@ def start_cluster(*, durable: bool = False) -> PostgresCluster:
     flushes = "on" if durable else "off"
     options = (f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync={flushes} "
                f"-c synchronous_commit={flushes} -c full_page_writes={flushes} -c max_connections=200")
+    options += "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
     _run([_bin("pg_ctl"), "-D", f"{directory}/data", "-o", options, "-l", f"{directory}/log",
           "-w", "start"], as_postgres)
     return PostgresCluster(port, directory, as_postgres)
