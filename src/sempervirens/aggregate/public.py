@@ -204,8 +204,8 @@ def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date,
     """
     params = {"lo": d.date(lo), "hi": d.date(hi), "k": k, "interval": interval}
 
-    def run(sql: str, **extra) -> None:
-        connection.execute(text(sql), {**params, **extra})
+    def run(sql: str, **extra):
+        return connection.execute(text(sql), {**params, **extra})
 
     for table in tables.PERIOD_TABLES:
         run(f'DELETE FROM {table.name} WHERE "interval" = :interval '
@@ -350,6 +350,9 @@ def _other(run, d: Dialect, table: str, columns: str, kind: str, group: str, val
     run(f"""CREATE TEMPORARY TABLE agg_small AS
             SELECT project, period_start, kind, a, b, total FROM agg_cells
             WHERE kind = '{kind}' AND users < :k AND {where}""")
+    if run("SELECT 1 FROM agg_small LIMIT 1").first() is None:  # no member to look for
+        run("DROP TABLE agg_small")
+        return
     on = " AND ".join(f"m.{c} = s.{c}" for c in ("project", "period_start", "kind", "a", "b"))
     by = ", ".join(f"s.{c}" for c in keys.split(", "))
     run("DROP TABLE IF EXISTS agg_small_members")
@@ -357,12 +360,12 @@ def _other(run, d: Dialect, table: str, columns: str, kind: str, group: str, val
         run(f"""CREATE TEMPORARY TABLE agg_small_members AS
                 SELECT DISTINCT {by}, m.client_id
                 FROM agg_small s JOIN agg_members m ON {on}""")
-    else:  # SQLite's nested loop over that join is slow: count each cell's members instead
+    else:  # SQLite: one pass over the members, each looking its cell up in agg_small's
+        # index (CROSS JOIN keeps this order; the other one scans the members per cell)
+        run("CREATE INDEX agg_small_cell ON agg_small (project, period_start, kind, a, b)")
         run(f"""CREATE TEMPORARY TABLE agg_small_members AS
-                SELECT DISTINCT {keys}, client_id FROM (
-                    SELECT m.*, count(*) OVER (PARTITION BY project, period_start, a, b) AS cell
-                    FROM agg_members m WHERE kind = '{kind}' AND {where}) members
-                WHERE cell < :k""")
+                SELECT DISTINCT {by}, m.client_id
+                FROM agg_members m CROSS JOIN agg_small s WHERE {on}""")
     run(f"""
         INSERT INTO {table} (project, "interval", period_start, {columns})
         SELECT t.project, :interval, t.period_start, {values}, t.total, u.users
