@@ -222,10 +222,9 @@ def export(engine, parquet: Path) -> None:
     csv = parquet.with_suffix(".csv")
     connection = engine.raw_connection()
     try:
-        with connection.cursor() as cursor, open(csv, "wb") as out:
-            with cursor.copy(f"COPY (SELECT {columns} FROM pings) TO STDOUT WITH (FORMAT csv)") as copy:
-                for block in copy:
-                    out.write(block)
+        with connection.cursor() as cursor, open(csv, "wb") as out, cursor.copy(
+                f"COPY (SELECT {columns} FROM pings) TO STDOUT WITH (FORMAT csv)") as copy:
+            out.writelines(copy)
     finally:
         connection.close()
     types = {"project": "VARCHAR", "client_id": "VARCHAR", "day": "DATE",
