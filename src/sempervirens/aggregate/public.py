@@ -341,10 +341,7 @@ def _feature_usage(run, d: Dialect) -> None:
 def _other(run, d: Dialect, table: str, columns: str, kind: str, group: str, values: str,
            where: str = "1 = 1") -> None:
     """One OTHER row per project, period and `group` for the cells under k: the sum of
-    their totals and the distinct clients of their union (at least k, or no row).
-
-    A cell's members are unique (one row per client), so its users are its rows.
-    """
+    their totals and the distinct clients of their union (at least k, or no row)."""
     keys = ", ".join(["project", "period_start", *([group] if group else [])])
     run("DROP TABLE IF EXISTS agg_small")
     run(f"""CREATE TEMPORARY TABLE agg_small AS
