@@ -1,14 +1,14 @@
 """Public rollups: SQL inside the telemetry store, one range of whole periods at a time.
 
-The pings of the days to redo are read once into per-day temporary tables
+The pings of the days to redo are read once into per-day base tables
 (build_base): per project and day, how many clients were active per version,
 OS, ... (base_parts), and per client and day the features,
 timings and crashes unpacked from the JSON metrics.  Days are published from
 those; weeks and months from the rollups kept between cycles (rollups.py), into
 which each finished day is merged.  For each interval and range [lo, hi) of
-whole periods, every public_* row of those periods is deleted and recomputed;
-all of it is one transaction, so a rerun gives the same rows (idempotent) and
-readers never see a half-done period.  Pings listed in aggregate_exclusions
+whole periods, every public_* row of those periods is deleted and recomputed in
+one transaction, so a rerun gives the same rows (idempotent) and readers never
+see a half-done period (lanes.py runs the intervals side by side).  Pings listed in aggregate_exclusions
 (anomalies) are left out.  Suppression is applied in the same statements
 (suppress.py); differential privacy, when on, replaces the exact active-install
 counts by noisy ones (dp.py).
@@ -16,6 +16,8 @@ counts by noisy ones (dp.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from itertools import pairwise
 
@@ -35,16 +37,42 @@ _BUCKET_US = """bucket_us(b, us) AS (
 _CHUNKS = 12  # PostgreSQL: day ranges that its parallel workers share out
 
 
-def build_base(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
-    """The per-day tables of [lo, hi) that the rollups group: temporary, they live
-    in this transaction's connection only."""
-    _tune(connection, d)
-    _drop_temp(connection, _BASE)
-    build_parts(connection, d, lo, hi)
-    _build_metrics(connection, d, lo, hi)
+@contextmanager
+def begin(connection: Connection, d: Dialect) -> Iterator[None]:
+    """A transaction of the aggregation, with its memory settings."""
+    with connection.begin():
+        _tune(connection, d)
+        yield
+
+
+def base_lanes(d: Dialect, lo: date, hi: date) -> list[Callable[[Connection], None]]:
+    """The per-day tables of [lo, hi) that the days' rows and the rollups are made
+    of, shared by the connections of this run and dropped at its end (lanes.py).
+    Two lanes of about equal work: the counters (the most JSON to unpack), and
+    the rest."""
+    def build(names: tuple[str, ...], *steps):
+        def lane(connection: Connection) -> None:
+            with begin(connection, d):
+                drop_temp(connection, *names)
+                for step in steps:
+                    step(connection, d, lo, hi)
+                for name in names:
+                    analyze_fresh(connection, d, name, "project, day, client_id")
+        return lane
+
+    return [build(("base_features",), _build_features),
+            build(("base_timings", "base_timing_users", "base_crashes"), _build_others,
+                  build_parts)]
+
+
+def analyze_fresh(connection: Connection, d: Dialect, table: str, columns: str) -> None:
+    """PostgreSQL: statistics of a table just made, which the planner knows nothing
+    of.  Its row count and the statistics of its join keys are what its plans turn
+    on: a small sample of those columns does."""
     if d.pg:
-        for name in _BASE[1:]:
-            connection.execute(text(f"ANALYZE {name}"))
+        connection.execute(text("SET LOCAL default_statistics_target = 10"))
+        connection.execute(text(f"ANALYZE {table} ({columns})"))
+        connection.execute(text("SET LOCAL default_statistics_target TO DEFAULT"))
 
 
 def ping_filter(connection: Connection, d: Dialect, lo: date, hi: date, alias: str = "p") -> str:
@@ -107,6 +135,7 @@ def build_parts(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     def run(sql: str) -> None:
         connection.execute(text(sql))
 
+    run("DROP TABLE IF EXISTS base_parts")
     if d.pg:
         days = (hi - lo).days
         n = min(days, _CHUNKS)
@@ -118,43 +147,56 @@ def build_parts(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
                    coalesce({', '.join(PROFILE)}) AS value, count(*) AS n
             FROM ({client_reports(connection, d, a, b)}) c
             GROUP BY GROUPING SETS ({sets})""" for a, b in pairwise(bounds)]
-        run(d.temp_table("base_parts", " UNION ALL ".join(selects)))
+        # Let the chunks run in parallel workers: by default the planner prices
+        # starting them too high for a plan it cannot split itself.  For this
+        # statement only: elsewhere, workers on small scans cost more than they
+        # save when lanes (lanes.py) already keep the cores busy.
+        run("SET LOCAL parallel_setup_cost = 0")
+        run("SET LOCAL parallel_tuple_cost = 0.0001")
+        run(d.shared_table("base_parts", " UNION ALL ".join(selects)))
+        run("SET LOCAL parallel_setup_cost TO DEFAULT")
+        run("SET LOCAL parallel_tuple_cost TO DEFAULT")
         run("ANALYZE base_parts")  # the planner knows nothing of a fresh temporary table
         return
     run("DROP TABLE IF EXISTS base_clients")
     run(d.temp_table("base_clients", client_reports(connection, d, lo, hi)))
-    run(d.temp_table("base_parts", " UNION ALL ".join(
+    run(d.shared_table("base_parts", " UNION ALL ".join(
         f"SELECT project, day, '{name}' AS breakdown, {name} AS value, count(*) AS n "
         f"FROM base_clients GROUP BY project, day, {name}" for name in PROFILE)))
     run("DROP TABLE base_clients")
 
 
-def _build_metrics(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
-    """The base tables read from the JSON metrics, crashes and opt-outs."""
+def _build_features(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
+    """base_features: the counters and labeled counters of the JSON metrics."""
+    with_client = f"{ping_filter(connection, d, lo, hi)} AND p.client_id IS NOT NULL"
+    selects = []
+    for join, metric, label, n in (d.counters(), d.labeled_counters()):
+        selects.append(f"SELECT p.project, p.day, p.client_id, {metric} AS metric, "
+                       f"{label} AS label, {n} AS n FROM pings p {join} WHERE {with_client}")
+    connection.execute(text(d.shared_table("base_features", f"""
+        SELECT project, day, client_id, metric, label, sum(n) AS events
+        FROM ({' UNION ALL '.join(selects)}) u
+        GROUP BY project, day, client_id, metric, label""")))
+
+
+def _build_others(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
+    """The base tables of the JSON timings and of the crashes; the opt-outs."""
     where = ping_filter(connection, d, lo, hi)
     with_client = f"{where} AND p.client_id IS NOT NULL"
 
     def run(sql: str) -> None:
         connection.execute(text(sql))
 
-    selects = []
-    for join, metric, label, n in (d.counters(), d.labeled_counters()):
-        selects.append(f"SELECT p.project, p.day, p.client_id, {metric} AS metric, "
-                       f"{label} AS label, {n} AS n FROM pings p {join} WHERE {with_client}")
-    run(d.temp_table("base_features", f"""
-        SELECT project, day, client_id, metric, label, sum(n) AS events
-        FROM ({' UNION ALL '.join(selects)}) u
-        GROUP BY project, day, client_id, metric, label"""))
     join, metric, bucket, n = d.timing_buckets()
-    run(d.temp_table("base_timings", f"""
+    run(d.shared_table("base_timings", f"""
         SELECT p.project, p.day, p.client_id, {metric} AS metric, {bucket} AS bucket,
                sum({n}) AS n
         FROM pings p {join} WHERE {with_client}
         GROUP BY p.project, p.day, p.client_id, {metric}, {bucket}"""))
-    run(d.temp_table("base_timing_users", """
+    run(d.shared_table("base_timing_users", """
         SELECT project, day, client_id, metric, sum(n) AS n FROM base_timings
         GROUP BY project, day, client_id, metric"""))
-    run(d.temp_table("base_crashes", f"""
+    run(d.shared_table("base_crashes", f"""
         SELECT p.project, p.day, p.client_id,
                coalesce(p.crash_type, '{UNKNOWN}') AS exception_type,
                coalesce(p.project_version, '{UNKNOWN}') AS version, count(*) AS crashes
@@ -176,7 +218,7 @@ def daily_active_installs(connection: Connection, d: Dialect, lo: date, hi: date
     benchmark times against its reference.  Leaves base_parts behind.
     """
     _tune(connection, d)
-    _drop_temp(connection, _BASE)
+    drop_temp(connection, *_BASE)
     build_parts(connection, d, lo, hi)
     params = {"lo": d.date(lo), "hi": d.date(hi), "k": k, "interval": "day"}
 
@@ -185,14 +227,14 @@ def daily_active_installs(connection: Connection, d: Dialect, lo: date, hi: date
 
     run('DELETE FROM public_active_installs WHERE "interval" = :interval '
         "AND period_start >= :lo AND period_start < :hi")
-    _drop_temp(connection, _PERIOD)
+    drop_temp(connection, *_PERIOD)
     _period_views(connection, d, "day", lo, hi, metrics=False)
     _active_installs(connection, run, d, "day", k, None)
-    _drop_temp(connection, _PERIOD)
+    drop_temp(connection, *_PERIOD)
 
 
 def drop_base(connection: Connection) -> None:
-    _drop_temp(connection, _BASE)
+    drop_temp(connection, *_BASE)
 
 
 def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date, hi: date,
@@ -210,7 +252,7 @@ def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date,
     for table in tables.PERIOD_TABLES:
         run(f'DELETE FROM {table.name} WHERE "interval" = :interval '
             "AND period_start >= :lo AND period_start < :hi")
-    _drop_temp(connection, _PERIOD)
+    drop_temp(connection, *_PERIOD)
     _period_views(connection, d, interval, lo, hi)
     _active_installs(connection, run, d, interval, k, dp)
     _feature_usage(run, d)
@@ -232,7 +274,7 @@ def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date,
         JOIN ({active}) a
           ON a.project = o.project AND a.period_start = o.period_start
         WHERE o.n >= :k AND a.n >= :k""", until=until)
-    _drop_temp(connection, _PERIOD)
+    drop_temp(connection, *_PERIOD)
 
 
 def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
@@ -245,11 +287,9 @@ def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
     Days are read from the base tables, weeks and months from their rollups.
     """
     first, last = d.date_literal(lo), d.date_literal(hi)
-    views = _temp_views(connection)
 
     def view(name: str, select: str) -> None:
-        connection.execute(text(f"CREATE TEMPORARY VIEW {name} AS {select}"))
-        views.add(name)
+        temp_view(connection, name, select)
 
     if interval != "day":
         period = (f"WHERE \"interval\" = '{interval}' "
@@ -353,7 +393,9 @@ def _other(run, d: Dialect, table: str, columns: str, kind: str, group: str, val
     on = " AND ".join(f"m.{c} = s.{c}" for c in ("project", "period_start", "kind", "a", "b"))
     by = ", ".join(f"s.{c}" for c in keys.split(", "))
     run("DROP TABLE IF EXISTS agg_small_members")
-    if d.pg:  # the small cells' members, by a hash join
+    if d.pg:  # the small cells' members, by a hash join (of the few cells, once the
+        # planner knows they are few: else it sorts every member for a merge join)
+        run("ANALYZE agg_small")
         run(f"""CREATE TEMPORARY TABLE agg_small_members AS
                 SELECT DISTINCT {by}, m.client_id
                 FROM agg_small s JOIN agg_members m ON {on}""")
@@ -415,10 +457,6 @@ def _tune(connection: Connection, d: Dialect) -> None:
     if d.pg:  # and no JIT: its compile time outweighs its gain on these one-off queries
         connection.execute(text("SET LOCAL work_mem = '256MB'"))
         connection.execute(text("SET LOCAL jit = off"))
-        # Let the chunks of build_parts run in parallel workers: by default the
-        # planner prices starting them too high for a plan it cannot split itself.
-        connection.execute(text("SET LOCAL parallel_setup_cost = 0"))
-        connection.execute(text("SET LOCAL parallel_tuple_cost = 0.0001"))
     else:  # (temp_store is MEMORY on every SQLite connection: store/_engines.py)
         connection.execute(text("PRAGMA cache_size = -262144"))  # KiB: 256 MB
 
@@ -427,7 +465,14 @@ _BASE = ("base_parts", "base_features", "base_timings", "base_timing_users", "ba
 _PERIOD = ("agg_breakdowns", "agg_parts", "agg_cells", "agg_members")
 
 
-def _drop_temp(connection: Connection, names: tuple[str, ...]) -> None:
+def temp_view(connection: Connection, name: str, select: str) -> None:
+    """A view of this connection; drop_temp knows to drop it as a view."""
+    connection.execute(text(f"CREATE TEMPORARY VIEW {name} AS {select}"))
+    _temp_views(connection).add(name)
+
+
+def drop_temp(connection: Connection, *names: str) -> None:
+    """Drop these tables or views (of temp_view) if they exist."""
     for name in names:
         views = _temp_views(connection)
         kind = "VIEW" if name in views else "TABLE"
@@ -436,5 +481,5 @@ def _drop_temp(connection: Connection, names: tuple[str, ...]) -> None:
 
 
 def _temp_views(connection: Connection) -> set[str]:
-    """The names of _PERIOD that are views just now, on this database connection."""
+    """The names that are views just now, on this database connection."""
     return connection.info.setdefault("sempervirens_temp_views", set())

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, select, text
 from . import tables
 from ._periods import period_end, period_start
 from ._sql import Dialect
-from .public import DAY_MEMBERS, PROFILE, client_reports
+from .public import DAY_MEMBERS, PROFILE, analyze_fresh, client_reports, drop_temp
 from .state import PINGS, distinct_days
 from .tables import UNKNOWN
 
@@ -74,11 +74,11 @@ def apply(connection: Connection, d: Dialect, merges: list[Merge]) -> None:
         return merge.lo, merge.hi
 
     for (lo, hi), same_days in groupby(sorted(merges, key=days), key=days):
-        _drop(connection, *_DAYS)
+        drop_temp(connection, *_DAYS)
         _read_days(connection, d, lo, hi)
         for merge in same_days:
             _merge(connection, d, merge)
-        _drop(connection, *_DAYS)
+        drop_temp(connection, *_DAYS)
 
 
 _DAYS = ("merge_days", "merge_rows", "merge_cells")  # the clients and cells of a range of days
@@ -109,8 +109,7 @@ def _read_days(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     run(d.temp_table("merge_rows", " UNION ALL ".join(selects)))
     run(d.temp_table("merge_cells", "SELECT project, kind, a, b, sum(total) AS total "
                                     "FROM merge_rows GROUP BY project, kind, a, b"))
-    if d.pg:
-        run("ANALYZE merge_rows")
+    analyze_fresh(connection, d, "merge_rows", "project, client_id")
 
 
 def _merge(connection: Connection, d: Dialect, merge: Merge) -> None:
@@ -122,11 +121,13 @@ def _merge(connection: Connection, d: Dialect, merge: Merge) -> None:
     if merge.rebuild:
         for table in _ROWS:
             run(f'DELETE FROM {table.name} WHERE "interval" = :interval AND period_start = :start')
-    _drop(connection, *_MERGE)
+    drop_temp(connection, *_MERGE)
     _read_clients(d, run)
+    # (the join keys: the other columns are only carried along)
+    analyze_fresh(connection, d, "merge_clients", "project, client_id, old_version")
     _merge_cells(d, run)
     _merge_clients(d, run)
-    _drop(connection, *_MERGE)
+    drop_temp(connection, *_MERGE)
     run(f"""
         INSERT INTO rollup_cells ("interval", period_start, project, kind, a, b, cell, users, total)
         SELECT * FROM (
@@ -159,9 +160,7 @@ def _read_clients(d: Dialect, run) -> None:
         FROM merge_days c LEFT JOIN rollup_clients o
           ON o."interval" = :interval AND o.period_start = :start
          AND o.project = c.project AND o.client_id = c.client_id"""))
-    if d.pg:  # (the join keys: its other columns are only carried along)
-        run("ANALYZE merge_clients (project, client_id, old_version)")
-    else:  # SQLite joins by nested loops: merge_new looks its clients up here
+    if not d.pg:  # SQLite joins by nested loops: merge_new looks its clients up here
         run("CREATE INDEX merge_clients_key ON merge_clients (project, client_id)")
 
 
@@ -245,11 +244,6 @@ def _merge_clients(d: Dialect, run) -> None:
         WHERE c.old_version IS NOT NULL AND rollup_clients."interval" = :interval
           AND rollup_clients.period_start = :start AND rollup_clients.project = c.project
           AND rollup_clients.client_id = c.client_id""")
-
-
-def _drop(connection: Connection, *names: str) -> None:
-    for name in names:
-        connection.execute(text(f"DROP TABLE IF EXISTS {name}"))
 
 
 def prune_ended(connection: Connection, d: Dialect) -> int:

@@ -15,10 +15,10 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from . import recent, rollups, tables
+from . import lanes, recent, rollups, tables
 from ._periods import period_end, period_start, ranges
-from ._sql import dialect_of
-from .public import aggregate_range, build_base, drop_base
+from ._sql import Dialect, dialect_of
+from .public import aggregate_range, base_lanes, begin
 from .state import ACCESS_LOG, PINGS, dirty_days, record_days, utc_today
 
 log = logging.getLogger("sempervirens.aggregate")
@@ -136,36 +136,77 @@ def aggregate_public(engine, config: Config, today: date | None = None,
     forced = [day for day in forced if dp is None or day < today]
     days = sorted(set(counts.dirty) | set(forced))
     previous = published.get("aggregated_through") if not changed else None
-    with engine.begin() as connection:
+    with engine.connect() as connection:
         merges = rollups.plan(connection, days, today)
-        work = [("day", lo, hi) for lo, hi in ranges("day", days)]
-        for interval in rollups.INTERVALS:
-            starts = {m.start for m in merges if m.interval == interval}
-            if dp is not None:  # whole periods only, each released once (see dp.py)
-                starts = {s for s in starts if period_end(interval, s) <= today}
-                starts |= _just_completed(interval, previous, today)
-            work += [(interval, lo, hi) for lo, hi in ranges(interval, starts)]
-        read = [(lo, hi) for interval, lo, hi in work if interval == "day"]
-        read += [(m.lo, m.hi) for m in merges]
-        if read:
-            build_base(connection, d, min(lo for lo, _ in read), max(hi for _, hi in read))
-        rollups.apply(connection, d, merges)
-        # More than a day's worth merged: fresh statistics (autovacuum keeps up with days).
-        if len(merges) > len(rollups.INTERVALS):
-            rollups.analyze(connection, d)
-        for interval, lo, hi in work:
-            aggregate_range(connection, d, interval, lo, hi, config.k, today, dp)
-        drop_base(connection)
-        if dp is None:
-            recent.merge_days(connection, d, days, today)
+    work = [("day", lo, hi) for lo, hi in ranges("day", days)]
+    for interval in rollups.INTERVALS:
+        starts = {m.start for m in merges if m.interval == interval}
+        if dp is not None:  # whole periods only, each released once (see dp.py)
+            starts = {s for s in starts if period_end(interval, s) <= today}
+            starts |= _just_completed(interval, previous, today)
+        work += [(interval, lo, hi) for lo, hi in ranges(interval, starts)]
+    read = [(lo, hi) for interval, lo, hi in work if interval == "day"]
+    read += [(m.lo, m.hi) for m in merges]
+    base = base_lanes(d, min(lo for lo, _ in read), max(hi for _, hi in read)) if read else []
+    # SQLite runs the lanes one after the other: weeks and months in one, so that
+    # a day is read once for both (rollups.apply).
+    groups = [(interval,) for interval in rollups.INTERVALS] if d.pg else [rollups.INTERVALS]
+    publish = _Publish(d, config, dp, today, days, merges, work, new_data=bool(days) or changed)
+    # The 30-day bitmaps read the pings alone: beside the base tables' lanes.
+    lanes.run(engine, d, [[*base, publish.recent_lane],
+                          [publish.days_lane, *map(publish.rollups_lane, groups)]])
     through = (today - timedelta(days=1)).isoformat()
-    with engine.begin() as connection:
-        recent.publish_recent(connection, d, today, config.k, dp=dp is not None,
-                              new_data=bool(days) or changed)
+    with engine.begin() as connection:  # last: the days are done only if every lane was
         record_days(connection, tables.aggregated_days, days, counts.counts, today)
         if days or changed or (dp is not None and published.get("aggregated_through") != through):
             _publish_parameters(connection, {**wanted, "aggregated_through": through})
     return days
+
+
+@dataclass(frozen=True)
+class _Publish:
+    """The lanes (lanes.py) that publish a run's work: (interval, lo, hi) ranges of
+    whole periods, after merging `merges` into the weeks and months."""
+    d: Dialect
+    config: Config
+    dp: object
+    today: date
+    days: list[date]
+    merges: list[rollups.Merge]
+    work: list[tuple[str, date, date]]
+    new_data: bool
+
+    def recent_lane(self, connection) -> None:
+        """The 30-day bitmaps and windows."""
+        with begin(connection, self.d):
+            if self.dp is None:
+                recent.merge_days(connection, self.d, self.days, self.today)
+            recent.publish_recent(connection, self.d, self.today, self.config.k,
+                                  dp=self.dp is not None, new_data=self.new_data)
+
+    def days_lane(self, connection) -> None:
+        with begin(connection, self.d):
+            self._aggregate(connection, ("day",))
+
+    def rollups_lane(self, intervals: tuple[str, ...]) -> lanes.Lane:
+        def lane(connection) -> None:
+            merges = [m for m in self.merges if m.interval in intervals]
+            with begin(connection, self.d):
+                rollups.apply(connection, self.d, merges)
+            # More than a day's worth merged: fresh statistics (autovacuum keeps up
+            # with days), taken after a commit so that the lanes' locks stay short.
+            if len(merges) > len(intervals):
+                with begin(connection, self.d):
+                    rollups.analyze(connection, self.d)
+            with begin(connection, self.d):
+                self._aggregate(connection, intervals)
+        return lane
+
+    def _aggregate(self, connection, intervals: tuple[str, ...]) -> None:
+        for interval, lo, hi in self.work:
+            if interval in intervals:
+                aggregate_range(connection, self.d, interval, lo, hi, self.config.k,
+                                self.today, self.dp)
 
 
 def _just_completed(interval: str, previous: str | None, today: date) -> set[date]:

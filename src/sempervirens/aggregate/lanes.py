@@ -1,0 +1,54 @@
+"""The independent parts of a public aggregation, run side by side.
+
+A run's parts (lanes) share nothing but the base tables read from the pings
+first (public.build_base): the days' rows and the 30-day bitmaps, the weeks, the
+months.  On PostgreSQL each lane has a thread and a connection of its own, so
+that a day's merges use every core; the base tables are then unlogged tables,
+committed before the lanes start so that every connection sees them.  On
+SQLite, which writes one transaction at a time, the lanes run one after the
+other on one connection, and the base tables are temporary ones.
+
+Each lane commits its own transactions, each holding whole periods.  That is
+safe because the days are recorded as aggregated only after every lane
+succeeded (run.aggregate_public): a day that a lane failed on stays to be done,
+and the next run rebuilds the weeks and months that had merged it already
+(rollups.plan) and recomputes its rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import Connection, Engine
+
+from ._sql import Dialect
+from .public import begin, drop_base
+
+Lane = Callable[[Connection], None]  # runs and commits its own transactions
+
+
+def run(engine: Engine, d: Dialect, stages: list[list[Lane]]) -> None:
+    """The lanes of each stage side by side, stage after stage (the first builds
+    the base tables); then the base tables are dropped, whatever happened.  A
+    failure is raised once its stage's lanes have all ended."""
+    with engine.connect() as connection:
+        try:
+            for lanes in stages:
+                if d.pg and len(lanes) > 1:
+                    with ThreadPoolExecutor(len(lanes), thread_name_prefix="aggregate") as pool:
+                        futures = [pool.submit(_on_own_connection, engine, lane)
+                                   for lane in lanes]
+                    for future in futures:
+                        future.result()
+                else:
+                    for lane in lanes:
+                        lane(connection)
+        finally:
+            with begin(connection, d):
+                drop_base(connection)
+
+
+def _on_own_connection(engine: Engine, lane: Lane) -> None:
+    with engine.connect() as connection:
+        lane(connection)
