@@ -1,17 +1,19 @@
 """Rollups kept between cycles: merging each day as it ends gives exactly the rows of
-one aggregation of everything; those of ended periods are pruned; and a redone day
-rebuilds its periods."""
+one aggregation of everything; those of ended periods are pruned; a redone day
+rebuilds its periods; and so does a day that a failed run merged in part."""
 
 from __future__ import annotations
 
 import random
 from datetime import date, timedelta
 
+import pytest
 from aggregate_helpers import snapshot
 from population import Ping, client, insert
-from sqlalchemy import delete, text
+from sqlalchemy import delete, inspect, text
 
-from sempervirens.aggregate import tables
+from sempervirens.aggregate import run, tables
+from sempervirens.aggregate.public import aggregate_range
 from sempervirens.aggregate.run import Config, aggregate_public
 from sempervirens.aggregate.retention import purge_expired
 from sempervirens.aggregate.state import mark_dirty
@@ -91,3 +93,39 @@ def test_ended_periods_are_pruned_and_a_redone_day_rebuilds_its_week_and_month(s
     _forget_aggregates(stores)
     aggregate_public(stores.telemetry, CONFIG, end)
     assert snapshot(stores) == after_deletion
+
+
+def test_a_lane_that_fails_leaves_its_day_to_the_next_run(stores, monkeypatch):
+    """Lanes commit on their own (lanes.py): after a failure some periods have
+    merged the day and others not; the next run must still count it once."""
+    rng = random.Random(13)
+    clients = [client() for _ in range(20)]
+    end = FIRST + timedelta(days=DAYS)
+    last = end - timedelta(days=1)
+    insert(stores, [p for i in range(DAYS - 1)
+                    for p in _day_of_pings(rng, clients, FIRST + timedelta(days=i))])
+    aggregate_public(stores.telemetry, CONFIG, last)
+    insert(stores, _day_of_pings(rng, clients, last))
+
+    def month_fails(connection, d, interval, *args):
+        if interval == "month":  # after its merge of the day committed
+            raise RuntimeError("lost connection")
+        aggregate_range(connection, d, interval, *args)
+
+    monkeypatch.setattr(run, "aggregate_range", month_fails)
+    with pytest.raises(RuntimeError):
+        aggregate_public(stores.telemetry, CONFIG, end)
+    assert not [name for name in inspect(stores.telemetry).get_table_names()
+                if name.startswith("base_")]  # the shared tables are gone
+    with stores.telemetry.connect() as connection:  # the month had merged the day
+        through = connection.execute(text(
+            "SELECT merged_through FROM rollup_periods WHERE \"interval\" = 'month' "
+            "ORDER BY period_start DESC")).scalar()
+    assert str(through)[:10] == last.isoformat()
+    monkeypatch.undo()
+    assert aggregate_public(stores.telemetry, CONFIG, end) == [last]
+    after_failure = snapshot(stores)
+
+    _forget_aggregates(stores)
+    aggregate_public(stores.telemetry, CONFIG, end)
+    assert snapshot(stores) == after_failure

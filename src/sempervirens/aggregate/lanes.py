@@ -1,12 +1,13 @@
 """The independent parts of a public aggregation, run side by side.
 
-A run's parts (lanes) share nothing but the base tables read from the pings
-first (public.build_base): the days' rows and the 30-day bitmaps, the weeks, the
-months.  On PostgreSQL each lane has a thread and a connection of its own, so
-that a day's merges use every core; the base tables are then unlogged tables,
-committed before the lanes start so that every connection sees them.  On
-SQLite, which writes one transaction at a time, the lanes run one after the
-other on one connection, and the base tables are temporary ones.
+A run's parts (lanes) share nothing but the per-day base tables read from the
+pings (public.base_lanes): first those are built, beside the 30-day bitmaps;
+then the days' rows, the weeks and the months are published.  On PostgreSQL
+each lane has a thread and a connection of its own, so that a run uses every
+core; the base tables are then unlogged tables, committed before the next stage
+starts so that every connection sees them.  On SQLite, which writes one
+transaction at a time, the lanes run one after the other on one connection, and
+the base tables are temporary ones.
 
 Each lane commits its own transactions, each holding whole periods.  That is
 safe because the days are recorded as aggregated only after every lane

@@ -1,15 +1,15 @@
 """Public rollups: SQL inside the telemetry store, one range of whole periods at a time.
 
 The pings of the days to redo are read once into per-day base tables
-(build_base): per project and day, how many clients were active per version,
+(base_lanes): per project and day, how many clients were active per version,
 OS, ... (base_parts), and per client and day the features,
 timings and crashes unpacked from the JSON metrics.  Days are published from
 those; weeks and months from the rollups kept between cycles (rollups.py), into
 which each finished day is merged.  For each interval and range [lo, hi) of
 whole periods, every public_* row of those periods is deleted and recomputed in
 one transaction, so a rerun gives the same rows (idempotent) and readers never
-see a half-done period (lanes.py runs the intervals side by side).  Pings listed in aggregate_exclusions
-(anomalies) are left out.  Suppression is applied in the same statements
+see a half-done period (lanes.py runs the intervals side by side).  Pings listed
+in aggregate_exclusions (anomalies) are left out.  Suppression is applied in the same statements
 (suppress.py); differential privacy, when on, replaces the exact active-install
 counts by noisy ones (dp.py).
 """
@@ -156,7 +156,7 @@ def build_parts(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
         run(d.shared_table("base_parts", " UNION ALL ".join(selects)))
         run("SET LOCAL parallel_setup_cost TO DEFAULT")
         run("SET LOCAL parallel_tuple_cost TO DEFAULT")
-        run("ANALYZE base_parts")  # the planner knows nothing of a fresh temporary table
+        run("ANALYZE base_parts")  # the planner knows nothing of a fresh table
         return
     run("DROP TABLE IF EXISTS base_clients")
     run(d.temp_table("base_clients", client_reports(connection, d, lo, hi)))
@@ -241,7 +241,7 @@ def aggregate_range(connection: Connection, d: Dialect, interval: str, lo: date,
                     k: int, today: date, dp=None) -> None:
     """Recompute the public rows of `interval` for the periods starting in [lo, hi).
 
-    Days read the base tables of build_base(), which must cover [lo, hi); weeks
+    Days read the base tables of base_lanes(), which must cover [lo, hi); weeks
     and months read their rollups, which must be merged already (rollups.py).
     """
     params = {"lo": d.date(lo), "hi": d.date(hi), "k": k, "interval": interval}

@@ -67,7 +67,7 @@ def plan(connection: Connection, days: list[date], today: date) -> list[Merge]:
 
 def apply(connection: Connection, d: Dialect, merges: list[Merge]) -> None:
     """Merge the days of each of `merges` into its period.  Reads the pings
-    (clients) and the base tables of public.build_base (features, timings,
+    (clients) and the base tables of public.base_lanes (features, timings,
     crashes), which must cover the merges' days; once per range of days (a day
     that ends goes into its week and its month)."""
     def days(merge: Merge) -> tuple[date, date]:
