@@ -147,13 +147,14 @@ def build_parts(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
                    coalesce({', '.join(PROFILE)}) AS value, count(*) AS n
             FROM ({client_reports(connection, d, a, b)}) c
             GROUP BY GROUPING SETS ({sets})""" for a, b in pairwise(bounds)]
-        # Let the chunks run in parallel workers: by default the planner prices
-        # starting them too high for a plan it cannot split itself.  For this
-        # statement only: elsewhere, workers on small scans cost more than they
-        # save when lanes (lanes.py) already keep the cores busy.
+        # The chunks run in parallel workers (the one statement that has them:
+        # _tune), which the planner prices too high by default for a plan it
+        # cannot split itself.
+        run("SET LOCAL max_parallel_workers_per_gather TO DEFAULT")
         run("SET LOCAL parallel_setup_cost = 0")
         run("SET LOCAL parallel_tuple_cost = 0.0001")
         run(d.shared_table("base_parts", " UNION ALL ".join(selects)))
+        run("SET LOCAL max_parallel_workers_per_gather = 0")
         run("SET LOCAL parallel_setup_cost TO DEFAULT")
         run("SET LOCAL parallel_tuple_cost TO DEFAULT")
         run("ANALYZE base_parts")  # the planner knows nothing of a fresh table
@@ -457,6 +458,10 @@ def _tune(connection: Connection, d: Dialect) -> None:
     if d.pg:  # and no JIT: its compile time outweighs its gain on these one-off queries
         connection.execute(text("SET LOCAL work_mem = '256MB'"))
         connection.execute(text("SET LOCAL jit = off"))
+        # No parallel workers: the lanes (lanes.py) keep the cores busy, and the
+        # planner, which takes each JSON function for 100 rows, would start them
+        # for a day's few thousand pages.
+        connection.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     else:  # (temp_store is MEMORY on every SQLite connection: store/_engines.py)
         connection.execute(text("PRAGMA cache_size = -262144"))  # KiB: 256 MB
 
