@@ -114,14 +114,15 @@ def generate(engine, pings: int, first_ping: int, days: int, start: date) -> Non
 
 
 def settle(engine, table: str = "") -> None:
-    """Vacuum and analyze (PostgreSQL; SQLite: analyze), as autovacuum would have
-    done by the next cycle of serve: so that a timed step does not share the cores
-    with autovacuum catching up on the step before it."""
+    """PostgreSQL: vacuum and analyze `table` (default: all), as autovacuum would
+    have done by the next cycle of serve, so that a timed step does not share the
+    cores with autovacuum catching up on the step before it.  SQLite, which has no
+    autovacuum (and serve runs no ANALYZE): analyze `table` only."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
                 f"VACUUM ANALYZE {table}")
-    else:
+    elif table:
         with engine.begin() as connection:
             connection.exec_driver_sql(f"ANALYZE {table}")
 
