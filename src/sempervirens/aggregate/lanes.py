@@ -19,7 +19,7 @@ and the next run rebuilds the weeks and months that had merged it already
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy import Connection, Engine
@@ -31,7 +31,7 @@ Lane = Callable[[Connection], None]  # runs and commits its own transactions
 
 
 def run(engine: Engine, d: Dialect, stages: list[list[Lane]],
-        alongside: list[Lane] = ()) -> None:
+        alongside: Sequence[Lane] = ()) -> None:
     """The lanes of each stage side by side, stage after stage (the first builds
     the base tables), and the lanes `alongside`, which need no base table, beside
     them all; then the base tables are dropped, whatever happened.  A failure is
