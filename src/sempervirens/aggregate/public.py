@@ -9,9 +9,9 @@ which each finished day is merged.  For each interval and range [lo, hi) of
 whole periods, every public_* row of those periods is deleted and recomputed in
 one transaction, so a rerun gives the same rows (idempotent) and readers never
 see a half-done period (lanes.py runs the intervals side by side).  Pings listed
-in aggregate_exclusions (anomalies) are left out.  Suppression is applied in the same statements
-(suppress.py); differential privacy, when on, replaces the exact active-install
-counts by noisy ones (dp.py).
+in aggregate_exclusions (anomalies) are left out.  Suppression is applied in the
+same statements (suppress.py); differential privacy, when on, replaces the exact
+active-install counts by noisy ones (dp.py).
 """
 
 from __future__ import annotations
@@ -290,7 +290,7 @@ def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
     first, last = d.date_literal(lo), d.date_literal(hi)
 
     def view(name: str, select: str) -> None:
-        temp_view(connection, name, select)
+        _temp_view(connection, name, select)
 
     if interval != "day":
         period = (f"WHERE \"interval\" = '{interval}' "
@@ -470,14 +470,14 @@ _BASE = ("base_parts", "base_features", "base_timings", "base_timing_users", "ba
 _PERIOD = ("agg_breakdowns", "agg_parts", "agg_cells", "agg_members")
 
 
-def temp_view(connection: Connection, name: str, select: str) -> None:
+def _temp_view(connection: Connection, name: str, select: str) -> None:
     """A view of this connection; drop_temp knows to drop it as a view."""
     connection.execute(text(f"CREATE TEMPORARY VIEW {name} AS {select}"))
     _temp_views(connection).add(name)
 
 
 def drop_temp(connection: Connection, *names: str) -> None:
-    """Drop these tables or views (of temp_view) if they exist."""
+    """Drop these tables or views (of _temp_view) if they exist."""
     for name in names:
         views = _temp_views(connection)
         kind = "VIEW" if name in views else "TABLE"

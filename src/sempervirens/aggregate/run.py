@@ -133,11 +133,10 @@ def aggregate_public(engine, config: Config, today: date | None = None,
         changed = any(published.get(name) != value for name, value in wanted.items())
         counts = dirty_days(connection, tables.aggregated_days, PINGS, today,
                             only_complete=dp is not None, everything=changed)
-    forced = [day for day in forced if dp is None or day < today]
-    days = sorted(set(counts.dirty) | set(forced))
-    previous = published.get("aggregated_through") if not changed else None
-    with engine.connect() as connection:
+        forced = [day for day in forced if dp is None or day < today]
+        days = sorted(set(counts.dirty) | set(forced))
         merges = rollups.plan(connection, days, today)
+    previous = published.get("aggregated_through") if not changed else None
     work = [("day", lo, hi) for lo, hi in ranges("day", days)]
     for interval in rollups.INTERVALS:
         starts = {m.start for m in merges if m.interval == interval}
