@@ -124,15 +124,16 @@ class Dialect:
     def temp_table(self, name: str, select: str) -> str:
         return f"CREATE TEMPORARY TABLE {name} AS {select}"
 
-    def shared_table(self, name: str, select: str) -> str:
-        """A table that every connection of an aggregation run reads (lanes.py).
-        PostgreSQL: unlogged (no WAL: it is rebuilt, never recovered), and left alone
-        by autovacuum (the run analyzes it, then drops it).  SQLite, whose lanes
-        share one connection: temporary."""
-        if self.pg:
-            return (f"CREATE UNLOGGED TABLE {name} WITH (autovacuum_enabled = false) "
-                    f"AS {select}")
-        return self.temp_table(name, select)
+    def shared_table(self, name: str, select: str = "", columns: str = "") -> str:
+        """A table that every connection of an aggregation run reads (lanes.py), made
+        of a SELECT or, empty, of its columns.  PostgreSQL: unlogged (no WAL: it is
+        rebuilt, never recovered), and left alone by autovacuum (the run analyzes
+        it, then drops it).  SQLite, whose lanes share one connection: temporary."""
+        kind = "UNLOGGED" if self.pg else "TEMPORARY"
+        options = " WITH (autovacuum_enabled = false)" if self.pg else ""
+        if columns:
+            return f"CREATE {kind} TABLE {name} ({columns}){options}"
+        return f"CREATE {kind} TABLE {name}{options} AS {select}"
 
 
 def dialect_of(connection) -> Dialect:

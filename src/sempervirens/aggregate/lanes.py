@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from sqlalchemy import Connection, Engine
 
 from ._sql import Dialect
-from .public import begin, drop_base
+from .public import begin, create_base, drop_base
 
 Lane = Callable[[Connection], None]  # runs and commits its own transactions
 
@@ -38,6 +38,9 @@ def run(engine: Engine, d: Dialect, stages: list[list[Lane]],
     raised once the lanes running with it have ended."""
     with engine.connect() as connection:
         try:
+            with begin(connection, d):
+                drop_base(connection)  # (a crash's)
+                create_base(connection, d)
             if d.pg:
                 with ThreadPoolExecutor(thread_name_prefix="aggregate") as pool:
                     beside = [pool.submit(_on_own_connection, engine, lane) for lane in alongside]

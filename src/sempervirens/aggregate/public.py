@@ -2,9 +2,10 @@
 
 The pings of the days to redo are read once into per-day base tables
 (base_lanes): per project and day, how many clients were active per version,
-OS, ... (base_parts), and per client and day the features,
-timings and crashes unpacked from the JSON metrics.  Days are published from
-those; weeks and months from the rollups kept between cycles (rollups.py), into
+OS, ... (base_parts); the features, timings and crashes unpacked from the JSON
+metrics, as cells (base_cells: per day and cell, its users and total) and their
+members (base_members: per day, cell and client, the client's total).  Days are
+published from those; weeks and months from the rollups kept between cycles (rollups.py), into
 which each finished day is merged.  For each interval and range [lo, hi) of
 whole periods, every public_* row of those periods is deleted and recomputed in
 one transaction, so a rerun gives the same rows (idempotent) and readers never
@@ -47,22 +48,29 @@ def begin(connection: Connection, d: Dialect) -> Iterator[None]:
 
 def base_lanes(d: Dialect, lo: date, hi: date) -> list[Callable[[Connection], None]]:
     """The per-day tables of [lo, hi) that the days' rows and the rollups are made
-    of, shared by the connections of this run and dropped at its end (lanes.py).
-    Two lanes of about equal work: the counters (the most JSON to unpack), and
-    the rest."""
-    def build(names: tuple[str, ...], *steps):
+    of, shared by the connections of this run (made by create_base, dropped by
+    drop_base: lanes.py).  Two lanes of about equal work: the counters (the most
+    JSON to unpack), and the rest."""
+    def build(*steps):
         def lane(connection: Connection) -> None:
             with begin(connection, d):
-                drop_temp(connection, *names)
                 for step in steps:
                     step(connection, d, lo, hi)
-                for name in names:
-                    analyze_fresh(connection, d, name, "project, day, client_id")
+                # The lane that ends last sees the other's rows (committed) too.
+                analyze_fresh(connection, d, "base_members", "project, day, client_id")
         return lane
 
-    return [build(("base_features",), _build_features),
-            build(("base_timings", "base_timing_users", "base_crashes"), _build_others,
-                  build_parts)]
+    return [build(_build_features), build(_build_others, build_parts)]
+
+
+def create_base(connection: Connection, d: Dialect) -> None:
+    """The empty base_cells and base_members, which both base lanes fill: a day's
+    cells of every kind (rollup_cells explains them) in one place."""
+    cell = "project VARCHAR, day DATE, kind VARCHAR, a VARCHAR, b VARCHAR"
+    connection.execute(text(d.shared_table("base_cells", columns=(
+        f"{cell}, users BIGINT, total BIGINT"))))
+    connection.execute(text(d.shared_table("base_members", columns=(
+        f"{cell}, client_id VARCHAR, total BIGINT"))))
 
 
 def analyze_fresh(connection: Connection, d: Dialect, table: str, columns: str) -> None:
@@ -167,21 +175,26 @@ def build_parts(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     run("DROP TABLE base_clients")
 
 
+_MEMBERS = "INSERT INTO base_members (project, day, kind, a, b, client_id, total) "
+
+
 def _build_features(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
-    """base_features: the counters and labeled counters of the JSON metrics."""
+    """Cells 'feature' (metric, label): the counters and labeled counters."""
     with_client = f"{ping_filter(connection, d, lo, hi)} AND p.client_id IS NOT NULL"
     selects = []
     for join, metric, label, n in (d.counters(), d.labeled_counters()):
         selects.append(f"SELECT p.project, p.day, p.client_id, {metric} AS metric, "
                        f"{label} AS label, {n} AS n FROM pings p {join} WHERE {with_client}")
-    connection.execute(text(d.shared_table("base_features", f"""
-        SELECT project, day, client_id, metric, label, sum(n) AS events
+    connection.execute(text(f"""{_MEMBERS}
+        SELECT project, day, 'feature', metric, label, client_id, sum(n)
         FROM ({' UNION ALL '.join(selects)}) u
-        GROUP BY project, day, client_id, metric, label""")))
+        GROUP BY project, day, metric, label, client_id"""))
+    _count_cells(connection, d, "feature")
 
 
 def _build_others(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
-    """The base tables of the JSON timings and of the crashes; the opt-outs."""
+    """Cells 'timing' (metric), 'bucket' (metric, bucket: no members) and 'crash'
+    (exception type, version); the opt-outs."""
     where = ping_filter(connection, d, lo, hi)
     with_client = f"{where} AND p.client_id IS NOT NULL"
 
@@ -189,25 +202,44 @@ def _build_others(connection: Connection, d: Dialect, lo: date, hi: date) -> Non
         connection.execute(text(sql))
 
     join, metric, bucket, n = d.timing_buckets()
-    run(d.shared_table("base_timings", f"""
+    drop_temp(connection, "base_timings")
+    run(d.temp_table("base_timings", f"""
         SELECT p.project, p.day, p.client_id, {metric} AS metric, {bucket} AS bucket,
                sum({n}) AS n
         FROM pings p {join} WHERE {with_client}
         GROUP BY p.project, p.day, p.client_id, {metric}, {bucket}"""))
-    run(d.shared_table("base_timing_users", """
-        SELECT project, day, client_id, metric, sum(n) AS n FROM base_timings
-        GROUP BY project, day, client_id, metric"""))
-    run(d.shared_table("base_crashes", f"""
-        SELECT p.project, p.day, p.client_id,
-               coalesce(p.crash_type, '{UNKNOWN}') AS exception_type,
-               coalesce(p.project_version, '{UNKNOWN}') AS version, count(*) AS crashes
+    run(f"""{_MEMBERS}
+        SELECT project, day, 'timing', metric, '', client_id, sum(n) FROM base_timings
+        GROUP BY project, day, metric, client_id""")
+    run("""INSERT INTO base_cells (project, day, kind, a, b, users, total)
+           SELECT project, day, 'bucket', metric, CAST(bucket AS TEXT), 0, sum(n)
+           FROM base_timings GROUP BY project, day, metric, bucket""")
+    drop_temp(connection, "base_timings")
+    version = f"coalesce(p.project_version, '{UNKNOWN}')"
+    run(f"""{_MEMBERS}
+        SELECT p.project, p.day, 'crash', coalesce(p.crash_type, '{UNKNOWN}'), {version},
+               p.client_id, count(*)
         FROM pings p WHERE {with_client} AND p.ping_type = 'crash'
-        GROUP BY p.project, p.day, p.client_id, coalesce(p.crash_type, '{UNKNOWN}'),
-                 coalesce(p.project_version, '{UNKNOWN}')"""))
+        GROUP BY p.project, p.day, coalesce(p.crash_type, '{UNKNOWN}'), {version},
+                 p.client_id""")
+    _count_cells(connection, d, "timing", "crash")
     run(f"DELETE FROM rollup_opt_outs WHERE day >= {d.date_literal(lo)} AND day < {d.date_literal(hi)}")
     run(f"""INSERT INTO rollup_opt_outs (day, project, opt_outs)
             SELECT p.day, p.project, count(*) FROM pings p
             WHERE {where} AND p.ping_type = 'opt-out' GROUP BY p.day, p.project""")
+
+
+def _count_cells(connection: Connection, d: Dialect, *kinds: str) -> None:
+    """base_cells of these kinds from their members: a day's cell has as many users
+    as members (one per client)."""
+    # Without statistics, PostgreSQL takes the kinds for 0.5 % of the rows and
+    # sorts them for a group aggregate (0.7 s a day at 10M pings, not 0.1 s).
+    analyze_fresh(connection, d, "base_members", "project, day, kind, client_id")
+    connection.execute(text(f"""
+        INSERT INTO base_cells (project, day, kind, a, b, users, total)
+        SELECT project, day, kind, a, b, count(*), sum(total) FROM base_members
+        WHERE kind IN ({', '.join(f"'{kind}'" for kind in kinds)})
+        GROUP BY project, day, kind, a, b"""))
 
 
 def daily_active_installs(connection: Connection, d: Dialect, lo: date, hi: date,
@@ -290,7 +322,7 @@ def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
     first, last = d.date_literal(lo), d.date_literal(hi)
 
     def view(name: str, select: str) -> None:
-        _temp_view(connection, name, select)
+        temp_view(connection, name, select)
 
     if interval != "day":
         period = (f"WHERE \"interval\" = '{interval}' "
@@ -316,27 +348,9 @@ def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
                            f"FROM base_parts {days}")
     if not metrics:
         return
-    members = " UNION ALL ".join(
-        f"SELECT project, day AS period_start, '{kind}' AS kind, {a} AS a, {b} AS b, "
-        f"client_id, {total} AS total FROM {base} {days}"
-        for kind, (base, a, b, total) in DAY_MEMBERS.items())
-    view("agg_members", f"SELECT project, period_start, kind, a, b, client_id FROM ({members}) m")
-    connection.execute(text(d.temp_table("agg_cells", f"""
-        SELECT project, period_start, kind, a, b, count(*) AS users,
-               sum(total) AS total FROM ({members}) m
-        GROUP BY project, period_start, kind, a, b
-        UNION ALL
-        SELECT project, day, 'bucket', metric, CAST(bucket AS TEXT), 0, sum(n)
-        FROM base_timings {days} GROUP BY project, day, metric, bucket""")))
-
-
-# Per kind of cell: the base table of the day's rows, one per client and cell (so a
-# day's cell has as many users as rows), and its a, b, total.
-DAY_MEMBERS = {
-    "feature": ("base_features", "metric", "label", "events"),
-    "timing": ("base_timing_users", "metric", "''", "n"),
-    "crash": ("base_crashes", "exception_type", "version", "crashes"),
-}
+    cell = "project, day AS period_start, kind, a, b"
+    view("agg_cells", f"SELECT {cell}, users, total FROM base_cells {days}")
+    view("agg_members", f"SELECT {cell}, client_id FROM base_members {days}")
 
 
 def _active_installs(connection, run, d: Dialect, interval: str, k: int, dp) -> None:
@@ -466,18 +480,18 @@ def _tune(connection: Connection, d: Dialect) -> None:
         connection.execute(text("PRAGMA cache_size = -262144"))  # KiB: 256 MB
 
 
-_BASE = ("base_parts", "base_features", "base_timings", "base_timing_users", "base_crashes")
+_BASE = ("base_parts", "base_cells", "base_members")
 _PERIOD = ("agg_breakdowns", "agg_parts", "agg_cells", "agg_members")
 
 
-def _temp_view(connection: Connection, name: str, select: str) -> None:
+def temp_view(connection: Connection, name: str, select: str) -> None:
     """A view of this connection; drop_temp knows to drop it as a view."""
     connection.execute(text(f"CREATE TEMPORARY VIEW {name} AS {select}"))
     _temp_views(connection).add(name)
 
 
 def drop_temp(connection: Connection, *names: str) -> None:
-    """Drop these tables or views (of _temp_view) if they exist."""
+    """Drop these tables or views (of temp_view) if they exist."""
     for name in names:
         views = _temp_views(connection)
         kind = "VIEW" if name in views else "TABLE"

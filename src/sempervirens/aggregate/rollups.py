@@ -24,7 +24,7 @@ from sqlalchemy import Connection, select, text
 from . import tables
 from ._periods import period_end, period_start
 from ._sql import Dialect
-from .public import DAY_MEMBERS, PROFILE, analyze_fresh, client_reports, drop_temp
+from .public import PROFILE, analyze_fresh, client_reports, drop_temp, temp_view
 from .state import PINGS, distinct_days
 from .tables import UNKNOWN
 
@@ -67,8 +67,8 @@ def plan(connection: Connection, days: list[date], today: date) -> list[Merge]:
 
 def apply(connection: Connection, d: Dialect, merges: list[Merge]) -> None:
     """Merge the days of each of `merges` into its period.  Reads the pings
-    (clients) and the base tables of public.base_lanes (features, timings,
-    crashes), which must cover the merges' days; once per range of days (a day
+    (clients) and the cells of public.base_lanes, which must cover the merges'
+    days; once per range of days (a day
     that ends goes into its week and its month)."""
     def days(merge: Merge) -> tuple[date, date]:
         return merge.lo, merge.hi
@@ -87,8 +87,8 @@ _MERGE = ("merge_clients", "merge_new", "merge_changes")  # those against one pe
 
 def _read_days(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     """merge_days: each client of [lo, hi) with its greatest report; merge_rows: per
-    client and feature, timing or crash cell, its total; merge_cells: per cell, the
-    total of its rows.
+    client and feature, timing or crash cell, its total; merge_cells: per cell, its
+    total.
 
     Metrics come only with usage and crash pings, so every client of merge_rows
     is in merge_days.
@@ -98,18 +98,17 @@ def _read_days(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
 
     run(d.temp_table("merge_days", client_reports(connection, d, lo, hi, per_day=False)))
     where = f"WHERE day >= {d.date_literal(lo)} AND day < {d.date_literal(hi)}"
-    selects = []
-    for kind, (base, a, b, total) in DAY_MEMBERS.items():
-        rows = (f"SELECT project, '{kind}' AS kind, {a} AS a, {b} AS b, client_id, "
-                f"{total} AS total FROM {base} {where}")
-        if hi - lo > timedelta(days=1):  # a day's rows: one per client and cell already
-            rows = (f"SELECT project, kind, a, b, client_id, sum(total) AS total "
-                    f"FROM ({rows}) r GROUP BY project, kind, a, b, client_id")
-        selects.append(rows)
-    run(d.temp_table("merge_rows", " UNION ALL ".join(selects)))
-    run(d.temp_table("merge_cells", "SELECT project, kind, a, b, sum(total) AS total "
-                                    "FROM merge_rows GROUP BY project, kind, a, b"))
-    analyze_fresh(connection, d, "merge_rows", "project, client_id")
+    rows = f"SELECT project, kind, a, b, client_id, total FROM base_members {where}"
+    if hi - lo == timedelta(days=1):  # one row per client and cell already
+        temp_view(connection, "merge_rows", rows)
+    else:
+        run(d.temp_table("merge_rows", f"SELECT project, kind, a, b, client_id, "
+                                       f"sum(total) AS total FROM ({rows}) r "
+                                       "GROUP BY project, kind, a, b, client_id"))
+        analyze_fresh(connection, d, "merge_rows", "project, client_id")
+    run(d.temp_table("merge_cells", f"SELECT project, kind, a, b, sum(total) AS total "
+                                    f"FROM base_cells {where} AND kind <> 'bucket' "
+                                    "GROUP BY project, kind, a, b"))
 
 
 def _merge(connection: Connection, d: Dialect, merge: Merge) -> None:
@@ -131,11 +130,11 @@ def _merge(connection: Connection, d: Dialect, merge: Merge) -> None:
     run(f"""
         INSERT INTO rollup_cells ("interval", period_start, project, kind, a, b, cell, users, total)
         SELECT * FROM (
-            SELECT :interval, :start, project, 'bucket', metric, CAST(bucket AS TEXT), 0, 0,
-                   sum(n)
-            FROM base_timings
-            WHERE day >= {d.date_literal(merge.lo)} AND day < {d.date_literal(merge.hi)}
-            GROUP BY project, metric, bucket) c
+            SELECT :interval, :start, project, 'bucket', a, b, 0, 0, sum(total)
+            FROM base_cells
+            WHERE kind = 'bucket' AND day >= {d.date_literal(merge.lo)}
+              AND day < {d.date_literal(merge.hi)}
+            GROUP BY project, a, b) c
         WHERE true
         ON CONFLICT ("interval", period_start, project, kind, a, b)
         DO UPDATE SET total = rollup_cells.total + excluded.total""")
