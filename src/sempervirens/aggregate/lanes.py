@@ -2,8 +2,7 @@
 
 A run's parts (lanes) share nothing but the per-day base tables read from the
 pings (public.base_lanes): first those are built, then the days' rows, the
-weeks and the months are published; the 30-day bitmaps, which read the pings
-alone, are merged beside both stages.  On PostgreSQL
+weeks, the months and the 30-day bitmaps are published.  On PostgreSQL
 each lane has a thread and a connection of its own, so that a run uses every
 core; the base tables are then unlogged tables, committed before the next stage
 starts so that every connection sees them.  On SQLite, which writes one
@@ -19,7 +18,7 @@ and the next run rebuilds the weeks and months that had merged it already
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy import Connection, Engine
@@ -30,12 +29,10 @@ from .public import begin, create_base, drop_base
 Lane = Callable[[Connection], None]  # runs and commits its own transactions
 
 
-def run(engine: Engine, d: Dialect, stages: list[list[Lane]],
-        alongside: Sequence[Lane] = ()) -> None:
+def run(engine: Engine, d: Dialect, stages: list[list[Lane]]) -> None:
     """The lanes of each stage side by side, stage after stage (the first builds
-    the base tables), and the lanes `alongside`, which need no base table, beside
-    them all; then the base tables are dropped, whatever happened.  A failure is
-    raised once the lanes running with it have ended."""
+    the base tables); then the base tables are dropped, whatever happened.  A
+    failure is raised once the lanes running with it have ended."""
     with engine.connect() as connection:
         try:
             with begin(connection, d):
@@ -43,12 +40,10 @@ def run(engine: Engine, d: Dialect, stages: list[list[Lane]],
                 create_base(connection, d)
             if d.pg:
                 with ThreadPoolExecutor(thread_name_prefix="aggregate") as pool:
-                    beside = [pool.submit(_on_own_connection, engine, lane) for lane in alongside]
                     for lanes in stages:
                         _wait([pool.submit(_on_own_connection, engine, lane) for lane in lanes])
-                    _wait(beside)
             else:
-                for lane in [*alongside, *(lane for lanes in stages for lane in lanes)]:
+                for lane in (lane for lanes in stages for lane in lanes):
                     lane(connection)
         finally:
             with begin(connection, d):

@@ -1,8 +1,8 @@
 """Public rollups: SQL inside the telemetry store, one range of whole periods at a time.
 
 The pings of the days to redo are read once into per-day base tables
-(base_lanes): per project and day, how many clients were active per version,
-OS, ... (base_parts); the features, timings and crashes unpacked from the JSON
+(base_lanes): per day, each client's greatest report (base_clients) and per
+project how many clients were active per version, OS, ... (base_parts); the features, timings and crashes unpacked from the JSON
 metrics, as cells (base_cells: per day and cell, its users and total) and their
 members (base_members: per day, cell and client, the client's total).  Days are
 published from those; weeks and months from the rollups kept between cycles (rollups.py), into
@@ -60,7 +60,7 @@ def base_lanes(d: Dialect, lo: date, hi: date) -> list[Callable[[Connection], No
                 analyze_fresh(connection, d, "base_members", "project, day, client_id")
         return lane
 
-    return [build(_build_features), build(_build_others, build_parts)]
+    return [build(_build_features), build(_build_others, build_clients, build_parts)]
 
 
 def create_base(connection: Connection, d: Dialect) -> None:
@@ -106,16 +106,15 @@ def client_pings(connection: Connection, d: Dialect, lo: date, hi: date) -> str:
 PROFILE = ("version", "os", "arch", "python", "ci")  # the breakdowns of active installs
 
 
-def client_reports(connection: Connection, d: Dialect, lo: date, hi: date,
-                   per_day: bool = True) -> str:
-    """SELECT [day,] project, client_id, version, os, arch, python, ci: one row per
-    client (per day, or over [lo, hi)), from its greatest report: the one with the
+def client_reports(connection: Connection, d: Dialect, lo: date, hi: date) -> str:
+    """SELECT day, project, client_id, version, os, arch, python, ci: one row per
+    client and day of [lo, hi), from its greatest report: the one with the
     greatest version, then OS, ... (UNKNOWN for a value not reported).
 
-    Per day this is the first entry of each client-day in the pings' index, so
+    This is the first entry of each client-day in the pings' index, so
     PostgreSQL reads it in order, without sorting or aggregating.
     """
-    keys = ["p.day"] * per_day + ["p.project", "p.client_id"]
+    keys = ["p.day", "p.project", "p.client_id"]
     columns = {name: f"p.{column}" for name, column in zip(PROFILE, REPORTED, strict=True)}
     columns["ci"] = d.bool_text(columns["ci"])
     select = ", ".join([*keys, *(f"coalesce({e}, '{UNKNOWN}') AS {name}"
@@ -131,6 +130,12 @@ def client_reports(connection: Connection, d: Dialect, lo: date, hi: date,
             f"FROM pings p WHERE {where}) c WHERE r = 1")
 
 
+def build_clients(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
+    """base_clients: per day, each active client with its greatest report."""
+    connection.execute(text(d.shared_table("base_clients", client_reports(connection, d, lo, hi))))
+    analyze_fresh(connection, d, "base_clients", "project, day, client_id")
+
+
 def build_parts(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     """base_parts: per project and day, the clients counted per value of each
     breakdown (each client once, under its greatest report).
@@ -138,7 +143,7 @@ def build_parts(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     On PostgreSQL the client-days stream from the pings' index in chunks of days
     that its parallel workers read side by side, each grouped once into every
     breakdown (GROUPING SETS); SQLite, which has no grouping sets, counts each
-    breakdown from a temporary table of the client-days.
+    breakdown from base_clients, which must be built.
     """
     def run(sql: str) -> None:
         connection.execute(text(sql))
@@ -167,12 +172,9 @@ def build_parts(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
         run("SET LOCAL parallel_tuple_cost TO DEFAULT")
         run("ANALYZE base_parts")  # the planner knows nothing of a fresh table
         return
-    run("DROP TABLE IF EXISTS base_clients")
-    run(d.temp_table("base_clients", client_reports(connection, d, lo, hi)))
     run(d.shared_table("base_parts", " UNION ALL ".join(
         f"SELECT project, day, '{name}' AS breakdown, {name} AS value, count(*) AS n "
         f"FROM base_clients GROUP BY project, day, {name}" for name in PROFILE)))
-    run("DROP TABLE base_clients")
 
 
 _MEMBERS = "INSERT INTO base_members (project, day, kind, a, b, client_id, total) "
@@ -248,10 +250,12 @@ def daily_active_installs(connection: Connection, d: Dialect, lo: date, hi: date
 
     The same statements as the full pipeline's (base_parts, then the day's public
     rows with their suppression), without the other tables and intervals: what the
-    benchmark times against its reference.  Leaves base_parts behind.
+    benchmark times against its reference.  Leaves its base tables behind.
     """
     _tune(connection, d)
     drop_temp(connection, *_BASE)
+    if not d.pg:  # (its base_parts are counted from base_clients)
+        build_clients(connection, d, lo, hi)
     build_parts(connection, d, lo, hi)
     params = {"lo": d.date(lo), "hi": d.date(hi), "k": k, "interval": "day"}
 
@@ -480,7 +484,7 @@ def _tune(connection: Connection, d: Dialect) -> None:
         connection.execute(text("PRAGMA cache_size = -262144"))  # KiB: 256 MB
 
 
-_BASE = ("base_parts", "base_cells", "base_members")
+_BASE = ("base_clients", "base_parts", "base_cells", "base_members")
 _PERIOD = ("agg_breakdowns", "agg_parts", "agg_cells", "agg_members")
 
 

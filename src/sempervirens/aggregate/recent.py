@@ -38,7 +38,8 @@ def windows(today: date) -> list[tuple[date, date]]:
 
 
 def merge_days(connection: Connection, d: Dialect, days: list[date], today: date) -> None:
-    """Bring the bitmaps up to date with the finished days among `days` (new or redone)."""
+    """Bring the bitmaps up to date with the finished days among `days` (new or
+    redone), whose clients are read from base_clients (public.base_lanes)."""
     days = sorted(day for day in days if day < today)
     if not days:
         return
@@ -53,12 +54,13 @@ def merge_days(connection: Connection, d: Dialect, days: list[date], today: date
 
 def _merge(connection: Connection, d: Dialect, day: date) -> None:
     gap = d.days_between("excluded.last_day", "client_days_seen.last_day")
+    literal = d.date_literal(day)
     connection.execute(text(f"""
         INSERT INTO client_days_seen (project, client_id, last_day, days)
         SELECT * FROM (
-            SELECT DISTINCT p.project, p.client_id, {d.date_literal(day)} AS last_day, 1 AS days
-            FROM pings p WHERE {client_pings(connection, d, day, day + timedelta(days=1))}
-            ORDER BY p.project, p.client_id) s  -- in the key's order: each page once
+            SELECT project, client_id, {literal} AS last_day, 1 AS days
+            FROM base_clients WHERE day = {literal}
+            ORDER BY project, client_id) s  -- in the key's order: each page once
         WHERE true
         ON CONFLICT (project, client_id) DO UPDATE SET
             days = CASE WHEN {gap} >= {_KEPT} THEN 1

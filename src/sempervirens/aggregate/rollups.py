@@ -24,7 +24,7 @@ from sqlalchemy import Connection, select, text
 from . import tables
 from ._periods import period_end, period_start
 from ._sql import Dialect
-from .public import PROFILE, analyze_fresh, client_reports, drop_temp, temp_view
+from .public import PROFILE, analyze_fresh, drop_temp, temp_view
 from .state import PINGS, distinct_days
 from .tables import UNKNOWN
 
@@ -66,9 +66,8 @@ def plan(connection: Connection, days: list[date], today: date) -> list[Merge]:
 
 
 def apply(connection: Connection, d: Dialect, merges: list[Merge]) -> None:
-    """Merge the days of each of `merges` into its period.  Reads the pings
-    (clients) and the cells of public.base_lanes, which must cover the merges'
-    days; once per range of days (a day
+    """Merge the days of each of `merges` into its period.  Reads the base tables
+    of public.base_lanes (clients, cells), which must cover the merges' days; once per range of days (a day
     that ends goes into its week and its month)."""
     def days(merge: Merge) -> tuple[date, date]:
         return merge.lo, merge.hi
@@ -96,12 +95,20 @@ def _read_days(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     def run(sql: str) -> None:
         connection.execute(text(sql))
 
-    run(d.temp_table("merge_days", client_reports(connection, d, lo, hi, per_day=False)))
     where = f"WHERE day >= {d.date_literal(lo)} AND day < {d.date_literal(hi)}"
+    profile = ", ".join(PROFILE)
+    clients = f"SELECT project, client_id, {profile} FROM base_clients {where}"
     rows = f"SELECT project, kind, a, b, client_id, total FROM base_members {where}"
-    if hi - lo == timedelta(days=1):  # one row per client and cell already
+    if hi - lo == timedelta(days=1):  # one row per client, and per client and cell, already
+        run(d.temp_table("merge_days", clients))
         temp_view(connection, "merge_rows", rows)
     else:
+        # The greatest of each client's reports of the days (_read_clients' order).
+        order = ", ".join(f"{key} DESC" for key in _rank(""))
+        greatest = f"row_number() OVER (PARTITION BY project, client_id ORDER BY {order})"
+        run(d.temp_table("merge_days", f"SELECT project, client_id, {profile} FROM ("
+                                       f"SELECT *, {greatest} AS r FROM base_clients {where}) c "
+                                       "WHERE r = 1"))
         run(d.temp_table("merge_rows", f"SELECT project, kind, a, b, client_id, "
                                        f"sum(total) AS total FROM ({rows}) r "
                                        "GROUP BY project, kind, a, b, client_id"))
@@ -149,9 +156,7 @@ def _read_clients(d: Dialect, run) -> None:
     period so far (reports compare as the pings' index orders them: by version,
     then OS, ...; a value not reported, UNKNOWN, below any other), its report and
     cells before these days (old_*; NULL for a client new to the period)."""
-    def rank(alias: str) -> str:
-        return ", ".join(f"{alias}.{v} <> '{UNKNOWN}', {alias}.{v}" for v in PROFILE)
-    newer = f"o.version IS NULL OR ({rank('c')}) > ({rank('o')})"
+    newer = f"o.version IS NULL OR ({', '.join(_rank('c.'))}) > ({', '.join(_rank('o.'))})"
     run(d.temp_table("merge_clients", f"""
         SELECT c.project, c.client_id,
                {', '.join(f'CASE WHEN {newer} THEN c.{v} ELSE o.{v} END AS {v}' for v in PROFILE)},
@@ -161,6 +166,11 @@ def _read_clients(d: Dialect, run) -> None:
          AND o.project = c.project AND o.client_id = c.client_id"""))
     if not d.pg:  # SQLite joins by nested loops: merge_new looks its clients up here
         run("CREATE INDEX merge_clients_key ON merge_clients (project, client_id)")
+
+
+def _rank(prefix: str) -> list[str]:
+    """How reports compare: by version, then OS, ...; UNKNOWN below any other value."""
+    return [key for v in PROFILE for key in (f"{prefix}{v} <> '{UNKNOWN}'", f"{prefix}{v}")]
 
 
 def _merge_cells(d: Dialect, run) -> None:

@@ -151,8 +151,8 @@ def aggregate_public(engine, config: Config, today: date | None = None,
     # a day is read once for both (rollups.apply).
     groups = [(interval,) for interval in rollups.INTERVALS] if d.pg else [rollups.INTERVALS]
     publish = _Publish(d, config, dp, today, days, merges, work, new_data=bool(days) or changed)
-    lanes.run(engine, d, [base, [publish.days_lane, *map(publish.rollups_lane, groups)]],
-              alongside=[publish.recent_lane])
+    lanes.run(engine, d, [base, [*map(publish.rollups_lane, groups), publish.recent_lane,
+                                 publish.days_lane]])
     through = (today - timedelta(days=1)).isoformat()
     with engine.begin() as connection:  # last: the days are done only if every lane was
         record_days(connection, tables.aggregated_days, days, counts.counts, today)
