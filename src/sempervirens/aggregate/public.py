@@ -326,7 +326,7 @@ def _period_views(connection, d: Dialect, interval: str, lo: date, hi: date,
     first, last = d.date_literal(lo), d.date_literal(hi)
 
     def view(name: str, select: str) -> None:
-        temp_view(connection, name, select)
+        _temp_view(connection, name, select)
 
     if interval != "day":
         period = (f"WHERE \"interval\" = '{interval}' "
@@ -488,14 +488,14 @@ _BASE = ("base_clients", "base_parts", "base_cells", "base_members")
 _PERIOD = ("agg_breakdowns", "agg_parts", "agg_cells", "agg_members")
 
 
-def temp_view(connection: Connection, name: str, select: str) -> None:
+def _temp_view(connection: Connection, name: str, select: str) -> None:
     """A view of this connection; drop_temp knows to drop it as a view."""
     connection.execute(text(f"CREATE TEMPORARY VIEW {name} AS {select}"))
     _temp_views(connection).add(name)
 
 
 def drop_temp(connection: Connection, *names: str) -> None:
-    """Drop these tables or views (of temp_view) if they exist."""
+    """Drop these tables or views (of _temp_view) if they exist."""
     for name in names:
         views = _temp_views(connection)
         kind = "VIEW" if name in views else "TABLE"

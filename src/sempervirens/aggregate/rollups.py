@@ -24,7 +24,7 @@ from sqlalchemy import Connection, select, text
 from . import tables
 from ._periods import period_end, period_start
 from ._sql import Dialect
-from .public import PROFILE, analyze_fresh, drop_temp, temp_view
+from .public import PROFILE, analyze_fresh, drop_temp
 from .state import PINGS, distinct_days
 from .tables import UNKNOWN
 
@@ -101,7 +101,9 @@ def _read_days(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     rows = f"SELECT project, kind, a, b, client_id, total FROM base_members {where}"
     if hi - lo == timedelta(days=1):  # one row per client, and per client and cell, already
         run(d.temp_table("merge_days", clients))
-        temp_view(connection, "merge_rows", rows)
+        # (a copy: a view over the base tables, which may hold many days, let
+        # PostgreSQL plan merge_new as a scan of them all per cell)
+        run(d.temp_table("merge_rows", rows))
     else:
         # The greatest of each client's reports of the days (_read_clients' order).
         order = ", ".join(f"{key} DESC" for key in _rank(""))
@@ -112,7 +114,7 @@ def _read_days(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
         run(d.temp_table("merge_rows", f"SELECT project, kind, a, b, client_id, "
                                        f"sum(total) AS total FROM ({rows}) r "
                                        "GROUP BY project, kind, a, b, client_id"))
-        analyze_fresh(connection, d, "merge_rows", "project, client_id")
+    analyze_fresh(connection, d, "merge_rows", "project, client_id")
     run(d.temp_table("merge_cells", f"SELECT project, kind, a, b, sum(total) AS total "
                                     f"FROM base_cells {where} AND kind <> 'bucket' "
                                     "GROUP BY project, kind, a, b"))
