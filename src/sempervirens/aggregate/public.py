@@ -58,6 +58,7 @@ def base_lanes(d: Dialect, lo: date, hi: date) -> list[Callable[[Connection], No
                     step(connection, d, lo, hi)
                 # The lane that ends last sees the other's rows (committed) too.
                 analyze_fresh(connection, d, "base_members", "project, day, client_id")
+                analyze_fresh(connection, d, "base_cells", "project, day, kind, a")
         return lane
 
     return [build(_build_features), build(_build_others, build_clients, build_parts)]
