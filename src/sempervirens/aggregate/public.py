@@ -2,11 +2,12 @@
 
 The pings of the days to redo are read once into per-day base tables
 (base_lanes): per day, each client's greatest report (base_clients) and per
-project how many clients were active per version, OS, ... (base_parts); the features, timings and crashes unpacked from the JSON
-metrics, as cells (base_cells: per day and cell, its users and total) and their
-members (base_members: per day, cell and client, the client's total).  Days are
-published from those; weeks and months from the rollups kept between cycles (rollups.py), into
-which each finished day is merged.  For each interval and range [lo, hi) of
+project how many clients were active per version, OS, ... (base_parts); the
+features, timings and crashes unpacked from the JSON metrics, as cells
+(base_cells: per day and cell, its users and total) and their members
+(base_members: per day, cell and client, the client's total).  Days are
+published from those; weeks and months from the rollups kept between cycles
+(rollups.py), into which each finished day is merged.  For each interval and range [lo, hi) of
 whole periods, every public_* row of those periods is deleted and recomputed in
 one transaction, so a rerun gives the same rows (idempotent) and readers never
 see a half-done period (lanes.py runs the intervals side by side).  Pings listed

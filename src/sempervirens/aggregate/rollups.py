@@ -67,8 +67,8 @@ def plan(connection: Connection, days: list[date], today: date) -> list[Merge]:
 
 def apply(connection: Connection, d: Dialect, merges: list[Merge]) -> None:
     """Merge the days of each of `merges` into its period.  Reads the base tables
-    of public.base_lanes (clients, cells), which must cover the merges' days; once per range of days (a day
-    that ends goes into its week and its month)."""
+    of public.base_lanes (clients, cells), which must cover the merges' days; once
+    per range of days (a day that ends goes into its week and its month)."""
     def days(merge: Merge) -> tuple[date, date]:
         return merge.lo, merge.hi
 
