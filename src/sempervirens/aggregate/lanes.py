@@ -1,8 +1,9 @@
 """The independent parts of a public aggregation, run side by side.
 
 A run's parts (lanes) share nothing but the per-day base tables read from the
-pings (public.base_lanes): first those are built, then the days' rows, the
-weeks, the months and the 30-day bitmaps are published.  On PostgreSQL
+pings (public.base_lanes): first the day's clients, then its cells beside the
+30-day bitmaps (which need only the clients), then the days' rows, the weeks
+and the months are published.  On PostgreSQL
 each lane has a thread and a connection of its own, so that a run uses every
 core; the base tables are then unlogged tables, committed before the next stage
 starts so that every connection sees them.  On SQLite, which writes one
@@ -18,19 +19,16 @@ and the next run rebuilds the weeks and months that had merged it already
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from ._sql import Dialect
-from .public import begin, create_base, drop_base
-
-Lane = Callable[[Connection], None]  # runs and commits its own transactions
+from .public import Lane, begin, create_base, drop_base
 
 
 def run(engine: Engine, d: Dialect, stages: list[list[Lane]]) -> None:
-    """The lanes of each stage side by side, stage after stage (the first builds
+    """The lanes of each stage side by side, stage after stage (the first ones build
     the base tables); then the base tables are dropped, whatever happened.  A
     failure is raised once the lanes running with it have ended."""
     with engine.connect() as connection:

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, select, text
 from . import tables
 from ._periods import period_end, period_start
 from ._sql import Dialect
-from .public import PROFILE, analyze_fresh, drop_temp
+from .public import PROFILE, analyze_fresh, drop_temp, temp_view
 from .state import PINGS, distinct_days
 from .tables import UNKNOWN
 
@@ -65,16 +65,17 @@ def plan(connection: Connection, days: list[date], today: date) -> list[Merge]:
     return merges
 
 
-def apply(connection: Connection, d: Dialect, merges: list[Merge]) -> None:
+def apply(connection: Connection, d: Dialect, merges: list[Merge], base: tuple[date, date]) -> None:
     """Merge the days of each of `merges` into its period.  Reads the base tables
-    of public.base_lanes (clients, cells), which must cover the merges' days; once
-    per range of days (a day that ends goes into its week and its month)."""
+    of public.base_lanes (clients, cells), which hold the days [lo, hi) of `base`,
+    covering the merges' days; once per range of days (a day that ends goes into
+    its week and its month)."""
     def days(merge: Merge) -> tuple[date, date]:
         return merge.lo, merge.hi
 
     for (lo, hi), same_days in groupby(sorted(merges, key=days), key=days):
         drop_temp(connection, *_DAYS)
-        _read_days(connection, d, lo, hi)
+        _read_days(connection, d, lo, hi, alone=(lo, hi) == base)
         for merge in same_days:
             _merge(connection, d, merge)
         drop_temp(connection, *_DAYS)
@@ -84,10 +85,10 @@ _DAYS = ("merge_days", "merge_rows", "merge_cells")  # the clients and cells of 
 _MERGE = ("merge_clients", "merge_new", "merge_changes")  # those against one period
 
 
-def _read_days(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
+def _read_days(connection: Connection, d: Dialect, lo: date, hi: date, alone: bool) -> None:
     """merge_days: each client of [lo, hi) with its greatest report; merge_rows: per
     client and feature, timing or crash cell, its total; merge_cells: per cell, its
-    total.
+    total.  alone: the base tables hold these days only.
 
     Metrics come only with usage and crash pings, so every client of merge_rows
     is in merge_days.
@@ -99,11 +100,15 @@ def _read_days(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
     profile = ", ".join(PROFILE)
     clients = f"SELECT project, client_id, {profile} FROM base_clients {where}"
     rows = f"SELECT project, kind, a, b, client_id, total FROM base_members {where}"
-    if hi - lo == timedelta(days=1):  # one row per client, and per client and cell, already
+    if hi - lo == timedelta(days=1) and alone:  # the day's tables as they are
+        temp_view(connection, "merge_days", clients)
+        temp_view(connection, "merge_rows", rows)
+    elif hi - lo == timedelta(days=1):  # one row per client, and per client and cell, already
         run(d.temp_table("merge_days", clients))
-        # (a copy: a view over the base tables, which may hold many days, let
-        # PostgreSQL plan merge_new as a scan of them all per cell)
+        # (a copy: a view over base tables that hold many days let PostgreSQL
+        # plan merge_new as a scan of them all per cell)
         run(d.temp_table("merge_rows", rows))
+        analyze_fresh(connection, d, "merge_rows", "project, client_id")
     else:
         # The greatest of each client's reports of the days (_read_clients' order).
         order = ", ".join(f"{key} DESC" for key in _rank(""))
@@ -114,7 +119,7 @@ def _read_days(connection: Connection, d: Dialect, lo: date, hi: date) -> None:
         run(d.temp_table("merge_rows", f"SELECT project, kind, a, b, client_id, "
                                        f"sum(total) AS total FROM ({rows}) r "
                                        "GROUP BY project, kind, a, b, client_id"))
-    analyze_fresh(connection, d, "merge_rows", "project, client_id")
+        analyze_fresh(connection, d, "merge_rows", "project, client_id")
     run(d.temp_table("merge_cells", f"SELECT project, kind, a, b, sum(total) AS total "
                                     f"FROM base_cells {where} AND kind <> 'bucket' "
                                     "GROUP BY project, kind, a, b"))

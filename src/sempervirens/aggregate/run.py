@@ -146,13 +146,16 @@ def aggregate_public(engine, config: Config, today: date | None = None,
         work += [(interval, lo, hi) for lo, hi in ranges(interval, starts)]
     read = [(lo, hi) for interval, lo, hi in work if interval == "day"]
     read += [(m.lo, m.hi) for m in merges]
-    base = base_lanes(d, min(lo for lo, _ in read), max(hi for _, hi in read)) if read else []
+    base = (min(lo for lo, _ in read), max(hi for _, hi in read)) if read else None
+    clients, cells = base_lanes(d, *base) if base else ([], [])
     # SQLite runs the lanes one after the other: weeks and months in one, so that
     # a day is read once for both (rollups.apply).
     groups = [(interval,) for interval in rollups.INTERVALS] if d.pg else [rollups.INTERVALS]
-    publish = _Publish(d, config, dp, today, days, merges, work, new_data=bool(days) or changed)
-    lanes.run(engine, d, [base, [*map(publish.rollups_lane, groups), publish.recent_lane,
-                                 publish.days_lane]])
+    publish = _Publish(d, config, dp, today, days, merges, base, work,
+                       new_data=bool(days) or changed)
+    # The bitmaps need only the clients: they share the cores with the cells' lanes.
+    lanes.run(engine, d, [clients, [*cells, publish.recent_lane],
+                          [*map(publish.rollups_lane, groups), publish.days_lane]])
     through = (today - timedelta(days=1)).isoformat()
     with engine.begin() as connection:  # last: the days are done only if every lane was
         record_days(connection, tables.aggregated_days, days, counts.counts, today)
@@ -171,6 +174,7 @@ class _Publish:
     today: date
     days: list[date]
     merges: list[rollups.Merge]
+    base: tuple[date, date] | None  # the days of the base tables
     work: list[tuple[str, date, date]]
     new_data: bool
 
@@ -190,7 +194,7 @@ class _Publish:
         def lane(connection) -> None:
             merges = [m for m in self.merges if m.interval in intervals]
             with begin(connection, self.d):
-                rollups.apply(connection, self.d, merges)
+                rollups.apply(connection, self.d, merges, self.base)
             # More than a day's worth merged: fresh statistics (autovacuum keeps up
             # with days), taken after a commit so that the lanes' locks stay short.
             if len(merges) > len(intervals):
