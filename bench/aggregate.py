@@ -114,14 +114,16 @@ def generate(engine, pings: int, first_ping: int, days: int, start: date) -> Non
 
 
 def settle(engine, table: str = "") -> None:
-    """PostgreSQL: vacuum and analyze `table` (default: all), as autovacuum would
-    have done by the next cycle of serve, so that a timed step does not share the
-    cores with autovacuum catching up on the step before it.  SQLite, which has no
-    autovacuum (and serve runs no ANALYZE): analyze `table` only."""
+    """PostgreSQL: vacuum and analyze `table` (default: all), then a checkpoint, as
+    autovacuum and the checkpointer would have done by the next cycle of serve, so
+    that a timed step does not share the cores with them catching up on the step
+    before it (the pages that a full run dirtied).  SQLite, which
+    has no autovacuum (and serve runs no ANALYZE): analyze `table` only."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                f"VACUUM ANALYZE {table}")
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            autocommit.exec_driver_sql(f"VACUUM ANALYZE {table}")
+            autocommit.exec_driver_sql("CHECKPOINT")
     elif table:
         with engine.begin() as connection:
             connection.exec_driver_sql(f"ANALYZE {table}")
