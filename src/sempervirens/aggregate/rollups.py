@@ -100,10 +100,11 @@ def _read_days(connection: Connection, d: Dialect, lo: date, hi: date, alone: bo
     profile = ", ".join(PROFILE)
     clients = f"SELECT project, client_id, {profile} FROM base_clients {where}"
     rows = f"SELECT project, kind, a, b, client_id, total FROM base_members {where}"
-    if hi - lo == timedelta(days=1) and alone:  # the day's tables as they are
+    one_day = hi - lo == timedelta(days=1)  # one row per client, and per client and cell, already
+    if one_day and alone:  # the day's tables as they are
         temp_view(connection, "merge_days", clients)
         temp_view(connection, "merge_rows", rows)
-    elif hi - lo == timedelta(days=1):  # one row per client, and per client and cell, already
+    elif one_day:
         run(d.temp_table("merge_days", clients))
         # (a copy: a view over base tables that hold many days let PostgreSQL
         # plan merge_new as a scan of them all per cell)
