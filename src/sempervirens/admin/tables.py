@@ -3,9 +3,9 @@ to private data, the audit log names who read it, and tombstones are about users
 who asked to be forgotten.
 """
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Table
 
-from ..store.schema import private
+from ..store.schema import String, Text, private
 
 TOKEN_ID_LENGTH = 12
 
@@ -32,7 +32,7 @@ audit_log = Table(
     Column("action", String(64), nullable=False),  # what was read: 'institutions', 'export', ...
     Column("project", String(100)),
     Column("category", String(32), nullable=False),  # purpose category, published per month
-    Column("purpose", Text),  # the free text given with it: admins only, never published
+    Column("purpose", Text()),  # the free text given with it: admins only, never published
     Index("ix_audit_log_month", "month"),
 )
 

@@ -19,6 +19,11 @@ class Dialect:
     def pg(self) -> bool:
         return self.name == "postgresql"
 
+    @property
+    def string(self) -> str:
+        """The type of a string column, compared as the stores' are (store/schema.py)."""
+        return 'VARCHAR COLLATE "C"' if self.pg else "VARCHAR"
+
     def date(self, value: date):
         # SQLite stores dates as ISO text; binding a date object there relies on
         # sqlite3's deprecated default adapter.

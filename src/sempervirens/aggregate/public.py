@@ -75,11 +75,12 @@ def base_lanes(d: Dialect, lo: date, hi: date) -> list[list[Lane]]:
 def create_base(connection: Connection, d: Dialect) -> None:
     """The empty base_cells and base_members, which both base lanes fill: a day's
     cells of every kind (rollup_cells explains them) in one place."""
-    cell = "project VARCHAR, day DATE, kind VARCHAR, a VARCHAR, b VARCHAR"
+    s = d.string
+    cell = f"project {s}, day DATE, kind {s}, a {s}, b {s}"
     connection.execute(text(d.shared_table("base_cells", columns=(
         f"{cell}, users BIGINT, total BIGINT"))))
     connection.execute(text(d.shared_table("base_members", columns=(
-        f"{cell}, client_id VARCHAR, total BIGINT"))))
+        f"{cell}, client_id {s}, total BIGINT"))))
 
 
 def analyze_fresh(connection: Connection, d: Dialect, table: str, columns: str) -> None:

@@ -25,12 +25,10 @@ from sqlalchemy import (
     Index,
     Integer,
     PrimaryKeyConstraint,
-    String,
     Table,
-    Text,
 )
 
-from ..store.schema import UUID_LENGTH, private, telemetry
+from ..store.schema import UUID_LENGTH, String, Text, private, telemetry
 
 OTHER = "(other)"  # the folded parts of a breakdown; itself at least k clients
 UNKNOWN = "(unknown)"  # the client did not report this field
@@ -120,8 +118,8 @@ public_parameters = Table(
     Column("name", String(64), primary_key=True,
            comment="'k', 'dp_epsilon', 'dp_delta', 'dp_mechanism', 'dp_scope', "
                    "'aggregated_through', 'updated_at'"),
-    Column("value", Text, nullable=False, comment="the value, as text ('' when not in force)"),
-    Column("description", Text, nullable=False, comment="what it means, for readers"),
+    Column("value", Text(), nullable=False, comment="the value, as text ('' when not in force)"),
+    Column("description", Text(), nullable=False, comment="what it means, for readers"),
     comment="The privacy parameters in force for the public tables, and their freshness.",
 )
 
@@ -225,7 +223,7 @@ rollup_clients = Table(  # one row per active client and period
     # The cells it is counted in: their numbers (rollup_cells.cell), comma-separated
     # and comma-wrapped (',3,17,'), so that one row per client holds what a row per
     # (cell, client) would, at a fraction of the index writes.
-    Column("cells", Text, nullable=False),
+    Column("cells", Text(), nullable=False),
     PrimaryKeyConstraint("interval", "period_start", "project", "client_id"),
 )
 

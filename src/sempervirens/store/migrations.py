@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Callable
 
-from sqlalchemy import Column, Connection, DateTime, MetaData, String, Table, select
+from sqlalchemy import Column, Connection, DateTime, MetaData, Table, select, text
 
 from . import schema
 from ..aggregate import tables as aggregate_tables
@@ -20,7 +20,7 @@ from ..admin import tables as admin_tables
 _record = MetaData()
 applied = Table(
     "sempervirens_migrations", _record,
-    Column("name", String(200), primary_key=True),
+    Column("name", schema.String(200), primary_key=True),
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -73,6 +73,26 @@ def _bitmaps_fillfactor(connection: Connection) -> None:
         connection.exec_driver_sql("CLUSTER client_days_seen USING client_days_seen_pkey")
 
 
+def _bytewise_strings(connection: Connection) -> None:
+    """PostgreSQL: every string column compared byte by byte, as schema.String
+    declares them now (the indexes that hold them are rebuilt; no table is)."""
+    if connection.dialect.name != "postgresql":
+        return
+    columns = connection.execute(text("""
+        SELECT table_name, column_name, data_type, character_maximum_length
+        FROM information_schema.columns
+        WHERE table_schema = current_schema() AND collation_name IS DISTINCT FROM 'C'
+          AND data_type IN ('character varying', 'text')
+        ORDER BY table_name, ordinal_position"""))
+    by_table: dict[str, list[str]] = {}
+    for table, column, kind, length in columns:
+        declared = f"VARCHAR({length})" if length else "VARCHAR" if kind != "text" else "TEXT"
+        by_table.setdefault(table, []).append(
+            f'ALTER COLUMN "{column}" TYPE {declared} COLLATE "C"')
+    for table, changes in by_table.items():  # one statement: each index rebuilt once
+        connection.exec_driver_sql(f'ALTER TABLE "{table}" {", ".join(changes)}')
+
+
 # (name, function) per store, in the order they apply.  Never edit a shipped one.
 TELEMETRY = [
     ("0001_pings_and_projects", _create(schema.pings, schema.projects)),
@@ -81,11 +101,13 @@ TELEMETRY = [
     ("0004_pings_day_client_report", _pings_day_index),
     ("0005_rollup_cell_sets", _rollup_cell_sets),
     ("0006_bitmaps_fillfactor", _bitmaps_fillfactor),
+    ("0007_bytewise_strings", _bytewise_strings),
 ]
 PRIVATE = [
     ("0001_access_log", _create(schema.access_log)),
     ("0002_aggregate_tables", _create(*aggregate_tables.PRIVATE_TABLES)),
     ("0003_admin_tables", _create(*admin_tables.PRIVATE_TABLES)),
+    ("0004_bytewise_strings", _bytewise_strings),
 ]
 
 
