@@ -79,14 +79,16 @@ def _bytewise_strings(connection: Connection) -> None:
     if connection.dialect.name != "postgresql":
         return
     columns = connection.execute(text("""
-        SELECT table_name, column_name, data_type, character_maximum_length
-        FROM information_schema.columns
-        WHERE table_schema = current_schema() AND collation_name IS DISTINCT FROM 'C'
-          AND data_type IN ('character varying', 'text')
-        ORDER BY table_name, ordinal_position"""))
+        SELECT c.table_name, c.column_name, c.data_type, c.character_maximum_length
+        FROM information_schema.columns c JOIN information_schema.tables t
+          ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+        WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
+          AND c.collation_name IS DISTINCT FROM 'C'
+          AND c.data_type IN ('character varying', 'text')
+        ORDER BY c.table_name, c.ordinal_position"""))
     by_table: dict[str, list[str]] = {}
     for table, column, kind, length in columns:
-        declared = f"VARCHAR({length})" if length else "VARCHAR" if kind != "text" else "TEXT"
+        declared = "TEXT" if kind == "text" else f"VARCHAR({length})" if length else "VARCHAR"
         by_table.setdefault(table, []).append(
             f'ALTER COLUMN "{column}" TYPE {declared} COLLATE "C"')
     for table, changes in by_table.items():  # one statement: each index rebuilt once
