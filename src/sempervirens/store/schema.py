@@ -37,6 +37,7 @@ def String(length: int | None = None) -> TypeEngine:
 def Text() -> TypeEngine:
     return sqlalchemy.Text().with_variant(sqlalchemy.Text(collation="C"), "postgresql")
 
+
 UUID_LENGTH = 36
 
 telemetry = MetaData()
