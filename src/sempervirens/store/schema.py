@@ -7,6 +7,7 @@ nothing else reads or writes it but the writer, enrichment and retention.
 
 import sqlalchemy
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -14,7 +15,6 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
-    JSON,
     MetaData,
     Table,
 )
