@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import text
 
 from . import tables
-from ._periods import period_start, ranges
+from ..model.periods import period_start, ranges
 from ._sql import dialect_of
 from .state import record_days
 

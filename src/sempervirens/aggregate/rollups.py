@@ -22,7 +22,7 @@ from itertools import groupby
 from sqlalchemy import Connection, select, text
 
 from . import tables
-from ._periods import period_end, period_start
+from ..model.periods import period_end, period_start
 from ._sql import Dialect
 from .public import PROFILE, analyze_fresh, drop_temp, temp_view
 from .state import PINGS, distinct_days

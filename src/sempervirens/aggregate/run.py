@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import select
 
 from . import lanes, recent, rollups, tables
-from ._periods import period_end, period_start, ranges
+from ..model.periods import period_end, period_start, ranges
 from ._sql import Dialect, dialect_of
 from .public import aggregate_range, base_lanes, begin
 from .state import ACCESS_LOG, PINGS, dirty_days, record_days, utc_today

@@ -1,28 +1,4 @@
-"""Wire-format constants of protocol version 1, shared by client and server.
+"""The wire format's limits, declared once in the catalogue (`sempervirens.model.limits`)."""
 
-Changing a value here changes the protocol: update docs/protocol.md with it.
-"""
-
-SCHEMA_VERSION = 1
-
-PING_TYPES = ("usage", "crash", "opt-out", "deletion-request")
-# Ping types that must carry a client_id; an opt-out ping must not carry one.
-PING_TYPES_WITH_CLIENT_ID = ("usage", "crash", "deletion-request")
-
-MAX_BODY_BYTES = 1024 * 1024  # as received (Mozilla's edge refuses bodies over 1 MB)
-MAX_DECOMPRESSED_BYTES = 1024 * 1024  # after gzip: bounds memory against bombs
-MAX_METRICS = 1000  # counters + labeled-counter labels + timings in one ping
-MAX_LABELS_PER_METRIC = 100
-MAX_NAME_LENGTH = 128  # metric names
-MAX_LABEL_LENGTH = 64
-MAX_PROJECT_LENGTH = 100
-MAX_STRING_LENGTH = 128  # versions, environment strings
-MAX_TRACEBACK_LENGTH = 64 * 1024
-MAX_COUNT = 2**53 - 1  # counters and bucket counts: exact in every JSON parser
-MAX_DROPPED_REASONS = 20
-
-# Timing distributions use shared log-scale buckets so that histograms from
-# different clients merge by adding counts: bucket b holds durations d (in
-# microseconds) with floor(BUCKETS_PER_DOUBLING * log2(d)) == b; d < 1 is bucket 0.
-BUCKETS_PER_DOUBLING = 4
-MAX_BUCKET = 200  # 2**50 us, about 35 years
+from ..model.limits import *  # noqa: F403
+from ..model.limits import __all__  # noqa: F401

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import BigInteger, Date, Float, Integer
 
-from ..aggregate._periods import period_end
+from ..model.periods import period_end
 from . import queries
 
 RELEASE_INTERVALS = ("week", "month")

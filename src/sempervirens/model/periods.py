@@ -1,9 +1,11 @@
-"""Periods in Python, matching _sql.Dialect.period_start: UTC days, ISO weeks, months."""
+"""Periods: UTC days, ISO weeks (from Monday) and calendar months, as [start, end) days."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
+
+INTERVALS = ("day", "week", "month")
 
 
 def period_start(interval: str, day: date) -> date:

@@ -1,0 +1,12 @@
+"""The catalogue: everything declared once, at the bottom of the package graph.
+
+- `limits`: the wire format's fields and limits (the protocol and the client's copy);
+- `periods`: days, ISO weeks and months;
+- `domains`: the breakdowns and their public value domains;
+- `declarations`: a project's metrics file (what it collects);
+- `lake`: the lake's tables and columns;
+- `statistics`: the public statistics, their keys and their share of the budget.
+
+This package imports nothing else of the project and nothing outside the standard
+library, so that every layer (the client's tests included) may import it.
+"""

@@ -1,0 +1,104 @@
+"""Breakdowns and their public value domains.
+
+A breakdown splits a project's active installations by one reported field.  Its
+published values come from a fixed public domain written here, never from what
+clients sent: a reported value is mapped to one of the domain's values, or to
+OTHER; a value not reported is UNKNOWN.  The only domain that is not fixed here is
+the project's version, normalised to major.minor: a project that declares its
+versions (metrics file) makes them its public domain; without a declaration, each
+major.minor is published only through private partition selection (release/).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OTHER = "(other)"  # any reported value outside the public domain
+UNKNOWN = "(unknown)"  # the field was not reported
+TOTAL = ""  # the breakdown name of the total, and its only value
+
+# major.minor of a version string: "1.26.4" -> "1.26", "2.0rc1" -> "2.0".
+MAJOR_MINOR_PATTERN = r"^([0-9]+\.[0-9]+)"
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """One breakdown: the reported `field` (a lake column) mapped to public values.
+
+    kind:
+    - 'spellings': `values` maps each public value to the reported spellings it
+      stands for, compared in lower case (`platform.system()`, `platform.machine()`);
+    - 'major_minor': the field's major.minor, published if it is one of `values`
+      (for 'version', `values` is empty: the project's declared versions, or
+      partition selection);
+    - 'boolean': 'true' or 'false'.
+    """
+    name: str
+    field: str
+    kind: str
+    description: str
+    values: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def public_values(self) -> tuple[str, ...]:
+        """The fixed domain (empty for 'version'), OTHER and UNKNOWN included."""
+        if self.kind == "boolean":
+            return ("true", "false", UNKNOWN)
+        if not self.values:
+            return ()
+        return (*(value for value, _ in self.values), OTHER, UNKNOWN)
+
+
+_PYTHONS = tuple((f"3.{minor}", ()) for minor in range(6, 17))
+
+BREAKDOWNS: tuple[Breakdown, ...] = (
+    Breakdown("version", "project_version", "major_minor",
+              "the project's version, as major.minor"),
+    Breakdown("os", "os", "spellings", "operating system family", (
+        ("linux", ("linux",)),
+        ("macos", ("darwin", "macos")),
+        ("windows", ("windows",)),
+        ("bsd", ("freebsd", "openbsd", "netbsd", "dragonfly")),
+    )),
+    Breakdown("arch", "arch", "spellings", "processor architecture", (
+        ("x86_64", ("x86_64", "amd64", "x64")),
+        ("arm64", ("arm64", "aarch64", "armv8l")),
+        ("x86", ("i386", "i486", "i586", "i686", "x86")),
+        ("ppc64le", ("ppc64le",)),
+        ("s390x", ("s390x",)),
+        ("riscv64", ("riscv64",)),
+    )),
+    Breakdown("python", "python_version", "major_minor", "Python version, as 3.minor",
+              _PYTHONS),
+    Breakdown("ci", "is_ci", "boolean", "running under continuous integration"),
+)
+
+BREAKDOWN_NAMES = tuple(b.name for b in BREAKDOWNS)
+BY_NAME = {b.name: b for b in BREAKDOWNS}
+
+
+def public_value(breakdown: Breakdown, reported, declared_versions: tuple[str, ...] = ()) -> str:
+    """The public value a reported one maps to, in Python (the engine does the same in SQL).
+
+    For 'version' without declared versions the major.minor itself is returned: such a
+    key is published only if the release's partition selection keeps it.
+    """
+    import re
+
+    if reported is None:
+        return UNKNOWN
+    if breakdown.kind == "boolean":
+        return "true" if reported else "false"
+    if breakdown.kind == "spellings":
+        lowered = str(reported).lower()
+        for value, spellings in breakdown.values:
+            if lowered in spellings:
+                return value
+        return OTHER
+    match = re.match(MAJOR_MINOR_PATTERN, str(reported))
+    if match is None:
+        return OTHER
+    domain = declared_versions if breakdown.name == "version" else breakdown.public_values
+    if breakdown.name == "version" and not declared_versions:
+        return match.group(1)
+    return match.group(1) if match.group(1) in domain else OTHER

@@ -1,0 +1,73 @@
+"""The public statistics: what the engine computes and the release publishes.
+
+Each statistic is computed by the engine (aggregate/) as exact, bounded counts per
+(project, period, key1, key2) from the lake, then released once per closed period
+with noise (release/).  Everything public is a row of one of these, so this list is
+also the public schema: the API, the datasets and the budget split derive from it.
+
+- keys: the names of key1 and key2 ('' where unused).
+- intervals: the periods it is released for directly, each with its own noise.
+- summed: released on days only; a week's or month's value is the sum of its
+  days' released values (post-processing: no further budget, no new noise).
+- weight: its share of a release's privacy budget, relative to the others released
+  on that interval.
+- sensitivity: which contribution bounds (release/bounds.py) limit what one
+  installation adds to it, as a product of bound names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .periods import INTERVALS
+
+
+@dataclass(frozen=True)
+class Statistic:
+    name: str
+    keys: tuple[str, str]
+    description: str
+    weight: float
+    sensitivity: tuple[str, ...]
+    summed: bool = False
+
+    @property
+    def intervals(self) -> tuple[str, ...]:
+        return ("day",) if self.summed else INTERVALS
+
+
+STATISTICS: tuple[Statistic, ...] = (
+    Statistic("installs", ("breakdown", "value"),
+              "Active installations: distinct installations that sent a usage report in the "
+              "period, in all (breakdown '') and by each breakdown, each installation counted "
+              "once under one value (its greatest report).",
+              weight=8, sensitivity=("breakdowns_plus_total",)),
+    Statistic("feature_users", ("metric", "label"),
+              "Installations that used a declared counter (and label) in the period.",
+              weight=2, sensitivity=("max_features",)),
+    Statistic("feature_events", ("metric", "label"),
+              "Events of a declared counter: per installation and day at most the published "
+              "bound; a week's and a month's value is the sum of their days.",
+              weight=1, sensitivity=("max_features", "max_events_per_day"), summed=True),
+    Statistic("timing_users", ("metric", "bucket"),
+              "Installations whose median duration of a declared timing falls in the bucket "
+              "(one per doubling, by its lower bound in microseconds).",
+              weight=1, sensitivity=("max_timings",)),
+    Statistic("crash_users", ("kind", "version"),
+              "Installations that reported a crash of a declared kind, by version.",
+              weight=1, sensitivity=("max_crash_cells",)),
+    Statistic("crash_events", ("kind", "version"),
+              "Crash reports of a declared kind, by version; per installation and day at most "
+              "the published bound; weeks and months are sums of their days.",
+              weight=0.5, sensitivity=("max_crash_cells", "max_crashes_per_day"), summed=True),
+    Statistic("opt_outs", ("", ""),
+              "Opt-out events (an opt-out carries no installation id); weeks and months are "
+              "sums of their days.",
+              weight=0.5, sensitivity=("one",), summed=True),
+)
+
+BY_NAME = {s.name: s for s in STATISTICS}
+
+# Read-side numbers derived from released ones (post-processing, no budget):
+# percentiles of a timing's noisy histogram, and the opt-out ratio.
+PERCENTILES = (50, 90, 99)
