@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .domains import BREAKDOWN_NAMES
 from .periods import INTERVALS
 
 
@@ -71,3 +72,27 @@ BY_NAME = {s.name: s for s in STATISTICS}
 # Read-side numbers derived from released ones (post-processing, no budget):
 # percentiles of a timing's noisy histogram, and the opt-out ratio.
 PERCENTILES = (50, 90, 99)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Contribution bounds: the most one installation adds to any statistic of a period.
+
+    The engine applies them to the exact counts; the release derives each statistic's
+    sensitivity from them; /privacy publishes them.  Operator settings (`bound_*`).
+    """
+    max_features: int = 20  # (metric, label) cells one installation counts in, per period
+    max_events_per_day: int = 100  # events per installation, cell and day
+    max_timings: int = 10  # timings one installation counts in, per period
+    max_crash_cells: int = 3  # (kind, version) cells one installation counts in, per period
+    max_crashes_per_day: int = 5  # crash reports per installation, cell and day
+
+    def sensitivity(self, statistic: Statistic) -> int:
+        """The L1 sensitivity of a statistic: what adding or removing one installation
+        changes its whole table (every key of one project and period) by, at most."""
+        values = {"one": 1, "breakdowns_plus_total": 1 + len(BREAKDOWN_NAMES),
+                  **{name: getattr(self, name) for name in self.__dataclass_fields__}}
+        result = 1
+        for name in statistic.sensitivity:
+            result *= values[name]
+        return result
