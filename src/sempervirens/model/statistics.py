@@ -81,8 +81,8 @@ class Bounds:
     The engine applies them to the exact counts; the release derives each statistic's
     sensitivity from them; /privacy publishes them.  Operator settings (`bound_*`).
     """
-    max_features: int = 20  # (metric, label) cells one installation counts in, per period
-    max_events_per_day: int = 100  # events per installation, cell and day
+    max_features: int = 10  # (metric, label) cells one installation counts in, per period
+    max_events_per_day: int = 10  # events per installation, cell and day
     max_timings: int = 10  # timings one installation counts in, per period
     max_crash_cells: int = 3  # (kind, version) cells one installation counts in, per period
     max_crashes_per_day: int = 5  # crash reports per installation, cell and day
