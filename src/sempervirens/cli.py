@@ -18,7 +18,8 @@ COMMAND_MODULES = (
     "sempervirens.simulate._commands",  # simulate
     "sempervirens.public._commands",  # release
     "sempervirens.admin._commands",  # admin token|project|delete|export|audit
-    "sempervirens.aggregate._commands",  # aggregate, anomalies, purge
+    "sempervirens.cycle._commands",  # aggregate
+    "sempervirens.aggregate._commands",  # anomalies, purge
 )
 
 

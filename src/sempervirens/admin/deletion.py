@@ -6,8 +6,12 @@ Order matters:
    accepted before the tombstone was read can still be on its way to the store;
 3. the rows: pings, access_log and every other table with a client_id column,
    the aggregation's per-ping exclusions, and the enrichment results of addresses
-   that no remaining log line uses; the days they touched are marked for
-   re-aggregation, so the next cycle's counts no longer include the client;
+   that no remaining log line uses; the private days they touched are marked for
+   re-aggregation (the private institution counts no longer include the client),
+   and every lake partition holding the client is rewritten without it.  Released
+   public statistics are not re-released: they are differentially private, not
+   personal data, and a new release of a period would spend budget and differ
+   from the old by this client (docs/privacy.md);
 4. the files: SQLite already overwrites deleted bytes (secure_delete=ON); the WAL
    still holds old page images, so it is checkpointed and truncated, then the
    files are searched for the UUIDs and VACUUMed if any remains.  PostgreSQL
@@ -26,7 +30,6 @@ from pathlib import Path
 
 from sqlalchemy import Engine, Table, delete, exc, inspect, select
 
-from ..aggregate import run as aggregate_run
 from ..aggregate import tables as aggregate_tables
 from ..aggregate.state import mark_dirty
 from ..store import Stores
@@ -134,17 +137,14 @@ def _delete_private(engine: Engine, ids: list[str], report: DeletionReport) -> N
 
 
 def _delete_telemetry(engine: Engine, ids: list[str], report: DeletionReport) -> None:
-    exclusions, days_done = aggregate_tables.anomaly_exclusions, aggregate_tables.aggregated_days
+    exclusions = aggregate_tables.anomaly_exclusions
     with engine.begin() as connection:
-        documents, days = [], set()
+        documents = []
         for chunk in _chunks(ids):
-            for document_id, day in connection.execute(
-                    select(pings.c.document_id, pings.c.day).where(pings.c.client_id.in_(chunk))):
-                documents.append(document_id)
-                days.add(day)
+            documents += connection.execute(
+                select(pings.c.document_id).where(pings.c.client_id.in_(chunk))).scalars().all()
         _delete_by_client(connection, engine, telemetry, ids, report)
         _count(report, exclusions.name, _delete_in(connection, exclusions, exclusions.c.document_id, documents))
-        mark_dirty(connection, days_done, sorted(days))  # the next cycle redoes these days
 
 
 def _delete_by_client(connection, engine: Engine, metadata, ids: list[str], report: DeletionReport) -> None:
@@ -220,6 +220,3 @@ def _chunks(values: list):
 def _count(report: DeletionReport, name: str, deleted: int) -> None:
     report.rows[name] = report.rows.get(name, 0) + deleted
 
-
-if cycle_hook not in aggregate_run.deletion_hooks:
-    aggregate_run.deletion_hooks.append(cycle_hook)

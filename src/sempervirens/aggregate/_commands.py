@@ -1,4 +1,4 @@
-"""Operator commands: `sempervirens aggregate`, `sempervirens anomalies`, `sempervirens purge`."""
+"""Operator commands: `sempervirens anomalies`, `sempervirens purge`."""
 
 from __future__ import annotations
 
@@ -9,20 +9,9 @@ import logging
 from .. import settings
 
 STORE_SETTINGS = ("data_dir", "database", "private_database", "log_level")
-CYCLE_SETTINGS = (*STORE_SETTINGS, "k_anonymity", "retention_days", "anomaly_min_clients",
-                  "dp_epsilon", "dp_delta", "ip_hash_key", "dns_server")
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "aggregate", help="aggregate new days into the public and private tables",
-        description="Run one aggregation cycle: enrich new addresses, detect anomalies, "
-                    "aggregate the new days (public tables, suppressed; private institution "
-                    "tables), then purge raw addresses past the retention period.")
-    settings.add_arguments(parser, *CYCLE_SETTINGS)
-    parser.add_argument("--no-purge", action="store_true", help="skip the retention purge")
-    parser.set_defaults(func=aggregate)
-
     parser = subparsers.add_parser(
         "anomalies", help="list addresses reporting many distinct clients (hashed)",
         description="List, per project and UTC day, the addresses that reported at least N "
@@ -41,7 +30,7 @@ def register(subparsers) -> None:
     parser.set_defaults(func=purge)
 
 
-def _open(args: argparse.Namespace):
+def open_stores_of(args: argparse.Namespace):
     from ..store import open_stores
 
     config = settings.resolve(args)
@@ -50,29 +39,10 @@ def _open(args: argparse.Namespace):
     return config, open_stores(config["data_dir"], config["database"], config["private_database"])
 
 
-def aggregate(args: argparse.Namespace) -> int:
-    from .background import cycle_lock
-    from .run import Config, run_cycle
-
-    values, stores = _open(args)
-    try:
-        with cycle_lock(stores) as acquired:
-            if not acquired:
-                print("sempervirens aggregate: another aggregation is running; nothing done")
-                return 1
-            report = run_cycle(stores, Config.from_settings(values), purge=not args.no_purge)
-    finally:
-        stores.dispose()
-    print(f"aggregated {len(report.public_days)} public and {len(report.private_days)} private "
-          f"days; {report.enriched} addresses enriched; {report.anomalies} anomalies "
-          f"({report.excluded_pings} pings excluded); {report.purged_rows} rows purged")
-    return 0
-
-
 def anomalies(args: argparse.Namespace) -> int:
     from .anomalies import list_anomalies
 
-    values, stores = _open(args)
+    values, stores = open_stores_of(args)
     threshold = args.min_clients if args.min_clients is not None else values["anomaly_min_clients"]
     try:
         found = list_anomalies(stores, threshold, values["ip_hash_key"])
@@ -93,7 +63,7 @@ def anomalies(args: argparse.Namespace) -> int:
 def purge(args: argparse.Namespace) -> int:
     from .retention import purge_expired
 
-    values, stores = _open(args)
+    values, stores = open_stores_of(args)
     try:
         deleted = purge_expired(stores, values["retention_days"])
     finally:

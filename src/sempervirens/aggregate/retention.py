@@ -3,9 +3,9 @@
 Deleted: access-log rows (IP, client_id, document_id) received before the cutoff,
 the origins looked up for addresses before it, and the address kept beside an
 anomaly's hash.  A day is purged only once both stores have aggregated it
-completely (its records say complete), so the aggregates exist before their raw
-data goes.  Pings (which hold no IP) and every public aggregate are kept; the
-per-client rollups of weeks and months that have ended go (rollups.prune_ended).
+completely (its records say complete), so the private aggregates exist before
+their raw data goes.  Pings hold no IP: they move to the lake when their day is
+sealed (store/lake.py), and the public releases are never deleted.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from sqlalchemy import text
 
 from . import tables
 from ._sql import dialect_of
-from .rollups import prune_ended
 from .state import utc_today
 
 
@@ -39,18 +38,12 @@ def purge_expired(stores, retention_days: int, today: date | None = None) -> int
     cutoff = today - timedelta(days=retention_days)
     with stores.private.connect() as connection:
         d = dialect_of(connection)
-        pending = [_first_pending(connection, tables.private_aggregated_days.name,
-                                  d.utc_day("received_at"), "access_log", "received_at",
-                                  d.timestamp(cutoff))]
-    with stores.telemetry.connect() as connection:
-        td = dialect_of(connection)
-        pending.append(_first_pending(connection, tables.aggregated_days.name, "day", "pings",
-                                      "day", td.date(cutoff)))
-    cutoff = min([cutoff, *(day for day in pending if day is not None)])
-    with stores.telemetry.begin() as connection:
-        deleted = prune_ended(connection, td)
+        pending = _first_pending(connection, tables.private_aggregated_days.name,
+                                 d.utc_day("received_at"), "access_log", "received_at",
+                                 d.timestamp(cutoff))
+    cutoff = min(cutoff, pending or cutoff)
     with stores.private.begin() as connection:
-        deleted += connection.execute(text("DELETE FROM access_log WHERE received_at < :cutoff"),
+        deleted = connection.execute(text("DELETE FROM access_log WHERE received_at < :cutoff"),
                                      {"cutoff": d.timestamp(cutoff)}).rowcount
         # An origin is re-derived if its address comes back; the aggregates keep no address.
         deleted += connection.execute(text("DELETE FROM ip_origins WHERE enriched_at < :cutoff"),

@@ -36,6 +36,7 @@ class Breakdown:
     name: str
     field: str
     kind: str
+    label: str  # for readers: a chart's or a selector's name
     description: str
     values: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
@@ -52,15 +53,15 @@ class Breakdown:
 _PYTHONS = tuple((f"3.{minor}", ()) for minor in range(6, 17))
 
 BREAKDOWNS: tuple[Breakdown, ...] = (
-    Breakdown("version", "project_version", "major_minor",
+    Breakdown("version", "project_version", "major_minor", "Version",
               "the project's version, as major.minor"),
-    Breakdown("os", "os", "spellings", "operating system family", (
+    Breakdown("os", "os", "spellings", "Operating system", "operating system family", (
         ("linux", ("linux",)),
         ("macos", ("darwin", "macos")),
         ("windows", ("windows",)),
         ("bsd", ("freebsd", "openbsd", "netbsd", "dragonfly")),
     )),
-    Breakdown("arch", "arch", "spellings", "processor architecture", (
+    Breakdown("arch", "arch", "spellings", "Architecture", "processor architecture", (
         ("x86_64", ("x86_64", "amd64", "x64")),
         ("arm64", ("arm64", "aarch64", "armv8l")),
         ("x86", ("i386", "i486", "i586", "i686", "x86")),
@@ -68,9 +69,10 @@ BREAKDOWNS: tuple[Breakdown, ...] = (
         ("s390x", ("s390x",)),
         ("riscv64", ("riscv64",)),
     )),
-    Breakdown("python", "python_version", "major_minor", "Python version, as 3.minor",
+    Breakdown("python", "python_version", "major_minor", "Python version",
+              "Python version, as 3.minor",
               _PYTHONS),
-    Breakdown("ci", "is_ci", "boolean", "running under continuous integration"),
+    Breakdown("ci", "is_ci", "boolean", "CI or not", "running under continuous integration"),
 )
 
 BREAKDOWN_NAMES = tuple(b.name for b in BREAKDOWNS)

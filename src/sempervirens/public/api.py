@@ -1,7 +1,9 @@
-"""/api/v1: the public statistics as JSON or CSV, answering what the pages show.
+"""/api/v1: the released statistics as JSON or CSV, answering what the pages show.
 
-Every answer comes from queries.py (the public_* tables only).  Parameters:
+Every answer comes from queries.py (the releases only).  Parameters:
 interval=day|week|month, from/to=YYYY-MM-DD (period starts), format=json|csv.
+Every number comes with its noise standard deviation (`_sd`) and 95% interval
+(`_low`, `_high`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from datetime import date
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..aggregate.tables import INTERVALS
+from ..model.periods import INTERVALS
 from ..protocol import ProtocolError, normalize_project
 from ..server.errors import BadRequest, NotFound
+from ..model.statistics import PERCENTILES
 from . import queries
 from ._respond import cached, table
 
@@ -38,7 +41,10 @@ def parse_query(request: Request) -> queries.Query:
         raise BadRequest(f"interval must be one of {', '.join(INTERVALS)}", field="interval")
     if params.get("format", "json") not in ("json", "csv"):
         raise BadRequest("format must be json or csv", field="format")
-    return queries.Query(project, interval, _date(params, "from"), _date(params, "to"))
+    start, end = _date(params, "from"), _date(params, "to")
+    if start is not None and end is not None and start > end:
+        raise BadRequest("from must not be after to", field="from")
+    return queries.Query(project, interval, start, end)
 
 
 def _date(params, name: str) -> date | None:
@@ -57,16 +63,27 @@ def _payload(query: queries.Query, **extra) -> dict:
             "to": query.end.isoformat() if query.end else None, **extra}
 
 
+def _flat_headline(row: dict) -> dict:
+    flat = {"project": row["project"]}
+    for interval in ("week", "month"):
+        part = row[interval]
+        latest, previous = part["installs"] or {}, part["previous"] or {}
+        flat.update({interval: part["period_start"],
+                     f"{interval}ly_installs": latest.get("installs"),
+                     f"{interval}ly_installs_low": latest.get("installs_low"),
+                     f"{interval}ly_installs_high": latest.get("installs_high"),
+                     f"previous_{interval}_installs": previous.get("installs"),
+                     f"{interval}_trend_percent": part["trend_percent"]})
+    return flat
+
+
 def list_projects(request: Request):
     engine = _engine(request)
     rows = [queries.headline(engine, p) for p in queries.projects(engine)]
     if request.query_params.get("format") == "csv":
-        return table(request, {}, rows, ["project", "week", "weekly_installs",
-                                         "previous_week_installs", "trend_percent", "month",
-                                         "monthly_installs"], "projects")
-    return cached(request, orjson.dumps({"projects": rows,
-                                         "parameters": queries.parameters(engine)}),
-                  "application/json")
+        flat = [_flat_headline(r) for r in rows]
+        return table(request, {}, flat, list(flat[0]) if flat else ["project"], "projects")
+    return cached(request, orjson.dumps({"projects": rows}), "application/json")
 
 
 def active_installs(request: Request):
@@ -77,7 +94,8 @@ def active_installs(request: Request):
                          field="breakdown")
     rows = queries.active_installs(_engine(request), query, breakdown)
     return table(request, _payload(query, breakdown=breakdown), rows,
-                 ["period_start", "value", "installs"], f"{query.project}-active-installs")
+                 ["period_start", "value", *_measured("installs")],
+                 f"{query.project}-active-installs")
 
 
 def features(request: Request):
@@ -85,7 +103,8 @@ def features(request: Request):
     metric = request.query_params.get("metric") or None
     rows = queries.features(_engine(request), query, metric)
     return table(request, _payload(query, metric=metric), rows,
-                 ["period_start", "metric", "label", "events", "users"], f"{query.project}-features")
+                 ["period_start", "metric", "label", *_measured("users"), *_measured("events")],
+                 f"{query.project}-features")
 
 
 def timings(request: Request):
@@ -93,7 +112,8 @@ def timings(request: Request):
     metric = request.query_params.get("metric") or None
     rows = queries.timings(_engine(request), query, metric)
     return table(request, _payload(query, metric=metric), rows,
-                 ["period_start", "metric", "p50_us", "p90_us", "p99_us", "samples", "users"],
+                 ["period_start", "metric", "users",
+                  *(f"p{p}_us{s}" for p in PERCENTILES for s in ("", "_low", "_high"))],
                  f"{query.project}-timings")
 
 
@@ -101,15 +121,21 @@ def crashes(request: Request):
     query = parse_query(request)
     rows = queries.crashes(_engine(request), query)
     return table(request, _payload(query), rows,
-                 ["period_start", "exception_type", "version", "crashes", "users"],
-                 f"{query.project}-crashes")
+                 ["period_start", "exception_type", "version", *_measured("users"),
+                  *_measured("crashes")], f"{query.project}-crashes")
 
 
 def opt_outs(request: Request):
     query = parse_query(request)
     rows = queries.opt_outs(_engine(request), query)
-    return table(request, _payload(query), rows, ["period_start", "opt_outs", "active", "ratio"],
-                 f"{query.project}-opt-outs")
+    return table(request, _payload(query), rows,
+                 ["period_start", *_measured("opt_outs"), "active", "ratio", "ratio_low",
+                  "ratio_high"], f"{query.project}-opt-outs")
+
+
+def _measured(name: str) -> list[str]:
+    """A released number's columns: the value, its noise SD and 95% interval."""
+    return [name, f"{name}_sd", f"{name}_low", f"{name}_high"]
 
 
 def metrics(request: Request):
@@ -118,14 +144,25 @@ def metrics(request: Request):
                   "application/json")
 
 
-def parameters(request: Request):
-    return cached(request, orjson.dumps(queries.parameters(_engine(request))), "application/json")
+def releases(request: Request):
+    """The budget ledger: every release, and what it spent."""
+    rows = queries.releases(_engine(request))
+    return cached(request, orjson.dumps({"releases": rows}), "application/json")
+
+
+def budget(request: Request):
+    """The guarantee one installation gets over a day, a month and a year."""
+    from ..release import guarantee
+
+    return cached(request, orjson.dumps(guarantee(_engine(request), request.app.state.settings)),
+                  "application/json")
 
 
 BASE = "/api/v1/projects/{project}"
 routes = [
     Route("/api/v1/projects", list_projects, methods=["GET"]),
-    Route("/api/v1/parameters", parameters, methods=["GET"]),
+    Route("/api/v1/privacy/budget", budget, methods=["GET"]),
+    Route("/api/v1/privacy/releases", releases, methods=["GET"]),
     Route(BASE + "/active-installs", active_installs, methods=["GET"]),
     Route(BASE + "/features", features, methods=["GET"]),
     Route(BASE + "/timings", timings, methods=["GET"]),

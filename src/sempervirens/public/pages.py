@@ -1,6 +1,6 @@
 """The public pages: server-rendered HTML (Jinja2), charts drawn by static/app.js.
 
-Numbers on the pages come from queries.py (public tables only); the charts fetch
+Numbers on the pages come from queries.py (the releases only); the charts fetch
 the same numbers from /api/v1.  No inline script or style anywhere (see security.py).
 """
 
@@ -14,6 +14,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..model.domains import BREAKDOWNS
 from ..protocol import ProtocolError, normalize_project
 from ..server.errors import NotFound
 from . import datasets, queries
@@ -23,8 +24,7 @@ HERE = Path(__file__).parent
 INTERVAL_NAMES = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
 METRICS = {"installs": "Active installations", "features": "Feature usage",
            "timings": "Timings (percentiles)", "crashes": "Crashes", "opt-outs": "Opt-out ratio"}
-BREAKDOWN_NAMES = {"": "Total", "version": "Version", "os": "Operating system",
-                   "arch": "Architecture", "python": "Python version", "ci": "CI or not"}
+BREAKDOWN_NAMES = {"": "Total", **{b.name: b.label for b in BREAKDOWNS}}
 
 
 @functools.lru_cache(maxsize=1)
@@ -38,7 +38,9 @@ def _templates():
 
 
 def render(request: Request, template: str, status: int = 200, **context) -> Response:
-    html = _templates().get_template(template).render(request=request, **context).encode()
+    through = queries.released_through(_engine(request))
+    html = _templates().get_template(template).render(
+        request=request, released_through=through and through.isoformat(), **context).encode()
     if status != 200:
         return HTMLResponse(html, status_code=status)
     return cached(request, html, "text/html; charset=utf-8")
@@ -51,7 +53,7 @@ def _engine(request: Request):
 def index(request: Request) -> Response:
     engine = _engine(request)
     rows = [queries.headline(engine, p) for p in queries.projects(engine)]
-    return render(request, "index.html", projects=rows, parameters=queries.parameters(engine))
+    return render(request, "index.html", projects=rows)
 
 
 def project(request: Request) -> Response:
@@ -71,8 +73,7 @@ def project(request: Request) -> Response:
     }
     return render(request, "project.html", project=name, headline=queries.headline(engine, name),
                   form=form, metrics=METRICS, intervals=INTERVAL_NAMES,
-                  breakdowns=BREAKDOWN_NAMES, names=queries.metric_names(engine, name),
-                  parameters=queries.parameters(engine))
+                  breakdowns=BREAKDOWN_NAMES, names=queries.metric_names(engine, name))
 
 
 def privacy(request: Request) -> Response:
@@ -82,13 +83,16 @@ def privacy(request: Request) -> Response:
     text = Path(path).read_text(encoding="utf-8")
     # html=False: the document's own HTML is shown as text, never run.
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
-    return render(request, "privacy.html", body=body, parameters=queries.parameters(_engine(request)))
+    from ..release import guarantee, parameters
+
+    settings = request.app.state.settings
+    return render(request, "privacy.html", body=body, parameters=parameters(settings),
+                  guarantee=guarantee(_engine(request), settings))
 
 
 def dataset_list(request: Request) -> Response:
     directory = datasets.releases_dir(request.app.state.settings)
-    return render(request, "datasets.html", releases=datasets.list_releases(directory),
-                  parameters=queries.parameters(_engine(request)))
+    return render(request, "datasets.html", releases=datasets.list_releases(directory))
 
 
 def dataset_file(request: Request) -> Response:

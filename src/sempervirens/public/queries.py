@@ -1,50 +1,36 @@
-"""Every read of the public site, API and datasets: the public_* tables and nothing else.
+"""Every read of the public site, API and datasets: released statistics and nothing else.
 
-Only the table objects listed in `TABLES` are ever selected from (a test checks
-that this module names no other table), so no page can reach a ping, a client
-UUID or an address, even by mistake.
+The only tables read here are the releases' (`public_statistics`, `public_releases`,
+release/tables.py): a test checks that this module names no other, so no page can
+reach a ping, a client UUID or an address, even by mistake.  Every number comes with
+its noise standard deviation and 95% interval; numbers derived from released ones
+(sums, percentiles, ratios) are post-processing and cost no privacy budget.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
-from ..aggregate.tables import (
-    INTERVALS,
-    OTHER,
-    PUBLIC_TABLES,
-    public_active_installs,
-    public_crashes,
-    public_feature_usage,
-    public_opt_outs,
-    public_parameters,
-    public_timings,
-)
+from ..model.domains import BREAKDOWN_NAMES
+from ..model.periods import INTERVALS, period_end
+from ..model.statistics import PERCENTILES
+from ..release.tables import public_releases, public_statistics
 
-TABLES = {t.name: t for t in PUBLIC_TABLES}
-assert all(name.startswith("public_") for name in TABLES)
-
-BREAKDOWNS = ("", "version", "os", "arch", "python", "ci")
+TABLES = {t.name: t for t in (public_statistics, public_releases)}
+BREAKDOWNS = ("", *BREAKDOWN_NAMES)
 
 
 @dataclass(frozen=True)
 class Query:
-    """A public query: which project, which periods."""
+    """A public query: which project, which periods (by their first day, inclusive)."""
     project: str
     interval: str = "day"
-    start: date | None = None  # first period_start included
-    end: date | None = None  # last period_start included
-
-    def where(self, table):
-        clauses = [table.c.project == self.project, table.c.interval == self.interval]
-        if self.start is not None:
-            clauses.append(table.c.period_start >= self.start)
-        if self.end is not None:
-            clauses.append(table.c.period_start <= self.end)
-        return clauses
+    start: date | None = None
+    end: date | None = None
 
 
 def _rows(engine: Engine, statement) -> list[dict]:
@@ -53,7 +39,193 @@ def _rows(engine: Engine, statement) -> list[dict]:
         return [{str(k): v for k, v in row._mapping.items()} for row in connection.execute(statement)]
 
 
-def _iso(rows: list[dict]) -> list[dict]:
+def projects(engine: Engine) -> list[str]:
+    t = public_releases
+    return [r["project"] for r in _rows(engine, select(t.c.project).distinct().order_by(t.c.project))]
+
+
+def released(engine: Engine, query: Query, statistic: str, key1: str | None = None) -> list[dict]:
+    """A statistic's released rows for the query's periods, oldest first."""
+    t = public_statistics
+    clauses = [t.c.project == query.project, t.c.interval == query.interval,
+               t.c.statistic == statistic]
+    if key1 is not None:
+        clauses.append(t.c.key1 == key1)
+    if query.start is not None:
+        clauses.append(t.c.period_start >= query.start)
+    if query.end is not None:
+        clauses.append(t.c.period_start <= query.end)
+    statement = (select(t.c.period_start, t.c.key1, t.c.key2, t.c.value, t.c.noise_sd,
+                        t.c.low, t.c.high)
+                 .where(*clauses).order_by(t.c.period_start, t.c.key1, t.c.key2))
+    return _rows(engine, statement)
+
+
+def _number(row: dict, name: str) -> dict:
+    """A released value as `name`, with `name_sd`, `name_low`, `name_high`."""
+    return {name: _plain(row["value"]), f"{name}_sd": row["noise_sd"],
+            f"{name}_low": _plain(row["low"]), f"{name}_high": _plain(row["high"])}
+
+
+def _plain(value):
+    """Counts are whole numbers: shown as integers, not 12.0."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def active_installs(engine: Engine, query: Query, breakdown: str = "") -> list[dict]:
+    return [{"period_start": r["period_start"].isoformat(), "value": r["key2"],
+             **_number(r, "installs")}
+            for r in released(engine, query, "installs", key1=breakdown)]
+
+
+def _merge(engine: Engine, query: Query, names: dict[str, str], keys: tuple[str, str],
+           key1: str | None = None) -> list[dict]:
+    """Rows of several statistics with the same keys, side by side (absent: None)."""
+    merged: dict[tuple, dict] = {}
+    for statistic, column in names.items():
+        for r in released(engine, query, statistic, key1):
+            row = merged.setdefault((r["period_start"], r["key1"], r["key2"]), {
+                "period_start": r["period_start"].isoformat(), keys[0]: r["key1"],
+                keys[1]: r["key2"]})
+            row.update(_number(r, column))
+    blank = {f"{c}{s}": None for c in names.values() for s in ("", "_sd", "_low", "_high")}
+    return [{**blank, **row} for _, row in sorted(merged.items(), key=lambda item: item[0])]
+
+
+def features(engine: Engine, query: Query, metric: str | None = None) -> list[dict]:
+    return _merge(engine, query, {"feature_users": "users", "feature_events": "events"},
+                  ("metric", "label"), metric)
+
+
+def crashes(engine: Engine, query: Query) -> list[dict]:
+    return _merge(engine, query, {"crash_users": "users", "crash_events": "crashes"},
+                  ("exception_type", "version"))
+
+
+def opt_outs(engine: Engine, query: Query) -> list[dict]:
+    """Opt-out events beside active installations, and their ratio (post-processing)."""
+    totals = {r["period_start"]: r for r in active_installs(engine, query)
+              if r["value"] == ""}
+    rows = []
+    for r in released(engine, query, "opt_outs"):
+        row = {"period_start": r["period_start"].isoformat(), **_number(r, "opt_outs")}
+        active = totals.get(row["period_start"])
+        row["active"] = active["installs"] if active else None
+        row["ratio"] = _ratio(row["opt_outs"], row["active"])
+        row["ratio_low"] = _ratio(row["opt_outs_low"], active and active["installs_high"])
+        row["ratio_high"] = _ratio(row["opt_outs_high"], active and active["installs_low"])
+        rows.append(row)
+    return rows
+
+
+def _ratio(opt_outs, active) -> float | None:
+    if opt_outs is None or active is None:
+        return None
+    opt_outs, active = max(opt_outs, 0), max(active, 0)
+    return round(opt_outs / (opt_outs + active), 6) if opt_outs + active > 0 else None
+
+
+def timings(engine: Engine, query: Query, metric: str | None = None) -> list[dict]:
+    """Percentiles of each timing's released histogram of installations (post-processing).
+
+    The bounds are the percentile with the released counts at their 95% bounds, pushed
+    towards shorter durations (buckets up to the estimate at their high bound, the rest
+    at their low bound) and towards longer ones: wider than a 95% interval, never narrower.
+    """
+    histograms: dict[tuple, list[dict]] = defaultdict(list)
+    for r in released(engine, query, "timing_users", metric):
+        histograms[r["period_start"], r["key1"]].append(r)
+    rows = []
+    for (start, name), buckets in sorted(histograms.items()):
+        buckets.sort(key=lambda b: int(b["key2"]))
+        row = {"period_start": start.isoformat(), "metric": name,
+               "users": round(sum(max(b["value"], 0) for b in buckets))}
+        for p in PERCENTILES:
+            estimate = _percentile(buckets, [b["value"] for b in buckets], p)
+            row[f"p{p}_us"] = _duration(buckets, estimate)
+            if estimate is not None:
+                shorter = [b["high"] if i <= estimate else b["low"] for i, b in enumerate(buckets)]
+                longer = [b["low"] if i <= estimate else b["high"] for i, b in enumerate(buckets)]
+                row[f"p{p}_us_low"] = _duration(buckets, _percentile(buckets, shorter, p))
+                row[f"p{p}_us_high"] = _duration(buckets, _percentile(buckets, longer, p))
+            else:
+                row[f"p{p}_us_low"] = row[f"p{p}_us_high"] = None
+        rows.append(row)
+    return rows
+
+
+def _percentile(buckets: list[dict], counts: list, share: int) -> int | None:
+    """The index of the bucket where the cumulative count reaches `share` percent."""
+    counts = [max(n or 0, 0) for n in counts]
+    total, running = sum(counts), 0.0
+    if total <= 0:
+        return None
+    for index, n in enumerate(counts):
+        running += n
+        if running >= total * share / 100:
+            return index
+    return len(counts) - 1
+
+
+def _duration(buckets: list[dict], index: int | None) -> float | None:
+    """A public timing bucket spans one doubling, [2^i, 2^(i+1)) microseconds: its
+    geometric middle stands for it."""
+    if index is None:
+        return None
+    return round(2 ** (int(buckets[index]["key2"]) + 0.5), 1)
+
+
+def metric_names(engine: Engine, project: str) -> dict[str, list[str]]:
+    """The feature and timing names a project has released (for the query form)."""
+    t = public_statistics
+    names = {}
+    for key, statistic in (("features", "feature_users"), ("timings", "timing_users")):
+        statement = (select(t.c.key1).distinct()
+                     .where(t.c.project == project, t.c.statistic == statistic).order_by(t.c.key1))
+        names[key] = [r["key1"] for r in _rows(engine, statement)]
+    return names
+
+
+def latest_periods(engine: Engine, project: str, interval: str, count: int = 2) -> list[date]:
+    t = public_releases
+    statement = (select(t.c.period_start).distinct()
+                 .where(t.c.project == project, t.c.interval == interval)
+                 .order_by(t.c.period_start.desc()).limit(count))
+    return [r["period_start"] for r in _rows(engine, statement)]
+
+
+def headline(engine: Engine, project: str) -> dict:
+    """A project's numbers for the front page: the last released week and month, each
+    against the one before (complete periods only), and its last 30 released days."""
+    out = {"project": project}
+    for interval in ("week", "month"):
+        starts = latest_periods(engine, project, interval)
+        totals = {}
+        if starts:
+            query = Query(project, interval, starts[-1], starts[0])
+            totals = {r["period_start"]: r for r in active_installs(engine, query) if r["value"] == ""}
+        latest = totals.get(starts[0].isoformat()) if starts else None
+        previous = totals.get(starts[1].isoformat()) if len(starts) > 1 else None
+        trend = None
+        if latest and previous and previous["installs"] > 0:
+            trend = round(100 * (latest["installs"] - previous["installs"]) / previous["installs"], 1)
+        out[interval] = {"period_start": starts[0].isoformat() if starts else None,
+                         "installs": latest, "previous": previous, "trend_percent": trend}
+    days = latest_periods(engine, project, "day", 30)
+    out["daily"] = [r for r in active_installs(engine, Query(project, "day", days[-1], days[0]))
+                    if r["value"] == ""] if days else []
+    return out
+
+
+def releases(engine: Engine, project: str | None = None) -> list[dict]:
+    """The ledger: every release, what it spent (newest first)."""
+    t = public_releases
+    statement = select(t).order_by(t.c.period_start.desc(), t.c.interval, t.c.project)
+    if project is not None:
+        statement = statement.where(t.c.project == project)
+    rows = _rows(engine, statement)
     for row in rows:
         for key, value in row.items():
             if isinstance(value, date):
@@ -61,137 +233,12 @@ def _iso(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def projects(engine: Engine) -> list[str]:
-    t = public_active_installs
-    return [r["project"] for r in _rows(engine, select(t.c.project).distinct().order_by(t.c.project))]
+def released_through(engine: Engine) -> date | None:
+    """The last day of the latest released day."""
+    t = public_releases
+    with engine.connect() as connection:
+        return connection.execute(select(func.max(t.c.period_start))
+                                  .where(t.c.interval == "day")).scalar()
 
 
-def active_installs(engine: Engine, query: Query, breakdown: str = "") -> list[dict]:
-    t = public_active_installs
-    statement = (select(t.c.period_start, t.c.value, t.c.installs)
-                 .where(*query.where(t), t.c.breakdown == breakdown)
-                 .order_by(t.c.period_start, t.c.value))
-    return _iso(_rows(engine, statement))
-
-
-def features(engine: Engine, query: Query, metric: str | None = None) -> list[dict]:
-    t = public_feature_usage
-    clauses = query.where(t) + ([t.c.metric == metric] if metric else [])
-    statement = (select(t.c.period_start, t.c.metric, t.c.label, t.c.events, t.c.users)
-                 .where(*clauses).order_by(t.c.period_start, t.c.metric, t.c.label))
-    return _iso(_rows(engine, statement))
-
-
-def timings(engine: Engine, query: Query, metric: str | None = None) -> list[dict]:
-    t = public_timings
-    clauses = query.where(t) + ([t.c.metric == metric] if metric else [])
-    statement = (select(t.c.period_start, t.c.metric, t.c.p50_us, t.c.p90_us, t.c.p99_us,
-                        t.c.samples, t.c.users)
-                 .where(*clauses).order_by(t.c.period_start, t.c.metric))
-    return _iso(_rows(engine, statement))
-
-
-def crashes(engine: Engine, query: Query) -> list[dict]:
-    t = public_crashes
-    statement = (select(t.c.period_start, t.c.exception_type, t.c.version, t.c.crashes, t.c.users)
-                 .where(*query.where(t))
-                 .order_by(t.c.period_start, t.c.exception_type, t.c.version))
-    return _iso(_rows(engine, statement))
-
-
-def opt_outs(engine: Engine, query: Query) -> list[dict]:
-    t = public_opt_outs
-    statement = (select(t.c.period_start, t.c.opt_outs, t.c.active, t.c.ratio)
-                 .where(*query.where(t)).order_by(t.c.period_start))
-    return _iso(_rows(engine, statement))
-
-
-def parameters(engine: Engine) -> dict[str, dict]:
-    t = public_parameters
-    return {r["name"]: {"value": r["value"], "description": r["description"]}
-            for r in _rows(engine, select(t.c.name, t.c.value, t.c.description).order_by(t.c.name))}
-
-
-def metric_names(engine: Engine, project: str) -> dict[str, list[str]]:
-    """The feature and timing names a project has published (for the query form)."""
-    names = {}
-    for key, table in (("features", public_feature_usage), ("timings", public_timings)):
-        statement = (select(table.c.metric).distinct()
-                     .where(table.c.project == project).order_by(table.c.metric))
-        names[key] = [r["metric"] for r in _rows(engine, statement)]
-    return names
-
-
-def aggregated_through(engine: Engine) -> date | None:
-    value = parameters(engine).get("aggregated_through", {}).get("value")
-    return date.fromisoformat(value) if value else None
-
-
-def headline(engine: Engine, project: str) -> dict:
-    """A project's numbers for the front page, from the 30-day, weekly and daily rows.
-
-    Active installations in the last 30 complete days and the change against the
-    30 days before; the weekly total of the last complete ISO week, the week before
-    for its trend; and the daily totals of the last 30 days for a sparkline.
-    """
-    t = public_active_installs
-    through = aggregated_through(engine)
-    weeks = _rows(engine, select(t.c.period_start, t.c.installs)
-                  .where(t.c.project == project, t.c.interval == "week", t.c.breakdown == "")
-                  .order_by(t.c.period_start.desc()).limit(3))
-    complete = [w for w in weeks if through is None or w["period_start"] + timedelta(days=6) <= through]
-    latest = complete[0] if complete else (weeks[0] if weeks else None)
-    previous = complete[1] if len(complete) > 1 else None
-    trend = None
-    if latest and previous and previous["installs"]:
-        trend = round(100 * (latest["installs"] - previous["installs"]) / previous["installs"], 1)
-    month = _rows(engine, select(t.c.period_start, t.c.installs)
-                  .where(t.c.project == project, t.c.interval == "month", t.c.breakdown == "")
-                  .order_by(t.c.period_start.desc()).limit(1))
-    since = (through or date.today()) - timedelta(days=29)
-    days = _iso(_rows(engine, select(t.c.period_start, t.c.installs)
-                      .where(t.c.project == project, t.c.interval == "day", t.c.breakdown == "",
-                             t.c.period_start >= since)
-                      .order_by(t.c.period_start)))
-    recent = _rows(engine, select(t.c.period_start, t.c.installs)
-                   .where(t.c.project == project, t.c.interval == "30d", t.c.breakdown == "")
-                   .order_by(t.c.period_start.desc()).limit(2))
-    recent_trend = None
-    if len(recent) == 2 and recent[1]["installs"]:
-        recent_trend = round(100 * (recent[0]["installs"] - recent[1]["installs"]) / recent[1]["installs"], 1)
-    return {
-        "project": project,
-        "last_30_days_from": recent[0]["period_start"].isoformat() if recent else None,
-        "last_30_days_installs": recent[0]["installs"] if recent else None,
-        "last_30_days_trend_percent": recent_trend,
-        "week": latest["period_start"].isoformat() if latest else None,
-        "weekly_installs": latest["installs"] if latest else None,
-        "previous_week_installs": previous["installs"] if previous else None,
-        "trend_percent": trend,
-        "month": month[0]["period_start"].isoformat() if month else None,
-        "monthly_installs": month[0]["installs"] if month else None,
-        "daily": days,
-    }
-
-
-def period_tables() -> dict:
-    """The public tables that have periods, by name (for dataset releases)."""
-    return {name: t for name, t in TABLES.items() if "interval" in t.c}
-
-
-def release_rows(engine: Engine, table, interval: str, period_start: date) -> list[dict]:
-    """One table's rows of one period, every column, in a stable order."""
-    statement = (select(table).where(table.c.interval == interval,
-                                     table.c.period_start == period_start)
-                 .order_by(*table.primary_key.columns))
-    return _iso(_rows(engine, statement))
-
-
-def periods(engine: Engine, interval: str) -> list[date]:
-    t = public_active_installs
-    statement = (select(t.c.period_start).distinct().where(t.c.interval == interval)
-                 .order_by(t.c.period_start))
-    return [r["period_start"] for r in _rows(engine, statement)]
-
-
-__all__ = ["BREAKDOWNS", "INTERVALS", "OTHER", "Query", "TABLES"]
+__all__ = ["BREAKDOWNS", "INTERVALS", "Query", "TABLES", "period_end"]

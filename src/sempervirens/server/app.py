@@ -17,7 +17,7 @@ from .. import public
 from .. import settings as settings_module
 from ..admin import private_api as admin_api
 from ..admin import private_pages
-from ..aggregate.background import start_periodic_aggregation
+from ..cycle.background import start_periodic_aggregation
 from ..store import Writer, open_stores
 from ._client_ip import ClientAddress
 from ._ingest import submit

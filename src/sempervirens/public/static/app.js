@@ -26,17 +26,25 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-// rows -> {periods: [...], series: {name: [values aligned on periods]}}
-function pivot(rows, nameOf, valueOf) {
+// rows -> {periods: [...], series: {name: [values aligned on periods]},
+//          bounds: {name: [[lows], [highs]]}}: each number's 95% interval, when given.
+function pivot(rows, nameOf, valueOf, lowOf, highOf) {
   const periods = [...new Set(rows.map((r) => r.period_start))].sort();
   const index = new Map(periods.map((p, i) => [p, i]));
   const series = {};
+  const bounds = {};
   for (const r of rows) {
     const name = nameOf(r);
+    const i = index.get(r.period_start);
     series[name] = series[name] || periods.map(() => null);
-    series[name][index.get(r.period_start)] = (series[name][index.get(r.period_start)] || 0) + valueOf(r);
+    series[name][i] = valueOf(r);
+    if (lowOf && highOf) {
+      bounds[name] = bounds[name] || [periods.map(() => null), periods.map(() => null)];
+      bounds[name][0][i] = lowOf(r);
+      bounds[name][1][i] = highOf(r);
+    }
   }
-  return { periods, series };
+  return { periods, series, bounds };
 }
 
 const charts = new Map();
@@ -54,6 +62,23 @@ function chart(container, data, opts) {
   // (its container scrolls sideways rather than squeezing the axes).
   const minWidth = opts.spark ? 0 : 260;
   const width = Math.max(container.clientWidth, minWidth);
+  // Each series with an interval gets two invisible series (its 95% bounds) and a
+  // shaded band between them.
+  const lines = names.map((n, i) => ({
+    label: n, stroke: COLORS[i % COLORS.length], width: 2,
+    points: { show: !opts.spark && data.periods.length < 40 }, spanGaps: false,
+  }));
+  const values = names.map((n) => data.series[n]);
+  const bands = [];
+  const bounded = opts.spark ? [] : names.filter((n) => data.bounds && data.bounds[n]);
+  for (const n of bounded) {
+    const i = names.indexOf(n);
+    const first = lines.length + 1;
+    lines.push({ label: `${n} (95% low)`, stroke: "transparent", width: 0, points: { show: false } },
+      { label: `${n} (95% high)`, stroke: "transparent", width: 0, points: { show: false } });
+    values.push(data.bounds[n][0], data.bounds[n][1]);
+    bands.push({ series: [first + 1, first], fill: COLORS[i % COLORS.length] + "33" });
+  }
   const plot = new uPlot({
     width, height: opts.height || 300,
     scales: { x: { time: true } },
@@ -62,39 +87,56 @@ function chart(container, data, opts) {
     axes: opts.spark ? [{ show: false }, { show: false }]
       : [{}, { size: 60, values: (u, ticks) => ticks.map((t) => fmt(t) + (opts.unit || "")) }],
     cursor: { show: !opts.spark },
-    series: [{}, ...names.map((n, i) => ({
-      label: n, stroke: COLORS[i % COLORS.length], width: 2,
-      points: { show: !opts.spark && data.periods.length < 40 }, spanGaps: false,
-    }))],
-  }, [data.periods.map(seconds), ...names.map((n) => data.series[n])], container);
+    bands,
+    series: [{}, ...lines],
+  }, [data.periods.map(seconds), ...values], container);
   charts.set(container, { plot, minWidth });
 }
 
 function table(container, data, testid) {
   const names = Object.keys(data.series);
-  const head = el("tr", {}, el("th", {}, "period"), ...names.map((n) => el("th", {}, n)));
+  const bounded = (n) => data.bounds && data.bounds[n];
+  const head = el("tr", {}, el("th", {}, "period"), ...names.flatMap((n) =>
+    bounded(n) ? [el("th", {}, n), el("th", {}, "95% interval")] : [el("th", {}, n)]));
   const body = data.periods.map((p, i) =>
-    el("tr", {}, el("td", {}, p), ...names.map((n) => el("td", { class: "num" }, fmt(data.series[n][i])))));
+    el("tr", {}, el("td", {}, p), ...names.flatMap((n) => {
+      const cells = [el("td", { class: "num" }, fmt(data.series[n][i]))];
+      if (bounded(n)) {
+        cells.push(el("td", { class: "num interval" },
+          data.series[n][i] === null ? "" : `${fmt(data.bounds[n][0][i])}–${fmt(data.bounds[n][1][i])}`));
+      }
+      return cells;
+    })));
   container.replaceChildren(el("table", { "data-testid": testid }, el("thead", {}, head), el("tbody", {}, ...body)));
 }
 
 // The query of the main chart: what each metric fetches and how it is drawn.
 const QUERIES = {
   installs: (q) => ["active-installs", { breakdown: q.breakdown },
-    (rows) => pivot(rows, (r) => r.value || "installations", (r) => r.installs), ""],
+    (rows) => pivot(rows, (r) => r.value || "installations", (r) => r.installs,
+      (r) => r.installs_low, (r) => r.installs_high), ""],
   features: (q) => ["features", { metric: q.name },
-    (rows) => pivot(rows, (r) => r.label ? `${r.metric} [${r.label}]` : r.metric, (r) => r.users), ""],
+    (rows) => pivot(rows, (r) => r.label ? `${r.metric} [${r.label}]` : r.metric, (r) => r.users,
+      (r) => r.users_low, (r) => r.users_high), ""],
   timings: (q) => ["timings", { metric: q.name }, (rows) => {
     const metric = q.name || (rows[0] && rows[0].metric);
     const mine = rows.filter((r) => r.metric === metric);
-    const data = pivot(mine, () => "p50", (r) => r.p50_us / 1000);
-    data.series.p90 = pivot(mine, () => "p90", (r) => r.p90_us / 1000).series.p90 || [];
-    data.series.p99 = pivot(mine, () => "p99", (r) => r.p99_us / 1000).series.p99 || [];
-    data.title = `${metric || "timing"} (milliseconds)`;
+    const ms = (v) => (v === null ? null : v / 1000);
+    const data = { periods: [], series: {}, bounds: {} };
+    for (const p of ["p50", "p90", "p99"]) {
+      const one = pivot(mine, () => p, (r) => ms(r[p + "_us"]), (r) => ms(r[p + "_us_low"]),
+        (r) => ms(r[p + "_us_high"]));
+      data.periods = one.periods;
+      Object.assign(data.series, one.series);
+      Object.assign(data.bounds, one.bounds);
+    }
+    data.title = `${metric || "timing"}: installations' median durations (milliseconds)`;
     return data;
   }, " ms"],
-  crashes: () => ["crashes", {}, (rows) => pivot(rows, (r) => r.exception_type, (r) => r.crashes), ""],
-  "opt-outs": () => ["opt-outs", {}, (rows) => pivot(rows, () => "opt-out ratio", (r) => r.ratio), ""],
+  crashes: () => ["crashes", {}, (rows) => pivot(rows, (r) => `${r.exception_type} ${r.version}`,
+    (r) => r.crashes, (r) => r.crashes_low, (r) => r.crashes_high), ""],
+  "opt-outs": () => ["opt-outs", {}, (rows) => pivot(rows, () => "opt-out ratio", (r) => r.ratio,
+    (r) => r.ratio_low, (r) => r.ratio_high), ""],
 };
 
 function readForm(form) {
@@ -141,22 +183,24 @@ async function drawGlance(base, periods) {
     const { rows } = await api(base + "active-installs", { ...periods, breakdown: box.dataset.breakdown });
     const latest = rows.length ? rows[rows.length - 1].period_start : null;
     const parts = rows.filter((r) => r.period_start === latest).sort((a, b) => b.installs - a.installs);
-    const total = parts.reduce((s, r) => s + r.installs, 0);
+    const total = parts.reduce((s, r) => s + Math.max(r.installs, 0), 0);
     box.replaceChildren(...(parts.length ? [el("p", { class: "period" }, `period of ${latest}`)] : [el("p", { class: "empty" }, "Nothing published.")]),
       ...parts.map((r) => {
         const bar = el("span", { class: "fill" });
-        bar.style.width = (100 * r.installs / total).toFixed(1) + "%"; // CSSOM: allowed by the CSP
+        bar.style.width = (total > 0 ? 100 * Math.max(r.installs, 0) / total : 0).toFixed(1) + "%"; // CSSOM: allowed by the CSP
         return el("div", { class: "bar", "data-value": r.value },
           el("span", { class: "name" }, r.value), el("span", { class: "track" }, bar),
-          el("span", { class: "num" }, fmt(r.installs)));
+          el("span", { class: "num", title: `95%: ${fmt(r.installs_low)}–${fmt(r.installs_high)}` }, fmt(r.installs)));
       }));
   }
   const optOuts = await api(base + "opt-outs", periods);
   chart(document.getElementById("optout-chart"),
-    pivot(optOuts.rows, () => "opt-out ratio", (r) => r.ratio), { height: 180, legend: false });
+    pivot(optOuts.rows, () => "opt-out ratio", (r) => r.ratio, (r) => r.ratio_low, (r) => r.ratio_high),
+    { height: 180, legend: false });
   const crashes = await api(base + "crashes", periods);
   table(document.getElementById("crash-table"),
-    pivot(crashes.rows, (r) => r.exception_type, (r) => r.crashes), "crash-table");
+    pivot(crashes.rows, (r) => r.exception_type, (r) => r.crashes, (r) => r.crashes_low,
+      (r) => r.crashes_high), "crash-table");
 }
 
 async function drawIndex() {

@@ -14,7 +14,7 @@ import logging
 import threading
 from pathlib import Path
 
-log = logging.getLogger("sempervirens.aggregate")
+log = logging.getLogger("sempervirens.cycle")
 LOCK_ID = 7412  # pg advisory lock key of the aggregation cycle (migrations use 7411)
 
 
@@ -47,11 +47,9 @@ def cycle_lock(stores):
 
 class PeriodicAggregation:
     def __init__(self, stores, settings: dict) -> None:
-        from .run import Config
-
         self.stores = stores
         self.interval = settings["aggregate_interval_seconds"]
-        self.config = Config.from_settings(settings)
+        self.settings = settings
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -74,7 +72,7 @@ class PeriodicAggregation:
             try:
                 with cycle_lock(self.stores) as acquired:
                     if acquired:
-                        run_cycle(self.stores, self.config)
+                        run_cycle(self.stores, self.settings)
             except Exception as error:
                 # The type only: database errors quote their parameters, which may be IPs.
                 log.error("aggregation cycle failed: %s", type(error).__name__)

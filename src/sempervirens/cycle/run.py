@@ -1,0 +1,124 @@
+"""One cycle, in order:
+
+1. private: enrich the new days' addresses, flag anomalies (their pings are left out
+   of every public number);
+2. seal: every closed day into the lake (then the hot store keeps only a margin);
+3. release: every closed period of every declared project, once (days, then the
+   weeks and months whose days are all released), computed by the engine from the
+   lake and published by the release with its noise and its ledger entry;
+4. the private institution aggregates of the new days;
+5. pending deletion requests (stores and lake);
+6. retention: raw addresses past the retention period.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+log = logging.getLogger("sempervirens.cycle")
+
+
+@dataclass
+class CycleReport:
+    """Counts only (never an address): what one cycle did, for logs and tests."""
+    sealed_days: list[date] = field(default_factory=list)
+    releases: list[tuple[str, str, date]] = field(default_factory=list)  # project, interval, start
+    private_days: list[date] = field(default_factory=list)
+    enriched: int = 0
+    anomalies: int = 0
+    excluded_pings: int = 0
+    deleted_clients: int = 0
+    purged_rows: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: bool = True,
+              enrich: bool = True) -> CycleReport:
+    from ..admin.deletion import process_pending
+    from ..aggregate.anomalies import detect_anomalies
+    from ..aggregate.institutions import aggregate_private, enrich_new_addresses
+    from ..aggregate.retention import purge_expired
+    from ..aggregate.state import ACCESS_LOG, dirty_days
+    from ..aggregate import tables
+
+    now = now or datetime.now(timezone.utc)
+    today = now.date()
+    report = CycleReport()
+    with stores.private.connect() as connection:
+        private = dirty_days(connection, tables.private_aggregated_days, ACCESS_LOG, today)
+    report.private_days = private.dirty
+    pending = False
+    if enrich and report.private_days:
+        report.enriched, pending = _timed(report, "enrich", enrich_new_addresses, stores.private,
+                                          report.private_days, settings)
+    if report.private_days:
+        report.anomalies, report.excluded_pings, _ = _timed(
+            report, "anomalies", detect_anomalies, stores, report.private_days, settings)
+    report.sealed_days = _timed(report, "seal", seal_closed_days, stores, settings, now)
+    report.releases = _timed(report, "release", release_closed_periods, stores, settings, now)
+    if report.private_days:
+        _timed(report, "private", aggregate_private, stores.private, report.private_days,
+               private.counts, today, complete_ok=not pending)
+    report.deleted_clients = _timed(report, "deletions", process_pending, stores, settings)
+    if purge:
+        report.purged_rows = _timed(report, "purge", purge_expired, stores,
+                                    settings["retention_days"], today)
+    log.info("cycle: %d days sealed, %d periods released, %d private days, %d addresses "
+             "enriched, %d anomalies (%d pings excluded), %d clients deleted, %d rows purged "
+             "in %.1f s", len(report.sealed_days), len(report.releases),
+             len(report.private_days), report.enriched, report.anomalies,
+             report.excluded_pings, report.deleted_clients, report.purged_rows,
+             sum(report.seconds.values()))
+    return report
+
+
+def _timed(report: CycleReport, name: str, function, *args, **kwargs):
+    start = time.perf_counter()
+    try:
+        return function(*args, **kwargs)
+    finally:
+        report.seconds[name] = round(time.perf_counter() - start, 3)
+
+
+def seal_closed_days(stores, settings: dict, now: datetime) -> list[date]:
+    """Seal every closed day into the lake, then prune the hot store to its margin."""
+    from ..aggregate.anomalies import excluded_documents
+    from ..store import lake
+
+    where = lake.Lake(settings["lake"])
+    sealed = lake.seal(stores.telemetry, where, now=now,
+                       grace=timedelta(hours=settings["seal_grace_hours"]),
+                       excluded=lambda day: excluded_documents(stores.telemetry, day))
+    lake.prune(stores.telemetry, where, now=now, margin_days=settings["hot_margin_days"])
+    return sealed
+
+
+def release_closed_periods(stores, settings: dict, now: datetime) -> list[tuple[str, str, date]]:
+    """Release every closed, sealed, unreleased period of every declared project, once:
+    days first, then the weeks and months whose days have all been released."""
+    from ..admin.projects import declarations
+    from ..aggregate import engine
+    from ..model.periods import INTERVALS
+    from ..release import due_periods, release_period
+    from ..store import lake
+
+    declared = declarations(stores.telemetry)
+    if not declared:
+        return []
+    where = lake.Lake(settings["lake"])
+    released = []
+    for interval in INTERVALS:
+        due = due_periods(stores.telemetry, interval, declared, sealed=set(where.days()),
+                          now=now, settings=settings)  # {period_start: [project, ...]}
+        if not due:
+            continue
+        exact = engine.compute(where, interval, sorted(due), declared, settings)
+        for start, projects in sorted(due.items()):
+            for project in projects:
+                release_period(stores.telemetry, project, declared[project], interval, start,
+                               exact.get(start, {}).get(project, {}), settings, now=now)
+                released.append((project, interval, start))
+    return released
