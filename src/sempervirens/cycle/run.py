@@ -98,27 +98,73 @@ def seal_closed_days(stores, settings: dict, now: datetime) -> list[date]:
 
 def release_closed_periods(stores, settings: dict, now: datetime) -> list[tuple[str, str, date]]:
     """Release every closed, sealed, unreleased period of every declared project, once:
-    days first, then the weeks and months whose days have all been released."""
-    from ..admin.projects import declarations
-    from ..aggregate import engine
+    days first, then the weeks and months whose days have all been released.
+
+    A project's periods are released from the day it was registered (public
+    knowledge), never from its first data (which one installation could reveal)."""
+    from ..admin.projects import declarations, registered_days
+    from ..aggregate.engine import compute
     from ..model.periods import INTERVALS
-    from ..release import due_periods, release_period
+    from ..release import bounds_from_settings, domains_for, release_period
     from ..store import lake
 
     declared = declarations(stores.telemetry)
     if not declared:
         return []
     where = lake.Lake(settings["lake"])
+    sealed = set(where.days())
+    since = registered_days(stores.telemetry)
+    domains = domains_for(declared)
+    declared_rows = [(project, *row) for project, d in declared.items() for row in d.rows()]
     released = []
     for interval in INTERVALS:
-        due = due_periods(stores.telemetry, interval, declared, sealed=set(where.days()),
-                          now=now, settings=settings)  # {period_start: [project, ...]}
+        due = due_periods(stores.telemetry, interval, {p: since[p] for p in declared}, sealed,
+                          now, settings)
         if not due:
             continue
-        exact = engine.compute(where, interval, sorted(due), declared, settings)
+        days = sorted({day for start in due for day in days_of(interval, start)})
+        exact = compute(where, days, interval, sorted(due), declared_rows,
+                        bounds_from_settings(settings), settings)
         for start, projects in sorted(due.items()):
-            for project in projects:
-                release_period(stores.telemetry, project, declared[project], interval, start,
-                               exact.get(start, {}).get(project, {}), settings, now=now)
-                released.append((project, interval, start))
+            rows = {name: [r for r in found if r[1] == start] for name, found in exact.items()}
+            release_period(stores.telemetry, {p: domains[p] for p in projects}, interval, start,
+                           rows, settings, now=now, datasets_dir=datasets_dir(settings))
+            released += [(project, interval, start) for project in projects]
     return released
+
+
+def due_periods(engine, interval: str, since: dict[str, date], sealed: set[date],
+                now: datetime, settings: dict) -> dict[date, list[str]]:
+    """{period start: [project, ...]}: the periods of `interval` that are over (plus the
+    grace period), whose days are all sealed, not released yet for these projects, and,
+    for weeks and months, whose days have all been released for them."""
+    from ..model.periods import period_start
+    from ..release import ready_at
+    from ..release.ledger import released_periods
+
+    due: dict[date, list[str]] = {}
+    starts = {period_start(interval, day) for day in sealed}
+    for project, first in sorted(since.items()):
+        done = released_periods(engine, project, interval)
+        days_done = released_periods(engine, project, "day") if interval != "day" else set()
+        for start in sorted(starts):
+            days = days_of(interval, start)
+            if (start < first or start in done or now < ready_at(interval, start, settings)
+                    or not set(days) <= sealed):
+                continue
+            if interval != "day" and not set(days) <= days_done:
+                continue
+            due.setdefault(start, []).append(project)
+    return due
+
+
+def days_of(interval: str, start: date) -> list[date]:
+    from ..model.periods import period_end
+
+    return [start + timedelta(days=i) for i in range((period_end(interval, start) - start).days)]
+
+
+def datasets_dir(settings: dict):
+    from pathlib import Path
+
+    return Path(settings.get("releases_dir") or Path(settings["data_dir"]) / "releases")
