@@ -35,7 +35,9 @@ from _services.postgres import _bin
 from sempervirens.store import create_store_engine, migrations, open_stores, schema
 from sempervirens.store._engines import Stores
 
-HEADS = {"telemetry": "0007", "private": "0004"}
+# Each track's head: one, whatever revisions are added (the tests below hold for all).
+HEADS = {track: ScriptDirectory.from_config(migrations.config(track)).get_current_head()
+         for track in migrations.TRACKS}
 
 
 @pytest.fixture
@@ -118,12 +120,15 @@ def fresh(tmp_path, store_kind, request):
 
 
 def test_the_revisions_are_two_tracks_whose_heads_are_known():
-    for track, head in HEADS.items():
+    """One line of numbered revisions per store (a second head, from two branches that
+    each added one, fails here), whose first ones are the old runner's steps."""
+    for track in migrations.TRACKS:
         script = ScriptDirectory.from_config(migrations.config(track))
-        revisions = [r.revision for r in script.walk_revisions()]
-        assert script.get_heads() == [head]
-        assert sorted(revisions) == [f"{n:04d}" for n in range(1, int(head) + 1)]
-        assert [name[:4] for name in migrations.OLD_STEPS[track]] == sorted(revisions)
+        revisions = [r.revision for r in script.walk_revisions()][::-1]
+        assert script.get_heads() == [revisions[-1]]
+        assert revisions == [f"{n:04d}" for n in range(1, len(revisions) + 1)]
+        steps = migrations.OLD_STEPS[track]
+        assert [name[:4] for name in steps] == revisions[:len(steps)]
 
 
 def test_migrating_an_empty_store_yields_todays_metadata(fresh):
@@ -361,8 +366,8 @@ def test_processes_starting_at_once_migrate_once(tmp_path, postgres):
     assert len(ran) == len(set(ran)) == sum(int(head) for head in HEADS.values()), outputs
     stores = open_stores(tmp_path / "data", *urls, migrate=False)
     try:
-        assert migrations.current(stores.telemetry) == ("0007",)
-        assert migrations.current(stores.private) == ("0004",)
+        assert migrations.current(stores.telemetry) == (HEADS["telemetry"],)
+        assert migrations.current(stores.private) == (HEADS["private"],)
     finally:
         stores.dispose()
 
@@ -375,21 +380,23 @@ def test_a_new_revision_is_written_from_the_template_and_runs(tmp_path, monkeypa
                     ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(migrations, "REVISIONS", revisions)
     migrations.main(["revision", "telemetry", "-m", "Pings: a breakdown column"])
-    created = revisions / "telemetry" / "0008_pings_a_breakdown_column.py"
+    head = HEADS["telemetry"]
+    new = f"{int(head) + 1:04d}"
+    created = revisions / "telemetry" / f"{new}_pings_a_breakdown_column.py"
     source = created.read_text()
-    assert "revision = '0008'" in source and "down_revision = '0007'" in source
+    assert f"revision = '{new}'" in source and f"down_revision = '{head}'" in source
     assert "of the telemetry store" in source
     source = source.replace(
-        "    pass\n", "    op.add_column('pings', sa.Column('breakdown', _string(64)))\n", 1)
+        "    pass\n", "    op.add_column('pings', sa.Column('test_only', _string(64)))\n", 1)
     created.write_text(source)
 
     stores = open_stores(tmp_path / "data")
     try:
-        assert migrations.current(stores.telemetry) == ("0008",)
-        assert migrations.current(stores.private) == ("0004",)
+        assert migrations.current(stores.telemetry) == (new,)
+        assert migrations.current(stores.private) == (HEADS["private"],)
         with stores.telemetry.connect() as connection:
             columns = [row[1] for row in connection.exec_driver_sql("PRAGMA table_info(pings)")]
-        assert columns[-1] == "breakdown"
+        assert columns[-1] == "test_only"
     finally:
         stores.dispose()
 
