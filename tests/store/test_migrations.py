@@ -119,7 +119,7 @@ def fresh(tmp_path, store_kind, request):
     stores.dispose()
 
 
-def test_the_revisions_are_two_tracks_whose_heads_are_known():
+def test_each_store_has_one_numbered_line_of_revisions():
     """One line of numbered revisions per store (a second head, from two branches that
     each added one, fails here), whose first ones are the old runner's steps."""
     for track in migrations.TRACKS:
