@@ -1,133 +1,140 @@
-"""Ordered schema migrations of both stores, recorded in each database.
+"""Schema migrations of both stores, by Alembic: one version track per store.
 
-A migration is applied once, in order, inside a transaction, and recorded in the
-table `sempervirens_migrations` of its store.  schema.py shows the current
-tables; a change to a table that already shipped is a new migration here (a test
-checks that migrating an empty database yields exactly schema.py).
+Each store has its own revisions, in store/revisions/telemetry/ and
+store/revisions/private/ (one Alembic script directory, store/revisions/, with
+two version locations), and records the one it is at in its own
+`alembic_version` table.  No alembic.ini: `migrate(stores)` runs them at start
+(open_stores), and `python -m sempervirens.store.migrations` adds a revision
+(docs/operations.md, "Migrations").
+
+A revision is frozen once shipped: it spells out its DDL and never imports
+today's tables (schema.py, aggregate/tables.py, admin/tables.py), which a test
+compares with what the revisions build (tests/store/test_migrations.py).
+
+Stores made before Alembic carry the hand-written runner's table
+`sempervirens_migrations`, one row per step applied.  Its steps are the first
+revisions here (step `0003_rollups` is revision `0003`): such a store is stamped
+at the revision of its last step, the old table is dropped (alembic_version
+replaces it), and the later revisions run.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+import argparse
+from pathlib import Path
 
-from sqlalchemy import Column, Connection, DateTime, MetaData, Table, select, text
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect, text
 
-from . import schema
-from ..aggregate import tables as aggregate_tables
-from ..admin import tables as admin_tables
+REVISIONS = Path(__file__).with_name("revisions")
+TRACKS = ("telemetry", "private")
+LOCK_ID = 7411  # PostgreSQL advisory lock: several workers start, one migrates
 
-_record = MetaData()
-applied = Table(
-    "sempervirens_migrations", _record,
-    Column("name", schema.String(200), primary_key=True),
-    Column("applied_at", DateTime(timezone=True), nullable=False),
-)
-
-
-def _create(*tables: Table) -> Callable[[Connection], None]:
-    def apply(connection: Connection) -> None:
-        for table in tables:
-            table.create(connection)
-    return apply
-
-
-def _rollups(connection: Connection) -> None:
-    """Rollups kept between cycles, and the pings index that reads clients in order."""
-    connection.exec_driver_sql("DROP INDEX IF EXISTS ix_pings_day_project")
-    _pings_day_index(connection)
-    if connection.dialect.name == "postgresql":
-        # Tells the planner how many (day, project, client) groups there are, so it
-        # streams them from the index instead of hashing millions in memory.
-        connection.exec_driver_sql("CREATE STATISTICS IF NOT EXISTS pings_day_project_client "
-                                   "(ndistinct) ON day, project, client_id FROM pings")
-    _create(*aggregate_tables.ROLLUP_TABLES)(connection)
+# The hand-written runner's steps, in the order it applied them; the revision that
+# freezes each is its number.  Never extend these: new changes are revisions.
+OLD_TABLE = "sempervirens_migrations"
+OLD_STEPS = {
+    "telemetry": ("0001_pings_and_projects", "0002_aggregate_tables", "0003_rollups",
+                  "0004_pings_day_client_report", "0005_rollup_cell_sets",
+                  "0006_bitmaps_fillfactor", "0007_bytewise_strings"),
+    "private": ("0001_access_log", "0002_aggregate_tables", "0003_admin_tables",
+                "0004_bytewise_strings"),
+}
 
 
-def _pings_day_index(connection: Connection) -> None:
-    """The pings' index in (day, project, client, report) order (schema.py)."""
-    connection.exec_driver_sql("DROP INDEX IF EXISTS ix_pings_day_client")
-    for index in schema.PINGS_DAY_INDEXES:
-        index.create(connection, checkfirst=True)
-
-
-def _rollup_cell_sets(connection: Connection) -> None:
-    """rollup_members (a row per cell and client) gives way to a set of cell numbers
-    in rollup_clients, and rollup_profiles to rollup_parts.  The rollups are derived
-    data: the open periods are marked pruned, so the next cycle rebuilds them."""
-    for name in ("rollup_members", "rollup_profiles"):
-        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-    for table in (aggregate_tables.rollup_clients, aggregate_tables.rollup_cells):
-        table.drop(connection, checkfirst=True)
-        table.create(connection)
-    aggregate_tables.rollup_parts.create(connection, checkfirst=True)
-    connection.execute(aggregate_tables.rollup_periods.update().values(pruned=True))
-
-
-def _bitmaps_fillfactor(connection: Connection) -> None:
-    """Room on the bitmaps' pages for each day's updates (aggregate/tables.py); CLUSTER
-    rewrites the pages there are (in key order, as they are merged)."""
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("ALTER TABLE client_days_seen SET "
-                                   f"(fillfactor = {aggregate_tables.BITMAPS_FILLFACTOR})")
-        connection.exec_driver_sql("CLUSTER client_days_seen USING client_days_seen_pkey")
-
-
-def _bytewise_strings(connection: Connection) -> None:
-    """PostgreSQL: every string column compared byte by byte, as schema.String
-    declares them now (the indexes that hold them are rebuilt; no table is)."""
-    if connection.dialect.name != "postgresql":
-        return
-    columns = connection.execute(text("""
-        SELECT c.table_name, c.column_name, c.data_type, c.character_maximum_length
-        FROM information_schema.columns c JOIN information_schema.tables t
-          ON t.table_schema = c.table_schema AND t.table_name = c.table_name
-        WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
-          AND c.collation_name IS DISTINCT FROM 'C'
-          AND c.data_type IN ('character varying', 'text')
-        ORDER BY c.table_name, c.ordinal_position"""))
-    by_table: dict[str, list[str]] = {}
-    for table, column, kind, length in columns:
-        declared = "TEXT" if kind == "text" else f"VARCHAR({length})" if length else "VARCHAR"
-        by_table.setdefault(table, []).append(
-            f'ALTER COLUMN "{column}" TYPE {declared} COLLATE "C"')
-    for table, changes in by_table.items():  # one statement: each index rebuilt once
-        connection.exec_driver_sql(f'ALTER TABLE "{table}" {", ".join(changes)}')
-
-
-# (name, function) per store, in the order they apply.  Never edit a shipped one.
-TELEMETRY = [
-    ("0001_pings_and_projects", _create(schema.pings, schema.projects)),
-    ("0002_aggregate_tables", _create(*aggregate_tables.TELEMETRY_TABLES)),
-    ("0003_rollups", _rollups),
-    ("0004_pings_day_client_report", _pings_day_index),
-    ("0005_rollup_cell_sets", _rollup_cell_sets),
-    ("0006_bitmaps_fillfactor", _bitmaps_fillfactor),
-    ("0007_bytewise_strings", _bytewise_strings),
-]
-PRIVATE = [
-    ("0001_access_log", _create(schema.access_log)),
-    ("0002_aggregate_tables", _create(*aggregate_tables.PRIVATE_TABLES)),
-    ("0003_admin_tables", _create(*admin_tables.PRIVATE_TABLES)),
-    ("0004_bytewise_strings", _bytewise_strings),
-]
+def config(track: str) -> Config:
+    """The Alembic configuration of one store's track (no alembic.ini)."""
+    if track not in TRACKS:
+        raise ValueError(f"no such store: {track!r} (one of {', '.join(TRACKS)})")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(REVISIONS))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", str(REVISIONS / track))
+    cfg.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    cfg.set_main_option("track", track)  # for the new revision's docstring
+    return cfg
 
 
 def migrate(stores) -> None:
-    _apply(stores.telemetry, TELEMETRY)
-    _apply(stores.private, PRIVATE)
+    """Bring both stores to their head revision (at start, before the workers)."""
+    upgrade(stores.telemetry, "telemetry")
+    upgrade(stores.private, "private")
 
 
-def _apply(engine, migrations) -> None:
+def upgrade(engine: Engine, track: str, revision: str = "head") -> None:
+    """Upgrade one store to `revision`, in one transaction, under the advisory lock
+    on PostgreSQL: a process that waited finds the work done and does nothing."""
+    cfg = config(track)
+    script = ScriptDirectory.from_config(cfg)
+
+    def upgrades(current, _context):
+        return script._upgrade_revs(revision, current)
+
     with engine.begin() as connection:
-        applied.create(connection, checkfirst=True)
-    for name, function in migrations:
-        with engine.begin() as connection:
-            if engine.dialect.name == "postgresql":
-                # Several workers may start at once: one migrates, the others wait.
-                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7411)")
-            done = connection.execute(select(applied.c.name).where(applied.c.name == name)).first()
-            if done:
-                continue
-            function(connection)
-            connection.execute(applied.insert().values(name=name, applied_at=datetime.now(timezone.utc)))
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOCK_ID})")
+        with EnvironmentContext(cfg, script, fn=upgrades, destination_rev=revision) as env:
+            env.configure(connection=connection)
+            _adopt_old_runner(env.get_context(), script, track)
+            with env.begin_transaction():
+                env.run_migrations()
+
+
+def current(engine: Engine) -> tuple[str, ...]:
+    """The revision(s) a store is at (empty before its first migration)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_heads()
+
+
+def _adopt_old_runner(context: MigrationContext, script: ScriptDirectory, track: str) -> None:
+    """A store of the hand-written runner: stamp the revision of its last step, and
+    drop its table (alembic_version is the record from now on)."""
+    connection: Connection = context.connection
+    if not inspect(connection).has_table(OLD_TABLE):
+        return
+    if not context.get_current_heads():
+        names = set(connection.execute(text(f"SELECT name FROM {OLD_TABLE}")).scalars())
+        steps = OLD_STEPS[track]
+        done = steps[:len(names)]
+        if names != set(done):
+            raise RuntimeError(
+                f"the {track} store's {OLD_TABLE} lists {sorted(names)}, not the first steps of "
+                f"{list(steps)}: it was not made by a released runner; migrate it by hand")
+        if done:
+            context.stamp(script, done[-1][:4])
+    connection.exec_driver_sql(f"DROP TABLE {OLD_TABLE}")
+
+
+def new_revision(track: str, message: str) -> str:
+    """Write the next revision of a track from the template; returns its path."""
+    cfg = config(track)
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    rev_id = f"{int(head) + 1:04d}" if head else "0001"
+    created = command.revision(cfg, message=message, rev_id=rev_id,
+                               version_path=str(REVISIONS / track))
+    return created.path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m sempervirens.store.migrations",
+        description="The stores' Alembic revisions (they run at start: `sempervirens serve`).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    revision = commands.add_parser("revision", help="write the next revision of a store")
+    revision.add_argument("store", choices=TRACKS)
+    revision.add_argument("-m", "--message", required=True, help="what it changes, one line")
+    history = commands.add_parser("history", help="list a store's revisions")
+    history.add_argument("store", choices=TRACKS)
+    args = parser.parse_args(argv)
+    if args.command == "revision":
+        print(new_revision(args.store, args.message))
+    else:
+        command.history(config(args.store))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Tables of the two stores.
+
+The privacy boundary is drawn here: `telemetry` holds what clients report and
+never an IP address; `private` holds the web log that ties an IP to a client, and
+nothing else reads or writes it but the writer, enrichment and retention.
+"""
+
+import sqlalchemy
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
+
+# JSON columns are JSONB on PostgreSQL (indexable, compact) and JSON text on SQLite.
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+# Every string column of both stores is compared byte by byte (collation "C") on
+# PostgreSQL, as SQLite's are: a database's own collation (C.UTF-8, en_US.UTF-8)
+# calls the C library per comparison and sorts without abbreviated keys, several
+# times slower on the client ids that aggregation sorts, joins and looks up.
+def String(length: int | None = None) -> TypeEngine:
+    return sqlalchemy.String(length).with_variant(
+        sqlalchemy.String(length, collation="C"), "postgresql")
+
+
+def Text() -> TypeEngine:
+    return sqlalchemy.Text().with_variant(sqlalchemy.Text(collation="C"), "postgresql")
+
+
+UUID_LENGTH = 36
+
+telemetry = MetaData()
+private = MetaData()
+
+pings = Table(
+    "pings", telemetry,
+    Column("document_id", String(UUID_LENGTH), primary_key=True),  # resends are stored once
+    Column("project", String(100), nullable=False),
+    Column("ping_type", String(20), nullable=False),
+    Column("client_id", String(UUID_LENGTH)),  # NULL for opt-out pings
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("day", Date, nullable=False),  # UTC day received: the unit of aggregation
+    Column("project_version", String(128)),
+    Column("library_name", String(128)),
+    Column("library_version", String(128)),
+    Column("period_start", DateTime(timezone=True)),
+    Column("period_end", DateTime(timezone=True)),
+    Column("os", String(128)),
+    Column("os_version", String(128)),
+    Column("arch", String(128)),
+    Column("python_implementation", String(128)),
+    Column("python_version", String(128)),
+    Column("cpu_count", Integer),
+    Column("memory_total", BigInteger),
+    Column("is_ci", Boolean),
+    Column("platform_tag", String(128)),
+    Column("metrics", Json),  # validated {"counters": ..., "labeled_counters": ..., ...}
+    Column("crash_type", String(256)),
+    Column("crash_traceback", Text()),  # scrubbed by the client, shown to the user first
+    Column("dropped", Json),  # what the client had to drop, by reason
+)
+
+# Only the index that aggregation needs: each random-order index (a UUID's) roughly
+# doubles the cost of an insert; this one is ordered by day first, so inserts touch
+# today's end of it only.  Deletions and exports scan, in batches, once per
+# aggregation cycle.  On PostgreSQL it also orders each client-day's reports from the
+# greatest (version, os, ...) down, NULLs last, and covers them: active installations
+# read the first of each client-day from the index alone (aggregate/public.py).  On
+# SQLite, where ingestion has the least headroom, it stays (day, project, client).
+REPORTED = ("project_version", "os", "arch", "python_version", "is_ci")
+PINGS_DAY_INDEXES = (
+    Index("ix_pings_day_client_report", pings.c.day, pings.c.project, pings.c.client_id,
+          *(pings.c[name].desc().nulls_last() for name in REPORTED),
+          postgresql_include=["ping_type"]).ddl_if(dialect="postgresql"),
+    Index("ix_pings_day_client_report", pings.c.day, pings.c.project,
+          pings.c.client_id).ddl_if(dialect="sqlite"),
+)
+
+projects = Table(
+    "projects", telemetry,
+    Column("name", String(100), primary_key=True),  # PEP 503 normalised
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+)
+
+access_log = Table(
+    "access_log", private,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("ip", String(45), nullable=False),  # the one piece of personal data we keep
+    Column("project", String(100), nullable=False),
+    Column("ping_type", String(20), nullable=False),
+    Column("client_id", String(UUID_LENGTH)),
+    Column("document_id", String(UUID_LENGTH), nullable=False),
+    Index("ix_access_log_received_at", "received_at"),  # retention and anomaly windows
+)
