@@ -105,6 +105,8 @@ def parse(text: str, source: str = "metrics file") -> Declaration:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise DeclarationError(f"{source}: not valid TOML: {error}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise DeclarationError(f"{source}: not valid TOML: nested too deeply") from None
     unknown = set(data) - {"versions", "crash_kinds", "metrics"}
     if unknown:
         raise DeclarationError(f"{source}: unknown key {sorted(unknown)[0]!r} "
