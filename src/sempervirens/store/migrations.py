@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Callable
 
-from sqlalchemy import Column, Connection, DateTime, MetaData, Table, select, text
+from sqlalchemy import Column, Connection, DateTime, MetaData, Table, inspect, select, text
 
 from . import schema
 from ..aggregate import tables as aggregate_tables
@@ -95,6 +95,16 @@ def _bytewise_strings(connection: Connection) -> None:
         connection.exec_driver_sql(f'ALTER TABLE "{table}" {", ".join(changes)}')
 
 
+def _project_declarations(connection: Connection) -> None:
+    """projects.declaration and declared_at (a store made by 0001 before they existed).
+    Temporary: to be converted to an Alembic revision."""
+    present = {c["name"] for c in inspect(connection).get_columns("projects")}
+    for column in (schema.projects.c.declaration, schema.projects.c.declared_at):
+        if column.name not in present:
+            kind = column.type.compile(dialect=connection.dialect)
+            connection.exec_driver_sql(f"ALTER TABLE projects ADD COLUMN {column.name} {kind}")
+
+
 # (name, function) per store, in the order they apply.  Never edit a shipped one.
 TELEMETRY = [
     ("0001_pings_and_projects", _create(schema.pings, schema.projects)),
@@ -104,6 +114,7 @@ TELEMETRY = [
     ("0005_rollup_cell_sets", _rollup_cell_sets),
     ("0006_bitmaps_fillfactor", _bitmaps_fillfactor),
     ("0007_bytewise_strings", _bytewise_strings),
+    ("0008_project_declarations", _project_declarations),
 ]
 PRIVATE = [
     ("0001_access_log", _create(schema.access_log)),
