@@ -245,3 +245,17 @@ def test_a_store_made_before_declarations_is_migrated(tmp_path, store_kind, requ
         assert projects.declarations(stores.telemetry) == {"old": parse(EXAMPLE)}
     finally:
         stores.dispose()
+
+
+def test_the_documented_example_is_a_valid_metrics_file():
+    from pathlib import Path
+
+    docs = Path(__file__).parents[2] / "docs"
+    example = parse((docs / "examples" / "metrics.toml").read_text(encoding="utf-8"))
+    assert {m.name for m in example.metrics} >= {"io.read_csv", "io.read", "solve"}
+    guide = (docs / "integrating.md").read_text(encoding="utf-8")
+    section = guide.split("## Declaring what you collect")[1].split("\n## ")[0]
+    excerpt = section.split("```toml\n")[1].split("```")[0]
+    parsed = parse(excerpt)  # the excerpt in the guide is valid, and agrees with the file
+    assert all(example.by_name[m.name] == m for m in parsed.metrics)
+    assert parsed.versions == example.versions and parsed.crash_kinds == example.crash_kinds
