@@ -259,3 +259,17 @@ def test_the_documented_example_is_a_valid_metrics_file():
     parsed = parse(excerpt)  # the excerpt in the guide is valid, and agrees with the file
     assert all(example.by_name[m.name] == m for m in parsed.metrics)
     assert parsed.versions == example.versions and parsed.crash_kinds == example.crash_kinds
+
+
+def test_allows_agrees_with_rows_and_replace_rebuilds_the_index():
+    import dataclasses
+
+    declaration = parse(EXAMPLE)
+    for row in declaration.rows():
+        assert declaration.allows(*row), row
+    assert not declaration.allows("crash", "KeyError") and not declaration.allows("version", "3.0")
+    assert not declaration.allows("counter", "io.format") and not declaration.allows(
+        "labeled_counter", "io.format", "xls")
+    emptied = dataclasses.replace(declaration, metrics=())
+    assert emptied.by_name == {} and not emptied.allows("counter", "io.read_csv")
+    assert declaration.allows("counter", "io.read_csv")  # the original is untouched
