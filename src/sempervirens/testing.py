@@ -17,6 +17,10 @@ and in a test that checks the project's instrumentation::
             mypkg.read_csv("data.csv")
         assert captured.counters("mypkg")["io.read_csv"] == 1
 
+and, to fail a test whose code records a name the project's metrics file does not
+declare (it would never be published): `with testing.check_declared("metrics.toml",
+project="mypkg"): ...` (also as an autouse fixture; see check_declared).
+
 While a helper is active, the user's consent and environment are not consulted and
 nothing is written or sent: what is recorded stays in memory.  Setting
 SEMPERVIRENS_OPT_OUT=1 for a whole test run is the other way to turn it off.
@@ -76,6 +80,30 @@ class Capture:
         )
         return sorted(str(n) for n in names if not _wire.valid_name(n))
 
+    def undeclared(self, declaration, project: str | None = None) -> list[str]:
+        """What was recorded that `declaration` (a Declaration, or the path of a metrics
+        file) does not declare, one line each: it would never be published."""
+        if not hasattr(declaration, "allows"):
+            declaration = _load_declaration(declaration)
+        kinds = ((0, "counter"), (1, "labeled_counter"), (2, "timing"))
+        found = []
+        for index, kind in kinds:
+            recorded = self._section(index, project)
+            for name, value in sorted(recorded.items(), key=lambda item: str(item[0])):
+                declared = declaration.by_name.get(name)
+                if declared is None:
+                    found.append(f"{kind} {name!r} is not declared")
+                elif declared.kind != kind:
+                    found.append(f"{kind} {name!r} is declared as a {declared.kind}")
+                elif index == 1:
+                    found += [f"label {label!r} of {name!r} is not declared"
+                              for label in sorted(value, key=str) if label not in declared.labels]
+        for crash in self.crashes:
+            if (project is None or crash["project"] == project) \
+                    and crash["exception_type"] not in declaration.crash_kinds:
+                found.append(f"crash kind {crash['exception_type']!r} is not declared")
+        return list(dict.fromkeys(found))
+
     def _section(self, index: int, project: str | None) -> dict:
         self._flush()
         merged: dict = {}
@@ -122,3 +150,32 @@ def capture():
     finally:
         captured._flush()
         _switch(previous)
+
+
+@contextlib.contextmanager
+def check_declared(metrics_file, project: str | None = None):
+    """`capture()`, then AssertionError if the block recorded anything the metrics file
+    (a path, or a Declaration) does not declare: a metric, a label or a crash kind.
+
+    In a project's conftest.py, every test checks its instrumentation::
+
+        @pytest.fixture(autouse=True)
+        def declared_only():
+            with testing.check_declared("metrics.toml", project="mypkg"):
+                yield
+    """
+    given = hasattr(metrics_file, "allows")
+    declaration = metrics_file if given else _load_declaration(metrics_file)
+    with capture() as captured:
+        yield captured
+    problems = captured.undeclared(declaration, project)
+    if problems:
+        where = "the declaration" if given else metrics_file
+        raise AssertionError(f"recorded but not declared in {where}: " + "; ".join(problems))
+
+
+def _load_declaration(path):
+    from .model.declarations import parse
+
+    with open(path, encoding="utf-8") as file:
+        return parse(file.read(), str(path))

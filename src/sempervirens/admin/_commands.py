@@ -1,4 +1,4 @@
-"""`sempervirens admin ...`: tokens, projects, deletion, export and the audit log.
+"""`sempervirens admin ...`: tokens, projects and their metrics files, deletion, export, audit log.
 
 These run on the server host against the stores (the same --data-dir or database
 URLs as `serve`).  A token is printed once, on standard output, and never again.
@@ -39,7 +39,15 @@ def register(subparsers) -> None:
     add.add_argument("name", metavar="NAME")
     add.add_argument("--maintainer", action="append", default=[],
                      help="give this person a maintainer token (repeatable)")
+    _metrics(add, required=False)
     _expires(add)
+    update = _command(project_commands, "update", "replace what a registered project declares",
+                      project_update)
+    update.add_argument("name", metavar="NAME")
+    _metrics(update, required=True)
+    show = _command(project_commands, "show", "print what a project declares, as a metrics file",
+                    project_show)
+    show.add_argument("name", metavar="NAME")
     _command(project_commands, "list", "list registered projects and maintainers", project_list)
     remove = _command(project_commands, "remove", "unregister a project and revoke its tokens",
                       project_remove)
@@ -72,6 +80,11 @@ def _command(subparsers, name: str, help: str, func, *, secret: bool = False):
 def _expires(parser) -> None:
     parser.add_argument("--expires", type=float, default=DEFAULT_EXPIRY_DAYS, metavar="DAYS",
                         help=f"days until it expires [default: {DEFAULT_EXPIRY_DAYS}]")
+
+
+def _metrics(parser, *, required: bool) -> None:
+    parser.add_argument("--metrics", metavar="FILE", required=required,
+                        help="the project's metrics file: what it collects (docs/integrating.md)")
 
 
 def _open(args):
@@ -134,21 +147,101 @@ def token_revoke(args) -> int:
     return 0
 
 
+def _read_metrics(path: str):
+    """The metrics file's Declaration; DeclarationError (one line) if it cannot be used."""
+    from ..model.declarations import DeclarationError, parse
+
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise DeclarationError(f"cannot read metrics file {path}: {reason}") from None
+    return parse(text, path)
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(getattr(error, "message", error)).split())
+
+
 def project_add(args) -> int:
     from . import projects
     from ..protocol import ProtocolError
 
+    try:
+        declaration = _read_metrics(args.metrics) if args.metrics else None
+    except ValueError as error:  # DeclarationError: nothing is registered
+        return _fail(_one_line(error))
     _, stores = _open(args)
     try:
-        name, new, issued = projects.add(stores, args.name, tuple(args.maintainer), args.expires)
+        name, new, issued = projects.add(stores, args.name, tuple(args.maintainer), args.expires,
+                                         declaration=declaration)
     except (ValueError, ProtocolError) as error:
-        return _fail(getattr(error, "message", str(error)))
+        return _fail(_one_line(error))
     finally:
         stores.dispose()
-    print(f"{'registered' if new else 'already registered:'} {name}", file=sys.stderr)
+    declared = f", declaring {_summary(declaration)}" if declaration is not None else ""
+    print(f"{'registered' if new else 'already registered:'} {name}{declared}", file=sys.stderr)
     for maintainer, token in issued:
         print(f"{maintainer}\t{token}")
     return 0
+
+
+def project_update(args) -> int:
+    from . import projects
+    from ..protocol import ProtocolError
+
+    try:
+        declaration = _read_metrics(args.metrics)
+    except ValueError as error:
+        return _fail(_one_line(error))
+    _, stores = _open(args)
+    try:
+        before = projects.declaration(stores.telemetry, args.name)
+        changed = projects.declare(stores, args.name, declaration)
+    except (LookupError, ValueError, ProtocolError) as error:
+        return _fail(_one_line(error))
+    finally:
+        stores.dispose()
+    if not changed:
+        print("unchanged: the metrics file declares what is registered", file=sys.stderr)
+        return 0
+    for line in projects.changes(before, declaration) or ["the same entries, in another order"]:
+        print(line)
+    print(f"updated; it now declares {_summary(declaration)}", file=sys.stderr)
+    return 0
+
+
+def project_show(args) -> int:
+    from . import projects
+    from ..protocol import ProtocolError, normalize_project
+
+    try:
+        name = normalize_project(args.name)
+    except ProtocolError as error:
+        return _fail(_one_line(error))
+    _, stores = _open(args)
+    try:
+        with stores.telemetry.connect() as connection:
+            registered = projects.is_registered(connection, name)
+            declaration = projects.declaration(connection, name)
+            declared_at = projects.declared_at(connection, name)
+    finally:
+        stores.dispose()
+    if not registered:
+        return _fail(f"no such project: {name}")
+    if declaration is None:
+        return _fail(f"{name} declares nothing yet: "
+                     f"`admin project update {name} --metrics FILE` registers its metrics file")
+    when = declared_at.isoformat(timespec="seconds")
+    print(f"# {name}: {_summary(declaration)}, declared {when}")
+    sys.stdout.write(projects.to_toml(declaration))
+    return 0
+
+
+def _summary(declaration) -> str:
+    return (f"{len(declaration.metrics)} metric(s), {len(declaration.versions)} version(s), "
+            f"{len(declaration.crash_kinds)} crash kind(s)")
 
 
 def project_list(args) -> int:

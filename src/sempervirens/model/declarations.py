@@ -57,13 +57,17 @@ class Declaration:
     metrics: tuple[Metric, ...] = ()
     versions: tuple[str, ...] = ()  # major.minor; empty: partition selection
     crash_kinds: tuple[str, ...] = ()
-    by_name: dict = field(default_factory=dict, compare=False, repr=False)
+    # Derived from metrics: not an argument, so dataclasses.replace() rebuilds it
+    # rather than sharing (and extending) the original's.
+    by_name: dict = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.by_name.update((m.name, m) for m in self.metrics)
+        object.__setattr__(self, "by_name", {m.name: m for m in self.metrics})
 
     def allows(self, kind: str, name: str, label: str = "") -> bool:
-        """Whether a recorded (kind, name[, label]) is declared."""
+        """Whether a recorded (kind, name[, label]) is declared, as rows() lists them."""
+        if kind in ("crash", "version"):
+            return not label and name in (self.crash_kinds if kind == "crash" else self.versions)
         metric = self.by_name.get(name)
         if metric is None or metric.kind != kind:
             return False
@@ -105,6 +109,8 @@ def parse(text: str, source: str = "metrics file") -> Declaration:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise DeclarationError(f"{source}: not valid TOML: {error}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise DeclarationError(f"{source}: not valid TOML: nested too deeply") from None
     unknown = set(data) - {"versions", "crash_kinds", "metrics"}
     if unknown:
         raise DeclarationError(f"{source}: unknown key {sorted(unknown)[0]!r} "

@@ -91,6 +91,10 @@ projects = Table(
     "projects", telemetry,
     Column("name", String(100), primary_key=True),  # PEP 503 normalised
     Column("registered_at", DateTime(timezone=True), nullable=False),
+    # What it collects: its metrics file as Declaration.to_json() (model/declarations.py),
+    # and when that was last changed.  NULL: nothing declared.
+    Column("declaration", Text()),
+    Column("declared_at", DateTime(timezone=True)),
 )
 
 access_log = Table(
