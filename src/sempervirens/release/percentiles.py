@@ -1,25 +1,38 @@
 """Timing percentiles from a timing's released histogram (post-processing, no budget).
 
 The histogram is `timing_users` of one metric: installations per public bucket
-(one per doubling of the duration).  Negative noisy counts are clamped to 0; the
-p-th percentile is the first bucket where the cumulative count reaches p% of the
-total.  Its 95% interval is a parametric bootstrap: the percentile of the released
-histogram with fresh noise of the same scale drawn by OpenDP, 200 times, and the
-2.5% and 97.5% quantiles of those (approximate: it describes the noise, not the
-choice of installations).
+(one per doubling of the duration).  A bucket whose noisy count is below the 95%
+half-width of its noise (not distinguishable from an empty bucket; negative counts
+included) counts as 0, so that the noise of the many empty buckets does not drag
+the percentiles towards the middle of the scale.  The p-th percentile is the first
+bucket b where the cumulative count C(b) reaches p% of the total T.
+
+Its 95% interval inverts a test: D(b) = C(b) - p T is a sum of the kept buckets'
+counts with weights (1 - p) up to b and -p after, so its noise has variance
+sd^2 ((1 - p)^2 j + p^2 (m - j)) with j of the m kept buckets up to b; `low` is the
+first bucket where D(b) + 1.96 sd(b) >= 0 and `high` the first where
+D(b) - 1.96 sd(b) >= 0 (normal approximation; it ignores which buckets were zeroed).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from ..model.statistics import PERCENTILES
+from .uncertainty import laplace_halfwidth, laplace_sd
 
-REPLICATES = 200
+_Z = 1.959963984540054
+
+
+def significant(counts: Sequence[int], scale: float) -> list[int]:
+    """The counts with those below the noise's 95% half-width set to 0."""
+    floor = max(1, laplace_halfwidth(scale))
+    return [int(c) if c >= floor else 0 for c in counts]
 
 
 def percentile(counts: Sequence[int], p: float) -> int | None:
-    """Index of the bucket holding the p-th percentile of a (clamped) histogram."""
+    """Index of the bucket holding the p-th percentile of a histogram (negatives as 0)."""
     clamped = [max(0, int(c)) for c in counts]
     total = sum(clamped)
     if total == 0:
@@ -33,30 +46,28 @@ def percentile(counts: Sequence[int], p: float) -> int | None:
     return len(clamped) - 1
 
 
-def with_intervals(counts: Sequence[int], scale: float,
-                   replicates: int = REPLICATES) -> dict[int, tuple[int, int, int] | None]:
-    """{p: (bucket, low, high)} for each of model.statistics.PERCENTILES."""
-    import opendp.prelude as dp
-
-    dp.enable_features("contrib")
-    clamped = [max(0, int(c)) for c in counts]
-    result: dict[int, tuple[int, int, int] | None] = {}
-    if sum(clamped) == 0:
+def with_intervals(counts: Sequence[int], scale: float) -> dict[int, tuple[int, int, int] | None]:
+    """{p: (bucket, low, high)} for each of model.statistics.PERCENTILES, or None if empty."""
+    kept = significant(counts, scale)
+    total = sum(kept)
+    if total == 0:
         return {p: None for p in PERCENTILES}
-    # One call draws every replicate: the histogram repeated, noised as one vector.
-    width = len(clamped)
-    draw = dp.m.make_laplace(dp.vector_domain(dp.atom_domain(T="i64")),
-                             dp.l1_distance(T="i64"), scale=scale)
-    drawn = draw(clamped * replicates)
-    samples: dict[int, list[int]] = {p: [] for p in PERCENTILES}
-    for r in range(replicates):
-        redrawn = drawn[r * width:(r + 1) * width]
-        for p in PERCENTILES:
-            value = percentile(redrawn, p)
-            samples[p].append(len(clamped) - 1 if value is None else value)
+    sd = laplace_sd(scale)
+    m = sum(1 for c in kept if c)
+    result = {}
     for p in PERCENTILES:
-        ordered = sorted(samples[p])
-        low = ordered[int(0.025 * (replicates - 1))]
-        high = ordered[int(round(0.975 * (replicates - 1)))]
-        result[p] = (percentile(clamped, p), low, high)
+        share = p / 100
+        running, j, low, high = 0, 0, None, None
+        for index, count in enumerate(kept):
+            running += count
+            j += 1 if count else 0
+            d = running - share * total
+            spread = _Z * sd * math.sqrt((1 - share) ** 2 * j + share ** 2 * (m - j))
+            if low is None and d + spread >= 0:
+                low = index
+            if high is None and d - spread >= 0:
+                high = index
+        last = len(kept) - 1
+        result[p] = (percentile(kept, p), last if low is None else low,
+                     last if high is None else high)
     return result

@@ -244,7 +244,7 @@ def _percentile_rows(domain: Domain, noised: Noised, k: int) -> list[dict]:
     metrics = list(dict.fromkeys(metric for metric, _ in domain.fixed))
     for metric in metrics:
         counts = [noised.values[metric, bucket] for bucket in PUBLIC_BUCKETS]
-        shown = sum(max(0, c) for c in counts) >= k
+        shown = sum(percentiles.significant(counts, noised.scale)) >= k
         found = percentiles.with_intervals(counts, noised.scale) if shown and noised.scale else {}
         for p in PERCENTILES:
             bucket, low, high = found.get(p) or (None, None, None)
