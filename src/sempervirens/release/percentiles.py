@@ -1,10 +1,10 @@
 """Timing percentiles from a timing's released histogram (post-processing, no budget).
 
 The histogram is `timing_users` of one metric: installations per public bucket
-(one per doubling of the duration).  A bucket whose noisy count is below the 95%
-half-width of its noise (not distinguishable from an empty bucket; negative counts
-included) counts as 0, so that the noise of the many empty buckets does not drag
-the percentiles towards the middle of the scale.  The p-th percentile is the first
+(one per doubling of the duration).  A bucket whose noisy count is below the
+half-width of its noise at level 1 - 5%/buckets (not distinguishable from an empty
+bucket, even among all 51; negative counts included) counts as 0, so that the noise
+of the many empty buckets does not drag the percentiles across the scale.  The p-th percentile is the first
 bucket b where the cumulative count C(b) reaches p% of the total T.
 
 Its 95% interval inverts a test: D(b) = C(b) - p T is a sum of the kept buckets'
@@ -26,8 +26,8 @@ _Z = 1.959963984540054
 
 
 def significant(counts: Sequence[int], scale: float) -> list[int]:
-    """The counts with those below the noise's 95% half-width set to 0."""
-    floor = max(1, laplace_halfwidth(scale))
+    """The counts with those not significantly above 0 set to 0 (5% for all buckets)."""
+    floor = max(1, laplace_halfwidth(scale, 1 - 0.05 / max(1, len(counts))))
     return [int(c) if c >= floor else 0 for c in counts]
 
 
