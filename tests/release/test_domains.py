@@ -42,7 +42,8 @@ def test_versions_without_a_declaration_need_partition_selection():
 def test_declared_versions_are_fixed_and_nothing_is_selected():
     domains = build_domains(BREAKDOWNS, SCIPY)
     assert not any(d.has_selection for d in domains.values())
-    assert {("version", v) for v in ("1.0", "1.1", OTHER, UNKNOWN)} <= set(domains["installs"].fixed)
+    versions = {("version", v) for v in ("1.0", "1.1", OTHER, UNKNOWN)}
+    assert versions <= set(domains["installs"].fixed)
     assert not domains["installs"].is_open(("version", "1.2"))
     assert domains["feature_users"].fixed == () and domains["timing_users"].fixed == ()
     assert domains["crash_users"].fixed == tuple(

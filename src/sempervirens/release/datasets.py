@@ -100,7 +100,9 @@ def readme(release, k: int) -> str:
     correction = (f"\nThis is version {release.version}, a correction of release "
                   f"{release.correction_of}; it spent its own privacy budget.\n"
                   if release.correction_of else "")
-    return f"""# {release.project}: {release.interval} from {release.period_start.isoformat()}, version {release.version}
+    title = (f"{release.project}: {release.interval} from {release.period_start.isoformat()}, "
+             f"version {release.version}")
+    return f"""# {title}
 
 Usage statistics of {release.project}, released once by Sempervirens after the period
 ended ({release.released_at.isoformat()}). Every number is a count of installations (or

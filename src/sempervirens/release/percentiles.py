@@ -4,8 +4,8 @@ The histogram is `timing_users` of one metric: installations per public bucket
 (one per doubling of the duration).  A bucket whose noisy count is below the
 half-width of its noise at level 1 - 5%/buckets (not distinguishable from an empty
 bucket, even among all 51; negative counts included) counts as 0, so that the noise
-of the many empty buckets does not drag the percentiles across the scale.  The p-th percentile is the first
-bucket b where the cumulative count C(b) reaches p% of the total T.
+of the many empty buckets does not drag the percentiles across the scale.  The p-th
+percentile is the first bucket b where the cumulative count C(b) reaches p% of the total T.
 
 Its 95% interval inverts a test: D(b) = C(b) - p T is a sum of the kept buckets'
 counts with weights (1 - p) up to b and -p after, so its noise has variance
