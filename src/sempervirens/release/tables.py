@@ -10,7 +10,6 @@ Migrations are Alembic revisions (store/); these definitions are today's shape.
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     CheckConstraint,
     Column,
@@ -26,7 +25,7 @@ from sqlalchemy import (
 
 from ..model.periods import INTERVALS
 from ..model.statistics import STATISTICS
-from ..store.schema import String, Text, telemetry
+from ..store.schema import Json, String, Text, telemetry
 
 # Derived from a timing's released histogram (post-processing): key2 'p50', 'p90', 'p99',
 # value the public bucket index.
@@ -37,7 +36,7 @@ KEY_LENGTH = 200
 
 def _one_of(column: str, values) -> CheckConstraint:
     listed = ", ".join(f"'{v}'" for v in values)
-    return CheckConstraint(f"{column} IN ({listed})")
+    return CheckConstraint(f'"{column}" IN ({listed})')  # quoted: "interval" is a keyword
 
 
 public_releases = Table(
@@ -52,8 +51,8 @@ public_releases = Table(
     Column("epsilon", Float, nullable=False),  # composed by OpenDP over the statistics
     Column("delta", Float, nullable=False),
     Column("mechanism", Text(), nullable=False),  # in words, with scales and thresholds
-    Column("bounds", JSON, nullable=False),  # the contribution bounds in force
-    Column("statistics", JSON, nullable=False),  # {statistic: {epsilon, delta, scale, ...}}
+    Column("bounds", Json, nullable=False),  # the contribution bounds in force
+    Column("statistics", Json, nullable=False),  # {statistic: {epsilon, delta, scale, ...}}
     Column("correction_of", BigInteger().with_variant(Integer, "sqlite"),
            ForeignKey("public_releases.release_id")),
     UniqueConstraint("project", "interval", "period_start", "version",
