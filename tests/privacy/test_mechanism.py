@@ -7,9 +7,9 @@ little noise (or no threshold), to show that it would catch one.
 The statistical test: for events E_t = {X >= t} and {X <= t} on a grid of t, with N
 releases of each of the neighbouring inputs, it fails when
     p_hat(E) - e^eps q_hat(E) - delta > Z * SE,   SE^2 = p(1-p)/N + e^(2 eps) q(1-q)/N,
-in either direction.  Z = 5.3 is one-sided 5.8e-8 per comparison; with at most 40
+in either direction.  Z = 5.3 is one-sided 5.8e-8 per comparison; with 56
 comparisons (Bonferroni) a correct mechanism fails with probability below 1e-5 (normal
-approximation of binomial counts of N >= 20000).
+approximation of binomial counts of N = 12000).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from sempervirens.release.domains import Domain
 from sempervirens.release.uncertainty import laplace_sd
 
 dp.enable_features("contrib")
-N = 20_000
+N = 12_000
 Z = 5.3
 TRUE = 50  # the count without the planted installation
 
