@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .model.statistics import Bounds
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -45,6 +47,7 @@ def _bool(value: str) -> bool:
 
 _bool.__name__ = "boolean"  # argparse names the type in its error message
 _csv.__name__ = "comma-separated list"
+_BOUNDS = Bounds()  # the contribution bounds' defaults are the catalogue's
 
 SETTINGS = {
     s.name: s
@@ -88,9 +91,10 @@ SETTINGS = {
         Setting("dp_epsilon", None,
                 "Differential privacy for public install counts: epsilon per project and period "
                 "(default: off).", float),
-        Setting("dp_delta", None,
-                "Differential privacy: delta per project and period (default: 1e-7 when "
-                "--dp-epsilon is set).", float),
+        Setting("dp_delta", 1e-7,
+                "Differential privacy: delta per day of one installation's data, split over the "
+                "day, week and month releases like their epsilons (only statistics with private "
+                "partition selection spend it).", float),
         Setting("aggregate_interval_seconds", 3600,
                 "Seconds between aggregation cycles inside `serve` (0: never; run "
                 "`sempervirens aggregate` from cron instead).", int),
@@ -106,8 +110,54 @@ SETTINGS = {
         Setting("public_max_age", 300,
                 "Seconds that browsers and caches may keep public pages and API answers "
                 "(Cache-Control max-age; an ETag allows revalidation).", int),
+        Setting("dp_epsilon_day", 0.5,
+                "Differential privacy: epsilon of each day's release of a project; with the week's "
+                "and the month's, the loss per day of one installation's data (default total 1, "
+                "as Wikimedia's pageview release).", float),
+        Setting("dp_epsilon_week", 0.25,
+                "Differential privacy: epsilon of each ISO week's release of a project.", float),
+        Setting("dp_epsilon_month", 0.25,
+                "Differential privacy: epsilon of each calendar month's release of a project.",
+                float),
+        Setting("release_grace_hours", 2,
+                "Hours after a UTC day ends before it is released (late reports still count); "
+                "weeks and months are released when all their days are.", float),
+        Setting("bound_max_features", _BOUNDS.max_features,
+                "Contribution bound: (metric, label) cells one installation counts in per period.",
+                int),
+        Setting("bound_max_events_per_day", _BOUNDS.max_events_per_day,
+                "Contribution bound: events one installation counts per cell and day.", int),
+        Setting("bound_max_timings", _BOUNDS.max_timings,
+                "Contribution bound: timings one installation counts in per period.", int),
+        Setting("bound_max_crash_cells", _BOUNDS.max_crash_cells,
+                "Contribution bound: (crash kind, version) cells one installation counts in per "
+                "period.", int),
+        Setting("bound_max_crashes_per_day", _BOUNDS.max_crashes_per_day,
+                "Contribution bound: crash reports one installation counts per cell and day.", int),
+        Setting("no_dp", False,
+                "Release without differential privacy (a private deployment only): nothing is "
+                "then served publicly.", _bool),
     )
 }
+
+
+def validate(values: dict) -> None:
+    """Refuse settings the release cannot keep its promises with: SystemExit, one line."""
+    for name in ("dp_epsilon_day", "dp_epsilon_week", "dp_epsilon_month"):
+        if not values[name] > 0:
+            raise SystemExit(f"sempervirens: {name} must be positive (got {values[name]})")
+    if not 0 < values["dp_delta"] < 1e-3:
+        raise SystemExit(f"sempervirens: dp_delta must be between 0 and 0.001 "
+                         f"(got {values['dp_delta']})")
+    if not values["release_grace_hours"] >= 0:
+        raise SystemExit("sempervirens: release_grace_hours must be 0 or more "
+                         f"(got {values['release_grace_hours']})")
+    for name in SETTINGS:
+        if name.startswith("bound_") and not values[name] >= 1:
+            raise SystemExit(f"sempervirens: {name} must be 1 or more (got {values[name]})")
+    if values["k_anonymity"] < 1:
+        raise SystemExit("sempervirens: k_anonymity must be 1 or more "
+                         f"(got {values['k_anonymity']})")
 
 
 def add_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
