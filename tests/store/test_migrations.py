@@ -56,7 +56,8 @@ def _stores(tmp_path, urls, name="data") -> Stores:
 def _metadata(track: str):
     # Their tables join schema's MetaData when imported.
     import sempervirens.admin.tables
-    import sempervirens.aggregate.tables  # noqa: F401
+    import sempervirens.aggregate.tables
+    import sempervirens.release.tables  # noqa: F401
 
     return schema.telemetry if track == "telemetry" else schema.private
 
@@ -271,10 +272,9 @@ def test_a_store_of_the_old_runner_is_stamped_and_keeps_its_rows(tmp_path, urls,
         _old_runner(stores)
         _insert(stores.telemetry, "pings", PINGS)
         _insert(stores.private, "access_log", ACCESS_LOG)
-        with stores.telemetry.begin() as connection:  # 0005 (were it run again) would empty it
+        with stores.telemetry.begin() as connection:  # 0001 (were it run again) would fail
             connection.execute(text(
-                "INSERT INTO rollup_clients VALUES ('week', '2026-11-02', 'demo', 'c1', "
-                "'1.0', 'Linux', 'x86_64', '3.12', 'false', ',1,')"))
+                "INSERT INTO projects (name, registered_at) VALUES ('demo', '2026-11-02')"))
 
         migrations.migrate(stores)
 
@@ -282,7 +282,7 @@ def test_a_store_of_the_old_runner_is_stamped_and_keeps_its_rows(tmp_path, urls,
         assert _read(stores.telemetry, "pings", PINGS, "document_id") == PINGS
         assert _read(stores.private, "access_log", ACCESS_LOG, "id") == ACCESS_LOG
         with stores.telemetry.connect() as connection:
-            assert connection.scalar(text("SELECT count(*) FROM rollup_clients")) == 1
+            assert connection.scalar(text("SELECT count(*) FROM projects")) == 1
     finally:
         stores.dispose()
 
@@ -296,12 +296,12 @@ def test_a_store_the_old_runner_left_part_way_continues_from_its_last_step(
             connection.execute(text(
                 "INSERT INTO rollup_periods VALUES ('week', '2026-11-02', '2026-11-03', false)"))
 
-        migrations.migrate(stores)
-
-        _check_head(stores, fresh)
+        migrations.upgrade(stores.telemetry, "telemetry", "0007")
         with stores.telemetry.connect() as connection:  # 0005 ran: the period is rebuilt
             assert connection.execute(text("SELECT pruned FROM rollup_periods")).scalars().all() \
                 in ([True], [1])
+        migrations.migrate(stores)
+        _check_head(stores, fresh)
     finally:
         stores.dispose()
 

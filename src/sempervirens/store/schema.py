@@ -71,21 +71,10 @@ pings = Table(
     Column("dropped", Json),  # what the client had to drop, by reason
 )
 
-# Only the index that aggregation needs: each random-order index (a UUID's) roughly
-# doubles the cost of an insert; this one is ordered by day first, so inserts touch
-# today's end of it only.  Deletions and exports scan, in batches, once per
-# aggregation cycle.  On PostgreSQL it also orders each client-day's reports from the
-# greatest (version, os, ...) down, NULLs last, and covers them: active installations
-# read the first of each client-day from the index alone (aggregate/public.py).  On
-# SQLite, where ingestion has the least headroom, it stays (day, project, client).
-REPORTED = ("project_version", "os", "arch", "python_version", "is_ci")
-PINGS_DAY_INDEXES = (
-    Index("ix_pings_day_client_report", pings.c.day, pings.c.project, pings.c.client_id,
-          *(pings.c[name].desc().nulls_last() for name in REPORTED),
-          postgresql_include=["ping_type"]).ddl_if(dialect="postgresql"),
-    Index("ix_pings_day_client_report", pings.c.day, pings.c.project,
-          pings.c.client_id).ddl_if(dialect="sqlite"),
-)
+# One index: the hot store holds the days not sealed yet (plus a margin), read and
+# deleted a day at a time by the lake (store/lake/).  Each further index, a random-order
+# one above all (a UUID's), would cost every insert.
+Index("ix_pings_day", pings.c.day)
 
 projects = Table(
     "projects", telemetry,
