@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "sempervirens.public._commands",  # release
     "sempervirens.admin._commands",  # admin token|project|delete|export|audit
     "sempervirens.aggregate._commands",  # aggregate, anomalies, purge
+    "sempervirens._lake_commands",  # lake seal|list|verify (imports no store at module level)
 )
 
 
