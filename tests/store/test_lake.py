@@ -349,3 +349,38 @@ def test_a_lake_uri_opens_with_pyarrow(tmp_path, sqlite_store):
     seal(sqlite_store, lake, now=NOW)
     assert lake.days() == [DAY] and lake.verify() == []
     assert Lake(tmp_path / "lake").files("pings") == lake.files("pings")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", ["rewrite-published", "manifest-written", "manifest-renamed"])
+def test_a_crash_during_a_deletion_is_finished_by_the_next_lake_write(sqlite_store, tmp_path, step):
+    import subprocess
+    import sys
+
+    victim = new_id()
+    population(sqlite_store, [DAY], 40)
+    add_pings(sqlite_store, [ping_row(DAY, client_id=victim, ping_type="crash")])
+    lake = Lake(tmp_path / "lake")
+    seal(sqlite_store, lake, now=NOW)
+    old = set(lake.files("pings") + lake.files("counters") + lake.files("timings"))
+    script = f"""
+import os
+from sempervirens.store.lake import Lake, delete_clients, _layout, _delete
+def checkpoint(step):
+    if step == {step!r}:
+        os._exit(17)
+_layout.checkpoint = _delete.checkpoint = checkpoint
+delete_clients(Lake({str(tmp_path / "lake")!r}), [{victim!r}])
+"""
+    assert subprocess.run([sys.executable, "-c", script], timeout=60).returncode == 17
+    assert lake.verify() == []  # the manifest names complete files only, old or new
+    replaced = step == "manifest-renamed"
+    assert (victim in {r["client_id"] for r in read_lake(lake, "pings")}) is not replaced
+
+    report = delete_clients(lake, [victim])  # run again, as docs/lake.md says
+
+    assert report.days == ([] if replaced else [DAY])
+    assert victim not in {r["client_id"] for r in read_lake(lake, "counters")}
+    assert not any(os.path.exists(path) for path in old)  # leftovers removed
+    listed = {f["path"] for d in lake.manifest()["days"].values() for f in d["files"]}
+    assert _lake_files(lake) == listed

@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import Engine, Text, cast, delete, select
+from sqlalchemy import Engine, Text, cast, delete, select, type_coerce
 
 from ..schema import pings
 from ._layout import FileEntry, Lake, arrow_schema, checkpoint, now_text
@@ -34,6 +34,7 @@ log = logging.getLogger("sempervirens.lake")
 
 CHUNK_ROWS = 20_000  # pings per chunk read from the store (and per row group)
 DELETE_CHUNK = 500  # document ids per DELETE ... IN (...)
+DELETE_BATCH = 20_000  # document ids per transaction when pruning
 NOT_SEALED = ("deletion-request",)  # carried out by admin/deletion, never analysed
 _KEY = ("document_id", "project", "client_id", "ping_type")
 _STORE_COLUMNS = (
@@ -156,7 +157,10 @@ def _write_day(engine: Engine, lake: Lake, day: date, excluded_ids: frozenset[st
 
 def _chunks(engine: Engine, day: date, skip: frozenset[str]):
     """The day's pings in project order, CHUNK_ROWS at a time, as Arrow tables."""
-    columns = [pings.c[name] for name in _STORE_COLUMNS]
+    # SQLite holds times as text in UTC: Arrow parses them, faster than a datetime each.
+    as_text = engine.dialect.name == "sqlite"
+    columns = [type_coerce(pings.c[name], Text).label(name) if as_text and name in _TIMES
+               else pings.c[name] for name in _STORE_COLUMNS]
     # JSON travels as text: no Python object per metric; DuckDB parses it.
     columns += [cast(pings.c.metrics, Text).label("metrics"), cast(pings.c.dropped, Text).label("dropped")]
     query = (select(*columns).where(pings.c.day == day, pings.c.ping_type.not_in(NOT_SEALED))
@@ -179,6 +183,11 @@ def _chunks(engine: Engine, day: date, skip: frozenset[str]):
 
 def _array(values, kind: pa.DataType, name: str) -> pa.Array:
     if name in _TIMES:
+        if isinstance(next((v for v in values if v is not None), None), str):
+            try:  # 'YYYY-MM-DD HH:MM:SS.ffffff', naive UTC
+                return pa.array(values, pa.string()).cast(pa.timestamp("us")).cast(kind)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
         values = [_utc(v) for v in values]
     return pa.array(values, type=kind)
 
@@ -205,6 +214,7 @@ class _Unpacker:
         chunk = chunk.append_column("_i", pa.array(range(chunk.num_rows), pa.int64()))
         self.db.register("chunk", chunk)
         try:
+            self.db.execute(_PARSE)
             return {name: self._query(sql, name) for name, sql in _QUERIES.items()}
         finally:
             self.db.unregister("chunk")
@@ -215,34 +225,34 @@ class _Unpacker:
 
 
 _KEY_SQL = "document_id, project, client_id, ping_type, excluded"
-_PING_SQL = ", ".join(
-    name if name not in ("peak_rss_bytes",) else
-    "CAST(json_extract(metrics, '$.memory.peak_rss_bytes') AS BIGINT) AS peak_rss_bytes"
-    for name in arrow_schema("pings").names)
+# Each ping's JSON is parsed once, into the shape the protocol validated.
+_METRICS_TYPE = ('{"counters": "MAP(VARCHAR, BIGINT)", '
+                 '"labeled_counters": "MAP(VARCHAR, MAP(VARCHAR, BIGINT))", '
+                 '"timings": "MAP(VARCHAR, STRUCT(buckets MAP(VARCHAR, BIGINT)))", '
+                 '"memory": {"peak_rss_bytes": "BIGINT"}}')
+_PARSE = f"""CREATE OR REPLACE TEMP TABLE parsed AS
+    SELECT * EXCLUDE (metrics), json_transform(metrics, '{_METRICS_TYPE}') AS m FROM chunk"""
+_PING_SQL = ", ".join("m.memory.peak_rss_bytes AS peak_rss_bytes" if name == "peak_rss_bytes" else name
+                      for name in arrow_schema("pings").names)
 _QUERIES = {
-    "pings": f"SELECT {_PING_SQL} FROM chunk ORDER BY _i",
+    "pings": f"SELECT {_PING_SQL} FROM parsed ORDER BY _i",
     "counters": f"""
         SELECT {_KEY_SQL}, metric, label, value FROM (
             SELECT _i, {_KEY_SQL}, e.key AS metric, '' AS label, e.value AS value
-            FROM (SELECT *, unnest(map_entries(json_transform(
-                      json_extract(metrics, '$.counters'), '"MAP(VARCHAR, BIGINT)"'))) AS e
-                  FROM chunk WHERE json_extract(metrics, '$.counters') IS NOT NULL)
+            FROM (SELECT *, unnest(map_entries(m.counters)) AS e FROM parsed
+                  WHERE m.counters IS NOT NULL)
             UNION ALL
             SELECT _i, {_KEY_SQL}, metric, l.key AS label, l.value AS value
-            FROM (SELECT *, m.key AS metric, unnest(map_entries(json_transform(
-                      m.value, '"MAP(VARCHAR, BIGINT)"'))) AS l
-                  FROM (SELECT *, unnest(map_entries(json_transform(
-                            json_extract(metrics, '$.labeled_counters'), '"MAP(VARCHAR, JSON)"'))) AS m
-                        FROM chunk WHERE json_extract(metrics, '$.labeled_counters') IS NOT NULL))
+            FROM (SELECT *, c.key AS metric, unnest(map_entries(c.value)) AS l
+                  FROM (SELECT *, unnest(map_entries(m.labeled_counters)) AS c FROM parsed
+                        WHERE m.labeled_counters IS NOT NULL))
         ) ORDER BY _i, metric, label""",
     "timings": f"""
         SELECT {_KEY_SQL}, metric, bucket, count FROM (
             SELECT _i, {_KEY_SQL}, metric, CAST(b.key AS INTEGER) AS bucket, b.value AS count
-            FROM (SELECT *, t.key AS metric, unnest(map_entries(json_transform(
-                      json_extract(t.value, '$.buckets'), '"MAP(VARCHAR, BIGINT)"'))) AS b
-                  FROM (SELECT *, unnest(map_entries(json_transform(
-                            json_extract(metrics, '$.timings'), '"MAP(VARCHAR, JSON)"'))) AS t
-                        FROM chunk WHERE json_extract(metrics, '$.timings') IS NOT NULL))
+            FROM (SELECT *, t.key AS metric, unnest(map_entries(t.value.buckets)) AS b
+                  FROM (SELECT *, unnest(map_entries(m.timings)) AS t FROM parsed
+                        WHERE m.timings IS NOT NULL))
         ) WHERE count > 0 ORDER BY _i, metric, bucket""",
 }
 
@@ -316,9 +326,10 @@ def prune(engine: Engine, lake: Lake, *, now: datetime, margin_days: int) -> Pru
                     pings.c.day == day, pings.c.ping_type.not_in(NOT_SEALED))).scalars().all()
             doomed = [d for d in stored if d in held]
             report.kept_unsealed += len(stored) - len(doomed)
-            for start in range(0, len(doomed), DELETE_CHUNK):
-                with engine.begin() as connection:
-                    report.deleted += connection.execute(delete(pings).where(
-                        pings.c.document_id.in_(doomed[start:start + DELETE_CHUNK]))).rowcount
+            for batch in range(0, len(doomed), DELETE_BATCH):
+                with engine.begin() as connection:  # one commit per batch
+                    for start in range(batch, min(batch + DELETE_BATCH, len(doomed)), DELETE_CHUNK):
+                        report.deleted += connection.execute(delete(pings).where(
+                            pings.c.document_id.in_(doomed[start:start + DELETE_CHUNK]))).rowcount
             report.days.append(day)
     return report
