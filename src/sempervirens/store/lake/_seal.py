@@ -80,13 +80,15 @@ def seal(engine: Engine, lake: Lake, *, now: datetime, grace: timedelta = timede
         sealed = set(lake.manifest()["days"])
         for day in _store_days(engine, last):
             key = day.isoformat()
-            excluded_ids = frozenset(excluded(day)) if excluded is not None else frozenset()
             if key not in sealed:
-                entries = _write_day(engine, lake, day, excluded_ids, skip=frozenset(), late=False)
+                entries = _write_day(engine, lake, day, _excluded(excluded, day), skip=frozenset(),
+                                     late=False)
                 report.days.append(day)
             else:
                 held = _lake_documents(lake, key)
-                entries = _write_day(engine, lake, day, excluded_ids, skip=held, late=True)
+                if not _has_late(engine, day, held):  # the usual case: ids only, no JSON read
+                    continue
+                entries = _write_day(engine, lake, day, _excluded(excluded, day), skip=held, late=True)
                 if not entries:
                     continue
                 report.late[day] = entries[0].rows
@@ -98,11 +100,22 @@ def seal(engine: Engine, lake: Lake, *, now: datetime, grace: timedelta = timede
     return report
 
 
+def _excluded(excluded: Excluded | None, day: date) -> frozenset[str]:
+    return frozenset(excluded(day)) if excluded is not None else frozenset()
+
+
 def _store_days(engine: Engine, last: date) -> list[date]:
     with engine.connect() as connection:
         days = connection.execute(select(pings.c.day).distinct().where(
             pings.c.day <= last, pings.c.ping_type.not_in(NOT_SEALED)).order_by(pings.c.day)).scalars()
         return [d if isinstance(d, date) else date.fromisoformat(d) for d in days]
+
+
+def _has_late(engine: Engine, day: date, held: frozenset[str]) -> bool:
+    query = select(pings.c.document_id).where(pings.c.day == day, pings.c.ping_type.not_in(NOT_SEALED))
+    with engine.connect() as connection, connection.execution_options(
+            stream_results=True, yield_per=CHUNK_ROWS).execute(query) as result:
+        return any(document not in held for document in result.scalars())
 
 
 def _lake_documents(lake: Lake, day: str) -> frozenset[str]:
@@ -169,8 +182,8 @@ def _chunks(engine: Engine, day: date, skip: frozenset[str]):
     schema = arrow_schema("pings")
     types = {name: schema.field(name).type for name in schema.names}
     types["metrics"] = types["dropped"] = pa.string()
-    with engine.connect() as connection:
-        result = connection.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(query)
+    with engine.connect() as connection, connection.execution_options(
+            stream_results=True, yield_per=CHUNK_ROWS).execute(query) as result:
         for rows in result.partitions(CHUNK_ROWS):
             if skip:
                 rows = [row for row in rows if row[0] not in skip]
