@@ -13,6 +13,7 @@ Usage: python bench/seal.py [--per-day 110000] [--days 5] [--skip-sqlite] [--ski
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -31,7 +32,8 @@ from sempervirens.store.lake import Lake, delete_clients, prune, seal  # noqa: E
 
 
 def bench(name: str, stores, per_day: int, days: int, directory: Path) -> None:
-    print(f"{name}: {per_day:,} pings a day, {days} days", flush=True)
+    print(f"{name}: {per_day:,} pings a day, {days} days; load average "
+          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     start = time.perf_counter()
     generate(stores.telemetry, per_day * days, 0, days, FIRST_DAY)
     print(f"  generate                      {time.perf_counter() - start:8.1f} s", flush=True)
@@ -41,11 +43,12 @@ def bench(name: str, stores, per_day: int, days: int, directory: Path) -> None:
     per_day_seconds = []
     for offset in range(days):
         day = FIRST_DAY + timedelta(days=offset)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         report = seal(stores.telemetry, lake, now=now + timedelta(days=offset + 1, hours=3), through=day)
         seconds = time.perf_counter() - start
         per_day_seconds.append(seconds)
-        print(f"  seal {day}              {seconds:8.2f} s  {report.rows.get('pings', 0):,} pings, "
+        print(f"  seal {day}              {seconds:8.2f} s  (CPU of this process "
+              f"{time.process_time() - cpu:.2f} s)  {report.rows.get('pings', 0):,} pings, "
               f"{report.rows.get('counters', 0):,} counter rows, {report.rows.get('timings', 0):,} "
               f"timing rows, {report.bytes / 1e6:.1f} MB", flush=True)
     print(f"  seal, median per day          {sorted(per_day_seconds)[len(per_day_seconds) // 2]:8.2f} s")
@@ -56,9 +59,10 @@ def bench(name: str, stores, per_day: int, days: int, directory: Path) -> None:
     with stores.telemetry.connect() as connection:
         clients = connection.execute(text("SELECT DISTINCT client_id FROM pings WHERE day = :d LIMIT 10"),
                                      {"d": FIRST_DAY}).scalars().all()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     deleted = delete_clients(lake, clients)
     print(f"  delete 10 clients             {time.perf_counter() - start:8.2f} s  "
+          f"(CPU {time.process_time() - cpu:.2f} s)  "
           f"{len(deleted.days)} day(s) rewritten, {deleted.files} files, {deleted.rows}")
     start = time.perf_counter()
     pruned = prune(stores.telemetry, lake, now=now + timedelta(days=days + 1), margin_days=0)

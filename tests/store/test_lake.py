@@ -229,8 +229,9 @@ def test_deleting_clients_rewrites_their_days_and_verifies(store, tmp_path):
     mine = add_pings(store, [ping_row(DAYS[0], client_id=victim), ping_row(DAY, client_id=victim,
                                                                         ping_type="crash")])
     # another client's traceback names the victim's UUID: redacted, not left behind
-    mention = add_pings(store, [ping_row(DAY, client_id=other, ping_type="crash",
-                                         crash_traceback=f"KeyError: '{victim.upper()}'")])
+    add_pings(store, [ping_row(DAY, client_id=other, ping_type="crash",
+                               crash_traceback=f"KeyError: '{victim.upper()}'"),
+                      ping_row(DAYS[0], ping_type="crash", crash_traceback=f"id {mine[0]['document_id']}")])
     lake = Lake(tmp_path / "lake")
     seal(store, lake, now=NOW)
     untouched = set(lake.files("pings", [DAYS[1]]))
@@ -239,7 +240,7 @@ def test_deleting_clients_rewrites_their_days_and_verifies(store, tmp_path):
     report = delete_clients(lake, [victim, new_id()])
 
     assert report.clients == 2 and report.days == [DAYS[0], DAY]
-    assert report.rows["pings"] == 2 and report.rows["counters"] > 0 and report.redacted == 1
+    assert report.rows["pings"] == 2 and report.rows["counters"] > 0 and report.redacted == 2
     assert set(lake.files("pings", [DAYS[1]])) == untouched  # a day without the client is kept
     assert not old_files & set(lake.files("pings"))
     assert not any(os.path.exists(p) for p in old_files)  # old files removed
@@ -249,9 +250,11 @@ def test_deleting_clients_rewrites_their_days_and_verifies(store, tmp_path):
     assert not documents & {r["document_id"] for r in mine}
     traceback = [r for r in read_lake(lake, "pings") if r["client_id"] == other][0]["crash_traceback"]
     assert traceback == "KeyError: '[deleted]'"
+    assert not [r for r in read_lake(lake, "pings") if mine[0]["document_id"] in (r["crash_traceback"] or "")]
     for path in _lake_files(lake):  # not even in the bytes, compressed or not
         data = (tmp_path / "lake" / path).read_bytes()
         assert victim.encode() not in data and victim.upper().encode() not in data
+        assert mine[0]["document_id"].encode() not in data
     manifest = (tmp_path / "lake" / "manifest.json").read_text()
     assert victim not in manifest and victim.upper() not in manifest
     rewrites = lake.manifest()["days"][DAY.isoformat()]["rewrites"]

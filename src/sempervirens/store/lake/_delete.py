@@ -4,8 +4,9 @@ A deletion rewrites every file of every day that holds a row of the clients:
 - the days are found from the `client_id` column of the `pings` files alone;
 - each file of such a day (three tables, late files included) holding a row of a
   client is copied, row group by row group, without those rows, to a new file;
-- in the rows that stay (other clients'), the UUIDs written as text in a free-text
-  column (a traceback, a label, a version string) are replaced by "[deleted]";
+- in the rows that stay (other clients'), the clients' UUIDs and their pings'
+  document ids written as text in a free-text column (a traceback, a label, a
+  version string) are replaced by "[deleted]";
 - the new files are verified before anything else changes: decoded, no
   `client_id` or `document_id` is one of the deleted clients' or of their pings,
   and no string column holds one of these UUIDs (any case); and as raw bytes, the
@@ -84,13 +85,19 @@ def delete_clients(lake: Lake, client_ids) -> LakeDeletionReport:
 
 def _rewrite_day(lake: Lake, day: str, sealed: dict, ids: list[str], wanted: pa.Array,
                  clients: int, report: LakeDeletionReport) -> None:
-    pattern = "(?i)" + "|".join(re.escape(i) for i in ids)
+    documents: set[str] = set()  # the clients' pings: their ids go too, wherever written
+    for f in sealed["files"]:
+        if f["table"] == "pings":
+            keys = _read(lake, f["path"], ["client_id", "document_id"])
+            mine = pc.is_in(keys["client_id"], wanted)
+            documents.update(pc.filter(keys["document_id"], mine).to_pylist())
+    needles = sorted(set(ids) | documents)
+    needles_array = pa.array(needles, pa.string())
+    pattern = "(?i)" + "|".join(re.escape(n) for n in needles)
     removed: dict[str, int] = {}
-    documents: set[str] = set()
     replaced, written, redacted = {}, [], 0
     try:
-        # pings first: their document ids are looked for in every new file
-        for f in sorted(sealed["files"], key=lambda f: f["table"] != "pings"):
+        for f in sealed["files"]:
             source = pq.ParquetFile(lake.path(f["path"]), filesystem=lake.fs)
             column = source.read(columns=["client_id"]).column(0)
             if not pc.any(pc.is_in(column, wanted)).as_py():
@@ -100,15 +107,12 @@ def _rewrite_day(lake: Lake, day: str, sealed: dict, ids: list[str], wanted: pa.
             for batch in source.iter_batches(batch_size=65_536):
                 batch = pa.Table.from_batches([batch], arrow_schema(f["table"]))
                 mine = pc.is_in(batch["client_id"], wanted)
-                if f["table"] == "pings":
-                    documents.update(pc.filter(batch["document_id"], mine).to_pylist())
                 removed[f["table"]] = removed.get(f["table"], 0) + pc.sum(mine).as_py()
                 kept, count = _redact(batch.filter(pc.invert(pc.fill_null(mine, False))), pattern)
                 redacted += count if f["table"] == "pings" else 0
                 writer.write(kept)
             writer.close()
-            needles = sorted(set(ids) | documents)
-            _verify(lake, writer.temporary, wanted, pa.array(needles, pa.string()), needles)
+            _verify(lake, writer.temporary, needles_array, needles)
             checkpoint("rewrite-verified")
             written.append(writer.final)
             replaced[f["path"]] = writer.publish()
@@ -150,8 +154,7 @@ def _redact(table: pa.Table, pattern: str) -> tuple[pa.Table, int]:
     return table, 0 if touched is None else pc.sum(touched).as_py()
 
 
-def _verify(lake: Lake, relative: str, wanted: pa.Array, needles_array: pa.Array,
-            needles: list[str]) -> None:
+def _verify(lake: Lake, relative: str, needles_array: pa.Array, needles: list[str]) -> None:
     """The new file, decoded and as bytes, holds none of the UUIDs."""
     pattern = "(?i)" + "|".join(re.escape(n) for n in needles)
     source = pq.ParquetFile(lake.path(relative), filesystem=lake.fs)
