@@ -45,6 +45,26 @@ def _bool(value: str) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+def _location(value: str) -> str:
+    if not value.strip():
+        raise ValueError("empty location")
+    return value.strip()
+
+
+def _whole(unit: str):
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError(f"not a whole number of {unit}: {value!r}") from None
+        if number < 0:
+            raise ValueError(f"must be 0 or more {unit}, not {number}")
+        return number
+    parse.__name__ = f"whole number of {unit}"  # argparse names the type in its error message
+    return parse
+
+
+_hours, _days = _whole("hours"), _whole("days")
 _bool.__name__ = "boolean"  # argparse names the type in its error message
 _csv.__name__ = "comma-separated list"
 _BOUNDS = Bounds()  # the contribution bounds' defaults are the catalogue's
@@ -137,6 +157,16 @@ SETTINGS = {
         Setting("no_dp", False,
                 "Release without differential privacy (a private deployment only): nothing is "
                 "then served publicly.", _bool),
+        Setting("lake", None,
+                "Where sealed days are kept as Parquet: a directory, or a URI that pyarrow "
+                "opens (s3://bucket/path, gs://..., hdfs://...) (default: lake in --data-dir).",
+                _location),
+        Setting("seal_grace_hours", 2,
+                "Hours after a UTC day ends before it is sealed into the lake (pings still "
+                "being committed at midnight get in).", _hours),
+        Setting("hot_margin_days", 2,
+                "Days of sealed pings the hot store keeps besides the unsealed ones; older "
+                "sealed days are deleted from it.", _days),
     )
 }
 

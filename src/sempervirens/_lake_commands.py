@@ -1,0 +1,180 @@
+"""Operator commands: `sempervirens lake seal|list|verify`.
+
+A module of its own, outside `store/`: importing anything in `store/` imports
+SQLAlchemy, and the command line must start with the standard library alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date, datetime, timedelta, timezone
+
+from . import settings
+
+STORE_SETTINGS = ("data_dir", "database", "private_database", "log_level", "lake")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "lake", help="seal closed days into the Parquet lake, list and verify it",
+        description="The lake keeps closed UTC days of pings as Parquet files (docs/lake.md).")
+    commands = parser.add_subparsers(dest="lake_command", metavar="SUBCOMMAND")
+    parser.set_defaults(func=lambda args: _usage(parser))
+
+    seal = commands.add_parser(
+        "seal", help="seal every closed day now, and say what was sealed",
+        description="Seal every UTC day that ended more than the grace period ago and is not "
+                    "sealed yet, and the late pings of sealed days.")
+    settings.add_arguments(seal, *STORE_SETTINGS, "seal_grace_hours")
+    seal.add_argument("--through", metavar="YYYY-MM-DD", type=_day, default=None,
+                      help="seal no day after this one")
+    seal.set_defaults(func=seal_command)
+
+    listing = commands.add_parser("list", help="list sealed days: rows, files, bytes, rewrites")
+    settings.add_arguments(listing, "data_dir", "lake")
+    listing.set_defaults(func=list_command)
+
+    verify = commands.add_parser("verify", help="re-read every file and check its sha256")
+    settings.add_arguments(verify, "data_dir", "lake")
+    verify.set_defaults(func=verify_command)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {value!r}") from None
+
+
+def lake_location(values: dict) -> str:
+    """The `lake` setting, defaulting to <data_dir>/lake."""
+    from pathlib import Path
+
+    return values["lake"] or str(Path(values["data_dir"]) / "lake")
+
+
+def _lake(values: dict, command: str):
+    from .store.lake import Lake, LakeError
+
+    try:
+        return Lake(lake_location(values))
+    except LakeError as error:
+        raise SystemExit(f"sempervirens lake {command}: {error}") from None
+
+
+def seal_command(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .store import open_stores
+    from .store.lake import LakeError, seal
+
+    values = settings.resolve(args)
+    logging.basicConfig(level=values["log_level"].upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    lake = _lake(values, "seal")
+    now = datetime.now(timezone.utc)
+    grace = timedelta(hours=values["seal_grace_hours"])
+    if args.through is not None and args.through > (now - grace).date() - timedelta(days=1):
+        print(f"sempervirens lake seal: {args.through} has not ended {values['seal_grace_hours']} "
+              f"hours ago yet (seal_grace_hours); nothing done", file=sys.stderr)
+        return 2
+    try:
+        stores = open_stores(values["data_dir"], values["database"], values["private_database"])
+    except (SQLAlchemyError, OSError) as error:
+        print(f"sempervirens lake seal: cannot open the store: {_first_line(error)}", file=sys.stderr)
+        return 1
+    try:
+        report = seal(stores.telemetry, lake, now=now, grace=grace,
+                      excluded=stored_exclusions(stores.telemetry), through=args.through)
+    except (LakeError, OSError, SQLAlchemyError) as error:
+        print(f"sempervirens lake seal: {_first_line(error)}", file=sys.stderr)
+        return 1
+    finally:
+        stores.dispose()
+    if report.cleaned:
+        print(f"removed {len(report.cleaned)} file(s) left by an interrupted run")
+    for day in report.days:
+        print(f"sealed {day}")
+    for day, count in sorted(report.late.items()):
+        print(f"sealed {count} late ping(s) of {day} (already sealed) as an extra file")
+    rows = ", ".join(f"{report.rows.get(t, 0)} {t}" for t in ("pings", "counters", "timings"))
+    if report.days or report.late:
+        print(f"{len(report.days)} day(s) sealed, {len(report.late)} with late pings: "
+              f"{rows} rows, {report.bytes} bytes in {lake.location}")
+    else:
+        print(f"nothing to seal in {lake.location}")
+    return 0
+
+
+def stored_exclusions(engine):
+    """excluded(day): the pings aggregation's anomaly detection left out of public
+    counts (its `aggregate_exclusions` table, read by name: the store does not import
+    the aggregation), or none when that table does not exist yet."""
+    from sqlalchemy import MetaData, Table, inspect, select
+
+    if "aggregate_exclusions" not in inspect(engine).get_table_names():
+        return None
+    table = Table("aggregate_exclusions", MetaData(), autoload_with=engine)
+
+    def excluded(day: date) -> set[str]:
+        with engine.connect() as connection:
+            return set(connection.execute(select(table.c.document_id).where(table.c.day == day)).scalars())
+    return excluded
+
+
+def list_command(args: argparse.Namespace) -> int:
+    from .store.lake import LakeError
+
+    values = settings.resolve(args)
+    lake = _lake(values, "list")
+    try:
+        days = lake.manifest()["days"]
+    except LakeError as error:
+        print(f"sempervirens lake list: {error}", file=sys.stderr)
+        return 1
+    if not days:
+        print(f"(no sealed day in {lake.location})")
+        return 0
+    print(f"{'day':10}  {'pings':>9}  {'counters':>10}  {'timings':>9}  {'files':>5}  {'bytes':>11}  "
+          f"{'late':>4}  rewrites")
+    for day, sealed in sorted(days.items()):
+        rows = {}
+        for f in sealed["files"]:
+            rows[f["table"]] = rows.get(f["table"], 0) + f["rows"]
+        size = sum(f["bytes"] for f in sealed["files"])
+        rewrites = "; ".join(f"{r['at']} {r['clients']} client(s)" for r in sealed.get("rewrites", []))
+        print(f"{day:10}  {rows.get('pings', 0):>9}  {rows.get('counters', 0):>10}  "
+              f"{rows.get('timings', 0):>9}  {len(sealed['files']):>5}  {size:>11}  "
+              f"{len(sealed.get('late', [])):>4}  {rewrites or '-'}")
+    return 0
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    from .store.lake import LakeError
+
+    values = settings.resolve(args)
+    lake = _lake(values, "verify")
+    try:
+        problems = lake.verify()
+        files = sum(len(d["files"]) for d in lake.manifest()["days"].values())
+    except LakeError as error:
+        print(f"sempervirens lake verify: {error}", file=sys.stderr)
+        return 1
+    for problem in problems:
+        print(f"sempervirens lake verify: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{files} file(s) match their sha256 in {lake.location}")
+    return 0
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

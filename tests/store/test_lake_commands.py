@@ -1,0 +1,131 @@
+"""`sempervirens lake seal|list|verify`, run as an operator runs them (a subprocess),
+and one clear line, no traceback, for every bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from lake_helpers import population
+from sempervirens import settings
+from sempervirens.store import open_stores
+from sempervirens.store.lake import Lake
+
+TODAY = datetime.now(timezone.utc).date()
+# Ended, grace included, whatever the time of day the test runs.
+CLOSED = [TODAY - timedelta(days=3), TODAY - timedelta(days=2)]
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environ = {"PATH": "/usr/bin:/bin", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "sempervirens", *args], capture_output=True,
+                          text=True, env=environ, timeout=120)
+
+
+def one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    # argparse's usage block (first line "usage:", the rest indented) may precede the line
+    lines = [line for line in result.stderr.splitlines()
+             if line.strip() and not line.startswith(("usage:", " "))]
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    stores = open_stores(tmp_path / "data")
+    population(stores.telemetry, [*CLOSED, TODAY], 30)
+    stores.dispose()
+    return tmp_path / "data"
+
+
+def test_seal_says_what_it_sealed_then_list_and_verify(data_dir):
+    result = run("lake", "seal", "--data-dir", str(data_dir), "--through", CLOSED[0].isoformat())
+    assert result.returncode == 0, result.stderr
+    assert f"sealed {CLOSED[0]}" in result.stdout and str(CLOSED[1]) not in result.stdout
+
+    result = run("lake", "seal", "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert f"sealed {CLOSED[1]}" in result.stdout and f"sealed {TODAY}" not in result.stdout
+    assert Lake(data_dir / "lake").days() == CLOSED  # the default: <data_dir>/lake
+
+    assert "nothing to seal" in run("lake", "seal", "--data-dir", str(data_dir)).stdout
+
+    listing = run("lake", "list", "--data-dir", str(data_dir))
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert lines[0].split()[:6] == ["day", "pings", "counters", "timings", "files", "bytes"]
+    manifest = Lake(data_dir / "lake").manifest()["days"]
+    for line, day in zip(lines[1:], CLOSED):
+        fields = line.split()
+        files = manifest[day.isoformat()]["files"]
+        assert fields[0] == day.isoformat()
+        assert int(fields[1]) == sum(f["rows"] for f in files if f["table"] == "pings") > 0
+        assert int(fields[4]) == len(files) and int(fields[5]) == sum(f["bytes"] for f in files)
+
+    verified = run("lake", "verify", "--data-dir", str(data_dir))
+    assert verified.returncode == 0 and "6 file(s) match" in verified.stdout
+
+
+def test_verify_names_a_corrupted_file_and_fails(data_dir):
+    assert run("lake", "seal", "--data-dir", str(data_dir)).returncode == 0
+    victim = Lake(data_dir / "lake").files("pings")[0]
+    with open(victim, "r+b") as file:
+        file.seek(100)
+        byte = file.read(1)
+        file.seek(100)
+        file.write(bytes([byte[0] ^ 0xFF]))
+    result = run("lake", "verify", "--data-dir", str(data_dir))
+    one_line_error(result, "corrupted", victim.rsplit("/", 1)[1])
+
+
+def test_the_lake_setting_moves_the_lake(data_dir, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    result = run("lake", "seal", "--data-dir", str(data_dir), env={"SEMPERVIRENS_LAKE": str(elsewhere)})
+    assert result.returncode == 0, result.stderr
+    assert Lake(elsewhere).days() == CLOSED and not (data_dir / "lake").exists()
+
+
+@pytest.mark.parametrize("args, env, words", [
+    (("--through", "2026-13-01"), {}, ("not a day", "2026-13-01")),
+    (("--through", (TODAY + timedelta(days=1)).isoformat()), {}, ("has not ended",)),
+    (("--through", TODAY.isoformat()), {}, ("has not ended",)),
+    ((), {"SEMPERVIRENS_SEAL_GRACE_HOURS": "-1"}, ("SEMPERVIRENS_SEAL_GRACE_HOURS", "0 or more")),
+    ((), {"SEMPERVIRENS_SEAL_GRACE_HOURS": "two"}, ("SEMPERVIRENS_SEAL_GRACE_HOURS", "whole number")),
+    (("--seal-grace-hours", "-3"), {}, ("--seal-grace-hours",)),
+    ((), {"SEMPERVIRENS_HOT_MARGIN_DAYS": "-1"}, ("SEMPERVIRENS_HOT_MARGIN_DAYS",)),
+    ((), {"SEMPERVIRENS_LAKE": "nosuchscheme://x/y"}, ("cannot open the lake",)),
+    (("--database", "postgresql://nobody@127.0.0.1:1/none"), {}, ("cannot open the store",)),
+])
+def test_bad_input_is_one_clear_line(data_dir, args, env, words):
+    one_line_error(run("lake", "seal", "--data-dir", str(data_dir), *args, env=env), *words)
+
+
+def test_a_damaged_manifest_is_one_clear_line(tmp_path):
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "lake" / "manifest.json").write_text("[1, 2")
+    for command in ("list", "verify", "seal"):
+        one_line_error(run("lake", command, "--data-dir", str(tmp_path / "data"),
+                           "--lake", str(tmp_path / "lake")), "manifest")
+
+
+def test_lake_settings_defaults_and_validation():
+    values = settings.resolve(None, {})
+    assert values["lake"] is None and values["seal_grace_hours"] == 2 and values["hot_margin_days"] == 2
+    values = settings.resolve(None, {"SEMPERVIRENS_SEAL_GRACE_HOURS": "0", "SEMPERVIRENS_HOT_MARGIN_DAYS": "7",
+                                     "SEMPERVIRENS_LAKE": " s3://bucket/lake "})
+    assert (values["seal_grace_hours"], values["hot_margin_days"], values["lake"]) == (0, 7, "s3://bucket/lake")
+    with pytest.raises(SystemExit, match="SEMPERVIRENS_HOT_MARGIN_DAYS: must be 0 or more days"):
+        settings.resolve(None, {"SEMPERVIRENS_HOT_MARGIN_DAYS": "-2"})
+    with pytest.raises(SystemExit, match="SEMPERVIRENS_LAKE: empty"):
+        settings.resolve(None, {"SEMPERVIRENS_LAKE": "  "})
+
+
+def test_list_of_an_empty_lake(tmp_path):
+    result = run("lake", "list", "--data-dir", str(tmp_path))
+    assert result.returncode == 0 and "no sealed day" in result.stdout
