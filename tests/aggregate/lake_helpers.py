@@ -76,3 +76,63 @@ def write_lake(root: Path, pings: list[dict]) -> dict[str, list[str]]:
 
 
 assert {COUNTERS.name, TIMINGS.name, PINGS.name} == {t.name for t in LAKE_TABLES}
+
+
+# A random lake, made from a seed: the odd values every field may hold, the
+# declared and undeclared metrics, labels, timings and crash kinds, exclusions.
+RANDOM_DECLARATIONS = {
+    "alpha": (("counter", "io.read", ""), ("counter", "io.write", ""),
+              ("labeled_counter", "io.format", "csv"), ("labeled_counter", "io.format", "fits"),
+              ("timing", "solve", ""), ("timing", "load", ""),
+              ("crash", "ValueError", ""), ("crash", "alpha.Error", ""),
+              ("version", "1.0", ""), ("version", "1.1", ""), ("version", "2.0", "")),
+    "beta": (("counter", "run", ""), ("labeled_counter", "device", "cpu"),
+             ("labeled_counter", "device", "gpu"), ("timing", "fit", ""),
+             ("crash", "KeyError", "")),
+    "gamma": (),
+}
+_VERSIONS = ("1.0.0", "1.0.3", "1.1.0", "2.0.1", "2.1.0", "10.2.1", "0.9rc1", "dev", "", None)
+_OSES = ("Linux", "linux", "Darwin", "macOS", "Windows", "FreeBSD", "Haiku", "", None)
+_ARCHES = ("x86_64", "AMD64", "aarch64", "arm64", "i686", "ppc64le", "riscv64", "mips", None)
+_PYTHONS = ("3.9.1", "3.10.14", "3.11.9", "3.12.4", "3.13.0", "3.5.2", "3.17.0", "2.7.18",
+            "pypy", None)
+_METRICS = {"alpha": ("io.read", "io.write", "io.format", "solve", "load", "other.thing"),
+            "beta": ("run", "device", "fit", "io.read"), "gamma": ("io.read", "x")}
+_LABELS = ("", "", "csv", "fits", "xlsx", "cpu", "gpu", "tpu")
+_CRASHES = ("ValueError", "KeyError", "alpha.Error", "MemoryError", None)
+
+
+def random_declared() -> list[tuple[str, str, str, str]]:
+    return [(project, *row) for project, rows in RANDOM_DECLARATIONS.items() for row in rows]
+
+
+def random_pings(seed: int, days: list[date], clients: int = 60, pings: int = 3000) -> list[dict]:
+    import random
+
+    rng = random.Random(seed)
+    population = [(rng.choice(list(RANDOM_DECLARATIONS)), f"client-{i:04d}") for i in range(clients)]
+    made = []
+    for _ in range(pings):
+        project, client = rng.choice(population)
+        day = rng.choice(days)
+        roll = rng.random()
+        common = {"excluded": rng.random() < 0.05,
+                  "project_version": rng.choice(_VERSIONS)}
+        if roll < 0.05:
+            made.append(ping(project, None, day, ping_type="opt-out",
+                             excluded=common["excluded"]))
+        elif roll < 0.15:
+            made.append(ping(project, client, day, ping_type="crash",
+                             crash_type=rng.choice(_CRASHES), **common))
+        else:
+            counters = {(rng.choice(_METRICS[project]), rng.choice(_LABELS)):
+                        rng.choice((0, 1, 2, 3, 5, 8, 40)) for _ in range(rng.randint(0, 6))}
+            timings = {(rng.choice(_METRICS[project]), rng.randint(0, 60)): rng.randint(0, 9)
+                       for _ in range(rng.randint(0, 5))}
+            made.append(ping(project, client, day, **common,
+                             os=rng.choice(_OSES), arch=rng.choice(_ARCHES),
+                             python_version=rng.choice(_PYTHONS),
+                             is_ci=rng.choice((True, False, None)),
+                             counters=[(*k, v) for k, v in counters.items()],
+                             timings=[(*k, v) for k, v in timings.items()]))
+    return made
