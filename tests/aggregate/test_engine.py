@@ -259,3 +259,33 @@ def test_the_default_memory_limit_is_a_quarter_of_the_machine(tmp_path):
         assert abs(float(number) * scale - ram / 4) < ram / 100
     finally:
         runner.close()
+
+
+def test_the_operator_chooses_the_engine_in_the_settings(source, tmp_path):
+    from sempervirens import settings
+    from sempervirens.aggregate.engine import open_runner_from_settings
+
+    values = settings.resolve(None, {"SEMPERVIRENS_ENGINE_MEMORY_LIMIT": "256MB",
+                                     "SEMPERVIRENS_ENGINE_THREADS": "1",
+                                     "SEMPERVIRENS_ENGINE_TEMP_DIR": str(tmp_path)})
+    assert values["engine"] == "duckdb" and values["spark_master"] == "local[2]"
+    runner = open_runner_from_settings(values)
+    try:
+        assert runner.name == "duckdb" and runner.temp_dir == str(tmp_path)
+        assert runner.connection.execute("SELECT current_setting('threads')").fetchone() == (1,)
+    finally:
+        runner.close()
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("ENGINE", "postgres", "must be duckdb or spark, not 'postgres'"),
+    ("ENGINE_MEMORY_LIMIT", "lots", "not an amount of memory such as 4GB"),
+    ("ENGINE_THREADS", "0", "must be a whole number of at least 1"),
+    ("SPARK_MASTER", "http://spark", "not a Spark master URL"),
+])
+def test_bad_engine_settings_are_one_line_errors(name, value, message):
+    from sempervirens import settings
+
+    with pytest.raises(SystemExit, match=f"^sempervirens: SEMPERVIRENS_{name}: {message}") as e:
+        settings.resolve(None, {f"SEMPERVIRENS_{name}": value})
+    assert "\n" not in str(e.value)
