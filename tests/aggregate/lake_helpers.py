@@ -110,7 +110,8 @@ def random_pings(seed: int, days: list[date], clients: int = 60, pings: int = 30
     import random
 
     rng = random.Random(seed)
-    population = [(rng.choice(list(RANDOM_DECLARATIONS)), f"client-{i:04d}") for i in range(clients)]
+    population = [(rng.choice(list(RANDOM_DECLARATIONS)), f"client-{i:04d}")
+                  for i in range(clients)]
     made = []
     for _ in range(pings):
         project, client = rng.choice(population)

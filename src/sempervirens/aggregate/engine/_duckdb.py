@@ -47,7 +47,8 @@ class DuckDBRunner:
             self.close()
             raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
 
-    def load(self, files: dict[str, list[str]], periods: list[tuple], declared: list[tuple]) -> None:
+    def load(self, files: dict[str, list[str]], periods: list[tuple],
+             declared: list[tuple]) -> None:
         import pyarrow as pa
 
         con = self.connection

@@ -56,7 +56,8 @@ class SparkRunner:
                               f"{str(error).splitlines()[0]}") from None
         self.session = self._root
 
-    def load(self, files: dict[str, list[str]], periods: list[tuple], declared: list[tuple]) -> None:
+    def load(self, files: dict[str, list[str]], periods: list[tuple],
+             declared: list[tuple]) -> None:
         session = self.session = self._root.newSession()
         for table in LAKE_TABLES:
             paths = files[table.name]

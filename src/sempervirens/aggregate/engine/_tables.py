@@ -37,7 +37,8 @@ def declared_rows(declared: Iterable[Sequence[str]]) -> list[tuple[str, str, str
     rows = []
     for row in declared:
         if len(row) != 4 or not all(isinstance(v, str) for v in row):
-            raise EngineError(f"a declared row is (project, kind, name, label) strings, not {row!r}")
+            raise EngineError("a declared row is (project, kind, name, label) strings, "
+                              f"not {row!r}")
         if row[1] not in DECLARED_KINDS:
             raise EngineError(f"declared kind must be one of {', '.join(DECLARED_KINDS)}, "
                               f"not {row[1]!r}")
