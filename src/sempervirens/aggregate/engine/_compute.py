@@ -28,11 +28,11 @@ def open_runner(engine: str = "duckdb", *, memory_limit: str | None = None,
     raise EngineError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
 
 
-def open_runner_from_settings(values: Mapping, **spark_conf: str):
+def open_runner_from_settings(values: Mapping, spark_conf: dict[str, str] | None = None):
     """open_runner() from the operator's settings (settings.resolve())."""
     return open_runner(values["engine"], memory_limit=values["engine_memory_limit"],
                        threads=values["engine_threads"], temp_dir=values["engine_temp_dir"],
-                       spark_master=values["spark_master"], spark_conf=spark_conf or None)
+                       spark_master=values["spark_master"], spark_conf=spark_conf)
 
 
 def compute(source: Mapping[str, Iterable], interval: str, period_starts: Iterable[date],
