@@ -25,13 +25,13 @@ demo: $(VENV)/.installed
 # PostgreSQL (and the other real parts) are started by the test session itself,
 # on loopback, and stopped when it ends: see tests/_services/.
 test: $(VENV)/.installed
-	scripts/ensure-debian-packages postgresql chromium
+	scripts/ensure-debian-packages postgresql chromium openjdk-17-jre-headless
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # Benchmarks run in an environment of their own (they install the tools they
 # compare against), and print the figures recorded in docs/performance.md.
 $(BENCH_VENV)/.installed: pyproject.toml bench/requirements.txt
-	scripts/ensure-debian-packages python3-venv postgresql wrk
+	scripts/ensure-debian-packages python3-venv postgresql wrk openjdk-17-jre-headless
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_PY) -m pip install --quiet --upgrade pip
 	$(BENCH_PY) -m pip install --quiet -e '.[test]' -r bench/requirements.txt

@@ -231,3 +231,62 @@ def markdown_table() -> str:
         default = "" if s.default in (None, ()) else f"`{_show(s.default)}`"
         rows.append(f"| `{s.flag}` | `{s.env_var}` | {default} | {s.help} |")
     return "\n".join(rows)
+
+
+# The aggregation engine (sempervirens.aggregate.engine, docs/aggregation.md).
+def _engine(value: str) -> str:
+    if value not in ("duckdb", "spark"):
+        raise ValueError(f"must be duckdb or spark, not {value!r}")
+    return value
+
+
+def _memory(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value.strip()):
+        raise ValueError(f"not an amount of memory such as 4GB or 512MiB: {value!r}")
+    return value.strip()
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"must be a whole number of at least 1, not {value!r}")
+    return number
+
+
+def _master(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"local(\[([0-9]+|\*)(,[0-9]+)?\])?|(spark|mesos|k8s)://\S+|yarn",
+                        value.strip()):
+        raise ValueError(f"not a Spark master URL (local[N], spark://HOST:PORT, yarn, "
+                         f"k8s://…): {value!r}")
+    return value.strip()
+
+
+_engine.__name__ = "engine"
+_memory.__name__ = "amount of memory"
+_positive.__name__ = "positive integer"
+_master.__name__ = "Spark master URL"
+
+for _setting in (
+    Setting("engine", "duckdb",
+            "Aggregation engine: duckdb (in-process) or spark (the same queries, past one "
+            "machine; needs the spark extra and Java 17).", _engine),
+    Setting("engine_memory_limit", None,
+            "Memory the DuckDB engine may use before spilling to --engine-temp-dir, "
+            "such as 8GB (default: a quarter of the machine's memory).", _memory),
+    Setting("engine_threads", None,
+            "Threads of the DuckDB engine (default: one per core).", _positive),
+    Setting("engine_temp_dir", None,
+            "Directory where the engine spills what does not fit in memory (DuckDB's "
+            "temp_directory, Spark's spark.local.dir; default: a new temporary directory)."),
+    Setting("spark_master", "local[2]",
+            "Spark master URL for --engine spark: local[N], spark://HOST:PORT, yarn, k8s://….",
+            _master),
+):
+    SETTINGS[_setting.name] = _setting

@@ -1,0 +1,72 @@
+"""compute(): every statistic released on an interval, for the given periods."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+
+from ...model.statistics import STATISTICS, Bounds
+from ._queries import queries
+from ._tables import declared_rows, period_days, source_files
+from .errors import EngineError
+
+ENGINES = ("duckdb", "spark")
+
+
+def open_runner(engine: str = "duckdb", *, memory_limit: str | None = None,
+                threads: int | None = None, temp_dir: str | None = None,
+                spark_master: str = "local[2]", spark_conf: dict[str, str] | None = None):
+    """A runner to pass as `engine=` to several compute() calls (close() it after)."""
+    if engine == "duckdb":
+        from ._duckdb import DuckDBRunner
+
+        return DuckDBRunner(memory_limit, threads, temp_dir)
+    if engine == "spark":
+        from ._spark import SparkRunner
+
+        return SparkRunner(spark_master, temp_dir, spark_conf)
+    raise EngineError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+
+
+def open_runner_from_settings(values: Mapping, spark_conf: dict[str, str] | None = None):
+    """open_runner() from the operator's settings (settings.resolve())."""
+    return open_runner(values["engine"], memory_limit=values["engine_memory_limit"],
+                       threads=values["engine_threads"], temp_dir=values["engine_temp_dir"],
+                       spark_master=values["spark_master"], spark_conf=spark_conf)
+
+
+def compute(source: Mapping[str, Iterable], interval: str, period_starts: Iterable[date],
+            declared: Iterable[Sequence[str]], bounds: Bounds = Bounds(), *,
+            engine="duckdb", **options) -> dict[str, list[tuple[str, date, str, str, int]]]:
+    """The exact, bounded counts of every statistic released on `interval`.
+
+    source: lake table name -> its Parquet files (Hive `day=` directories), e.g.
+      {t: lake.files(t, days)}; files of days outside the periods are ignored.
+    period_starts: first days of the periods of `interval` to compute.
+    declared: (project, kind, name, label) rows, every project's Declaration.rows().
+    engine: 'duckdb', 'spark', or a runner from open_runner() (kept open);
+      options: open_runner()'s keywords.
+
+    Returns {statistic name: sorted rows (project, period_start, key1, key2, n)}, one
+    entry for each statistic of model.statistics released on `interval`.
+    """
+    files = source_files(source)
+    periods = period_days(interval, period_starts)
+    rows = declared_rows(declared)
+    if not isinstance(bounds, Bounds):
+        raise EngineError(f"bounds must be a model.statistics.Bounds, not {bounds!r}")
+    owned = isinstance(engine, str)
+    runner = open_runner(engine, **options) if owned else engine
+    try:
+        results = {s.name: [] for s in STATISTICS if interval in s.intervals}
+        if not periods:
+            return results
+        runner.load(files, periods, rows)
+        for query in queries(interval, bounds):
+            for project, start, key1, key2, *counts in runner.rows(query.sql):
+                for statistic, n in zip(query.statistics, counts):
+                    results[statistic].append((project, start, key1, key2, int(n)))
+    finally:
+        if owned:
+            runner.close()
+    return {name: sorted(found) for name, found in results.items()}

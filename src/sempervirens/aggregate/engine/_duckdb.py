@@ -1,0 +1,91 @@
+"""The DuckDB runner: the queries in-process, under a memory limit, spilling to disk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from ...model.lake import BOOL, INT32, INT64, LAKE_TABLES, PARTITION, STRING, TIMESTAMP
+from ._tables import DECLARED_COLUMNS, PERIODS_COLUMNS
+from .errors import EngineError
+
+_TYPES = {STRING: "VARCHAR", INT32: "INTEGER", INT64: "BIGINT", BOOL: "BOOLEAN",
+          TIMESTAMP: "TIMESTAMPTZ"}
+
+
+def quarter_of_memory() -> str:
+    """The default memory limit: a quarter of the machine's RAM, as DuckDB reads it."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(total // 4 // 2**20, 64)}MiB"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class DuckDBRunner:
+    """One in-memory DuckDB connection; `load` (re)defines the views the queries read."""
+
+    name = "duckdb"
+
+    def __init__(self, memory_limit: str | None = None, threads: int | None = None,
+                 temp_dir: str | None = None) -> None:
+        import duckdb
+
+        self._own_temp = temp_dir is None
+        self.temp_dir = tempfile.mkdtemp(prefix="sempervirens-engine-") if temp_dir is None \
+            else temp_dir
+        config = {"memory_limit": memory_limit or quarter_of_memory(),
+                  "temp_directory": self.temp_dir,
+                  "preserve_insertion_order": False}
+        if threads:
+            config["threads"] = int(threads)
+        try:
+            self.connection = duckdb.connect(":memory:", config=config)
+        except duckdb.Error as error:
+            self.close()
+            raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
+
+    def load(self, files: dict[str, list[str]], periods: list[tuple],
+             declared: list[tuple]) -> None:
+        import pyarrow as pa
+
+        con = self.connection
+        for table in LAKE_TABLES:
+            paths = files[table.name]
+            if paths:
+                listed = ", ".join(_quote(p) for p in paths)
+                select = (f"SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
+                          f"hive_types = {{'{PARTITION}': DATE}})")
+            else:  # no file: the same columns, no row
+                columns = [f"CAST(NULL AS {_TYPES[t]}) AS \"{c}\"" for c, t in table.columns]
+                columns.append(f"CAST(NULL AS DATE) AS {PARTITION}")
+                select = f"SELECT {', '.join(columns)} WHERE false"
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS {select}")
+        small = {
+            "periods": pa.table({name: pa.array([row[i] for row in periods], pa.date32())
+                                 for i, name in enumerate(PERIODS_COLUMNS)}),
+            "declared": pa.table({name: pa.array([row[i] for row in declared], pa.string())
+                                  for i, name in enumerate(DECLARED_COLUMNS)}),
+        }
+        for name, arrow in small.items():
+            con.register(f"{name}_arrow", arrow)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+            con.unregister(f"{name}_arrow")
+
+    def rows(self, sql: str) -> list[tuple]:
+        import duckdb
+
+        try:
+            return self.connection.execute(sql).fetchall()
+        except duckdb.Error as error:
+            raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
+
+    def close(self) -> None:
+        connection = getattr(self, "connection", None)
+        if connection is not None:
+            connection.close()
+            self.connection = None
+        if self._own_temp:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)

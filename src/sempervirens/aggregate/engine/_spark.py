@@ -1,0 +1,89 @@
+"""The Spark runner: the same queries, transpiled from DuckDB SQL with SQLGlot."""
+
+from __future__ import annotations
+
+import functools
+
+from ...model.lake import BOOL, INT32, INT64, LAKE_TABLES, PARTITION, STRING, TIMESTAMP
+from ._tables import DECLARED_COLUMNS, PERIODS_COLUMNS, hive_base
+from .errors import EngineError
+
+
+@functools.lru_cache(maxsize=64)
+def to_spark(sql: str) -> str:
+    """One query definition (DuckDB SQL) in Spark SQL: mechanical, by SQLGlot."""
+    import sqlglot
+
+    (spark_sql,) = sqlglot.transpile(sql, read="duckdb", write="spark",
+                                     unsupported_level=sqlglot.ErrorLevel.RAISE)
+    return spark_sql
+
+
+def _schema(columns):
+    from pyspark.sql import types as T
+
+    kinds = {STRING: T.StringType(), INT32: T.IntegerType(), INT64: T.LongType(),
+             BOOL: T.BooleanType(), TIMESTAMP: T.TimestampType(), "date": T.DateType()}
+    return T.StructType([T.StructField(name, kinds[kind], True) for name, kind in columns])
+
+
+class SparkRunner:
+    """A Spark session at `master` (local[N] in the tests, spark://… on a cluster).
+
+    Each `load` registers the views in a new session of the same SparkContext, so
+    jobs do not see each other's views; `close` stops the context it started.
+    """
+
+    name = "spark"
+
+    def __init__(self, master: str = "local[2]", temp_dir: str | None = None,
+                 conf: dict[str, str] | None = None) -> None:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:
+            raise EngineError("the spark engine needs pyspark: pip install "
+                              "'sempervirens[spark]' (and Java 17)") from None
+        builder = (SparkSession.builder.master(master).appName("sempervirens-engine")
+                   .config("spark.sql.session.timeZone", "UTC"))
+        if temp_dir:
+            builder = builder.config("spark.local.dir", temp_dir)
+        for key, value in (conf or {}).items():
+            builder = builder.config(key, value)
+        try:
+            self._root = builder.getOrCreate()
+        except Exception as error:  # the JVM failed to start, a bad master URL
+            raise EngineError(f"spark: cannot start a session at {master}: "
+                              f"{str(error).splitlines()[0]}") from None
+        self.session = self._root
+
+    def load(self, files: dict[str, list[str]], periods: list[tuple],
+             declared: list[tuple]) -> None:
+        session = self.session = self._root.newSession()
+        for table in LAKE_TABLES:
+            paths = files[table.name]
+            schema = _schema((*table.columns, (PARTITION, "date")))
+            if paths:
+                bases = {hive_base(p) for p in paths}
+                if len(bases) > 1:
+                    raise EngineError(f"{table.name}: files from more than one lake: "
+                                      f"{', '.join(sorted(bases))}")
+                frame = (session.read.schema(schema).option("basePath", bases.pop())
+                         .parquet(*paths))
+            else:
+                frame = session.createDataFrame([], schema)
+            frame.createOrReplaceTempView(table.name)
+        session.createDataFrame(
+            periods, _schema([(c, "date") for c in PERIODS_COLUMNS])).createOrReplaceTempView(
+                "periods")
+        session.createDataFrame(
+            declared, _schema([(c, STRING) for c in DECLARED_COLUMNS])).createOrReplaceTempView(
+                "declared")
+
+    def rows(self, sql: str) -> list[tuple]:
+        try:
+            return [tuple(row) for row in self.session.sql(to_spark(sql)).collect()]
+        except Exception as error:
+            raise EngineError(f"spark: {str(error).splitlines()[0]}") from None
+
+    def close(self) -> None:
+        self._root.stop()

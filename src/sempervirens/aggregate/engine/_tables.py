@@ -1,0 +1,69 @@
+"""What every runner registers before the queries run: the lake's tables and two small
+tables made from the arguments (the periods' days, the projects' declarations)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, timedelta
+from pathlib import Path
+
+from ...model.lake import LAKE_TABLES, PARTITION
+from ...model.periods import INTERVALS, period_end, period_start
+from .errors import EngineError
+
+DECLARED_COLUMNS = ("project", "kind", "name", "label")
+DECLARED_KINDS = ("counter", "labeled_counter", "timing", "crash", "version")
+PERIODS_COLUMNS = ("period_start", "day")
+LAKE_NAMES = tuple(t.name for t in LAKE_TABLES)
+
+
+def period_days(interval: str, starts: Iterable[date]) -> list[tuple[date, date]]:
+    """(period_start, day) for every day of the given periods of `interval`."""
+    if interval not in INTERVALS:
+        raise EngineError(f"interval must be one of {', '.join(INTERVALS)}, not {interval!r}")
+    rows = []
+    for start in sorted(set(starts)):
+        if not isinstance(start, date) or period_start(interval, start) != start:
+            raise EngineError(f"{start!r} is not the first day of a {interval}")
+        day = start
+        while day < period_end(interval, start):
+            rows.append((start, day))
+            day += timedelta(days=1)
+    return rows
+
+
+def declared_rows(declared: Iterable[Sequence[str]]) -> list[tuple[str, str, str, str]]:
+    """The `declared` rows, checked: (project, kind, name, label) strings."""
+    rows = []
+    for row in declared:
+        if len(row) != 4 or not all(isinstance(v, str) for v in row):
+            raise EngineError("a declared row is (project, kind, name, label) strings, "
+                              f"not {row!r}")
+        if row[1] not in DECLARED_KINDS:
+            raise EngineError(f"declared kind must be one of {', '.join(DECLARED_KINDS)}, "
+                              f"not {row[1]!r}")
+        rows.append(tuple(row))
+    return sorted(set(rows))
+
+
+def source_files(source: Mapping[str, Iterable]) -> dict[str, list[str]]:
+    """The lake's files per table (every table present, possibly with no file)."""
+    unknown = set(source) - set(LAKE_NAMES)
+    if unknown:
+        raise EngineError(f"unknown lake table {sorted(unknown)[0]!r} "
+                          f"(expected {', '.join(LAKE_NAMES)})")
+    files = {}
+    for name in LAKE_NAMES:
+        paths = [str(p) for p in source.get(name, ())]
+        for path in paths:
+            hive_base(path)  # fails early on a path outside the layout
+        files[name] = paths
+    return files
+
+
+def hive_base(path: str) -> str:
+    """The directory holding a file's `day=YYYY-MM-DD` directory."""
+    parent = Path(path).parent
+    if not parent.name.startswith(PARTITION + "="):
+        raise EngineError(f"{path}: not in a {PARTITION}=YYYY-MM-DD directory of the lake")
+    return str(parent.parent)

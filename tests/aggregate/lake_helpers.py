@@ -1,0 +1,139 @@
+"""Writes small lakes as the lake writer does (model/lake.py): Parquet files in Hive
+`day=YYYY-MM-DD` directories, one per table and day, rows sorted by project.
+
+A test describes pings as dicts (`ping(...)`), with their counters and timings; the
+helper splits them into the three tables and returns the engine's `source`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sempervirens.model.lake import (BOOL, COUNTERS, INT32, INT64, LAKE_TABLES, PARTITION,
+                                     PINGS, STRING, TIMESTAMP, TIMINGS)
+
+ARROW = {STRING: pa.string(), INT32: pa.int32(), INT64: pa.int64(), BOOL: pa.bool_(),
+         TIMESTAMP: pa.timestamp("us", tz="UTC")}
+_ids = itertools.count()
+
+
+def ping(project: str, client_id: str | None, day: date, *, ping_type: str = "usage",
+         excluded: bool = False, counters=(), timings=(), **fields) -> dict:
+    """One ping of `day`: pings columns in `fields` (project_version, os, crash_type…),
+    counters as (metric, label, value), timings as (metric, bucket, count)."""
+    unknown = set(fields) - set(PINGS.column_names)
+    assert not unknown, f"not a pings column: {unknown}"
+    return {"document_id": f"doc-{next(_ids)}", "project": project, "client_id": client_id,
+            "ping_type": ping_type, "excluded": excluded, "day": day,
+            "received_at": datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc),
+            "counters": list(counters), "timings": list(timings), **fields}
+
+
+def usage(project, client_id, day, **kw) -> dict:
+    kw.setdefault("project_version", "1.0.0")
+    kw.setdefault("os", "Linux")
+    kw.setdefault("arch", "x86_64")
+    kw.setdefault("python_version", "3.12.1")
+    kw.setdefault("is_ci", False)
+    return ping(project, client_id, day, **kw)
+
+
+def _rows(pings: list[dict]) -> dict[str, list[dict]]:
+    tables = {t.name: [] for t in LAKE_TABLES}
+    key = ("document_id", "project", "client_id", "ping_type", "excluded", "day")
+    for p in pings:
+        tables["pings"].append({c: p.get(c) for c in (*PINGS.column_names, "day")})
+        base = {c: p[c] for c in key}
+        for metric, label, value in p["counters"]:
+            tables["counters"].append({**base, "metric": metric, "label": label, "value": value})
+        for metric, bucket, count in p["timings"]:
+            tables["timings"].append({**base, "metric": metric, "bucket": bucket, "count": count})
+    return tables
+
+
+def write_lake(root: Path, pings: list[dict]) -> dict[str, list[str]]:
+    """Write the pings' lake under `root`; returns {table: [parquet paths]}."""
+    source = {}
+    by_table = _rows(pings)
+    for table in LAKE_TABLES:
+        schema = pa.schema([(c, ARROW[t]) for c, t in table.columns])
+        rows = by_table[table.name]
+        source[table.name] = []
+        for day in sorted({r["day"] for r in rows}):
+            chosen = sorted((r for r in rows if r["day"] == day), key=lambda r: r["project"])
+            directory = root / table.name / f"{PARTITION}={day.isoformat()}"
+            directory.mkdir(parents=True, exist_ok=True)
+            columns = {c: [r[c] for r in chosen] for c in table.column_names}
+            path = directory / "part-0.parquet"
+            pq.write_table(pa.table(columns, schema=schema), path)
+            source[table.name].append(str(path))
+    return source
+
+
+assert {COUNTERS.name, TIMINGS.name, PINGS.name} == {t.name for t in LAKE_TABLES}
+
+
+# A random lake, made from a seed: the odd values every field may hold, the
+# declared and undeclared metrics, labels, timings and crash kinds, exclusions.
+RANDOM_DECLARATIONS = {
+    "alpha": (("counter", "io.read", ""), ("counter", "io.write", ""),
+              ("labeled_counter", "io.format", "csv"), ("labeled_counter", "io.format", "fits"),
+              ("timing", "solve", ""), ("timing", "load", ""),
+              ("crash", "ValueError", ""), ("crash", "alpha.Error", ""),
+              ("version", "1.0", ""), ("version", "1.1", ""), ("version", "2.0", "")),
+    "beta": (("counter", "run", ""), ("labeled_counter", "device", "cpu"),
+             ("labeled_counter", "device", "gpu"), ("timing", "fit", ""),
+             ("crash", "KeyError", "")),
+    "gamma": (),
+}
+_VERSIONS = ("1.0.0", "1.0.3", "1.1.0", "2.0.1", "2.1.0", "10.2.1", "0.9rc1", "dev", "", None)
+_OSES = ("Linux", "linux", "Darwin", "macOS", "Windows", "FreeBSD", "Haiku", "", None)
+_ARCHES = ("x86_64", "AMD64", "aarch64", "arm64", "i686", "ppc64le", "riscv64", "mips", None)
+_PYTHONS = ("3.9.1", "3.10.14", "3.11.9", "3.12.4", "3.13.0", "3.5.2", "3.17.0", "2.7.18",
+            "pypy", None)
+_METRICS = {"alpha": ("io.read", "io.write", "io.format", "solve", "load", "other.thing"),
+            "beta": ("run", "device", "fit", "io.read"), "gamma": ("io.read", "x")}
+_LABELS = ("", "", "csv", "fits", "xlsx", "cpu", "gpu", "tpu")
+_CRASHES = ("ValueError", "KeyError", "alpha.Error", "MemoryError", None)
+
+
+def random_declared() -> list[tuple[str, str, str, str]]:
+    return [(project, *row) for project, rows in RANDOM_DECLARATIONS.items() for row in rows]
+
+
+def random_pings(seed: int, days: list[date], clients: int = 60, pings: int = 3000) -> list[dict]:
+    import random
+
+    rng = random.Random(seed)
+    population = [(rng.choice(list(RANDOM_DECLARATIONS)), f"client-{i:04d}")
+                  for i in range(clients)]
+    made = []
+    for _ in range(pings):
+        project, client = rng.choice(population)
+        day = rng.choice(days)
+        roll = rng.random()
+        common = {"excluded": rng.random() < 0.05,
+                  "project_version": rng.choice(_VERSIONS)}
+        if roll < 0.05:
+            made.append(ping(project, None, day, ping_type="opt-out",
+                             excluded=common["excluded"]))
+        elif roll < 0.15:
+            made.append(ping(project, client, day, ping_type="crash",
+                             crash_type=rng.choice(_CRASHES), **common))
+        else:
+            counters = {(rng.choice(_METRICS[project]), rng.choice(_LABELS)):
+                        rng.choice((0, 1, 2, 3, 5, 8, 40)) for _ in range(rng.randint(0, 6))}
+            timings = {(rng.choice(_METRICS[project]), rng.randint(0, 60)): rng.randint(0, 9)
+                       for _ in range(rng.randint(0, 5))}
+            made.append(ping(project, client, day, **common,
+                             os=rng.choice(_OSES), arch=rng.choice(_ARCHES),
+                             python_version=rng.choice(_PYTHONS),
+                             is_ci=rng.choice((True, False, None)),
+                             counters=[(*k, v) for k, v in counters.items()],
+                             timings=[(*k, v) for k, v in timings.items()]))
+    return made

@@ -1,0 +1,63 @@
+"""The same query definitions on Apache Spark (local[2]) give exactly DuckDB's rows.
+
+One Spark session for the whole comparison (its JVM takes seconds to start), bound to
+loopback, without its web UI, with few shuffle partitions.  Java 17 comes from
+Debian's openjdk-17-jre-headless, installed by `make test`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from lake_helpers import random_declared, random_pings, write_lake
+from sempervirens.aggregate.engine import compute, open_runner, queries
+from sempervirens.model.periods import INTERVALS, period_start
+from sempervirens.model.statistics import STATISTICS, Bounds
+
+DAYS = [date(2026, 11, 27) + timedelta(days=i) for i in range(8)]  # two weeks
+SPARK_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.sql.shuffle.partitions": "2",
+    # Tiny inputs: interpreted expressions and no adaptive re-planning cost less than
+    # compiling code for every stage.
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+}
+
+
+def test_every_query_transpiles_to_spark_sql():
+    from sempervirens.aggregate.engine._spark import to_spark
+
+    for interval in INTERVALS:
+        for query in queries(interval, Bounds()):
+            spark_sql = to_spark(query.sql)
+            assert "REGEXP_EXTRACT" in spark_sql or query.name in ("features", "timings",
+                                                                  "opt_outs")
+            assert "`count`" in spark_sql or query.name != "timings"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # took 473 s on 2 cores shared at a load average of 20-30
+def test_duckdb_and_spark_give_identical_rows(tmp_path):
+    source = write_lake(tmp_path, random_pings(seed=29, days=DAYS, clients=40, pings=1500))
+    declared = random_declared()
+    runner = open_runner("spark", spark_master="local[2]", spark_conf=SPARK_CONF)
+    try:
+        # Days hold every statistic (the summed ones too); weeks merge days. Months run
+        # the same text as weeks, with other starts: left out to keep the JVM's time short.
+        for interval, bounds in (("day", Bounds(2, 3, 1, 1, 2)), ("week", Bounds())):
+            starts = sorted({period_start(interval, day) for day in DAYS})
+            duckdb_rows = compute(source, interval, starts, declared, bounds)
+            spark_rows = compute(source, interval, starts, declared, bounds, engine=runner)
+            assert set(spark_rows) == {s.name for s in STATISTICS if interval in s.intervals}
+            for name, rows in duckdb_rows.items():
+                assert rows, (interval, name)  # every statistic has rows to compare
+                assert spark_rows[name] == rows, (interval, name)
+    finally:
+        runner.close()
