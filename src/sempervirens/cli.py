@@ -16,7 +16,6 @@ COMMAND_MODULES = (
     "sempervirens.client._commands",  # status, opt-in, opt-out, show, send, forget
     "sempervirens.server._commands",  # serve
     "sempervirens.simulate._commands",  # simulate
-    "sempervirens.public._commands",  # release
     "sempervirens.admin._commands",  # admin token|project|delete|export|audit
     "sempervirens.cycle._commands",  # aggregate
     "sempervirens.aggregate._commands",  # anomalies, purge

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -100,17 +101,14 @@ SETTINGS = {
                 "Key (32+ characters) for keyed hashes of deleted client_ids (tombstones); hosts "
                 "sharing one database must share it (default: secret.key in --data-dir, made on first use)."),
         Setting("k_anonymity", 10,
-                "Least number of distinct installations a public aggregate row may describe; "
-                "smaller parts are folded into '(other)'.", int),
+                "A public threshold on released (noisy) counts: a value below k is published as "
+                "'< k', with its interval.", int),
         Setting("retention_days", 30,
                 "Days raw IP addresses (the access log) are kept; older ones are deleted once "
                 "aggregated.", int),
         Setting("anomaly_min_clients", 100000,
                 "Distinct client_ids from one address, for one project in one UTC day, that make "
                 "it an anomaly (left out of public counts, listed by `sempervirens anomalies`).", int),
-        Setting("dp_epsilon", None,
-                "Differential privacy for public install counts: epsilon per project and period "
-                "(default: off).", float),
         Setting("dp_delta", 1e-7,
                 "Differential privacy: delta per day of one installation's data, split over the "
                 "day, week and month releases like their epsilons (only statistics with private "
@@ -215,6 +213,10 @@ def resolve(args: argparse.Namespace | None = None, environ: dict | None = None,
                 raise SystemExit(f"sempervirens: {s.env_var}: {error}") from None
         else:
             values[name] = s.default
+    # Defaults that live in the data directory.
+    data_dir = Path(values["data_dir"])
+    values["lake"] = values["lake"] or str(data_dir / "lake")
+    values["releases_dir"] = values["releases_dir"] or str(data_dir / "releases")
     return values
 
 

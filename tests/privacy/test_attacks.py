@@ -17,7 +17,7 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from conftest import FIRST_DAY, NOW, PLANTED, PROJECT, SECRETS, SHADOW, World
+from worlds import FIRST_DAY, NOW, PLANTED, PROJECT, SECRETS, SHADOW, World
 from population import Ping, insert
 
 from sempervirens.admin.deletion import delete_clients

@@ -13,7 +13,7 @@ import sys
 
 from .. import settings
 
-STORE_SETTINGS = ("data_dir", "database", "private_database")
+STORE_SETTINGS = ("data_dir", "database", "private_database", "lake")
 DEFAULT_EXPIRY_DAYS = 90
 
 
@@ -283,7 +283,7 @@ def delete_command(args) -> int:
         return _fail(str(error))
     config, stores = _open(args)
     try:
-        report = delete_clients(stores, load_key(config), ids)
+        report = delete_clients(stores, load_key(config), ids, lake=config["lake"])
     finally:
         stores.dispose()
     _report(report)
@@ -296,7 +296,7 @@ def process_deletions(args) -> int:
 
     config, stores = _open(args)
     try:
-        report = process_deletion_requests(stores, load_key(config))
+        report = process_deletion_requests(stores, load_key(config), lake=config["lake"])
     finally:
         stores.dispose()
     _report(report)

@@ -60,7 +60,9 @@ def canonical_client_id(value: str) -> str:
         raise ValueError(f"not a UUID: {value!r}") from None
 
 
-def delete_clients(stores: Stores, key: bytes, client_ids, *, settle: float = SETTLE_SECONDS) -> DeletionReport:
+def delete_clients(stores: Stores, key: bytes, client_ids, *, lake: str | None = None,
+                   settle: float = SETTLE_SECONDS) -> DeletionReport:
+    """Delete everything about these clients: stores, then the lake at `lake` (a location)."""
     ids = sorted({canonical_client_id(c) for c in client_ids})
     report = DeletionReport(clients=len(ids))
     if not ids:
@@ -69,39 +71,43 @@ def delete_clients(stores: Stores, key: bytes, client_ids, *, settle: float = SE
     time.sleep(settle)
     _delete_private(stores.private, ids, report)
     _delete_telemetry(stores.telemetry, ids, report)
+    if lake is not None:
+        from ..store.lake import Lake, delete_clients as delete_from_lake
+
+        rewritten = delete_from_lake(Lake(lake), ids)
+        for table, count in rewritten.rows.items():
+            _count(report, f"lake {table}", count)
     for name, engine in (("telemetry", stores.telemetry), ("private", stores.private)):
         report.compaction.append(f"{name}: {_compact(engine, ids, report.rows)}")
     return report
 
 
-def process_deletion_requests(stores: Stores, key: bytes, *, settle: float = SETTLE_SECONDS) -> DeletionReport:
+def process_deletion_requests(stores: Stores, key: bytes, *, lake: str | None = None,
+                              settle: float = SETTLE_SECONDS) -> DeletionReport:
     """Carry out every deletion-request ping received (each aggregation cycle does)."""
     with stores.telemetry.connect() as connection:
         ids = connection.execute(select(pings.c.client_id).distinct().where(
             pings.c.ping_type == "deletion-request", pings.c.client_id.is_not(None))).scalars().all()
-    return delete_clients(stores, key, ids, settle=settle)
+    return delete_clients(stores, key, ids, lake=lake, settle=settle)
 
 
-def cycle_hook(stores: Stores, _report) -> None:
-    """The aggregation cycle's deletion step (aggregate/run.py calls it after the aggregates)."""
-    from .. import settings
+def process_pending(stores: Stores, settings: dict) -> int:
+    """The cycle's deletion step: carry out the deletion requests received; how many."""
     from ._secret import load_key
 
     with stores.telemetry.connect() as connection:
         if connection.execute(select(pings.c.document_id).where(pings.c.ping_type == "deletion-request")
                               .limit(1)).first() is None:
-            return
-    config = settings.resolve()  # `serve` exports its settings to the environment
-    if stores.telemetry.dialect.name == "sqlite" and not config["secret_key"]:
-        config["data_dir"] = str(Path(stores.telemetry.url.database).parent)  # `aggregate --data-dir`
-    key = load_key(config, create=False)
+            return 0
+    key = load_key(settings, create=False)
     if key is None:
         # Deleting without a tombstone would let the client's next ping back in: wait.
         log.error("deletion requests wait: no secret key here (set secret_key, see docs/operations.md)")
-        return
-    report = process_deletion_requests(stores, key)
+        return 0
+    report = process_deletion_requests(stores, key, lake=settings["lake"])
     if report.clients:
         log.info("deleted %d client(s) on request", report.clients)
+    return report.clients
 
 
 def _bury(engine: Engine, key: bytes, ids: list[str]) -> None:

@@ -11,7 +11,7 @@ declaration is its metrics file (model/declarations.py), kept as JSON in
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import Connection, Engine, delete, select
 
@@ -31,13 +31,14 @@ class AlreadyDeclared(ValueError):
 
 
 def add(stores: Stores, name: str, maintainers: tuple[str, ...] = (),
-        expires_days: float | None = None,
-        declaration: Declaration | None = None) -> tuple[str, bool, list[tuple[str, str]]]:
+        expires_days: float | None = None, declaration: Declaration | None = None,
+        registered_at: datetime | None = None) -> tuple[str, bool, list[tuple[str, str]]]:
     """(normalised name, newly registered?, [(maintainer, token)]).
 
     With a declaration, the project is registered with it; a registered project that
     declared nothing yet takes it; one that declared something else raises
     AlreadyDeclared, and nothing changes (`declare` replaces a declaration).
+    Its periods are released from the day it is registered (`registered_at`, default now).
     """
     name = normalize_project(name)
     with stores.telemetry.begin() as connection:
@@ -45,7 +46,7 @@ def add(stores: Stores, name: str, maintainers: tuple[str, ...] = (),
         now = datetime.now(timezone.utc)
         if new:
             connection.execute(projects.insert().values(
-                name=name, registered_at=now,
+                name=name, registered_at=registered_at or now,
                 declaration=declaration.to_json() if declaration is not None else None,
                 declared_at=now if declaration is not None else None))
         elif declaration is not None:
@@ -204,3 +205,11 @@ def _declaration(connection: Connection, name: str) -> Declaration | None:
 def _store(connection: Connection, name: str, declaration: Declaration, now: datetime) -> None:
     connection.execute(projects.update().where(projects.c.name == name).values(
         declaration=declaration.to_json(), declared_at=now))
+
+
+def registered_days(engine: Engine) -> dict[str, date]:
+    """{project: the UTC day it was registered}: its first released period starts there."""
+    with engine.connect() as connection:
+        rows = connection.execute(select(projects.c.name, projects.c.registered_at)).all()
+    return {name: (at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at)
+            .astimezone(timezone.utc).date() for name, at in rows}

@@ -19,7 +19,6 @@ class Dialect:
     def pg(self) -> bool:
         return self.name == "postgresql"
 
-    @property
     def date(self, value: date):
         # SQLite stores dates as ISO text; binding a date object there relies on
         # sqlite3's deprecated default adapter.

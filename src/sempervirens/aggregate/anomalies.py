@@ -7,8 +7,8 @@ hash (HMAC-SHA256) of the address, so the list survives the retention purge and
 admins can match an address they are told about without the store showing one.
 The address itself is kept beside it only until the purge (to leave its rows out of
 the private aggregates).  The anomalous pings are copied, by document_id only and
-in bounded batches, to the telemetry store's aggregate_exclusions, which public.py
-leaves out of every public count.
+in bounded batches, to the telemetry store's aggregate_exclusions: sealing marks them
+excluded in the lake, and the engine leaves them out of every public number.
 """
 
 from __future__ import annotations
@@ -58,16 +58,16 @@ def _find(connection, days: list[date], min_clients: int) -> Iterator:
          "n": min_clients})
 
 
-def detect_anomalies(stores, days: list[date], config) -> tuple[int, int, list[date]]:
+def detect_anomalies(stores, days: list[date], settings) -> tuple[int, int, list[date]]:
     """Record the anomalies of these days and exclude their pings from public counts.
 
     Returns (anomalies, excluded pings, days whose exclusions changed).
     """
-    key = hash_key(stores.private, config.ip_hash_key)
+    key = hash_key(stores.private, settings["ip_hash_key"])
     wanted = {day.isoformat() for day in days}
     now = datetime.now(timezone.utc)
     with stores.private.begin() as connection:
-        found = [row for row in _find(connection, days, config.anomaly_min_clients)
+        found = [row for row in _find(connection, days, settings["anomaly_min_clients"])
                  if str(row.day)[:10] in wanted]
         connection.execute(tables.anomalies.delete().where(tables.anomalies.c.day.in_(days)))
         if found:
@@ -136,3 +136,11 @@ def list_anomalies(stores, min_clients: int, configured_key: str | None = None) 
                     "project": r.project, "day": str(r.day)[:10], "ip_hash": hashed,
                     "clients": r.clients, "pings": r.pings}
     return sorted(found.values(), key=lambda a: (a["day"], a["project"], -a["clients"]))
+
+
+def excluded_documents(engine, day: date) -> set[str]:
+    """The document ids of a day's pings left out of public numbers (sealed as excluded)."""
+    exclusions = tables.anomaly_exclusions
+    with engine.connect() as connection:
+        return set(connection.execute(select(exclusions.c.document_id).where(
+            exclusions.c.day == day)).scalars())

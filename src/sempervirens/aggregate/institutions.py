@@ -20,9 +20,10 @@ from ._sql import dialect_of
 from .state import record_days
 
 log = logging.getLogger("sempervirens.aggregate")
+ENRICH_LIMIT = 20_000  # most new addresses looked up per cycle: DNS time is bounded
 
 
-def enrich_new_addresses(engine, days: list[date], config) -> tuple[int, bool]:
+def enrich_new_addresses(engine, days: list[date], settings) -> tuple[int, bool]:
     """Enrich the addresses of these days that have no origin; (how many, more pending)."""
     from ..enrich import enrich
 
@@ -34,12 +35,12 @@ def enrich_new_addresses(engine, days: list[date], config) -> tuple[int, bool]:
               AND NOT EXISTS (SELECT 1 FROM ip_origins o WHERE o.ip = a.ip)
             LIMIT :limit"""), {"lo": d.timestamp(min(days)),
                                "hi": d.timestamp(max(days) + timedelta(days=1)),
-                               "limit": config.enrich_limit + 1}).scalars())
-    pending = len(ips) > config.enrich_limit
-    ips = ips[:config.enrich_limit]
+                               "limit": ENRICH_LIMIT + 1}).scalars())
+    pending = len(ips) > ENRICH_LIMIT
+    ips = ips[:ENRICH_LIMIT]
     if not ips:
         return 0, False
-    origins = enrich(ips, nameserver=config.dns_server)
+    origins = enrich(ips, nameserver=settings["dns_server"])
     now = datetime.now(timezone.utc)
     with engine.begin() as connection:
         # ON CONFLICT: a cycle run by hand may overlap the one inside `serve`.

@@ -1,4 +1,5 @@
-"""`sempervirens aggregate`: run one cycle now (what `serve` does every interval)."""
+"""`sempervirens aggregate` runs one cycle now (what `serve` does every interval);
+`sempervirens release` only its seal and release steps."""
 
 from __future__ import annotations
 
@@ -7,8 +8,15 @@ import argparse
 from .. import settings
 
 # Every setting a cycle reads: the same for this command and for `serve`.
-CYCLE_SETTINGS = ("data_dir", "database", "private_database", "log_level", "retention_days",
-                  "anomaly_min_clients", "ip_hash_key", "dns_server", "secret_key")
+CYCLE_SETTINGS = (
+    "data_dir", "database", "private_database", "log_level", "secret_key", "retention_days",
+    "anomaly_min_clients", "ip_hash_key", "dns_server", "lake", "seal_grace_hours",
+    "hot_margin_days", "engine", "engine_memory_limit", "engine_threads", "engine_temp_dir",
+    "spark_master", "k_anonymity", "dp_epsilon_day", "dp_epsilon_week", "dp_epsilon_month",
+    "dp_delta", "release_grace_hours", "bound_max_features", "bound_max_events_per_day",
+    "bound_max_timings", "bound_max_crash_cells", "bound_max_crashes_per_day", "no_dp",
+    "releases_dir",
+)
 
 
 def register(subparsers) -> None:
@@ -20,9 +28,18 @@ def register(subparsers) -> None:
                     "institution tables, carry out deletion requests, then purge raw "
                     "addresses past the retention period.",
         epilog="example: sempervirens aggregate --data-dir /var/lib/sempervirens")
-    settings.add_arguments(parser, *CYCLE_SETTINGS, *settings.CYCLE_EXTRA)
+    settings.add_arguments(parser, *CYCLE_SETTINGS)
     parser.add_argument("--no-purge", action="store_true", help="skip the retention purge")
     parser.set_defaults(func=aggregate)
+
+    parser = subparsers.add_parser(
+        "release", help="seal closed days and release closed periods now",
+        description="Seal every closed day into the lake, then release every closed period of "
+                    "the declared projects that was not released yet (each is released once), "
+                    "with its dataset files.",
+        epilog="example: sempervirens release --data-dir /var/lib/sempervirens")
+    settings.add_arguments(parser, *CYCLE_SETTINGS)
+    parser.set_defaults(func=release)
 
 
 def aggregate(args: argparse.Namespace) -> int:
@@ -43,4 +60,27 @@ def aggregate(args: argparse.Namespace) -> int:
           f"{len(report.private_days)} private days; {report.enriched} addresses enriched; "
           f"{report.anomalies} anomalies ({report.excluded_pings} pings excluded); "
           f"{report.deleted_clients} clients deleted; {report.purged_rows} rows purged")
+    return 0
+
+
+def release(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from ..aggregate._commands import open_stores_of
+    from .background import cycle_lock
+    from .run import release_closed_periods, seal_closed_days
+
+    values, stores = open_stores_of(args)
+    now = datetime.now(timezone.utc)
+    try:
+        with cycle_lock(stores) as acquired:
+            if not acquired:
+                print("sempervirens release: a cycle is running; nothing done")
+                return 1
+            sealed = seal_closed_days(stores, values, now)
+            released = release_closed_periods(stores, values, now)
+    finally:
+        stores.dispose()
+    print(f"sealed {len(sealed)} days; released {len(released)} periods to "
+          f"{values['releases_dir']}")
     return 0

@@ -17,6 +17,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 log = logging.getLogger("sempervirens.cycle")
 
@@ -93,7 +94,7 @@ def seal_closed_days(stores, settings: dict, now: datetime) -> list[date]:
                        grace=timedelta(hours=settings["seal_grace_hours"]),
                        excluded=lambda day: excluded_documents(stores.telemetry, day))
     lake.prune(stores.telemetry, where, now=now, margin_days=settings["hot_margin_days"])
-    return sealed
+    return sealed.days
 
 
 def release_closed_periods(stores, settings: dict, now: datetime) -> list[tuple[str, str, date]]:
@@ -103,7 +104,8 @@ def release_closed_periods(stores, settings: dict, now: datetime) -> list[tuple[
     A project's periods are released from the day it was registered (public
     knowledge), never from its first data (which one installation could reveal)."""
     from ..admin.projects import declarations, registered_days
-    from ..aggregate.engine import compute
+    from ..aggregate.engine import compute, open_runner_from_settings
+    from ..model.lake import LAKE_TABLES
     from ..model.periods import INTERVALS
     from ..release import bounds_from_settings, domains_for, release_period
     from ..store import lake
@@ -117,19 +119,28 @@ def release_closed_periods(stores, settings: dict, now: datetime) -> list[tuple[
     domains = domains_for(declared)
     declared_rows = [(project, *row) for project, d in declared.items() for row in d.rows()]
     released = []
-    for interval in INTERVALS:
-        due = due_periods(stores.telemetry, interval, {p: since[p] for p in declared}, sealed,
-                          now, settings)
-        if not due:
-            continue
-        days = sorted({day for start in due for day in days_of(interval, start)})
-        exact = compute(where, days, interval, sorted(due), declared_rows,
-                        bounds_from_settings(settings), settings)
-        for start, projects in sorted(due.items()):
-            rows = {name: [r for r in found if r[1] == start] for name, found in exact.items()}
-            release_period(stores.telemetry, {p: domains[p] for p in projects}, interval, start,
-                           rows, settings, now=now, datasets_dir=datasets_dir(settings))
-            released += [(project, interval, start) for project in projects]
+    runner = None
+    try:
+        for interval in INTERVALS:
+            due = due_periods(stores.telemetry, interval, {p: since[p] for p in declared},
+                              sealed, now, settings)
+            if not due:
+                continue
+            runner = runner or open_runner_from_settings(settings)
+            days = sorted({day for start in due for day in days_of(interval, start)})
+            exact = compute({t.name: where.files(t.name, days) for t in LAKE_TABLES}, interval,
+                            sorted(due), declared_rows, bounds_from_settings(settings),
+                            engine=runner)
+            for start, projects in sorted(due.items()):
+                rows = {name: [r for r in found if r[1] == start and r[0] in projects]
+                        for name, found in exact.items()}
+                release_period(stores.telemetry, {p: domains[p] for p in projects}, interval,
+                               start, rows, settings, now=now,
+                               datasets_dir=Path(settings["releases_dir"]))
+                released += [(project, interval, start) for project in projects]
+    finally:
+        if runner is not None:
+            runner.close()
     return released
 
 
@@ -162,9 +173,3 @@ def days_of(interval: str, start: date) -> list[date]:
     from ..model.periods import period_end
 
     return [start + timedelta(days=i) for i in range((period_end(interval, start) - start).days)]
-
-
-def datasets_dir(settings: dict):
-    from pathlib import Path
-
-    return Path(settings.get("releases_dir") or Path(settings["data_dir"]) / "releases")

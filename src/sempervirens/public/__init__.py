@@ -1,17 +1,18 @@
 """The public face: statistics pages, the /api/v1 query API and dataset releases.
 
-Everything here reads the public_* aggregate tables only (queries.py), never the
-pings or the private store.  `routes` and `SecurityHeaders` are mounted by
-server/app.py; `sempervirens release` writes the dataset files (datasets.py).
+Numbers come from the releases only (queries.py), never the pings, the lake or the
+private store; the catalogue (catalogue.py) lists what each project declared.
+`routes` and `SecurityHeaders` are mounted by server/app.py; the release writes the
+dataset files that datasets.py serves.
 """
 
 from .security import SecurityHeaders
 
 
 def routes() -> list:
-    from . import api, pages
+    from . import api, catalogue, pages
 
-    return [*api.routes, *pages.routes]
+    return [*api.routes, *catalogue.routes, *pages.routes]
 
 
 __all__ = ["SecurityHeaders", "routes"]

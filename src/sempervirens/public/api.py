@@ -112,7 +112,7 @@ def timings(request: Request):
     metric = request.query_params.get("metric") or None
     rows = queries.timings(_engine(request), query, metric)
     return table(request, _payload(query, metric=metric), rows,
-                 ["period_start", "metric", "users",
+                 ["period_start", "metric",
                   *(f"p{p}_us{s}" for p in PERCENTILES for s in ("", "_low", "_high"))],
                  f"{query.project}-timings")
 

@@ -97,12 +97,13 @@ def dataset_list(request: Request) -> Response:
 
 def dataset_file(request: Request) -> Response:
     directory = datasets.releases_dir(request.app.state.settings)
-    path = datasets.release_file(directory, request.path_params["name"],
-                                 request.path_params["filename"])
+    path = datasets.release_file(directory, request.path_params["project"],
+                                 request.path_params["name"], request.path_params["filename"])
     if path is None:
         raise NotFound("no such dataset file")
     media = {".csv": "text/csv; charset=utf-8", ".parquet": "application/vnd.apache.parquet",
-             ".json": "application/json"}.get(path.suffix, "text/plain; charset=utf-8")
+             ".json": "application/json", ".md": "text/markdown; charset=utf-8"}.get(
+        path.suffix, "text/plain; charset=utf-8")
     return FileResponse(path, media_type=media, headers={"Cache-Control": "public, max-age=86400"},
                         filename=path.name if path.suffix in (".csv", ".parquet") else None)
 
@@ -116,6 +117,6 @@ routes = [
     Route("/projects/{project}", project, methods=["GET"]),
     Route("/privacy", privacy, methods=["GET"]),
     Route("/datasets", dataset_list, methods=["GET"]),
-    Route("/datasets/{name}/{filename}", dataset_file, methods=["GET"]),
+    Route("/datasets/{project}/{name}/{filename}", dataset_file, methods=["GET"]),
     Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
 ]

@@ -9,7 +9,6 @@ its noise standard deviation and 95% interval; numbers derived from released one
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from ..model.domains import BREAKDOWN_NAMES
 from ..model.periods import INTERVALS, period_end
 from ..model.statistics import PERCENTILES
-from ..release.tables import public_releases, public_statistics
+from ..release.tables import PERCENTILE_STATISTIC, public_releases, public_statistics
 
 TABLES = {t.name: t for t in (public_statistics, public_releases)}
 BREAKDOWNS = ("", *BREAKDOWN_NAMES)
@@ -128,53 +127,22 @@ def _ratio(opt_outs, active) -> float | None:
 
 
 def timings(engine: Engine, query: Query, metric: str | None = None) -> list[dict]:
-    """Percentiles of each timing's released histogram of installations (post-processing).
-
-    The bounds are the percentile with the released counts at their 95% bounds, pushed
-    towards shorter durations (buckets up to the estimate at their high bound, the rest
-    at their low bound) and towards longer ones: wider than a 95% interval, never narrower.
-    """
-    histograms: dict[tuple, list[dict]] = defaultdict(list)
-    for r in released(engine, query, "timing_users", metric):
-        histograms[r["period_start"], r["key1"]].append(r)
-    rows = []
-    for (start, name), buckets in sorted(histograms.items()):
-        buckets.sort(key=lambda b: int(b["key2"]))
-        row = {"period_start": start.isoformat(), "metric": name,
-               "users": round(sum(max(b["value"], 0) for b in buckets))}
-        for p in PERCENTILES:
-            estimate = _percentile(buckets, [b["value"] for b in buckets], p)
-            row[f"p{p}_us"] = _duration(buckets, estimate)
-            if estimate is not None:
-                shorter = [b["high"] if i <= estimate else b["low"] for i, b in enumerate(buckets)]
-                longer = [b["low"] if i <= estimate else b["high"] for i, b in enumerate(buckets)]
-                row[f"p{p}_us_low"] = _duration(buckets, _percentile(buckets, shorter, p))
-                row[f"p{p}_us_high"] = _duration(buckets, _percentile(buckets, longer, p))
-            else:
-                row[f"p{p}_us_low"] = row[f"p{p}_us_high"] = None
-        rows.append(row)
-    return rows
-
-
-def _percentile(buckets: list[dict], counts: list, share: int) -> int | None:
-    """The index of the bucket where the cumulative count reaches `share` percent."""
-    counts = [max(n or 0, 0) for n in counts]
-    total, running = sum(counts), 0.0
-    if total <= 0:
-        return None
-    for index, n in enumerate(counts):
-        running += n
-        if running >= total * share / 100:
-            return index
-    return len(counts) - 1
-
-
-def _duration(buckets: list[dict], index: int | None) -> float | None:
-    """A public timing bucket spans one doubling, [2^i, 2^(i+1)) microseconds: its
-    geometric middle stands for it."""
-    if index is None:
-        return None
-    return round(2 ** (int(buckets[index]["key2"]) + 0.5), 1)
+    """Percentiles of each timing, over installations (each counts once, at its median),
+    derived by the release from the timing's noisy histogram, with their 95% intervals.
+    A public bucket spans one doubling, [2^i, 2^(i+1)) microseconds: a percentile is shown
+    as the bucket's geometric middle, its interval from the lower bucket's start to the
+    upper bucket's end."""
+    rows: dict[tuple, dict] = {}
+    for r in released(engine, query, PERCENTILE_STATISTIC, metric):
+        row = rows.setdefault((r["period_start"], r["key1"]), {
+            "period_start": r["period_start"].isoformat(), "metric": r["key1"],
+            **{f"p{p}_us{s}": None for p in PERCENTILES for s in ("", "_low", "_high")}})
+        name = f"{r['key2']}_us"
+        if r["value"] is not None:
+            row[name] = round(2 ** (r["value"] + 0.5), 1)
+        if r["low"] is not None and r["high"] is not None:
+            row[f"{name}_low"], row[f"{name}_high"] = 2 ** r["low"], 2 ** (r["high"] + 1)
+    return [row for _, row in sorted(rows.items())]
 
 
 def metric_names(engine: Engine, project: str) -> dict[str, list[str]]:

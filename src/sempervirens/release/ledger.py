@@ -42,3 +42,11 @@ def releases(connection, project: str | None = None):
     if project is not None:
         query = query.where(public_releases.c.project == project)
     return connection.execute(query).mappings().all()
+
+
+def released_periods(engine, project: str, interval: str) -> set[date]:
+    """The first days of the periods of `interval` released for a project."""
+    r = public_releases.c
+    with engine.connect() as connection:
+        return set(connection.execute(select(r.period_start).distinct().where(
+            r.project == project, r.interval == interval)).scalars())

@@ -7,12 +7,14 @@ import logging
 import os
 
 from .. import settings
+from ..cycle._commands import CYCLE_SETTINGS
 
-SERVE_SETTINGS = (
+# The server's own settings, then every setting of the cycle it runs (one configuration).
+SERVE_SETTINGS = tuple(dict.fromkeys((
     "host", "port", "data_dir", "database", "private_database", "tls_cert", "tls_key",
     "trusted_proxies", "registered_projects_only", "workers", "queue_size", "batch_size", "log_level",
-    "releases_dir", "privacy_doc", "public_max_age",
-)
+    "releases_dir", "privacy_doc", "public_max_age", "aggregate_interval_seconds",
+    *CYCLE_SETTINGS)))
 
 
 def register(subparsers) -> None:
