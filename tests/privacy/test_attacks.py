@@ -23,7 +23,7 @@ from population import Ping, insert
 from sempervirens.admin.deletion import delete_clients
 from sempervirens.model.periods import INTERVALS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # two worlds through the cycle
 
 ENDPOINTS = ("active-installs", "features", "timings", "crashes", "opt-outs")
 BREAKDOWNS = ("", "version", "os", "arch", "python", "ci")

@@ -144,6 +144,14 @@ def metrics(request: Request):
                   "application/json")
 
 
+def parameters(request: Request):
+    """The privacy parameters the releases are made with."""
+    from ..release import parameters as in_force
+
+    return cached(request, orjson.dumps({"parameters": in_force(request.app.state.settings)}),
+                  "application/json")
+
+
 def releases(request: Request):
     """The budget ledger: every release, and what it spent."""
     rows = queries.releases(_engine(request))
@@ -161,6 +169,7 @@ def budget(request: Request):
 BASE = "/api/v1/projects/{project}"
 routes = [
     Route("/api/v1/projects", list_projects, methods=["GET"]),
+    Route("/api/v1/parameters", parameters, methods=["GET"]),
     Route("/api/v1/privacy/budget", budget, methods=["GET"]),
     Route("/api/v1/privacy/releases", releases, methods=["GET"]),
     Route(BASE + "/active-installs", active_installs, methods=["GET"]),

@@ -177,7 +177,8 @@ def headline(engine: Engine, project: str) -> dict:
         latest = totals.get(starts[0].isoformat()) if starts else None
         previous = totals.get(starts[1].isoformat()) if len(starts) > 1 else None
         trend = None
-        if latest and previous and previous["installs"] > 0:
+        if latest and previous and latest["installs"] is not None \
+                and (previous["installs"] or 0) > 0:
             trend = round(100 * (latest["installs"] - previous["installs"]) / previous["installs"], 1)
         out[interval] = {"period_start": starts[0].isoformat() if starts else None,
                          "installs": latest, "previous": previous, "trend_percent": trend}

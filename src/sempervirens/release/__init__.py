@@ -12,13 +12,15 @@ See docs/release.md.
 - `tables`, `ledger`: the released rows and the ledger;
 - `publish`: `release_period`, once per period;
 - `accountant`: the composed guarantee per installation;
-- `datasets`: the immutable files.
+- `datasets`: the immutable files;
+- `parameters`: the settings in force, in words.
 """
 
 from .accountant import compose, guarantee
 from .budget import Budget, Share, bounds_from_settings, split
 from .datasets import write_release
 from .domains import Domain, build_domains
+from .parameters import parameters
 from .errors import AlreadyReleased, DatasetExists, NotClosed, NothingToCorrect, ReleaseError
 from .publish import Release, domains_for, ready_at, release_period, serving_allowed
 from .tables import public_releases, public_statistics
@@ -38,6 +40,7 @@ __all__ = [
     "compose",
     "domains_for",
     "guarantee",
+    "parameters",
     "public_releases",
     "public_statistics",
     "ready_at",
