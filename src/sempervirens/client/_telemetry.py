@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from _thread import allocate_lock
+from _thread import allocate_lock, get_ident
 
 from . import _config, _guard
 from ._guard import guarded
@@ -26,6 +26,7 @@ _instances: list = []  # strong references: what was recorded is reported even i
 _activation = allocate_lock()
 _override = None  # set by sempervirens.testing: "disabled" or a Capture
 _exit_registered = False
+_deciding = None  # the thread deciding a first recording (signal handlers may re-enter)
 
 NOTICE = """\
 {project} collects anonymous usage statistics with Sempervirens: which of its \
@@ -105,7 +106,15 @@ class Telemetry(Recorder):
     # -- first use ----------------------------------------------------------------
 
     def _activate(self) -> bool:
-        with _activation:
+        global _deciding
+        if _deciding == get_ident():
+            # A signal handler interrupted this thread while it decides: record
+            # provisionally (a period of a client that ends up off is never sent).
+            return True
+        if not _activation.acquire(True, 1.0):
+            return False
+        try:
+            _deciding = get_ident()
             if self._on is None:
                 try:
                     self._on = self._decide()
@@ -115,6 +124,9 @@ class Telemetry(Recorder):
                     _guard.swallow(error)
                     self._on = False
             return bool(self._on)
+        finally:
+            _deciding = None
+            _activation.release()
 
     def _decide(self) -> bool:
         if not _valid_project(self.project):
