@@ -133,10 +133,10 @@ class Telemetry(Recorder):
             return False
         if _override is not None:
             return _override != "disabled"
+        if _config.denied_by_environment():
+            return False  # before any import: a refused client costs nothing
         from . import _consent, _paths
 
-        if _config.denied_by_environment():
-            return False
         data_dir = _paths.data_dir()
         if data_dir is None or not _paths.ensure_dir(data_dir):
             return False  # nowhere to keep an id, a decision or a spool: a silent no-op
@@ -354,6 +354,7 @@ def _start_background(telemetry: Telemetry) -> None:
     if not _exit_registered:
         import atexit
 
+        atexit.register(_keep_interrupt_status)  # runs after _at_exit (last in, first out)
         atexit.register(_at_exit)
         _exit_registered = True
     uploader.data_dirs.add(telemetry._data_dir)
@@ -397,6 +398,28 @@ def _at_exit() -> None:
             ticket = uploader.request()
             uploader.wait(ticket, deadline - time.monotonic())
         # What did not go in time stays in the spool and goes next run.
+    except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
+        _guard.swallow(error)
+
+
+def _keep_interrupt_status() -> None:
+    """Give a host that ended with an unhandled KeyboardInterrupt its own exit status.
+
+    CPython (3.10 to 3.12) exits with SIGINT (status 130) after an unhandled
+    KeyboardInterrupt only if no code compiled from a string ran since: an import
+    during exit (a namedtuple, in our uploader thread or in an atexit handler)
+    resets the flag, and the host exits 1.  Re-raising the interrupt through
+    `exec` of a string sets the flag again, exactly as the host's own main module
+    did; nothing else happens.
+    """
+    try:
+        if isinstance(getattr(sys, "last_value", None), KeyboardInterrupt) and not (
+            sys.flags.interactive or hasattr(sys, "ps1")
+        ):
+            try:
+                exec("raise KeyboardInterrupt", {})  # noqa: S102 - see the docstring
+            except KeyboardInterrupt:
+                pass
     except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
         _guard.swallow(error)
 
