@@ -24,7 +24,7 @@ def clean_env(**extra: str) -> dict:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("SEMPERVIRENS_") and k not in _CLEARED
+        if not k.startswith(("SEMPERVIRENS_", "PYTEST_")) and k not in _CLEARED
     }
     env.update(extra)
     return env

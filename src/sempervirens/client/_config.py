@@ -67,6 +67,12 @@ ENV_SETTINGS = {
             "Socket timeout in seconds of one upload (in the background thread).",
         ),
         EnvSetting(
+            "SEMPERVIRENS_PROMPT_TIMEOUT",
+            20.0,
+            "Most seconds the crash-report question waits for an answer on a terminal "
+            "(then: not now).",
+        ),
+        EnvSetting(
             "SEMPERVIRENS_SPOOL_MAX_PINGS",
             200,
             "Most pings kept on disk waiting for upload; the oldest go first.",

@@ -266,7 +266,12 @@ class Telemetry(Recorder):
         Sent only with the user's permission: a standing yes (`sempervirens
         opt-in --crash-reports PROJECT`), or a yes to the question asked on an
         interactive terminal, after the user has read the exact scrubbed text.
+        The question waits SEMPERVIRENS_PROMPT_TIMEOUT seconds at most (then: not
+        now), and is never asked in a test runner, in CI or in a notebook kernel.
         """
+        return self._report_crash(error, may_ask=True)
+
+    def _report_crash(self, error: BaseException, may_ask: bool) -> bool:
         from . import _consent, _crash
 
         if not isinstance(error, BaseException) or not self.enabled:
@@ -280,8 +285,8 @@ class Telemetry(Recorder):
             return True
         data_dir = self._data_dir
         permission = _consent.crash_allowed(data_dir, self.project)
-        if permission is None and _crash.interactive():
-            answer = _crash.ask(self.project, text)
+        if permission is None and may_ask and _crash.interactive():
+            answer = _crash.ask(self.project, text, _config.number("SEMPERVIRENS_PROMPT_TIMEOUT"))
             if answer in ("always", "never"):
                 _consent.update(
                     data_dir,
@@ -315,15 +320,25 @@ class Telemetry(Recorder):
         '-' as '_'); exceptions that never touch it are none of the project's
         business and are not offered.
         """
-        from . import _crash
+        from . import _consent, _crash
 
         package = package or self.project.replace("-", "_").lower()
         previous = sys.excepthook
 
         def excepthook(kind, error, tb):
+            # The program is ending: no question here (it would hold the exit), only
+            # a standing yes sends; otherwise one line says how to give one.
             try:
                 if isinstance(error, Exception) and _crash.involves(error, package):
-                    self.report_crash(error)
+                    sent = self._report_crash(error, may_ask=False)
+                    if (
+                        not sent
+                        and self._data_dir is not None
+                        and _consent.crash_allowed(self._data_dir, self.project) is None
+                    ):
+                        _crash.hint(self.project)
+            except Exception as failure:  # noqa: BLE001 - the guard: nothing reaches the host
+                _guard.swallow(failure)
             finally:
                 previous(kind, error, tb)
 
