@@ -31,12 +31,17 @@ def clean_env(**extra: str) -> dict:
 
 
 def run_host(
-    code: str, env: dict, timeout: float = 30, prefix: tuple = (), **kwargs
+    code: str,
+    env: dict,
+    timeout: float = 30,
+    prefix: tuple = (),
+    python: tuple = (sys.executable,),
+    **kwargs,
 ) -> subprocess.CompletedProcess:
     """Run a host program (a project using the client) in a fresh interpreter."""
     script = HOST_PRELUDE + textwrap.dedent(code)
     return subprocess.run(  # noqa: PLW1510 - the caller checks
-        [*prefix, sys.executable, "-c", script],
+        [*prefix, *python, "-c", script],
         env=env,
         capture_output=True,
         text=True,

@@ -122,11 +122,33 @@ def claim_notice(data_dir: str, project: str) -> bool:
             store = load(data_dir)
             if project in store["notices"]:
                 return False
-            store["notices"][project] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            now = time.time()
+            # Which run showed it: that run's pings wait until it has ended (_uploader).
+            store["notices"][project] = {
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+                "at_epoch": now,
+                "pid": os.getpid(),
+                "host": host_id(),
+            }
             _files.write_json(_path(data_dir), store)
             return True
     except (OSError, ConsentUnreadable, TimeoutError):
         return False
+
+
+def host_id() -> str:
+    """This machine since its last boot, so that a process id means the same process.
+
+    A home shared over NFS by many nodes holds notices of processes of other
+    machines; kept in the user's own consent file only, never sent.
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id", "rb") as f:
+            boot = f.read(64).decode("ascii", "replace").strip()
+    except OSError:
+        boot = ""
+    node = os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
+    return f"{node}/{boot}"
 
 
 def notice_shown(data_dir: str, project: str) -> bool:

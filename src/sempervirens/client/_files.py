@@ -51,6 +51,19 @@ def read_json(path: str, default):
     return value
 
 
+def read_fd(fd: int, limit: int = 16 * 1024 * 1024) -> bytes:
+    """All the bytes of an open file (at most `limit`)."""
+    chunks = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, min(1024 * 1024, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def write_json(path: str, value: dict) -> None:
     write_atomic(path, json.dumps(value, indent=1, sort_keys=True).encode())
 

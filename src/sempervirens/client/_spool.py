@@ -8,13 +8,18 @@ whole ping or none.  The document id is chosen here and reused on every retry:
 the server stores a resend once.
 
 The spool is bounded in pings, bytes and age; what is dropped is counted per
-project in `dropped.json` and reported in that project's next usage ping.
+project in `dropped.json` and reported in that project's next usage ping.  A
+dropped usage ping also gives back the drops it was carrying, so that each drop
+is reported exactly once.  What is named like a ping but cannot be read (a
+directory, a file without permission, a FIFO) is moved to `spool/quarantine/`,
+counted once as `spool_unreadable`, and never blocks anything again.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 
 from . import _files, _identity
@@ -50,6 +55,7 @@ class Spool:
         ping_type: str,
         body: bytes,
         document_id: str | None = None,
+        ca_bundle: str | None = None,
     ) -> Entry:
         self.ensure()
         document_id = document_id or _identity.new_uuid4()
@@ -59,6 +65,8 @@ class Spool:
             "ping_type": ping_type,
             "document_id": document_id,
         }
+        if ca_bundle:
+            header["ca_bundle"] = ca_bundle  # the trust its project asked for, for every sender
         name = f"{int(time.time() * 1000):013d}.{document_id}.{ping_type}.{project}{SUFFIX}"
         data = json.dumps(header, separators=(",", ":")).encode() + b"\n" + body
         _files.write_atomic(os.path.join(self.dir, name), data)
@@ -95,17 +103,78 @@ class Spool:
                 raise ValueError(f"spool file without {key}")  # noqa: TRY004 - a bad file
         return header, body
 
-    def read(self, entry: Entry) -> tuple[dict, bytes] | None:
-        """The ping of `entry`, or None (a corrupted file is removed and counted)."""
+    def open_locked(self, entry: Entry) -> int | None:
+        """An open, locked descriptor of `entry`'s regular file, or None.
+
+        None when another process holds it (it is sending it), when it is gone, or
+        when it cannot be read: then it is quarantined.  Never blocks (a FIFO named
+        like a ping would block an ordinary open forever).
+        """
         try:
-            with open(entry.path, "rb") as f:
-                data = f.read()
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK)
         except FileNotFoundError:
             return None
+        except OSError:  # no permission, too many links...
+            self.quarantine(entry)
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                self.quarantine(entry)
+                return None
+            # Locked by a sibling process, or unlinked after it sent it while we waited.
+            if not _files.try_lock_fd(fd) or os.fstat(fd).st_nlink == 0:
+                os.close(fd)
+                return None
+        except OSError:
+            os.close(fd)
+            return None
+        return fd
+
+    def header(self, entry: Entry) -> dict | None:
+        """The header of `entry` (None if gone, locked, corrupted or quarantined)."""
+        fd = self.open_locked(entry)
+        if fd is None:
+            return None
+        try:
+            try:
+                head = os.read(fd, 8192).partition(b"\n")[0]
+                header = json.loads(head)
+                if not isinstance(header, dict) or not isinstance(header.get("endpoint"), str):
+                    raise ValueError("no endpoint")  # noqa: TRY004, TRY301 - a bad file
+            except (OSError, ValueError):
+                return None  # the sender counts it as corrupted
+            return header
+        finally:
+            _files.unlock_fd(fd)
+            os.close(fd)
+
+    def quarantine(self, entry: Entry) -> bool:
+        """Move what cannot be read out of the way, counted once; True if moved."""
+        target_dir = os.path.join(self.dir, "quarantine")
+        try:
+            os.makedirs(target_dir, mode=0o700, exist_ok=True)
+            os.rename(entry.path, os.path.join(target_dir, entry.name))
+        except OSError:
+            return False  # gone meanwhile (another process moved it), or cannot be moved
+        if entry.ping_type in ("usage", "crash"):
+            self.add_dropped(entry.project, "spool_unreadable")
+        return True
+
+    def read(self, entry: Entry) -> tuple[dict, bytes] | None:
+        """The ping of `entry`, or None (a corrupted file is removed and counted)."""
+        fd = self.open_locked(entry)
+        if fd is None:
+            return None
+        try:
+            data = _files.read_fd(fd)
+        finally:
+            _files.unlock_fd(fd)
+            os.close(fd)
         try:
             return self.parse(data)
         except ValueError:
-            self.discard(entry, "spool_corrupt")
+            self.discard(entry, "spool_corrupt", data)
             return None
 
     # -- removing ---------------------------------------------------------------
@@ -116,11 +185,39 @@ class Spool:
             return True
         except FileNotFoundError:
             return False
+        except OSError:  # a directory named like a ping, a read-only spool
+            return self.quarantine(entry) and False
 
-    def discard(self, entry: Entry, reason: str) -> None:
-        """Remove a ping that will never be sent, and count it for its project's next ping."""
-        if self.remove(entry) and entry.ping_type in ("usage", "crash"):
-            self.add_dropped(entry.project, reason)
+    def discard(self, entry: Entry, reason: str, data: bytes | None = None) -> bool:
+        """Remove a ping that will never be sent, and count it for its project's next ping.
+
+        The drops the ping itself carried (reported by an earlier period) are given
+        back, so that they are reported by the next ping instead of vanishing.
+        True if this call removed it (each drop is counted by one process only).
+        """
+        if data is None:
+            data = self._read_bytes(entry)
+        if not self.remove(entry):
+            return False
+        if entry.ping_type in ("usage", "crash"):
+            carried = _carried_drops(data)
+            carried[reason] = carried.get(reason, 0) + 1
+            self._update_dropped(lambda dropped: _add_all(dropped, entry.project, carried))
+        return True
+
+    def _read_bytes(self, entry: Entry) -> bytes | None:
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            return _files.read_fd(fd)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
 
     def remove_project(self, project: str | None) -> int:
         """Delete the pending usage and crash pings of a project (of all with None)."""
@@ -194,3 +291,25 @@ class Spool:
             dropped = {p: r for p, r in dropped.items() if isinstance(r, dict) and r}
             if json.dumps(dropped, sort_keys=True) != before:
                 _files.write_json(self._dropped_path, dropped)
+
+
+def _carried_drops(data: bytes | None) -> dict:
+    """The `dropped` counts inside a spooled usage ping's body ({} if none or unreadable)."""
+    if not data:
+        return {}
+    try:
+        body = json.loads(data.partition(b"\n")[2])
+        dropped = body.get("dropped") if isinstance(body, dict) else None
+    except ValueError:
+        return {}
+    if not isinstance(dropped, dict):
+        return {}
+    return {k: v for k, v in dropped.items() if isinstance(k, str) and type(v) is int and v > 0}
+
+
+def _add_all(dropped: dict, project: str, counts: dict) -> None:
+    reasons = dropped.setdefault(project, {})
+    if not isinstance(reasons, dict):
+        reasons = dropped[project] = {}
+    for reason, n in counts.items():
+        reasons[reason] = reasons.get(reason, 0) + n

@@ -200,7 +200,9 @@ class Telemetry(Recorder):
         version = _pings.clean_version(self.version)
         body = _pings.usage(client_id, version, start, time.time(), metrics, dropped, earlier)
         try:
-            spool.put(self.endpoint, self.project, "usage", _pings.encode(body))
+            spool.put(
+                self.endpoint, self.project, "usage", _pings.encode(body), ca_bundle=self.ca_bundle
+            )
         except BaseException:
             for reason, n in earlier.items():
                 spool.add_dropped(self.project, reason, n)
@@ -252,7 +254,6 @@ class Telemetry(Recorder):
             from ._uploader import uploader
 
             uploader.data_dirs.add(data_dir)
-            uploader.held.pop(self.project, None)
             if uploader.start():
                 uploader.request()
         return True
@@ -309,7 +310,9 @@ class Telemetry(Recorder):
         if client_id is None:
             return
         body = _pings.crash(client_id, _pings.clean_version(self.version), kind, text)
-        Spool(self._data_dir).put(self.endpoint, self.project, "crash", _pings.encode(body))
+        Spool(self._data_dir).put(
+            self.endpoint, self.project, "crash", _pings.encode(body), ca_bundle=self.ca_bundle
+        )
         uploader.request()
 
     @guarded(False)
@@ -372,19 +375,16 @@ def _start_background(telemetry: Telemetry) -> None:
         atexit.register(_keep_interrupt_status)  # runs after _at_exit (last in, first out)
         atexit.register(_at_exit)
         _exit_registered = True
+    uploader.start()
     uploader.data_dirs.add(telemetry._data_dir)
-    if telemetry._held:
-        from ._uploader import HOLD_AFTER_NOTICE
-
-        uploader.held[telemetry.project] = time.monotonic() + HOLD_AFTER_NOTICE
     if telemetry.ca_bundle:
-        uploader.ca_bundle = telemetry.ca_bundle
+        uploader.trust[telemetry.endpoint] = telemetry.ca_bundle  # this endpoint's only
     if telemetry.interval:
         uploader.interval = min(uploader.interval, float(telemetry.interval))
         uploader._next_tick = min(uploader._next_tick, time.monotonic() + uploader.interval)
     uploader.on_tick = _end_periods
-    if uploader.start():
-        uploader.request()  # what earlier runs left in the spool goes now
+    uploader.start_ticker()
+    uploader.request()  # what earlier runs left in the spool goes now
 
 
 def _end_periods() -> None:
@@ -405,8 +405,10 @@ def _at_exit() -> None:
         _end_periods()
         if _override is not None:
             return
-        from ._uploader import uploader
+        from . import _uploader
 
+        uploader = _uploader.uploader
+        _uploader._exiting = True  # our threads start no import from now on
         if not uploader.data_dirs:
             return
         if uploader.start():
@@ -446,9 +448,7 @@ def _after_fork_in_child() -> None:
     try:
         from ._uploader import uploader
 
-        held = dict(uploader.held)
         uploader._reinit()
-        uploader.held = held
         for telemetry in _instances:
             telemetry._lock = allocate_lock()
             telemetry._reset_data()
@@ -490,6 +490,6 @@ def _reset() -> None:
         _instances.clear()
     uploader = _uploader.uploader
     uploader.data_dirs.clear()
-    uploader.held.clear()
+    uploader.trust.clear()
     uploader.interval = float(_config.number("SEMPERVIRENS_INTERVAL"))
     uploader._next_tick = time.monotonic() + uploader.interval
