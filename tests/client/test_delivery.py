@@ -192,3 +192,44 @@ if __name__ == "__main__":
         sempervirens.Telemetry("hostpkg", endpoint={server.url!r}).count("again")
     """, clean_env(SEMPERVIRENS_HOME=str(home), SEMPERVIRENS_EXIT_TIMEOUT="5")))
     assert len(_wait_for(lambda: len(server.pings()) >= 4 and server.pings())) == 4
+
+
+@pytest.mark.slow
+def test_forkserver_workers_keep_their_counts(tmp_path):
+    home = tmp_path / "home"
+    _opted_in(home, "hostpkg")
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "fs_host.py").write_text("""\
+import multiprocessing, sempervirens
+from concurrent.futures import ProcessPoolExecutor
+telemetry = sempervirens.Telemetry("hostpkg", version="1.0", endpoint="http://127.0.0.1:9")
+
+def work(n):
+    telemetry.count("worker.task", n)
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context("forkserver")
+    processes = [context.Process(target=work, args=(1,)) for _ in range(2)]
+    for p in processes: p.start()
+    for p in processes: p.join()
+    pool = context.Pool(2)
+    pool.map(work, [10] * 10)
+    pool.close(); pool.join()
+    with ProcessPoolExecutor(2, mp_context=context) as executor:
+        list(executor.map(work, [1000] * 10))
+""")
+    env = clean_env(SEMPERVIRENS_HOME=str(home), PYTHONPATH=str(pkg))
+    result = subprocess.run(
+        [sys.executable, str(pkg / "fs_host.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 0, result.stderr
+    total = sum(
+        json.loads(body)["metrics"].get("counters", {}).get("worker.task", 0)
+        for _, body in read_spool(home)
+    )
+    assert total == 2 + 100 + 10000

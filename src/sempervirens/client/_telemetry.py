@@ -375,6 +375,7 @@ def _start_background(telemetry: Telemetry) -> None:
         atexit.register(_keep_interrupt_status)  # runs after _at_exit (last in, first out)
         atexit.register(_at_exit)
         _exit_registered = True
+        _register_mp_finalizer_if_child()
     uploader.start()
     uploader.data_dirs.add(telemetry._data_dir)
     if telemetry.ca_bundle:
@@ -469,10 +470,29 @@ class _Token:
 _MP_TOKEN = _Token()
 
 
-def _register_mp_finalizer(_token) -> None:
+_mp_finalizer_pid = None
+
+
+def _register_mp_finalizer(_token=None) -> None:
+    global _mp_finalizer_pid
     util = sys.modules.get("multiprocessing.util")
-    if util is not None:
+    if util is not None and _mp_finalizer_pid != os.getpid():
         util.Finalize(None, _at_exit, exitpriority=0)
+        _mp_finalizer_pid = os.getpid()
+
+
+def _register_mp_finalizer_if_child() -> None:
+    """A multiprocessing child that first recorded after it started (a forkserver's,
+    whose server had not loaded us when it forked) ends with os._exit, which runs
+    no atexit handler; its finalizers do run, so ask for one.
+
+    Workers killed by `Pool.terminate()` (what leaving `with Pool() as pool:` does)
+    die of SIGTERM, which runs nothing: what they recorded since their last period
+    is lost, whatever the start method.  `pool.close(); pool.join()` keeps it.
+    """
+    process = sys.modules.get("multiprocessing.process")
+    if process is not None and process.parent_process() is not None:
+        _register_mp_finalizer()
 
 
 if hasattr(os, "register_at_fork"):
