@@ -118,7 +118,8 @@ def test_misuse_never_raises_into_the_host(home):
 
 
 def test_bad_project_name_disables_without_raising(home):
-    telemetry = sempervirens.Telemetry("not a project!", version="1.0")
+    with pytest.warns(UserWarning, match="not a project name"):
+        telemetry = sempervirens.Telemetry("not a project!", version="1.0")
     telemetry.count("x")
     assert telemetry.enabled is False and not home.exists()
 

@@ -111,14 +111,74 @@ def text(name: str, environ=None) -> str | None:
     return value or None
 
 
+# Settings that must be more than zero (an interval of 0 would spin).
+_POSITIVE = ("SEMPERVIRENS_INTERVAL", "SEMPERVIRENS_TIMEOUT", "SEMPERVIRENS_SPOOL_MAX_AGE")
+
+
 def number(name: str, environ=None) -> float:
-    """A positive number from the environment, or the declared default when unset or bad."""
+    """A finite number from the environment, or the declared default when unset or bad.
+
+    A bad value (not a number, negative, infinite, or 0 where that means nothing
+    sensible) is refused with one warning.
+    """
     default = ENV_SETTINGS[name].default
     raw = text(name, environ)
     if raw is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
+    problem = number_problem(name, raw)
+    if problem:
+        warn(f"{name}={raw!r} refused ({problem}); using {default}")
         return default
-    return value if value >= 0 else default
+    return float(raw)
+
+
+def number_problem(name: str, raw: object) -> str | None:
+    """Why `raw` is not an acceptable value of the number setting `name` (None if it is)."""
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "not a number"
+    if value != value or value in (float("inf"), float("-inf")):
+        return "not a finite number"
+    if value < 0 or (value == 0 and name in _POSITIVE):
+        return "must be more than 0" if name in _POSITIVE else "must not be negative"
+    return None
+
+
+def endpoint_problem(endpoint: object) -> str | None:
+    """Why `endpoint` is not an http:// or https:// URL with a host (None if it is one)."""
+    if type(endpoint) is not str:
+        return f"endpoint must be a string, not {type(endpoint).__name__}"
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return f"endpoint must be an http:// or https:// URL, not {endpoint!r}"
+    authority = rest.partition("/")[0].rpartition("@")[2]
+    host, port = authority, ""
+    if authority.startswith("["):
+        host, _, tail = authority[1:].partition("]")
+        port = tail[1:] if tail.startswith(":") else ""
+    elif ":" in authority:
+        host, _, port = authority.rpartition(":")
+    if not host:
+        return f"endpoint without a host: {endpoint!r}"
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return f"endpoint with a bad port: {endpoint!r}"
+    return None
+
+
+_warned: set = set()
+
+
+def warn(message: str, stacklevel: int = 4) -> None:
+    """One warning per distinct message and process: a configuration mistake, said once.
+
+    `warnings` is loaded by every interpreter at start-up: this costs no import.
+    Under a test runner whose warnings are errors (the maintainer's own tests), it
+    fails the test that created the Telemetry, which is where it belongs.
+    """
+    if message in _warned:
+        return
+    _warned.add(message)
+    import warnings
+
+    warnings.warn("sempervirens: " + message, UserWarning, stacklevel=stacklevel)

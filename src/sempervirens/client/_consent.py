@@ -38,15 +38,20 @@ def load(data_dir: str) -> dict:
         store = _files.read_json(_path(data_dir), {})
     except (OSError, ValueError) as error:
         raise ConsentUnreadable(str(error)) from None
+    # A file with the wrong shapes may hold a refusal we cannot read: nothing is collected.
     for question in QUESTIONS:
-        section = store.get(question)
-        if not isinstance(section, dict) or not isinstance(section.get("projects", {}), dict):
-            store[question] = {"global": None, "projects": {}}
-        section = store[question]
-        section.setdefault("projects", {})
-        section.setdefault("global", None)
-    if not isinstance(store.get("notices"), dict):
-        store["notices"] = {}
+        section = store.setdefault(question, {"global": None, "projects": {}})
+        if not isinstance(section, dict):
+            raise ConsentUnreadable(f"{question!r} is not an object")
+        projects = section.setdefault("projects", {})
+        answers = [section.setdefault("global", None)]
+        if not isinstance(projects, dict):
+            raise ConsentUnreadable(f"{question}.projects is not an object")
+        answers += projects.values()
+        if any(a not in (GRANTED, DENIED, None) for a in answers):
+            raise ConsentUnreadable(f"{question}: an answer is not 'granted' or 'denied'")
+    if not isinstance(store.setdefault("notices", {}), dict):
+        raise ConsentUnreadable("'notices' is not an object")
     return store
 
 

@@ -15,7 +15,7 @@ import sys
 import time
 from _thread import allocate_lock, get_ident
 
-from . import _config, _guard
+from . import _config, _guard, _paths
 from ._guard import guarded
 from ._recorder import Recorder
 
@@ -77,27 +77,58 @@ class Telemetry(Recorder):
         self._on = None
         self._held = False
         self._data_dir: str | None = None
+        self.problems: list[str] = []  # the maintainer's configuration mistakes
         try:
             self.project = project
             self.version = version
             self.endpoint = _config.text("SEMPERVIRENS_ENDPOINT") or endpoint
             # An unknown mode is treated as the stricter one.
             self.consent_mode = consent if consent in MODES else "opt-in"
-            self.exit_timeout = float(
-                _config.number("SEMPERVIRENS_EXIT_TIMEOUT")
-                if exit_timeout is None
-                else exit_timeout
-            )
-            self.interval = interval
+            self.exit_timeout = float(_config.number("SEMPERVIRENS_EXIT_TIMEOUT"))
+            self.interval = None
             self.ca_bundle = ca_bundle
-            if not _valid_project(project):
-                _guard.logger().debug("sempervirens: %r is not a project name; disabled", project)
-                self._on = False
+            self._check(consent, exit_timeout, interval)
             with _activation:
                 _instances.append(self)
         except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
             _guard.swallow(error)
             self._on = False
+
+    def _check(self, consent, exit_timeout, interval) -> None:
+        """Say each configuration mistake once, now; a broken configuration collects nothing."""
+        problems = self.problems
+        if not _valid_project(self.project):
+            problems.append(
+                f"{self.project!r} is not a project name (letters, digits, '.', '_', '-'; "
+                "at most 100; starting and ending with a letter or digit)"
+            )
+        if consent not in MODES:
+            problems.append(f"consent={consent!r}: must be 'opt-out' or 'opt-in'")
+        endpoint_problem = _config.endpoint_problem(self.endpoint)
+        if endpoint_problem:
+            problems.append(endpoint_problem)
+        for name, value in (("exit_timeout", exit_timeout), ("interval", interval)):
+            setting = "SEMPERVIRENS_INTERVAL" if name == "interval" else "SEMPERVIRENS_EXIT_TIMEOUT"
+            why = value is not None and _config.number_problem(setting, value)
+            if why:
+                problems.append(f"{name}={value!r}: {why}")
+        if interval is not None and not _config.number_problem("SEMPERVIRENS_INTERVAL", interval):
+            self.interval = float(interval)
+        if exit_timeout is not None and not _config.number_problem(
+            "SEMPERVIRENS_EXIT_TIMEOUT", exit_timeout
+        ):
+            self.exit_timeout = float(exit_timeout)
+        # The user's settings: refused with one warning each, the default used instead.
+        for setting in ("SEMPERVIRENS_INTERVAL", "SEMPERVIRENS_TIMEOUT"):
+            _config.number(setting)
+        _paths.data_dir()
+        if problems:
+            self._on = False
+            _config.warn(
+                f"Telemetry({self.project!r}) is misconfigured and collects nothing: "
+                + "; ".join(problems),
+                stacklevel=4,
+            )
 
     def __repr__(self) -> str:
         state = {True: "collecting", False: "off", None: "not used yet"}[self._on]
