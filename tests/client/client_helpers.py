@@ -11,7 +11,12 @@ from pathlib import Path
 from sempervirens.client._environment import CI_VARIABLES
 
 # Variables of the machine running the tests that would change what the client does.
-_CLEARED = ("DO_NOT_TRACK", "XDG_DATA_HOME", *CI_VARIABLES)
+_PROXY_VARIABLES = tuple(
+    v
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+    for v in (name, name.upper())
+)
+_CLEARED = ("DO_NOT_TRACK", "XDG_DATA_HOME", *CI_VARIABLES, *_PROXY_VARIABLES)
 
 HOST_PRELUDE = """\
 import sys, time
