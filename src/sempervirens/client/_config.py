@@ -47,6 +47,12 @@ ENV_SETTINGS = {
             "The cross-tool convention: when true, same as SEMPERVIRENS_OPT_OUT.",
         ),
         EnvSetting(
+            "SEMPERVIRENS_ALL_RANKS",
+            None,
+            "When true: every MPI rank of a parallel job records and sends "
+            "(by default only rank 0 does; the others record nothing, at no cost).",
+        ),
+        EnvSetting(
             "SEMPERVIRENS_CA_BUNDLE",
             None,
             "PEM file of certificate authorities to trust for HTTPS instead of the system store.",
@@ -104,6 +110,34 @@ def denied_by_environment(environ=None) -> str | None:
         if flag(name, environ):
             return name
     return None
+
+
+# The rank of this process in a parallel job, as the launchers say it (Open MPI,
+# PMIx, MPICH/Intel MPI's PMI, MVAPICH2, then SLURM's task id under srun).
+RANK_VARIABLES = (
+    "OMPI_COMM_WORLD_RANK",
+    "PMIX_RANK",
+    "PMI_RANK",
+    "MV2_COMM_WORLD_RANK",
+    "MPI_RANK",
+    "SLURM_PROCID",
+)
+
+
+def parallel_rank(environ=None) -> int | None:
+    """This process's rank in an MPI or srun job, or None outside one."""
+    environ = os.environ if environ is None else environ
+    for name in RANK_VARIABLES:
+        value = environ.get(name, "").strip()
+        if value.isdigit():
+            return int(value)
+    return None
+
+
+def other_rank(environ=None) -> bool:
+    """True in ranks 1, 2, ... of a parallel job: they record nothing unless asked to."""
+    rank = parallel_rank(environ)
+    return bool(rank) and not flag("SEMPERVIRENS_ALL_RANKS", environ)
 
 
 def text(name: str, environ=None) -> str | None:

@@ -166,6 +166,8 @@ class Telemetry(Recorder):
             return _override != "disabled"
         if _config.denied_by_environment():
             return False  # before any import: a refused client costs nothing
+        if _config.other_rank():
+            return False  # one report per job, from rank 0: the others cost nothing
         from . import _consent, _paths
 
         data_dir = _paths.data_dir()
