@@ -57,11 +57,11 @@ def test_a_black_holed_endpoint_never_delays_another(tmp_path, server, blackhole
         t = sempervirens.Telemetry("healthy", version="1", endpoint={server.url!r})
         t.count("run")
     """
-    env = clean_env(SEMPERVIRENS_HOME=str(home), SEMPERVIRENS_EXIT_TIMEOUT="1")
+    env = clean_env(SEMPERVIRENS_HOME=str(home), SEMPERVIRENS_EXIT_TIMEOUT="2")
     for _ in range(10):
         start = time.monotonic()
         assert_clean(run_host(code, env))
-        assert time.monotonic() - start < 10
+        assert time.monotonic() - start < 20  # a loaded machine; the bound itself is 2 s
     pings = _wait_for(lambda: len(server.pings()) >= 10 and server.pings())
     assert len(pings) == 10 and {p["project"] for p in pings} == {"healthy"}
     assert [h["project"] for h, _ in read_spool(home)] == ["stuck"]
@@ -233,3 +233,37 @@ if __name__ == "__main__":
         for _, body in read_spool(home)
     )
     assert total == 2 + 100 + 10000
+
+
+@pytest.mark.slow
+def test_many_processes_on_one_home_keep_the_spool_whole(tmp_path, monkeypatch):
+    """Ranks of a job on nodes sharing a home: concurrent periods, bounds and sends."""
+    home = tmp_path / "home"
+    _opted_in(home, "shared")
+    code = """\
+        import sempervirens
+        t = sempervirens.Telemetry("shared", version="1", endpoint="http://127.0.0.1:9")
+        for i in range(15):
+            t.count("x")
+            t.flush()  # a period, the spool bound, and a send attempt, each time
+    """
+    env = clean_env(
+        SEMPERVIRENS_HOME=str(home),
+        SEMPERVIRENS_SPOOL_MAX_PINGS="20",
+        SEMPERVIRENS_ALL_RANKS="1",
+        SEMPERVIRENS_EXIT_TIMEOUT="0.2",
+    )
+    from client_helpers import start_host
+
+    hosts = [start_host(code, env) for _ in range(8)]
+    for host in hosts:
+        _, err = host.communicate(timeout=120)
+        assert host.returncode == 0 and "SEMPERVIRENS SWALLOWED" not in err, err
+    left = read_spool(home)  # every file parses: nothing half written
+    assert len(left) <= 20
+    counted = sum(json.loads(body)["metrics"]["counters"]["x"] for _, body in left)
+    carried = sum(json.loads(body).get("dropped", {}).get("spool_full", 0) for _, body in left)
+    waiting = Spool(str(home)).dropped().get("shared", {}).get("spool_full", 0)
+    assert counted == len(left)  # one count per ping
+    assert carried + waiting + len(left) == 8 * 15  # every ping sent, kept, or counted once
+    assert len({(home / "client_id").read_text()}) == 1

@@ -27,6 +27,8 @@ from . import _files, _identity
 SUFFIX = ".ping"
 # Pings that carry a user's request: the last to go when the spool is full.
 _REQUESTS = ("opt-out", "deletion-request")
+# Many processes on one home (the ranks of a job) may queue for the drop counts.
+DROPPED_LOCK_TIMEOUT = 1.0
 
 
 class Entry:
@@ -106,30 +108,39 @@ class Spool:
     def open_locked(self, entry: Entry) -> int | None:
         """An open, locked descriptor of `entry`'s regular file, or None.
 
-        None when another process holds it (it is sending it), when it is gone, or
-        when it cannot be read: then it is quarantined.  Never blocks (a FIFO named
-        like a ping would block an ordinary open forever).
+        None when another thread or process holds it (it is sending it), when it
+        is gone, or when it cannot be read: then it is quarantined.  Never blocks
+        (a FIFO named like a ping would block an ordinary open forever).  Give
+        the descriptor back with `close(entry, fd)`.
         """
         try:
-            fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK)
-        except FileNotFoundError:
+            fd = _files.open_locked(entry.path)
+        except (FileNotFoundError, BlockingIOError):
             return None
-        except OSError:  # no permission, too many links...
+        except OSError:  # no permission, a directory on some systems...
+            try:
+                os.lstat(entry.path)
+            except OSError:
+                return None  # gone meanwhile
             self.quarantine(entry)
             return None
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                os.close(fd)
-                self.quarantine(entry)
-                return None
-            # Locked by a sibling process, or unlinked after it sent it while we waited.
-            if not _files.try_lock_fd(fd) or os.fstat(fd).st_nlink == 0:
-                os.close(fd)
-                return None
+            info = os.fstat(fd)
         except OSError:
-            os.close(fd)
+            self.close(entry, fd)
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            self.close(entry, fd)
+            self.quarantine(entry)
+            return None
+        if info.st_nlink == 0:  # unlinked after a sibling sent it while we waited
+            self.close(entry, fd)
             return None
         return fd
+
+    @staticmethod
+    def close(entry: Entry, fd: int) -> None:
+        _files.close_locked(entry.path, fd)
 
     def header(self, entry: Entry) -> dict | None:
         """The header of `entry` (None if gone, locked, corrupted or quarantined)."""
@@ -146,19 +157,21 @@ class Spool:
                 return None  # the sender counts it as corrupted
             return header
         finally:
-            _files.unlock_fd(fd)
-            os.close(fd)
+            self.close(entry, fd)
 
     def quarantine(self, entry: Entry) -> bool:
         """Move what cannot be read out of the way, counted once; True if moved."""
         target_dir = os.path.join(self.dir, "quarantine")
         try:
             os.makedirs(target_dir, mode=0o700, exist_ok=True)
-            os.rename(entry.path, os.path.join(target_dir, entry.name))
-        except OSError:
-            return False  # gone meanwhile (another process moved it), or cannot be moved
-        if entry.ping_type in ("usage", "crash"):
-            self.add_dropped(entry.project, "spool_unreadable")
+            with self._dropped_lock():  # moved and counted together
+                os.rename(entry.path, os.path.join(target_dir, entry.name))
+                if entry.ping_type in ("usage", "crash"):
+                    self._change_dropped(
+                        lambda dropped: _add_all(dropped, entry.project, {"spool_unreadable": 1})
+                    )
+        except (OSError, TimeoutError):
+            return False  # gone meanwhile (another process moved it), or cannot be moved now
         return True
 
     def read(self, entry: Entry) -> tuple[dict, bytes] | None:
@@ -168,14 +181,13 @@ class Spool:
             return None
         try:
             data = _files.read_fd(fd)
+            try:
+                return self.parse(data)
+            except ValueError:
+                self.discard(entry, "spool_corrupt", data)
+                return None
         finally:
-            _files.unlock_fd(fd)
-            os.close(fd)
-        try:
-            return self.parse(data)
-        except ValueError:
-            self.discard(entry, "spool_corrupt", data)
-            return None
+            self.close(entry, fd)
 
     # -- removing ---------------------------------------------------------------
 
@@ -194,30 +206,31 @@ class Spool:
         The drops the ping itself carried (reported by an earlier period) are given
         back, so that they are reported by the next ping instead of vanishing.
         True if this call removed it (each drop is counted by one process only).
+        `data` given: the caller holds the entry's lock and read it; otherwise it is
+        locked here, and an entry that another thread or process holds (it is
+        being sent) is left alone.
         """
         if data is None:
-            data = self._read_bytes(entry)
-        if not self.remove(entry):
-            return False
-        if entry.ping_type in ("usage", "crash"):
-            carried = _carried_drops(data)
-            carried[reason] = carried.get(reason, 0) + 1
-            self._update_dropped(lambda dropped: _add_all(dropped, entry.project, carried))
+            fd = self.open_locked(entry)
+            if fd is None:
+                return False
+            try:
+                return self.discard(entry, reason, _files.read_fd(fd))
+            finally:
+                self.close(entry, fd)
+        if entry.ping_type not in ("usage", "crash"):
+            return self.remove(entry)
+        carried = _carried_drops(data)
+        carried[reason] = carried.get(reason, 0) + 1
+        # Removed and counted under one lock: never one without the other.
+        try:
+            with self._dropped_lock():
+                if not self.remove(entry):
+                    return False
+                self._change_dropped(lambda dropped: _add_all(dropped, entry.project, carried))
+        except TimeoutError:
+            return False  # kept: the bound is enforced again at the next period
         return True
-
-    def _read_bytes(self, entry: Entry) -> bytes | None:
-        try:
-            fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK)
-        except OSError:
-            return None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return None
-            return _files.read_fd(fd)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
 
     def remove_project(self, project: str | None) -> int:
         """Delete the pending usage and crash pings of a project (of all with None)."""
@@ -272,8 +285,12 @@ class Spool:
         self._update_dropped(add)
 
     def take_dropped(self, project: str) -> dict:
+        """The drops waiting for `project`'s next ping, now taken ({} if busy: they wait)."""
         taken: dict = {}
-        self._update_dropped(lambda dropped: taken.update(dropped.pop(project, None) or {}))
+        try:
+            self._update_dropped(lambda dropped: taken.update(dropped.pop(project, None) or {}))
+        except TimeoutError:
+            return {}
         return taken
 
     def dropped(self) -> dict:
@@ -282,15 +299,22 @@ class Spool:
         except (OSError, ValueError):
             return {}
 
-    def _update_dropped(self, change) -> None:
+    def _dropped_lock(self):
         self.ensure()
-        with _files.FileLock(self._dropped_path + ".lock", timeout=0.2):
-            dropped = self.dropped()
-            before = json.dumps(dropped, sort_keys=True)
-            change(dropped)
-            dropped = {p: r for p, r in dropped.items() if isinstance(r, dict) and r}
-            if json.dumps(dropped, sort_keys=True) != before:
-                _files.write_json(self._dropped_path, dropped)
+        return _files.FileLock(self._dropped_path + ".lock", timeout=DROPPED_LOCK_TIMEOUT)
+
+    def _update_dropped(self, change) -> None:
+        with self._dropped_lock():
+            self._change_dropped(change)
+
+    def _change_dropped(self, change) -> None:
+        """With the dropped lock held."""
+        dropped = self.dropped()
+        before = json.dumps(dropped, sort_keys=True)
+        change(dropped)
+        dropped = {p: r for p, r in dropped.items() if isinstance(r, dict) and r}
+        if json.dumps(dropped, sort_keys=True) != before:
+            _files.write_json(self._dropped_path, dropped)
 
 
 def _carried_drops(data: bytes | None) -> dict:

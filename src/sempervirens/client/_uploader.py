@@ -311,7 +311,7 @@ class Uploader:
                 try:
                     header, body = spool.parse(data)
                 except ValueError:
-                    if spool.discard(entry, "spool_corrupt"):
+                    if spool.discard(entry, "spool_corrupt", data):
                         result.dropped += 1
                     continue
                 target = header["endpoint"]
@@ -383,8 +383,7 @@ class Uploader:
                     result.kept += 1
                     result.problems.append(f"{target}: server error {status}")
             finally:
-                _files.unlock_fd(fd)
-                os.close(fd)
+                spool.close(entry, fd)
         return result
 
     def _may_try(self, endpoint: str, pauses: dict) -> bool:
