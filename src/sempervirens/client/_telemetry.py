@@ -416,8 +416,7 @@ def _start_background(telemetry: Telemetry) -> None:
     if telemetry.interval:
         uploader.interval = min(uploader.interval, float(telemetry.interval))
         uploader._next_tick = min(uploader._next_tick, time.monotonic() + uploader.interval)
-    uploader.on_tick = _end_periods
-    uploader.start_ticker()
+    uploader.on_tick = _end_periods  # the dispatcher starts the ticker: not the host's time
     uploader.request()  # what earlier runs left in the spool goes now
 
 

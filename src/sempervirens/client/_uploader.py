@@ -169,6 +169,8 @@ class Uploader:
                 _guard.swallow(error)
             finally:
                 _importing.release()
+        if self.on_tick is not None and self._ticker is None and not _exiting:
+            self.start_ticker()
         while True:
             with self._cond:
                 ticket = self._requested
