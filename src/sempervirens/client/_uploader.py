@@ -320,16 +320,16 @@ class Uploader:
                 if endpoint is not None and target != endpoint:
                     continue
                 project, ping_type = header["project"], header["ping_type"]
-                if ping_type in _HELD_TYPES and _refused(data_dir, project):
-                    spool.remove(entry)  # the user said no after it was spooled: it never goes
-                    result.refused += 1
-                    continue
                 if hold and ping_type in _HELD_TYPES:
                     if project not in holds:
                         holds[project] = first_run_holds(data_dir, project)
                     if holds[project]:
-                        result.kept += 1
+                        result.kept += 1  # untouched while the first run runs
                         continue
+                if ping_type in _HELD_TYPES and _refused(data_dir, project):
+                    spool.remove(entry)  # the user said no after it was spooled: it never goes
+                    result.refused += 1
+                    continue
                 if (
                     (ping_type in _HELD_TYPES and _config.denied_by_environment())
                     or target in blocked
