@@ -130,7 +130,12 @@ def _switch(override) -> None:
 
 @contextlib.contextmanager
 def disabled():
-    """Nothing is recorded, written or sent inside this block."""
+    """Nothing is recorded, written or sent inside this block.
+
+    Raises ValueError at once if a `Telemetry` was created with a configuration
+    mistake (see `capture`), so that a project's own test suite fails on it.
+    """
+    _raise_configuration_mistakes()
     previous = _telemetry._override
     _switch("disabled")
     try:
@@ -139,9 +144,25 @@ def disabled():
         _switch(previous)
 
 
+def _raise_configuration_mistakes() -> None:
+    mistakes = [
+        f"Telemetry({t.project!r}): " + "; ".join(t.problems)
+        for t in list(_telemetry._instances)
+        if getattr(t, "problems", None)
+    ]
+    if mistakes:
+        raise ValueError("sempervirens is misconfigured: " + " | ".join(mistakes))
+
+
 @contextlib.contextmanager
 def capture():
-    """Record in memory only, and give the recordings to the test; nothing is written or sent."""
+    """Record in memory only, and give the recordings to the test; nothing is written or sent.
+
+    Raises ValueError at once if a `Telemetry` was created with a configuration
+    mistake (a bad project name, consent mode, endpoint, interval or exit timeout):
+    such a Telemetry collects nothing for real users.
+    """
+    _raise_configuration_mistakes()
     previous = _telemetry._override
     captured = Capture()
     _switch(captured)

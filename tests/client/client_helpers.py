@@ -11,7 +11,12 @@ from pathlib import Path
 from sempervirens.client._environment import CI_VARIABLES
 
 # Variables of the machine running the tests that would change what the client does.
-_CLEARED = ("DO_NOT_TRACK", "XDG_DATA_HOME", *CI_VARIABLES)
+_PROXY_VARIABLES = tuple(
+    v
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+    for v in (name, name.upper())
+)
+_CLEARED = ("DO_NOT_TRACK", "XDG_DATA_HOME", *CI_VARIABLES, *_PROXY_VARIABLES)
 
 HOST_PRELUDE = """\
 import sys, time
@@ -24,19 +29,24 @@ def clean_env(**extra: str) -> dict:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("SEMPERVIRENS_") and k not in _CLEARED
+        if not k.startswith(("SEMPERVIRENS_", "PYTEST_")) and k not in _CLEARED
     }
     env.update(extra)
     return env
 
 
 def run_host(
-    code: str, env: dict, timeout: float = 30, prefix: tuple = (), **kwargs
+    code: str,
+    env: dict,
+    timeout: float = 30,
+    prefix: tuple = (),
+    python: tuple = (sys.executable,),
+    **kwargs,
 ) -> subprocess.CompletedProcess:
     """Run a host program (a project using the client) in a fresh interpreter."""
     script = HOST_PRELUDE + textwrap.dedent(code)
     return subprocess.run(  # noqa: PLW1510 - the caller checks
-        [*prefix, sys.executable, "-c", script],
+        [*prefix, *python, "-c", script],
         env=env,
         capture_output=True,
         text=True,

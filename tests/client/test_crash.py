@@ -5,6 +5,7 @@ import json
 import os
 import socket
 import sys
+import time
 
 from client_helpers import read_spool, spooled
 
@@ -112,7 +113,13 @@ def test_exception_type_names_are_dotted_python_names():
     )
 
 
-def _run_in_terminal(code: str, env: dict, answer: bytes) -> str:
+_CONTROLLING_TTY = (
+    "import fcntl, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "exec(compile(sys.argv[1], '<host>', 'exec'))"
+)
+
+
+def _run_in_terminal(code: str, env: dict, answer: bytes | None) -> str:
     """Run a host program on a real pseudo-terminal, answer its question, return the screen."""
     import pty
     import select
@@ -120,13 +127,16 @@ def _run_in_terminal(code: str, env: dict, answer: bytes) -> str:
     import time
 
     main_fd, terminal_fd = pty.openpty()
+    # A session of its own whose controlling terminal is the pty, in the foreground:
+    # what a user at a terminal (or tmux, ssh, `srun --pty`) gives a program.
     process = subprocess.Popen(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", _CONTROLLING_TTY, code],
         stdin=terminal_fd,
         stdout=terminal_fd,
         stderr=terminal_fd,
         env=env,
         close_fds=True,
+        start_new_session=True,
     )
     os.close(terminal_fd)
     screen = b""
@@ -142,7 +152,7 @@ def _run_in_terminal(code: str, env: dict, answer: bytes) -> str:
             if not chunk:
                 break
             screen += chunk
-        if not answered and b"Send it?" in screen:
+        if answer is not None and not answered and b"Send it?" in screen:
             os.write(main_fd, answer)
             answered = True
         if process.poll() is not None and not ready:
@@ -168,6 +178,8 @@ def test_interactive_user_reads_the_report_and_answers(home):
     env = clean_env(SEMPERVIRENS_HOME=str(home))
     screen = _run_in_terminal(code, env, b"always\n")
     assert "crashy crashed" in screen and "~/missing-data.csv" in screen
+    # What the report carries, said honestly: not "anonymous".
+    assert "anonymous" not in screen and "installation id" in screen
     assert os.path.expanduser("~") + "/missing" not in screen
     assert "RESULT True" in screen
     [(header, body)] = read_spool(home)
@@ -191,4 +203,63 @@ def test_interactive_no_sends_nothing(home):
     )
     screen = _run_in_terminal(code, clean_env(SEMPERVIRENS_HOME=str(home)), b"\n")
     assert "Send it?" in screen and "RESULT False" in screen
+    assert read_spool(home) == []
+
+
+_LIBRARY_CALLS_REPORT_CRASH = (
+    "import sempervirens, time\n"
+    "t = sempervirens.Telemetry('crashy', version='1.0', endpoint='http://127.0.0.1:9')\n"
+    "start = time.monotonic()\n"
+    "try:\n"
+    "    raise RuntimeError('first error')\n"
+    "except RuntimeError as e:\n"
+    "    print('RESULT', t.report_crash(e))\n"
+    "print('WAITED %.1f' % (time.monotonic() - start))\n"
+)
+
+
+def test_nobody_at_the_terminal_means_not_now_after_the_prompt_timeout(home):
+    from client_helpers import clean_env
+
+    home.mkdir()
+    _consent.update(str(home), "usage", "crashy", _consent.GRANTED)
+    env = clean_env(SEMPERVIRENS_HOME=str(home), SEMPERVIRENS_PROMPT_TIMEOUT="1")
+    screen = _run_in_terminal(_LIBRARY_CALLS_REPORT_CRASH, env, None)  # nobody types
+    assert "Send it?" in screen and "(not now)" in screen and "RESULT False" in screen
+    waited = float(screen.split("WAITED ")[1].split()[0])
+    assert 0.9 <= waited < 5, waited
+    assert read_spool(home) == []
+
+
+def test_no_question_inside_a_test_runner(home):
+    from client_helpers import clean_env
+
+    home.mkdir()
+    _consent.update(str(home), "usage", "crashy", _consent.GRANTED)
+    env = clean_env(SEMPERVIRENS_HOME=str(home), PYTEST_CURRENT_TEST="test_x.py::test_y (call)")
+    screen = _run_in_terminal(_LIBRARY_CALLS_REPORT_CRASH, env, None)
+    assert "Send it?" not in screen and "RESULT False" in screen
+    assert float(screen.split("WAITED ")[1].split()[0]) < 1
+
+
+def test_a_crashing_program_exits_at_once_and_says_how_to_allow_reports(home, tmp_path):
+    from client_helpers import clean_env
+
+    home.mkdir()
+    _consent.update(str(home), "usage", "crashy", _consent.GRANTED)
+    pkg = tmp_path / "pkg"
+    (pkg / "crashy").mkdir(parents=True)
+    (pkg / "crashy" / "__init__.py").write_text("def fail():\n    raise ValueError('boom')\n")
+    code = (
+        "import sempervirens, crashy\n"
+        "t = sempervirens.Telemetry('crashy', version='1.0', endpoint='http://127.0.0.1:9')\n"
+        "t.install_excepthook()\n"
+        "crashy.fail()\n"
+    )
+    env = clean_env(SEMPERVIRENS_HOME=str(home), PYTHONPATH=str(pkg))
+    start = time.monotonic()
+    screen = _run_in_terminal(code, env, None)
+    assert time.monotonic() - start < 10
+    assert "Send it?" not in screen and "ValueError: boom" in screen
+    assert "sempervirens opt-in --crash-reports crashy" in screen
     assert read_spool(home) == []

@@ -118,7 +118,8 @@ def test_misuse_never_raises_into_the_host(home):
 
 
 def test_bad_project_name_disables_without_raising(home):
-    telemetry = sempervirens.Telemetry("not a project!", version="1.0")
+    with pytest.warns(UserWarning, match="not a project name"):
+        telemetry = sempervirens.Telemetry("not a project!", version="1.0")
     telemetry.count("x")
     assert telemetry.enabled is False and not home.exists()
 
@@ -161,3 +162,40 @@ def test_sempervirens_opt_out_variable(home, monkeypatch, value):
     telemetry = sempervirens.Telemetry("optout", version="1.0")
     telemetry.count("x")
     assert telemetry.enabled is False and not home.exists()
+
+
+def test_recording_from_a_signal_handler_never_deadlocks(tmp_path):
+    """A handler that records while the interrupted main thread is inside count()."""
+    from client_helpers import clean_env, run_host
+
+    home = tmp_path / "home"
+    code = """\
+        import signal
+        import sempervirens
+        t = sempervirens.Telemetry("sigpkg", version="1", endpoint="http://127.0.0.1:9")
+        handled = 0
+        def handler(signum, frame):
+            global handled
+            handled += 1
+            t.count("signal")
+            with t.timer("in_handler"):
+                pass
+        signal.signal(signal.SIGALRM, handler)
+        signal.setitimer(signal.ITIMER_REAL, 0.0002, 0.0002)
+        loops = 0
+        while handled < 3000 and loops < 20_000_000:
+            t.count("main")
+            t.count("main.labeled", label="x")
+            loops += 1
+        signal.setitimer(signal.ITIMER_REAL, 0, 0)
+        print(loops, handled)
+    """
+    result = run_host(code, clean_env(SEMPERVIRENS_HOME=str(home)), timeout=60)
+    assert result.returncode == 0, result.stderr
+    loops, handled = map(int, result.stdout.split())
+    assert handled == 3000
+    [(header, body)] = read_spool(home)
+    metrics = json.loads(body)["metrics"]
+    assert metrics["counters"] == {"main": loops, "signal": handled}
+    assert metrics["labeled_counters"] == {"main.labeled": {"x": loops}}
+    assert metrics["timings"]["in_handler"]["count"] == handled

@@ -31,7 +31,10 @@ def fault_server():
 
 def _spool_one(home, endpoint, project="busy"):
     telemetry = sempervirens.Telemetry(project, version="1.0", endpoint=endpoint)
+    telemetry.opt_in()  # no first-run notice: its run (this process) would hold the ping
     telemetry.count("x")
+    # The test drives its own Uploader: the process's background one keeps off this spool.
+    _uploader.uploader.data_dirs.clear()
     telemetry._end_period()
     return telemetry
 
@@ -105,14 +108,27 @@ def test_plain_http_only_when_the_url_says_so(home, fault_server):
     )  # a TLS handshake failed; never fell back to http
 
 
-def test_pings_of_the_notice_run_wait_then_go(home, fault_server):
+def test_pings_of_the_notice_run_wait_until_that_run_has_ended(home, fault_server):
+    import subprocess
+    import sys
+
     server = fault_server((202, {}))
-    _spool_one(home, server.url)
-    uploader = Uploader()
-    uploader.held["busy"] = time.monotonic() + 100  # the run that showed the notice
-    assert uploader.drain(str(home)).kept == 1 and server.requests == []
-    uploader.held["busy"] = time.monotonic() - 1  # an hour later, or the next run
-    assert uploader.drain(str(home)).sent == 1
+    telemetry = sempervirens.Telemetry("busy", version="1.0", endpoint=server.url)
+    telemetry.count("x")  # the notice is shown by this process: the first run
+    telemetry._end_period()
+    assert Uploader().drain(str(home)).kept == 1 and server.requests == []
+    # The run that showed it is another process (a sibling); it is still running...
+    first_run = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        store = json.loads((home / "consent.json").read_text())
+        store["notices"]["busy"]["pid"] = first_run.pid
+        (home / "consent.json").write_text(json.dumps(store))
+        assert Uploader().drain(str(home)).kept == 1 and server.requests == []
+    finally:
+        first_run.kill()
+        first_run.wait()
+    # ...and now it has ended: the next run sends.
+    assert Uploader().drain(str(home)).sent == 1
 
 
 def test_flush_ends_the_period_and_uploads_in_the_background(home, fault_server):

@@ -174,6 +174,13 @@ def _show(args) -> int:
     data_dir = _paths.data_dir()
     spool = Spool(data_dir) if data_dir else None
     entries = spool.entries() if spool else []
+    from . import _environment
+
+    detected = {k: v for k, v in _environment.tags().items() if v is not None}
+    print(
+        "# environment tags detected here (not sent: the protocol does not carry them yet): "
+        + (", ".join(f"{k}={v}" for k, v in detected.items()) or "none")
+    )
     print(f"# {len(entries)} pending ping(s)" + (f" in {spool.dir}" if spool else ""))
     for entry in entries:
         try:

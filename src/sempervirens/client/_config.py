@@ -47,6 +47,12 @@ ENV_SETTINGS = {
             "The cross-tool convention: when true, same as SEMPERVIRENS_OPT_OUT.",
         ),
         EnvSetting(
+            "SEMPERVIRENS_ALL_RANKS",
+            None,
+            "When true: every MPI rank of a parallel job records and sends "
+            "(by default only rank 0 does; the others record nothing, at no cost).",
+        ),
+        EnvSetting(
             "SEMPERVIRENS_CA_BUNDLE",
             None,
             "PEM file of certificate authorities to trust for HTTPS instead of the system store.",
@@ -65,6 +71,12 @@ ENV_SETTINGS = {
             "SEMPERVIRENS_TIMEOUT",
             10.0,
             "Socket timeout in seconds of one upload (in the background thread).",
+        ),
+        EnvSetting(
+            "SEMPERVIRENS_PROMPT_TIMEOUT",
+            20.0,
+            "Most seconds the crash-report question waits for an answer on a terminal "
+            "(then: not now).",
         ),
         EnvSetting(
             "SEMPERVIRENS_SPOOL_MAX_PINGS",
@@ -100,19 +112,107 @@ def denied_by_environment(environ=None) -> str | None:
     return None
 
 
+# The rank of this process in a parallel job, as the launchers say it (Open MPI,
+# PMIx, MPICH/Intel MPI's PMI, MVAPICH2, then SLURM's task id under srun).
+RANK_VARIABLES = (
+    "OMPI_COMM_WORLD_RANK",
+    "PMIX_RANK",
+    "PMI_RANK",
+    "MV2_COMM_WORLD_RANK",
+    "MPI_RANK",
+    "SLURM_PROCID",
+)
+
+
+def parallel_rank(environ=None) -> int | None:
+    """This process's rank in an MPI or srun job, or None outside one."""
+    environ = os.environ if environ is None else environ
+    for name in RANK_VARIABLES:
+        value = environ.get(name, "").strip()
+        if value.isdigit():
+            return int(value)
+    return None
+
+
+def other_rank(environ=None) -> bool:
+    """True in ranks 1, 2, ... of a parallel job: they record nothing unless asked to."""
+    rank = parallel_rank(environ)
+    return bool(rank) and not flag("SEMPERVIRENS_ALL_RANKS", environ)
+
+
 def text(name: str, environ=None) -> str | None:
     value = (os.environ if environ is None else environ).get(name, "").strip()
     return value or None
 
 
+# Settings that must be more than zero (an interval of 0 would spin).
+_POSITIVE = ("SEMPERVIRENS_INTERVAL", "SEMPERVIRENS_TIMEOUT", "SEMPERVIRENS_SPOOL_MAX_AGE")
+
+
 def number(name: str, environ=None) -> float:
-    """A positive number from the environment, or the declared default when unset or bad."""
+    """A finite number from the environment, or the declared default when unset or bad.
+
+    A bad value (not a number, negative, infinite, or 0 where that means nothing
+    sensible) is refused with one warning.
+    """
     default = ENV_SETTINGS[name].default
     raw = text(name, environ)
     if raw is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
+    problem = number_problem(name, raw)
+    if problem:
+        warn(f"{name}={raw!r} refused ({problem}); using {default}")
         return default
-    return value if value >= 0 else default
+    return float(raw)
+
+
+def number_problem(name: str, raw: object) -> str | None:
+    """Why `raw` is not an acceptable value of the number setting `name` (None if it is)."""
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "not a number"
+    if value != value or value in (float("inf"), float("-inf")):
+        return "not a finite number"
+    if value < 0 or (value == 0 and name in _POSITIVE):
+        return "must be more than 0" if name in _POSITIVE else "must not be negative"
+    return None
+
+
+def endpoint_problem(endpoint: object) -> str | None:
+    """Why `endpoint` is not an http:// or https:// URL with a host (None if it is one)."""
+    if type(endpoint) is not str:
+        return f"endpoint must be a string, not {type(endpoint).__name__}"
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return f"endpoint must be an http:// or https:// URL, not {endpoint!r}"
+    authority = rest.partition("/")[0].rpartition("@")[2]
+    host, port = authority, ""
+    if authority.startswith("["):
+        host, _, tail = authority[1:].partition("]")
+        port = tail[1:] if tail.startswith(":") else ""
+    elif ":" in authority:
+        host, _, port = authority.rpartition(":")
+    if not host:
+        return f"endpoint without a host: {endpoint!r}"
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return f"endpoint with a bad port: {endpoint!r}"
+    return None
+
+
+_warned: set = set()
+
+
+def warn(message: str, stacklevel: int = 4) -> None:
+    """One warning per distinct message and process: a configuration mistake, said once.
+
+    `warnings` is loaded by every interpreter at start-up: this costs no import.
+    Under a test runner whose warnings are errors (the maintainer's own tests), it
+    fails the test that created the Telemetry, which is where it belongs.
+    """
+    if message in _warned:
+        return
+    _warned.add(message)
+    import warnings
+
+    warnings.warn("sempervirens: " + message, UserWarning, stacklevel=stacklevel)

@@ -38,15 +38,20 @@ def load(data_dir: str) -> dict:
         store = _files.read_json(_path(data_dir), {})
     except (OSError, ValueError) as error:
         raise ConsentUnreadable(str(error)) from None
+    # A file with the wrong shapes may hold a refusal we cannot read: nothing is collected.
     for question in QUESTIONS:
-        section = store.get(question)
-        if not isinstance(section, dict) or not isinstance(section.get("projects", {}), dict):
-            store[question] = {"global": None, "projects": {}}
-        section = store[question]
-        section.setdefault("projects", {})
-        section.setdefault("global", None)
-    if not isinstance(store.get("notices"), dict):
-        store["notices"] = {}
+        section = store.setdefault(question, {"global": None, "projects": {}})
+        if not isinstance(section, dict):
+            raise ConsentUnreadable(f"{question!r} is not an object")
+        projects = section.setdefault("projects", {})
+        answers = [section.setdefault("global", None)]
+        if not isinstance(projects, dict):
+            raise ConsentUnreadable(f"{question}.projects is not an object")
+        answers += projects.values()
+        if any(a not in (GRANTED, DENIED, None) for a in answers):
+            raise ConsentUnreadable(f"{question}: an answer is not 'granted' or 'denied'")
+    if not isinstance(store.setdefault("notices", {}), dict):
+        raise ConsentUnreadable("'notices' is not an object")
     return store
 
 
@@ -122,11 +127,33 @@ def claim_notice(data_dir: str, project: str) -> bool:
             store = load(data_dir)
             if project in store["notices"]:
                 return False
-            store["notices"][project] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            now = time.time()
+            # Which run showed it: that run's pings wait until it has ended (_uploader).
+            store["notices"][project] = {
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+                "at_epoch": now,
+                "pid": os.getpid(),
+                "host": host_id(),
+            }
             _files.write_json(_path(data_dir), store)
             return True
     except (OSError, ConsentUnreadable, TimeoutError):
         return False
+
+
+def host_id() -> str:
+    """This machine since its last boot, so that a process id means the same process.
+
+    A home shared over NFS by many nodes holds notices of processes of other
+    machines; kept in the user's own consent file only, never sent.
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id", "rb") as f:
+            boot = f.read(64).decode("ascii", "replace").strip()
+    except OSError:
+        boot = ""
+    node = os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
+    return f"{node}/{boot}"
 
 
 def notice_shown(data_dir: str, project: str) -> bool:

@@ -115,27 +115,84 @@ def involves(error: BaseException, package: str) -> bool:
     return False
 
 
+# Set by test runners: no question is ever asked inside one (nobody is there to answer).
+_TEST_RUNNER_VARIABLES = ("PYTEST_CURRENT_TEST", "PYTEST_XDIST_WORKER", "TOX_ENV_NAME")
+_TEST_RUNNER_MODULES = ("_pytest", "nose2", "hypothesis")
+
+
 def interactive() -> bool:
+    """Whether someone may be at a terminal to answer: never in a test runner or CI.
+
+    Standard input and error are a terminal, this process is in the terminal's
+    foreground (a background job reading it would be stopped), and no test runner,
+    CI service or notebook kernel is running us.  Even then `ask` waits a bounded
+    time only: a terminal with nobody typing (tmux, ssh, `srun --pty`) is common.
+    """
     try:
-        return sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
+        from . import _environment
+
+        if any(os.environ.get(v) for v in _TEST_RUNNER_VARIABLES):
+            return False
+        if any(m in sys.modules for m in _TEST_RUNNER_MODULES) or "ipykernel" in sys.modules:
+            return False
+        if _environment.is_ci():
+            return False
+        stdin = sys.stdin
+        if stdin is None or sys.stderr is None or not stdin.isatty() or not sys.stderr.isatty():
+            return False
+        return os.tcgetpgrp(stdin.fileno()) == os.getpgrp()
     except (AttributeError, ValueError, OSError):
         return False
 
 
-def ask(project: str, text: str) -> str:
-    """Show the report and ask; returns 'yes', 'no', 'always' or 'never'."""
+ANSWERS = {
+    "y": "yes",
+    "yes": "yes",
+    "a": "always",
+    "always": "always",
+    "v": "never",
+    "never": "never",
+    "n": "no",
+    "no": "no",
+}
+
+
+def ask(project: str, text: str, timeout: float) -> str:
+    """Show the report and ask; 'yes', 'no', 'always', 'never', or 'no' after `timeout` s.
+
+    Nobody answering within `timeout` seconds means "not now": the report is not
+    sent and the question comes back at the next crash.
+    """
+    import select
+
     sys.stderr.write(
-        f"\n{project} crashed. It can send this crash report to its developers "
-        f"(anonymous; exactly the text below):\n\n{text}\n"
-        f"Send it? [y]es / [N]o / [a]lways / ne[v]er: "
+        f"\n{project} crashed. It can send this crash report to its developers. "
+        "The report is the text below, your installation id (a random id that the "
+        "projects using Sempervirens share on this machine, not your name) and the "
+        "platform (OS, Python, CPU count, memory):\n\n"
+        f"{text}\n"
+        f"Send it? [y]es / [N]o / [a]lways / ne[v]er "
+        f"(no answer in {timeout:g} s means not now): "
     )
     sys.stderr.flush()
-    answer = (sys.stdin.readline() or "").strip().lower()
-    return {
-        "y": "yes",
-        "yes": "yes",
-        "a": "always",
-        "always": "always",
-        "v": "never",
-        "never": "never",
-    }.get(answer, "no")
+    fd = sys.stdin.fileno()
+    ready, _, _ = select.select([fd], [], [], max(0.0, timeout))
+    if not ready:
+        sys.stderr.write("\n(not now)\n")
+        sys.stderr.flush()
+        return "no"
+    # One line at most, read without Python's buffering (which could wait for more).
+    line = os.read(fd, 256).decode("utf-8", "replace")
+    return ANSWERS.get(line.strip().lower(), "no")
+
+
+def hint(project: str) -> None:
+    """At a crash in the excepthook: how to allow reports, in one line (no question)."""
+    try:
+        sys.stderr.write(
+            f"({project} could send a scrubbed report of crashes like this to its "
+            f"developers if you allow it: `sempervirens opt-in --crash-reports {project}`)\n"
+        )
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass

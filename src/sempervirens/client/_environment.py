@@ -141,3 +141,91 @@ def peak_rss_bytes() -> int | None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports kilobytes, macOS bytes.
     return int(peak if sys.platform == "darwin" else peak * 1024) or None
+
+
+# -- environment tags ----------------------------------------------------------
+#
+# Where the software runs: batch scheduler, container, notebook, install method,
+# CI provider.  Detected here and shown by `sempervirens show`; NOT sent yet: the
+# wire protocol (owned by the server side) does not declare them, and a ping may
+# carry only what the protocol and the catalogue declare.
+
+SCHEDULERS = (  # (tag, variable that the scheduler sets in every job)
+    ("slurm", "SLURM_JOB_ID"),
+    ("pbs", "PBS_JOBID"),  # PBS Pro, OpenPBS, Torque
+    ("lsf", "LSB_JOBID"),
+    ("sge", "SGE_TASK_ID"),  # Sun/Oracle/Univa Grid Engine (with JOB_ID)
+)
+CI_PROVIDERS = (
+    ("github-actions", "GITHUB_ACTIONS"),
+    ("gitlab", "GITLAB_CI"),
+    ("azure-pipelines", "TF_BUILD"),
+    ("jenkins", "JENKINS_URL"),
+    ("buildkite", "BUILDKITE"),
+    ("circleci", "CIRCLECI"),
+    ("travis", "TRAVIS"),
+    ("appveyor", "APPVEYOR"),
+    ("teamcity", "TEAMCITY_VERSION"),
+    ("bitbucket", "BITBUCKET_BUILD_NUMBER"),
+    ("codebuild", "CODEBUILD_BUILD_ID"),
+    ("drone", "DRONE"),
+    ("semaphore", "SEMAPHORE"),
+)
+
+
+def tags(environ=None, root: str = "/") -> dict:
+    """{scheduler, container, notebook, install, ci_provider, mpi_rank}: None when absent."""
+    environ = os.environ if environ is None else environ
+    from . import _config
+
+    return {
+        "scheduler": _first(SCHEDULERS, environ)
+        or ("sge" if environ.get("JOB_ID") and environ.get("SGE_ROOT") else None),
+        "container": container(environ, root),
+        "notebook": notebook(),
+        "install": install_method(environ),
+        "ci_provider": _first(CI_PROVIDERS, environ) or ("other" if is_ci(environ) else None),
+        "mpi_rank": _config.parallel_rank(environ),
+    }
+
+
+def _first(table: tuple, environ) -> str | None:
+    for tag, variable in table:
+        if environ.get(variable, "").strip() not in ("", "0", "false"):
+            return tag
+    return None
+
+
+def container(environ=None, root: str = "/") -> str | None:
+    environ = os.environ if environ is None else environ
+    if environ.get("APPTAINER_CONTAINER") or environ.get("APPTAINER_NAME"):
+        return "apptainer"
+    if environ.get("SINGULARITY_CONTAINER") or environ.get("SINGULARITY_NAME"):
+        return "singularity"
+    if os.path.exists(os.path.join(root, "run", ".containerenv")):
+        return "podman"
+    if os.path.exists(os.path.join(root, ".dockerenv")):
+        return "docker"
+    return None
+
+
+def notebook() -> str | None:
+    """'jupyter' inside a Jupyter kernel, 'ipython' in a terminal IPython, else None."""
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None) if ipython is not None else None
+    shell = get() if callable(get) else None
+    if shell is None:
+        return None
+    if "ipykernel" in sys.modules and type(shell).__name__ == "ZMQInteractiveShell":
+        return "jupyter"
+    return "ipython"
+
+
+def install_method(environ=None) -> str:
+    """'conda', 'pip-venv' (a virtual environment) or 'system'."""
+    environ = os.environ if environ is None else environ
+    if os.path.isdir(os.path.join(sys.prefix, "conda-meta")):
+        return "conda"
+    if sys.prefix != getattr(sys, "base_prefix", sys.prefix) or environ.get("VIRTUAL_ENV"):
+        return "pip-venv"
+    return "system"

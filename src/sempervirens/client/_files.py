@@ -1,8 +1,16 @@
 """Small file primitives: atomic writes, tolerant reads, an inter-process lock.
 
-Several processes of one user (a notebook, a CLI, multiprocessing workers) share
-the data directory, and any of them may be killed at any instant: a file is
-either the old one or the new one, never half written.
+Several processes of one user (a notebook, a CLI, multiprocessing workers, the
+ranks of a job on many nodes sharing one home over NFS) share the data
+directory, and any of them may be killed at any instant: a file is either the
+old one or the new one, never half written (rename is atomic on NFS too).
+
+Locks are POSIX record locks (`fcntl.lockf`), which NFS carries to the server
+(NLM, or NFSv4's own locks); BSD `flock` locks stay on the client of some NFS
+set-ups.  POSIX locks belong to a process, not to a descriptor: closing any
+descriptor of a file drops every lock this process holds on it, and two threads
+of one process never exclude each other.  So each path is also guarded by a
+lock inside the process, taken first, and only its holder opens the file.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from _thread import allocate_lock
 
 try:
     import fcntl
@@ -51,57 +60,118 @@ def read_json(path: str, default):
     return value
 
 
+def read_fd(fd: int, limit: int = 16 * 1024 * 1024) -> bytes:
+    """All the bytes of an open file (at most `limit`)."""
+    chunks = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, min(1024 * 1024, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def write_json(path: str, value: dict) -> None:
     write_atomic(path, json.dumps(value, indent=1, sort_keys=True).encode())
 
 
-class FileLock:
-    """An exclusive advisory lock on `path` (created if needed), with a deadline.
-
-    flock locks die with their process, so a killed host never leaves one behind.
-    """
-
-    def __init__(self, path: str, timeout: float = 1.0) -> None:
-        self.path, self.timeout, self.fd = path, timeout, None
-
-    def __enter__(self):
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        if fcntl is None:
-            return self
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(self.fd)
-                    self.fd = None
-                    raise TimeoutError(f"{self.path} is locked by another process") from None
-                time.sleep(0.005)
-
-    def __exit__(self, *exc):
-        if self.fd is not None:
-            if fcntl is not None:
-                # Unlock explicitly: a forked child holding a copy of the fd would
-                # otherwise keep the lock alive.
-                fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-        return False
+_local_guard = allocate_lock()
+_local: dict = {}  # path -> the lock of this process's threads on it
 
 
-def try_lock_fd(fd: int) -> bool:
-    """Lock an open file without waiting; True when this process now owns it."""
+def _local_lock(path: str):
+    with _local_guard:
+        lock = _local.get(path)
+        if lock is None:
+            lock = _local[path] = allocate_lock()
+        return lock
+
+
+def _posix_lock(fd: int) -> bool:
     if fcntl is None:
         return True
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return True
-    except OSError:
+    except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: another process holds it
         return False
 
 
-def unlock_fd(fd: int) -> None:
+def _posix_unlock(fd: int) -> None:
     if fcntl is not None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+        except OSError:
+            pass
+
+
+class FileLock:
+    """An exclusive lock on `path` (created if needed) between processes and threads,
+    with a deadline.  A killed process's POSIX locks go with it."""
+
+    def __init__(self, path: str, timeout: float = 1.0) -> None:
+        self.path, self.timeout, self.fd = path, timeout, None
+        self._local = _local_lock(path)
+
+    def __enter__(self):
+        deadline = time.monotonic() + self.timeout
+        if not self._local.acquire(True, max(0.0, self.timeout)):
+            raise TimeoutError(f"{self.path} is locked by another thread")
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            while not _posix_lock(self.fd):
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"{self.path} is locked by another process")
+                time.sleep(0.005)
+            return self
+        except BaseException:
+            if self.fd is not None:
+                os.close(self.fd)
+                self.fd = None
+            self._local.release()
+            raise
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            _posix_unlock(self.fd)
+            os.close(self.fd)
+            self.fd = None
+            self._local.release()
+        return False
+
+
+def open_locked(path: str) -> int:
+    """Open `path` (read-write: an exclusive POSIX lock needs it) and lock it without
+    waiting: a descriptor, or raise.
+
+    BlockingIOError: another thread or process holds it; other OSError: it cannot
+    be opened or locked (a directory, no permission).
+    """
+    flags = os.O_RDWR
+    local = _local_lock(path)
+    if not local.acquire(False):
+        raise BlockingIOError(f"{path} is locked by another thread")
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK)
+    except BaseException:
+        local.release()
+        raise
+    try:
+        locked = _posix_lock(fd)
+    except OSError:
+        os.close(fd)
+        local.release()
+        raise
+    if not locked:
+        os.close(fd)  # we hold the process's only descriptor: closing drops nothing else
+        local.release()
+        raise BlockingIOError(f"{path} is locked by another process")
+    return fd
+
+
+def close_locked(path: str, fd: int) -> None:
+    _posix_unlock(fd)
+    os.close(fd)
+    _local_lock(path).release()

@@ -20,7 +20,14 @@ def data_dir(environ=None) -> str | None:
     environ = os.environ if environ is None else environ
     explicit = _config.text("SEMPERVIRENS_HOME", environ)
     if explicit:
-        return os.path.abspath(os.path.expanduser(explicit))
+        path = os.path.expanduser(explicit)
+        if not os.path.isabs(path):
+            # Relative to what? Each process's working directory would be another home.
+            _config.warn(
+                f"SEMPERVIRENS_HOME={explicit!r} refused (not an absolute path): nothing is kept"
+            )
+            return None
+        return os.path.normpath(path)
     if sys.platform == "win32":
         base = environ.get("LOCALAPPDATA") or environ.get("APPDATA")
         return os.path.join(base, APP) if base else None

@@ -29,8 +29,13 @@ def load(data_dir: str) -> dict:
 def remember(data_dir: str, project: str, endpoint: str, version: str, mode: str) -> None:
     path = os.path.join(data_dir, FILENAME)
     entry = {"endpoint": endpoint, "version": version, "mode": mode}
-    with _files.FileLock(path + ".lock", timeout=0.2):
-        projects = load(data_dir)
-        if projects.get(project) != entry:
-            projects[project] = entry
-            _files.write_json(path, projects)
+    if load(data_dir).get(project) == entry:
+        return  # the usual case: nothing to write, no lock to queue for
+    try:
+        with _files.FileLock(path + ".lock", timeout=0.2):
+            projects = load(data_dir)
+            if projects.get(project) != entry:
+                projects[project] = entry
+                _files.write_json(path, projects)
+    except TimeoutError:
+        pass  # many processes at once: one of them writes it, or the next period does

@@ -17,6 +17,10 @@ from . import _guard, _wire
 # Distinct keys kept in memory between two pings: a label made from a file name
 # in a loop must not grow the host's memory without bound.
 MAX_KEYS = 2 * _wire.MAX_METRICS
+# Updates that found the lock busy (another thread, or a signal handler that
+# interrupted this thread inside a recording) wait here until the next ping.
+MAX_PENDING = 100_000
+FOLD_PENDING = 1024
 
 
 class _NoTimer:
@@ -85,6 +89,7 @@ class Recorder:
         self._counters: dict = {}  # name or (name, label) -> int
         self._timings: dict = {}  # name -> [count, sum_us, {bucket: n}]
         self._overflow = 0  # updates refused because MAX_KEYS was reached
+        self._pending: list = []  # (key, n) or (("timing", name), duration_us), lock-free
         self._period_start = time.time()
 
     def _activate(self) -> bool:  # pragma: no cover - Telemetry overrides
@@ -97,17 +102,40 @@ class Recorder:
         if self._on or (self._on is None and self._activate()):
             try:
                 key = name if label is None else (name, label)
-                with self._lock:
-                    counters = self._counters
-                    value = counters.get(key)
-                    if value is not None:
-                        counters[key] = value + n
-                    elif len(counters) < MAX_KEYS:
-                        counters[key] = n
-                    else:
-                        self._overflow += 1
+                lock = self._lock
+                # Never wait for the lock: its holder may be this very thread,
+                # interrupted by a signal handler that records too.  A busy lock
+                # sends the update to `_pending` (list.append is atomic).
+                if lock.acquire(False):
+                    try:
+                        counters = self._counters
+                        value = counters.get(key)
+                        if value is not None:
+                            counters[key] = value + n
+                        elif len(counters) < MAX_KEYS:
+                            counters[key] = n
+                        else:
+                            self._overflow += 1
+                    finally:
+                        lock.release()
+                else:
+                    self._defer(key, n)
             except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
                 _guard.swallow(error)
+
+    def _defer(self, key, n) -> None:
+        pending = self._pending
+        if len(pending) < MAX_PENDING:
+            pending.append((key, n))
+        else:
+            self._overflow += 1  # racy but bounded: at worst a drop is miscounted by one
+        # Under heavy contention, fold the backlog in whenever the lock is free (never
+        # wait: the holder may be this thread itself, interrupted by a signal handler).
+        if len(pending) >= FOLD_PENDING and self._lock.acquire(False):
+            try:
+                self._merge_pending()
+            finally:
+                self._lock.release()
 
     def timer(self, name: str):
         """`with telemetry.timer("solve"): ...` records the block's duration."""
@@ -137,30 +165,79 @@ class Recorder:
         return _wraps(tracked, func)
 
     def _add_timing(self, name: str, duration_us: float) -> None:
+        lock = self._lock
+        if not lock.acquire(False):
+            self._defer(_TimingKey(name), duration_us)
+            return
+        try:
+            self._merge_timing(name, duration_us)
+        finally:
+            lock.release()
+
+    def _merge_timing(self, name: str, duration_us: float) -> None:
         bucket = _wire.timing_bucket(duration_us)
-        with self._lock:
-            timing = self._timings.get(name)
-            if timing is None:
-                if len(self._timings) >= MAX_KEYS:
-                    self._overflow += 1
-                    return
-                timing = self._timings[name] = [0, 0, {}]
-            timing[0] += 1
-            timing[1] += int(duration_us)
-            buckets = timing[2]
-            buckets[bucket] = buckets.get(bucket, 0) + 1
+        timing = self._timings.get(name)
+        if timing is None:
+            if len(self._timings) >= MAX_KEYS:
+                self._overflow += 1
+                return
+            timing = self._timings[name] = [0, 0, {}]
+        timing[0] += 1
+        timing[1] += int(duration_us)
+        buckets = timing[2]
+        buckets[bucket] = buckets.get(bucket, 0) + 1
+
+    def _merge_pending(self) -> None:
+        """Fold the deferred updates in; called with the lock held."""
+        pending = self._pending
+        counters = self._counters
+        while pending:
+            try:
+                key, n = pending.pop()  # atomic: an append meanwhile stays for next time
+            except IndexError:
+                break
+            if type(key) is _TimingKey:
+                self._merge_timing(key.name, n)
+            elif key in counters:
+                counters[key] += n
+            elif len(counters) < MAX_KEYS:
+                counters[key] = n
+            else:
+                self._overflow += 1
 
     # -- from memory to the wire ---------------------------------------------
 
     def _take(self) -> tuple[dict, dict, int, float]:
-        """Swap out what was recorded since the last ping (counters, timings, overflow, start)."""
-        with self._lock:
+        """Swap out what was recorded since the last ping (counters, timings, overflow, start).
+
+        Called from the uploader thread, at exit or from `flush()`, which a signal
+        handler may call while this thread is inside a recording: the lock is
+        waited for a bounded time only, and an empty period is returned if it
+        stays busy (what was recorded goes with the next ping).
+        """
+        if not self._lock.acquire(True, 0.5):
+            return {}, {}, 0, self._period_start
+        try:
+            self._merge_pending()
             taken = (self._counters, self._timings, self._overflow, self._period_start)
+            pending = self._pending  # survives the reset: appends may race with it
             self._reset_data()
+            self._pending = pending
+        finally:
+            self._lock.release()
         return taken
 
     def _has_data(self) -> bool:
-        return bool(self._counters or self._timings)
+        return bool(self._counters or self._timings or self._pending)
+
+
+class _TimingKey:
+    """A deferred timing in `_pending`, told apart from a counter's key by its type."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
 def _function_name(func) -> str:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from _thread import allocate_lock
+from _thread import allocate_lock, get_ident
 
-from . import _config, _guard
+from . import _config, _guard, _paths
 from ._guard import guarded
 from ._recorder import Recorder
 
@@ -26,6 +26,7 @@ _instances: list = []  # strong references: what was recorded is reported even i
 _activation = allocate_lock()
 _override = None  # set by sempervirens.testing: "disabled" or a Capture
 _exit_registered = False
+_deciding = None  # the thread deciding a first recording (signal handlers may re-enter)
 
 NOTICE = """\
 {project} collects anonymous usage statistics with Sempervirens: which of its \
@@ -76,27 +77,58 @@ class Telemetry(Recorder):
         self._on = None
         self._held = False
         self._data_dir: str | None = None
+        self.problems: list[str] = []  # the maintainer's configuration mistakes
         try:
             self.project = project
             self.version = version
             self.endpoint = _config.text("SEMPERVIRENS_ENDPOINT") or endpoint
             # An unknown mode is treated as the stricter one.
             self.consent_mode = consent if consent in MODES else "opt-in"
-            self.exit_timeout = float(
-                _config.number("SEMPERVIRENS_EXIT_TIMEOUT")
-                if exit_timeout is None
-                else exit_timeout
-            )
-            self.interval = interval
+            self.exit_timeout = float(_config.number("SEMPERVIRENS_EXIT_TIMEOUT"))
+            self.interval = None
             self.ca_bundle = ca_bundle
-            if not _valid_project(project):
-                _guard.logger().debug("sempervirens: %r is not a project name; disabled", project)
-                self._on = False
+            self._check(consent, exit_timeout, interval)
             with _activation:
                 _instances.append(self)
         except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
             _guard.swallow(error)
             self._on = False
+
+    def _check(self, consent, exit_timeout, interval) -> None:
+        """Say each configuration mistake once, now; a broken configuration collects nothing."""
+        problems = self.problems
+        if not _valid_project(self.project):
+            problems.append(
+                f"{self.project!r} is not a project name (letters, digits, '.', '_', '-'; "
+                "at most 100; starting and ending with a letter or digit)"
+            )
+        if consent not in MODES:
+            problems.append(f"consent={consent!r}: must be 'opt-out' or 'opt-in'")
+        endpoint_problem = _config.endpoint_problem(self.endpoint)
+        if endpoint_problem:
+            problems.append(endpoint_problem)
+        for name, value in (("exit_timeout", exit_timeout), ("interval", interval)):
+            setting = "SEMPERVIRENS_INTERVAL" if name == "interval" else "SEMPERVIRENS_EXIT_TIMEOUT"
+            why = value is not None and _config.number_problem(setting, value)
+            if why:
+                problems.append(f"{name}={value!r}: {why}")
+        if interval is not None and not _config.number_problem("SEMPERVIRENS_INTERVAL", interval):
+            self.interval = float(interval)
+        if exit_timeout is not None and not _config.number_problem(
+            "SEMPERVIRENS_EXIT_TIMEOUT", exit_timeout
+        ):
+            self.exit_timeout = float(exit_timeout)
+        # The user's settings: refused with one warning each, the default used instead.
+        for setting in ("SEMPERVIRENS_INTERVAL", "SEMPERVIRENS_TIMEOUT"):
+            _config.number(setting)
+        _paths.data_dir()
+        if problems:
+            self._on = False
+            _config.warn(
+                f"Telemetry({self.project!r}) is misconfigured and collects nothing: "
+                + "; ".join(problems),
+                stacklevel=4,
+            )
 
     def __repr__(self) -> str:
         state = {True: "collecting", False: "off", None: "not used yet"}[self._on]
@@ -105,7 +137,15 @@ class Telemetry(Recorder):
     # -- first use ----------------------------------------------------------------
 
     def _activate(self) -> bool:
-        with _activation:
+        global _deciding
+        if _deciding == get_ident():
+            # A signal handler interrupted this thread while it decides: record
+            # provisionally (a period of a client that ends up off is never sent).
+            return True
+        if not _activation.acquire(True, 1.0):
+            return False
+        try:
+            _deciding = get_ident()
             if self._on is None:
                 try:
                     self._on = self._decide()
@@ -115,16 +155,21 @@ class Telemetry(Recorder):
                     _guard.swallow(error)
                     self._on = False
             return bool(self._on)
+        finally:
+            _deciding = None
+            _activation.release()
 
     def _decide(self) -> bool:
         if not _valid_project(self.project):
             return False
         if _override is not None:
             return _override != "disabled"
+        if _config.denied_by_environment():
+            return False  # before any import: a refused client costs nothing
+        if _config.other_rank():
+            return False  # one report per job, from rank 0: the others cost nothing
         from . import _consent, _paths
 
-        if _config.denied_by_environment():
-            return False
         data_dir = _paths.data_dir()
         if data_dir is None or not _paths.ensure_dir(data_dir):
             return False  # nowhere to keep an id, a decision or a spool: a silent no-op
@@ -188,7 +233,9 @@ class Telemetry(Recorder):
         version = _pings.clean_version(self.version)
         body = _pings.usage(client_id, version, start, time.time(), metrics, dropped, earlier)
         try:
-            spool.put(self.endpoint, self.project, "usage", _pings.encode(body))
+            spool.put(
+                self.endpoint, self.project, "usage", _pings.encode(body), ca_bundle=self.ca_bundle
+            )
         except BaseException:
             for reason, n in earlier.items():
                 spool.add_dropped(self.project, reason, n)
@@ -240,7 +287,6 @@ class Telemetry(Recorder):
             from ._uploader import uploader
 
             uploader.data_dirs.add(data_dir)
-            uploader.held.pop(self.project, None)
             if uploader.start():
                 uploader.request()
         return True
@@ -254,7 +300,12 @@ class Telemetry(Recorder):
         Sent only with the user's permission: a standing yes (`sempervirens
         opt-in --crash-reports PROJECT`), or a yes to the question asked on an
         interactive terminal, after the user has read the exact scrubbed text.
+        The question waits SEMPERVIRENS_PROMPT_TIMEOUT seconds at most (then: not
+        now), and is never asked in a test runner, in CI or in a notebook kernel.
         """
+        return self._report_crash(error, may_ask=True)
+
+    def _report_crash(self, error: BaseException, may_ask: bool) -> bool:
         from . import _consent, _crash
 
         if not isinstance(error, BaseException) or not self.enabled:
@@ -268,8 +319,8 @@ class Telemetry(Recorder):
             return True
         data_dir = self._data_dir
         permission = _consent.crash_allowed(data_dir, self.project)
-        if permission is None and _crash.interactive():
-            answer = _crash.ask(self.project, text)
+        if permission is None and may_ask and _crash.interactive():
+            answer = _crash.ask(self.project, text, _config.number("SEMPERVIRENS_PROMPT_TIMEOUT"))
             if answer in ("always", "never"):
                 _consent.update(
                     data_dir,
@@ -292,7 +343,9 @@ class Telemetry(Recorder):
         if client_id is None:
             return
         body = _pings.crash(client_id, _pings.clean_version(self.version), kind, text)
-        Spool(self._data_dir).put(self.endpoint, self.project, "crash", _pings.encode(body))
+        Spool(self._data_dir).put(
+            self.endpoint, self.project, "crash", _pings.encode(body), ca_bundle=self.ca_bundle
+        )
         uploader.request()
 
     @guarded(False)
@@ -303,15 +356,25 @@ class Telemetry(Recorder):
         '-' as '_'); exceptions that never touch it are none of the project's
         business and are not offered.
         """
-        from . import _crash
+        from . import _consent, _crash
 
         package = package or self.project.replace("-", "_").lower()
         previous = sys.excepthook
 
         def excepthook(kind, error, tb):
+            # The program is ending: no question here (it would hold the exit), only
+            # a standing yes sends; otherwise one line says how to give one.
             try:
                 if isinstance(error, Exception) and _crash.involves(error, package):
-                    self.report_crash(error)
+                    sent = self._report_crash(error, may_ask=False)
+                    if (
+                        not sent
+                        and self._data_dir is not None
+                        and _consent.crash_allowed(self._data_dir, self.project) is None
+                    ):
+                        _crash.hint(self.project)
+            except Exception as failure:  # noqa: BLE001 - the guard: nothing reaches the host
+                _guard.swallow(failure)
             finally:
                 previous(kind, error, tb)
 
@@ -342,21 +405,19 @@ def _start_background(telemetry: Telemetry) -> None:
     if not _exit_registered:
         import atexit
 
+        atexit.register(_keep_interrupt_status)  # runs after _at_exit (last in, first out)
         atexit.register(_at_exit)
         _exit_registered = True
+        _register_mp_finalizer_if_child()
+    uploader.start()
     uploader.data_dirs.add(telemetry._data_dir)
-    if telemetry._held:
-        from ._uploader import HOLD_AFTER_NOTICE
-
-        uploader.held[telemetry.project] = time.monotonic() + HOLD_AFTER_NOTICE
     if telemetry.ca_bundle:
-        uploader.ca_bundle = telemetry.ca_bundle
+        uploader.trust[telemetry.endpoint] = telemetry.ca_bundle  # this endpoint's only
     if telemetry.interval:
         uploader.interval = min(uploader.interval, float(telemetry.interval))
         uploader._next_tick = min(uploader._next_tick, time.monotonic() + uploader.interval)
-    uploader.on_tick = _end_periods
-    if uploader.start():
-        uploader.request()  # what earlier runs left in the spool goes now
+    uploader.on_tick = _end_periods  # the dispatcher starts the ticker: not the host's time
+    uploader.request()  # what earlier runs left in the spool goes now
 
 
 def _end_periods() -> None:
@@ -377,14 +438,38 @@ def _at_exit() -> None:
         _end_periods()
         if _override is not None:
             return
-        from ._uploader import uploader
+        from . import _uploader
 
+        uploader = _uploader.uploader
+        _uploader._exiting = True  # our threads start no import from now on
         if not uploader.data_dirs:
             return
         if uploader.start():
             ticket = uploader.request()
             uploader.wait(ticket, deadline - time.monotonic())
         # What did not go in time stays in the spool and goes next run.
+    except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
+        _guard.swallow(error)
+
+
+def _keep_interrupt_status() -> None:
+    """Give a host that ended with an unhandled KeyboardInterrupt its own exit status.
+
+    CPython (3.10 to 3.12) exits with SIGINT (status 130) after an unhandled
+    KeyboardInterrupt only if no code compiled from a string ran since: an import
+    during exit (a namedtuple, in our uploader thread or in an atexit handler)
+    resets the flag, and the host exits 1.  Re-raising the interrupt through
+    `exec` of a string sets the flag again, exactly as the host's own main module
+    did; nothing else happens.
+    """
+    try:
+        if isinstance(getattr(sys, "last_value", None), KeyboardInterrupt) and not (
+            sys.flags.interactive or hasattr(sys, "ps1")
+        ):
+            try:
+                exec("raise KeyboardInterrupt", {})  # noqa: S102 - see the docstring
+            except KeyboardInterrupt:
+                pass
     except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
         _guard.swallow(error)
 
@@ -396,9 +481,7 @@ def _after_fork_in_child() -> None:
     try:
         from ._uploader import uploader
 
-        held = dict(uploader.held)
         uploader._reinit()
-        uploader.held = held
         for telemetry in _instances:
             telemetry._lock = allocate_lock()
             telemetry._reset_data()
@@ -419,10 +502,29 @@ class _Token:
 _MP_TOKEN = _Token()
 
 
-def _register_mp_finalizer(_token) -> None:
+_mp_finalizer_pid = None
+
+
+def _register_mp_finalizer(_token=None) -> None:
+    global _mp_finalizer_pid
     util = sys.modules.get("multiprocessing.util")
-    if util is not None:
+    if util is not None and _mp_finalizer_pid != os.getpid():
         util.Finalize(None, _at_exit, exitpriority=0)
+        _mp_finalizer_pid = os.getpid()
+
+
+def _register_mp_finalizer_if_child() -> None:
+    """A multiprocessing child that first recorded after it started (a forkserver's,
+    whose server had not loaded us when it forked) ends with os._exit, which runs
+    no atexit handler; its finalizers do run, so ask for one.
+
+    Workers killed by `Pool.terminate()` (what leaving `with Pool() as pool:` does)
+    die of SIGTERM, which runs nothing: what they recorded since their last period
+    is lost, whatever the start method.  `pool.close(); pool.join()` keeps it.
+    """
+    process = sys.modules.get("multiprocessing.process")
+    if process is not None and process.parent_process() is not None:
+        _register_mp_finalizer()
 
 
 if hasattr(os, "register_at_fork"):
@@ -440,6 +542,6 @@ def _reset() -> None:
         _instances.clear()
     uploader = _uploader.uploader
     uploader.data_dirs.clear()
-    uploader.held.clear()
+    uploader.trust.clear()
     uploader.interval = float(_config.number("SEMPERVIRENS_INTERVAL"))
     uploader._next_tick = time.monotonic() + uploader.interval

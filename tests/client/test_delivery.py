@@ -1,0 +1,269 @@
+"""Nothing lost, nothing stuck: per-endpoint senders, unreadable spool entries,
+exact drop accounting, per-project trust, the first run's hold across processes."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from _fault_server import FaultServer
+from client_helpers import assert_clean, clean_env, read_spool, run_host, spooled
+
+import sempervirens
+from sempervirens.client import _consent
+from sempervirens.client._spool import Spool
+
+
+def _wait_for(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    return predicate()
+
+
+def _opted_in(home, *projects):
+    home.mkdir(parents=True, exist_ok=True)
+    for project in projects:
+        _consent.update(str(home), "usage", project, _consent.GRANTED)
+
+
+def _put(home, endpoint, project, body=None, stamp=None):
+    header = {
+        "endpoint": endpoint,
+        "project": project,
+        "ping_type": "usage",
+        "document_id": "0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405162",
+    }
+    spool = home / "spool"
+    spool.mkdir(parents=True, exist_ok=True)
+    name = f"{stamp or 1:013d}.{header['document_id']}.usage.{project}.ping"
+    (spool / name).write_bytes(json.dumps(header).encode() + b"\n" + (body or b"{}"))
+    return spool / name
+
+
+@pytest.mark.slow
+def test_a_black_holed_endpoint_never_delays_another(tmp_path, server, blackhole):
+    home = tmp_path / "home"
+    _opted_in(home, "stuck", "healthy")
+    # The oldest pending ping is for an endpoint that accepts and never answers.
+    _put(home, blackhole, "stuck", stamp=int(time.time() * 1000) - 1000)
+    code = f"""\
+        import sempervirens
+        t = sempervirens.Telemetry("healthy", version="1", endpoint={server.url!r})
+        t.count("run")
+    """
+    env = clean_env(SEMPERVIRENS_HOME=str(home), SEMPERVIRENS_EXIT_TIMEOUT="2")
+    for _ in range(10):
+        start = time.monotonic()
+        assert_clean(run_host(code, env))
+        assert time.monotonic() - start < 20  # a loaded machine; the bound itself is 2 s
+    pings = _wait_for(lambda: len(server.pings()) >= 10 and server.pings())
+    assert len(pings) == 10 and {p["project"] for p in pings} == {"healthy"}
+    assert [h["project"] for h, _ in read_spool(home)] == ["stuck"]
+
+
+def test_unreadable_entries_are_quarantined_and_counted_once(tmp_path, server):
+    home = tmp_path / "home"
+    _opted_in(home, "hostpkg")
+    spool = home / "spool"
+    spool.mkdir()
+    now = int(time.time() * 1000)
+    (spool / f"{now - 3000:013d}.0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405160.usage.hostpkg.ping").mkdir()
+    os.mkfifo(spool / f"{now - 2000:013d}.0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405161.usage.hostpkg.ping")
+    code = f"""\
+        import sempervirens
+        t = sempervirens.Telemetry("hostpkg", version="1", endpoint={server.url!r})
+        t.count("run")
+    """
+    env = clean_env(SEMPERVIRENS_HOME=str(home), SEMPERVIRENS_EXIT_TIMEOUT="5")
+    assert_clean(run_host(code, env, timeout=30))
+    [ping] = _wait_for(server.pings)
+    assert spooled(home) == []
+    assert sorted(p.name[14:] for p in (spool / "quarantine").iterdir()) == [
+        "0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405160.usage.hostpkg.ping",
+        "0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405161.usage.hostpkg.ping",
+    ]
+    assert Spool(str(home)).dropped() == {"hostpkg": {"spool_unreadable": 2}}
+    # The next ping reports them; the command line copes with what is left.
+    assert_clean(run_host(code, env, timeout=30))
+    pings = _wait_for(lambda: len(server.pings()) >= 2 and server.pings())
+    dropped = [p["dropped"] for p in pings if p["dropped"]]
+    dropped = [json.loads(d) if isinstance(d, str) else d for d in dropped]
+    assert dropped == [{"spool_unreadable": 2}]
+    os.mkfifo(spool / f"{now:013d}.0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405163.usage.hostpkg.ping")
+    sent = subprocess.run(
+        [sys.executable, "-m", "sempervirens", "send"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert sent.returncode == 0 and "Traceback" not in sent.stderr, sent.stderr
+    assert spooled(home) == []
+
+
+def test_spool_bound_counts_every_drop_exactly_once(home, closed_port, monkeypatch):
+    monkeypatch.setenv("SEMPERVIRENS_SPOOL_MAX_PINGS", "3")
+    _opted_in(home, "bounded")
+    telemetry = sempervirens.Telemetry("bounded", version="1", endpoint=closed_port)
+    for _ in range(12):
+        telemetry.count("x")
+        telemetry._end_period()  # the server is down: every ping stays, over the bound
+    left = read_spool(home)
+    assert len(left) == 3
+    carried = sum(json.loads(body).get("dropped", {}).get("spool_full", 0) for _, body in left)
+    waiting = Spool(str(home)).dropped().get("bounded", {}).get("spool_full", 0)
+    assert carried + waiting == 12 - 3
+
+
+@pytest.mark.slow
+def test_trust_belongs_to_the_endpoint_that_asked_for_it(tmp_path, home, tls_server, tls_ca):
+    import trustme
+
+    other_ca = trustme.CA()
+    context = other_ca.issue_cert("127.0.0.1").configure_cert  # a second, unrelated CA
+    import ssl
+
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context(server_context)
+    other = FaultServer([(202, {})], tls_context=server_context)
+    try:
+        ca_file, other_ca_file = tmp_path / "ca.pem", tmp_path / "other-ca.pem"
+        tls_ca.cert_pem.write_to_path(str(ca_file))
+        other_ca.cert_pem.write_to_path(str(other_ca_file))
+        _opted_in(home, "first", "second")
+        first = sempervirens.Telemetry("first", endpoint=tls_server.url, ca_bundle=str(ca_file))
+        second = sempervirens.Telemetry(
+            "second", endpoint=other.url, ca_bundle=str(other_ca_file)
+        )
+        for telemetry in (first, second):
+            telemetry.count("x")
+            telemetry.flush()
+        assert _wait_for(lambda: tls_server.pings() and other.requests)
+        assert _wait_for(lambda: spooled(home) == [])
+    finally:
+        other.close()
+
+
+@pytest.mark.slow
+def test_the_first_run_holds_in_its_spawn_workers_too(tmp_path, server):
+    home = tmp_path / "home"
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "first_run.py").write_text(f"""\
+import multiprocessing, sempervirens, time
+telemetry = sempervirens.Telemetry("hostpkg", version="1.0", endpoint={server.url!r})
+
+def work(n):
+    telemetry.count("worker.task", n)
+    telemetry.flush()
+    time.sleep(1.0)  # time enough for its uploader to send, if it were allowed to
+
+if __name__ == "__main__":
+    telemetry.count("main.start")  # the notice: this is the installation's first run
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=work, args=(5,)) for _ in range(2)]
+    for w in workers: w.start()
+    for w in workers: w.join()
+""")
+    env = clean_env(
+        SEMPERVIRENS_HOME=str(home), PYTHONPATH=str(pkg), SEMPERVIRENS_EXIT_TIMEOUT="2"
+    )
+    result = subprocess.run(
+        [sys.executable, str(pkg / "first_run.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sempervirens opt-out hostpkg" in result.stderr
+    time.sleep(0.5)
+    assert server.pings() == []  # nothing left during the first run, from any process
+    assert len(spooled(home)) == 3
+    # The next run sends everything.
+    assert_clean(run_host(f"""\
+        import sempervirens
+        sempervirens.Telemetry("hostpkg", endpoint={server.url!r}).count("again")
+    """, clean_env(SEMPERVIRENS_HOME=str(home), SEMPERVIRENS_EXIT_TIMEOUT="5")))
+    assert len(_wait_for(lambda: len(server.pings()) >= 4 and server.pings())) == 4
+
+
+@pytest.mark.slow
+def test_forkserver_workers_keep_their_counts(tmp_path):
+    home = tmp_path / "home"
+    _opted_in(home, "hostpkg")
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "fs_host.py").write_text("""\
+import multiprocessing, sempervirens
+from concurrent.futures import ProcessPoolExecutor
+telemetry = sempervirens.Telemetry("hostpkg", version="1.0", endpoint="http://127.0.0.1:9")
+
+def work(n):
+    telemetry.count("worker.task", n)
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context("forkserver")
+    processes = [context.Process(target=work, args=(1,)) for _ in range(2)]
+    for p in processes: p.start()
+    for p in processes: p.join()
+    pool = context.Pool(2)
+    pool.map(work, [10] * 10)
+    pool.close(); pool.join()
+    with ProcessPoolExecutor(2, mp_context=context) as executor:
+        list(executor.map(work, [1000] * 10))
+""")
+    env = clean_env(SEMPERVIRENS_HOME=str(home), PYTHONPATH=str(pkg))
+    result = subprocess.run(
+        [sys.executable, str(pkg / "fs_host.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 0, result.stderr
+    total = sum(
+        json.loads(body)["metrics"].get("counters", {}).get("worker.task", 0)
+        for _, body in read_spool(home)
+    )
+    assert total == 2 + 100 + 10000
+
+
+@pytest.mark.slow
+def test_many_processes_on_one_home_keep_the_spool_whole(tmp_path, monkeypatch):
+    """Ranks of a job on nodes sharing a home: concurrent periods, bounds and sends."""
+    home = tmp_path / "home"
+    _opted_in(home, "shared")
+    code = """\
+        import sempervirens
+        t = sempervirens.Telemetry("shared", version="1", endpoint="http://127.0.0.1:9")
+        for i in range(15):
+            t.count("x")
+            t.flush()  # a period, the spool bound, and a send attempt, each time
+    """
+    env = clean_env(
+        SEMPERVIRENS_HOME=str(home),
+        SEMPERVIRENS_SPOOL_MAX_PINGS="20",
+        SEMPERVIRENS_ALL_RANKS="1",
+        SEMPERVIRENS_EXIT_TIMEOUT="0.2",
+    )
+    from client_helpers import start_host
+
+    hosts = [start_host(code, env) for _ in range(8)]
+    for host in hosts:
+        _, err = host.communicate(timeout=120)
+        assert host.returncode == 0 and "SEMPERVIRENS SWALLOWED" not in err, err
+    left = read_spool(home)  # every file parses: nothing half written
+    assert len(left) <= 20
+    counted = sum(json.loads(body)["metrics"]["counters"]["x"] for _, body in left)
+    carried = sum(json.loads(body).get("dropped", {}).get("spool_full", 0) for _, body in left)
+    waiting = Spool(str(home)).dropped().get("shared", {}).get("spool_full", 0)
+    assert counted == len(left)  # one count per ping
+    assert carried + waiting + len(left) == 8 * 15  # every ping sent, kept, or counted once
+    assert len({(home / "client_id").read_text()}) == 1

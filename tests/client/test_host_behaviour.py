@@ -1,0 +1,106 @@
+"""The host behaves as if the client were not there: exit status, imports, fork, prompts."""
+
+import signal
+import sys
+
+import pytest
+from client_helpers import clean_env, run_host
+
+pytestmark = pytest.mark.slow
+
+
+def test_unhandled_ctrl_c_right_after_the_first_recording_exits_with_sigint(tmp_path):
+    # The uploader thread is still importing when the host dies of the interrupt.
+    code = """\
+        import sempervirens
+        t = sempervirens.Telemetry("hostpkg", version="1", endpoint="http://127.0.0.1:9")
+        t.count("x")
+        raise KeyboardInterrupt
+    """
+    for attempt in range(3):
+        home = tmp_path / f"home{attempt}"
+        result = run_host(code, clean_env(SEMPERVIRENS_HOME=str(home)))
+        assert result.returncode == -signal.SIGINT, result.stderr  # a shell shows 130
+        assert "SEMPERVIRENS SWALLOWED" not in result.stderr
+
+
+def test_other_unhandled_errors_keep_their_status(tmp_path):
+    code = """\
+        import sempervirens
+        t = sempervirens.Telemetry("hostpkg", version="1", endpoint="http://127.0.0.1:9")
+        t.count("x")
+        raise ValueError("the host's own error")
+    """
+    result = run_host(code, clean_env(SEMPERVIRENS_HOME=str(tmp_path / "home")))
+    assert result.returncode == 1 and "the host's own error" in result.stderr
+
+
+def test_a_refused_client_imports_nothing_on_its_first_recording(tmp_path):
+    code = """\
+        import sempervirens
+        t = sempervirens.Telemetry("hostpkg", version="1", endpoint="http://127.0.0.1:9")
+        before = set(sys.modules)
+        t.count("x")
+        with t.timer("y"):
+            pass
+        t.flush()
+        new = sorted(set(sys.modules) - before)
+        import threading
+        print(new, threading.active_count())
+    """
+    result = run_host(code, clean_env(SEMPERVIRENS_HOME=str(tmp_path / "h"), DO_NOT_TRACK="1"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[] 1"
+    assert not (tmp_path / "h").exists()
+
+
+def _pythons_with_the_fork_warning() -> list[str]:
+    """CPython 3.12+ interpreters on this machine (they warn when forking with threads)."""
+    import glob
+    import os
+
+    found = [sys.executable] if sys.version_info >= (3, 12) else []
+    root = os.path.expanduser(os.environ.get("PYENV_ROOT", "~/.pyenv"))
+    for version in ("3.12", "3.13", "3.14"):
+        found += sorted(glob.glob(f"{root}/versions/{version}*/bin/python3"))
+    return list(dict.fromkeys(found))[:2]
+
+
+def test_fork_after_recording_is_quiet(tmp_path, server):
+    """Once something was counted and sent, the host's os.fork() prints no thread warning."""
+    import os
+    from pathlib import Path
+
+    import sempervirens as package
+
+    pythons = _pythons_with_the_fork_warning()
+    if not pythons:
+        pytest.skip("no CPython 3.12+ here: its fork warning is what this test listens for")
+    src = str(Path(package.__file__).resolve().parents[1])
+    code = f"""\
+        import os, threading, warnings
+        import sempervirens
+        from sempervirens.client import _uploader
+        warnings.simplefilter("always")
+        t = sempervirens.Telemetry("forky", version="1", endpoint={server.url!r})
+        t.opt_in()
+        t.count("x")
+        t.flush()
+        _uploader.uploader.wait(_uploader.uploader.request(), 10)
+        for i in range(10):
+            pid = os.fork()
+            if pid == 0:
+                t.count("child")
+                os._exit(0)
+            assert os.waitpid(pid, 0)[1] == 0
+        import gc
+        gc.collect()
+        print("ticking", _uploader.uploader._ticker is not None)
+    """
+    for python in pythons:
+        home = tmp_path / os.path.basename(os.path.dirname(os.path.dirname(python)))
+        env = clean_env(SEMPERVIRENS_HOME=str(home), PYTHONPATH=src)
+        result = run_host(code, env, python=(python, "-X", "dev"))
+        assert result.returncode == 0, result.stderr
+        assert "multi-threaded" not in result.stderr, (python, result.stderr)
+        assert "ticking True" in result.stdout  # the ticker is back for the host's long run
