@@ -67,6 +67,21 @@ def _usage_body(installation: Installation, run: ProjectRun, arrived: datetime) 
     return _pings.usage(installation.client_id, run.version, end - 1800, end, metrics, dropped, {})
 
 
+def register_projects(data_dir: str, database: str | None, private_database: str | None,
+                      since: datetime) -> None:
+    """Register every simulated project with its declaration, as from `since` (the first
+    day of the history), so that its closed periods are released."""
+    from ..admin.projects import add
+    from .population import PROJECTS, declaration
+
+    stores = open_stores(data_dir, database, private_database)
+    try:
+        for project in PROJECTS:
+            add(stores, project.name, declaration=declaration(project), registered_at=since)
+    finally:
+        stores.dispose()
+
+
 def write_history(population: list[Installation], days: int, seed: int, data_dir: str,
                   database: str | None = None, private_database: str | None = None, *,
                   today: datetime | None = None,

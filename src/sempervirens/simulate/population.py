@@ -175,3 +175,18 @@ class _AddressBook:
 def addresses(population: list[Installation]) -> dict[str, str | None]:
     """Every address in the population and its hostname (for the DNS zone)."""
     return {i.ip: i.hostname for i in population}
+
+
+def declaration(project: Project):
+    """What a simulated project declares (its metrics file): everything it records."""
+    from ..model.declarations import Declaration, Metric
+
+    def described(name: str, kind: str, labels: tuple[str, ...] = ()) -> Metric:
+        return Metric(name, kind, f"Simulated {kind.replace('_', ' ')} {name}.", "", labels)
+
+    metrics = [described(n, "counter") for n in project.counters]
+    metrics += [described(n, "labeled_counter", labels) for n, labels in project.labeled.items()]
+    metrics += [described(n, "timing") for n in project.timings]
+    versions = dict.fromkeys(".".join(v.split(".")[:2]) for v, _ in project.versions)
+    return Declaration(tuple(sorted(metrics, key=lambda m: m.name)), tuple(versions),
+                       project.crash_types)

@@ -35,6 +35,13 @@ def simulate(endpoint: str, *, size: int = 200, days: int = 30, seed: int = 1,
     """
     population = generate(size, days, seed)
     history = 0
+    if data_dir is not None or database is not None:
+        from datetime import datetime, timedelta, timezone
+
+        from .history import register_projects
+
+        since = datetime.now(timezone.utc) - timedelta(days=days - 1)
+        register_projects(data_dir or ".", database, private_database, since)
     if days > 1:
         if data_dir is None and database is None:
             raise ValueError("a history of several days needs the server's stores (data_dir)")
