@@ -12,6 +12,7 @@ SERVE_SETTINGS = (
     "host", "port", "data_dir", "database", "private_database", "tls_cert", "tls_key",
     "trusted_proxies", "registered_projects_only", "workers", "queue_size", "batch_size", "log_level",
     "releases_dir", "privacy_doc", "public_max_age",
+    "store_timeout", "max_connections", "header_timeout", "body_timeout", "keep_alive_timeout",
 )
 
 

@@ -145,6 +145,7 @@ class Writer:
         self._out = bytearray()  # bytes not yet taken by the pipe
         self._reply = bytearray()
         self._idle: asyncio.Event | None = None
+        self._fresh = True
 
     @property
     def waiting(self) -> int:
@@ -206,6 +207,7 @@ class Writer:
         with contextlib.suppress(OSError, AttributeError):  # Linux: room for a batch or two
             fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
         self._process = process
+        self._fresh = True  # no reply yet: its first batch also waits for its imports
         self._out.clear()
         self._reply.clear()
         self._loop.add_reader(process.stdout.fileno(), self._on_reply)
@@ -246,7 +248,8 @@ class Writer:
             self._done(error)
             return
         self._send(_REQUEST.pack(len(log_rows), len(ping_rows)) + log_rows + ping_rows)
-        self._deadline = self._loop.call_later(self._timeout, self._too_late)
+        self._deadline = self._loop.call_later(
+            self._timeout + (STARTUP_SECONDS if self._fresh else 0.0), self._too_late)
 
     def _too_late(self) -> None:
         """No answer in time (a frozen store): fail the batch, replace the writer process."""
@@ -259,7 +262,13 @@ class Writer:
             with contextlib.suppress(OSError):
                 self._process.kill()  # its transaction was not committed, or a resend is stored once
             self._forget_process()
-        self._done(WriteFailed(f"the store did not answer within {self._timeout:g} s"))
+        error = WriteFailed(f"the store did not answer within {self._timeout:g} s")
+        # What queued meanwhile would wait as long again: it fails now, and retries.
+        queued, self._queued = self._queued, []
+        self._fail(queued, error)
+        self._done(error)
+        with contextlib.suppress(OSError):
+            self._spawn()  # warm (imports done) by the time the next ping comes
 
     def _send(self, data: bytes) -> None:
         fd = self._process.stdin.fileno()
@@ -302,6 +311,7 @@ class Writer:
                 self._done(WriteFailed("the writer process exited"))
             return
         self._reply += data
+        self._fresh = False
         while len(self._reply) >= _REPLY.size:
             size = _REPLY.unpack_from(self._reply)[0]
             if len(self._reply) < _REPLY.size + size:
@@ -368,6 +378,8 @@ class Writer:
 
 # The longest a batch is held back for more pings (see _flush).
 HOLD_SECONDS = 0.002
+# Extra time for the first batch of a new writer process (it imports SQLAlchemy first).
+STARTUP_SECONDS = 5.0
 
 _REQUEST = struct.Struct("!II")  # as in _writer_process.py
 _REPLY = struct.Struct("!I")
