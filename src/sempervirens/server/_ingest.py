@@ -80,7 +80,7 @@ async def _in_time(state, check):
     """
     try:
         return await asyncio.wait_for(check, state.settings["store_timeout"])
-    except Exception:  # noqa: BLE001 - any store error: the ping cannot be judged now
+    except (Exception, SystemExit):  # noqa: BLE001 - any store error: the ping cannot be judged now
         state.log_store_error("a store read before storing a ping failed")
         raise ServiceUnavailable("the store cannot be read; retry later",
                                  retry_after=RETRY_AFTER_STORE_DOWN, code="store_unavailable") from None
