@@ -52,7 +52,7 @@ def check(config: dict) -> str | None:
         except ValueError:
             return f"--trusted-proxies: {proxy!r} is not an IP address or network"
     if config["secret_key"] is not None and len(config["secret_key"].encode()) < 32:
-        return "--secret-key: must be at least 32 characters"
+        return "secret_key (SEMPERVIRENS_SECRET_KEY): must be at least 32 characters"
     if config["dns_server"]:
         from ..enrich import parse_nameserver
 
