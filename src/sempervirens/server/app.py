@@ -21,6 +21,7 @@ from ..aggregate.background import start_periodic_aggregation
 from ..protocol._identifiers import public_suffix_list
 from ..store import Writer, open_stores
 from ._client_ip import ClientAddress
+from ._guards import RequestGuard
 from ._health import StoreProbe, health
 from ._ingest import submit
 from ._logging import RateLimitedLog, new_request_id
@@ -57,7 +58,7 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
             *private_pages.routes(),  # /private: the same, as pages behind a sign-in
             *public.routes(),  # pages, /api/v1/projects..., /datasets, /static
         ],
-        middleware=[Middleware(public.SecurityHeaders)],
+        middleware=[Middleware(public.SecurityHeaders), Middleware(RequestGuard, on_unexpected=_log_unexpected)],
         exception_handlers={ServerError: _server_error, HTTPException: _http_error,
                             ClientDisconnect: _client_went_away, Exception: _unexpected},
         lifespan=lifespan,
@@ -119,19 +120,28 @@ async def _client_went_away(_request: Request, _error: ClientDisconnect) -> Resp
     return Response(status_code=400)  # nobody is left to read it
 
 
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+def _log_unexpected(scope: dict, error: BaseException) -> str:
+    """One line per unexpected error, the type only (messages may quote client data);
+    request details, which hold the IP, are not logged.  The traceback at DEBUG."""
     request_id = new_request_id()
-    # One line, the type only (messages may quote client data); request details,
-    # which hold the IP, are not logged.  The traceback at DEBUG.
-    _limited.log(logging.ERROR, f"500 {type(error).__name__} {_route(request)}",
-                 "500 internal_error on %s %s: %s (request %s)", request.method, _route(request),
+    route = _route_of(scope)
+    _limited.log(logging.ERROR, f"500 {type(error).__name__} {route}",
+                 "500 internal_error on %s %s: %s (request %s)", scope.get("method"), route,
                  type(error).__name__, request_id)
     log.debug("request %s failed", request_id, exc_info=error)
+    return request_id
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    request_id = _log_unexpected(request.scope, error)
     return JSONResponse(error_body(500, "internal_error", f"internal server error (request {request_id})"),
                         status_code=500, headers={"X-Request-Id": request_id})
 
 
-def _route(request: Request) -> str:
+def _route_of(scope: dict) -> str:
     """The route's path template (/submit/{project}/...): never the client's own values."""
-    route = request.scope.get("route")
-    return getattr(route, "path", None) or "(no route)"
+    return getattr(scope.get("route"), "path", None) or "(no route)"
+
+
+def _route(request: Request) -> str:
+    return _route_of(request.scope)
