@@ -19,6 +19,10 @@ from sempervirens.protocol import (
     validate_ping,
 )
 
+from sempervirens.protocol._identifiers import public_suffix_list  # noqa: E402
+
+public_suffix_list()  # loaded once, before hypothesis times the examples (it takes ~0.4 s)
+
 # Names and labels that look like a host name or an address are refused (test_identifiers.py).
 names = st.from_regex(r"[a-z][a-z0-9_]{0,10}(\.[a-z0-9_]{1,8}){0,2}", fullmatch=True).filter(
     lambda name: identifier_in(name) is None)
