@@ -165,6 +165,18 @@ SETTINGS = {
         Setting("hot_margin_days", 2,
                 "Days of sealed pings the hot store keeps besides the unsealed ones; older "
                 "sealed days are deleted from it.", _days),
+        Setting("store_timeout", 10.0,
+                "Seconds a store may take to commit a batch or answer a read before the server "
+                "gives up on it (503 with Retry-After; /healthz reports it).", float),
+        Setting("max_connections", 1000,
+                "Open client connections per server process; more are refused at once with 503 "
+                "and Retry-After.", int),
+        Setting("header_timeout", 10.0,
+                "Seconds a client has to send a request's line and headers.", float),
+        Setting("body_timeout", 30.0,
+                "Seconds a client has to send a request's body once its headers are in.", float),
+        Setting("keep_alive_timeout", 5.0,
+                "Seconds an idle keep-alive connection stays open.", float),
     )
 }
 

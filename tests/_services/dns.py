@@ -51,6 +51,7 @@ FORWARD = {
 SLOW_NAMES = {"slow.example-corp.com."}
 SLOW_SECONDS = 3.0
 TRUNCATED_OVER_UDP = {"80.2.0.192.in-addr.arpa."}
+SERVFAIL_NAMES = {"90.2.0.192.in-addr.arpa."}  # 192.0.2.90: the server fails, every time
 
 log = logging.getLogger("tests.dns")
 
@@ -83,6 +84,9 @@ class ZoneResolver:
         self.queries[qname, qtype] += 1
         if qname in SLOW_NAMES:
             self.stop.wait(SLOW_SECONDS)
+        if qname in SERVFAIL_NAMES:
+            reply.header.rcode = RCODE.SERVFAIL
+            return reply
         if qname in TRUNCATED_OVER_UDP and handler.protocol == "udp":
             reply.header.tc = 1
             return reply

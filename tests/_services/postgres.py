@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import uuid
@@ -36,6 +37,7 @@ class PostgresCluster:
     port: int
     directory: str
     as_postgres: bool
+    options: str = ""  # pg_ctl -o, to start it again after stop_server()
 
     def url(self, database: str) -> str:
         return f"postgresql://sempervirens@127.0.0.1:{self.port}/{database}"
@@ -47,6 +49,40 @@ class PostgresCluster:
         with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    # Faults, for the tests that need them (tests/server/test_store_faults.py).
+    def stop_server(self) -> None:
+        """`pg_ctl stop` (fast: clients are disconnected), keeping the data to start again."""
+        _run([_bin("pg_ctl"), "-D", f"{self.directory}/data", "-m", "fast", "-w", "stop"], self.as_postgres)
+
+    def start_server(self) -> None:
+        _run([_bin("pg_ctl"), "-D", f"{self.directory}/data", "-o", self.options, "-l", f"{self.directory}/log",
+              "-w", "start"], self.as_postgres)
+
+    def processes(self) -> list[int]:
+        """The postmaster and its children (backends, checkpointer, ...)."""
+        with open(f"{self.directory}/data/postmaster.pid") as file:
+            postmaster = int(file.readline())
+        children = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as file:
+                        fields = file.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == postmaster:
+                    children.append(int(entry))
+        return [postmaster, *children]
+
+    def freeze(self) -> None:
+        """SIGSTOP every process of the cluster: connections stay open, nothing answers."""
+        for pid in self.processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self.processes():
+            os.kill(pid, signal.SIGCONT)
 
     def stop(self) -> None:
         _run([_bin("pg_ctl"), "-D", f"{self.directory}/data", "-m", "immediate", "stop"], self.as_postgres)
@@ -71,4 +107,4 @@ def start_cluster(*, durable: bool = False, settings: dict[str, str] | None = No
     options += "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
     _run([_bin("pg_ctl"), "-D", f"{directory}/data", "-o", options, "-l", f"{directory}/log",
           "-w", "start"], as_postgres)
-    return PostgresCluster(port, directory, as_postgres)
+    return PostgresCluster(port, directory, as_postgres, options)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import Engine, Table, delete, exc, inspect, select
+from sqlalchemy import Engine, Table, column, delete, exc, func, inspect, select, table
 
 from ..aggregate import tables as aggregate_tables
 from ..aggregate.state import mark_dirty
@@ -188,8 +188,31 @@ def _compact_sqlite(engine: Engine, ids: list[str]) -> str:
         connection.exec_driver_sql("VACUUM")
     _checkpoint(engine)
     if _holds(path, ids):
-        raise DeletionIncomplete(f"a deleted client_id is still in {path.name} after VACUUM")
+        # VACUUM rewrote every page from the live rows: what remains is live data.
+        # Deletion answers for the rows about these clients (every client_id
+        # column); the same UUID written by someone else inside their own data
+        # (a label, a traceback from before the validator refused them) is not
+        # about this client, and must not stop its deletion.
+        if _rows_about(engine, ids):
+            raise DeletionIncomplete(f"a deleted client_id is still in {path.name} after VACUUM")
+        log.warning("a deleted client_id still appears inside other data in %s (not in any "
+                    "client_id column)", path.name)
+        return "WAL checkpointed and truncated, VACUUMed; the UUID remains only inside other clients' data"
     return "WAL checkpointed and truncated, VACUUMed"
+
+
+def _rows_about(engine: Engine, ids: list[str]) -> int:
+    """Rows of any table of this store whose client_id is one of these."""
+    found = 0
+    with engine.connect() as connection:
+        inspector = inspect(connection)
+        for name in inspector.get_table_names():
+            if any(c["name"] == "client_id" for c in inspector.get_columns(name)):
+                client_id = column("client_id")
+                for chunk in _chunks(ids):
+                    found += connection.execute(select(func.count()).select_from(table(name, client_id))
+                                                .where(client_id.in_(chunk))).scalar()
+    return found
 
 
 def _checkpoint(engine: Engine, timeout: float = 30.0) -> None:

@@ -40,17 +40,21 @@ def enrich_new_addresses(engine, days: list[date], settings) -> tuple[int, bool]
     ips = ips[:ENRICH_LIMIT]
     if not ips:
         return 0, False
-    origins = enrich(ips, nameserver=settings["dns_server"])
+    failed: set[str] = set()  # no definite DNS answer (timeout, SERVFAIL): pending, retried next cycle
+    origins = enrich(ips, nameserver=settings["dns_server"], failed=failed)
     now = datetime.now(timezone.utc)
-    with engine.begin() as connection:
-        # ON CONFLICT: a cycle run by hand may overlap the one inside `serve`.
-        connection.execute(text(
-            "INSERT INTO ip_origins (ip, hostname, domain, institution, kind, enriched_at) "
-            "VALUES (:ip, :hostname, :domain, :institution, :kind, :enriched_at) "
-            "ON CONFLICT (ip) DO NOTHING"), [
-            {"ip": ip, "hostname": o.hostname, "domain": o.domain, "institution": o.institution,
+    rows = [{"ip": ip, "hostname": o.hostname, "domain": o.domain, "institution": o.institution,
              "kind": o.kind, "enriched_at": d.instant(now)}
-            for ip, o in origins.items()])
+            for ip, o in origins.items() if ip not in failed]
+    if rows:
+        with engine.begin() as connection:
+            # ON CONFLICT: a cycle run by hand may overlap the one inside `serve`.
+            connection.execute(text(
+                "INSERT INTO ip_origins (ip, hostname, domain, institution, kind, enriched_at) "
+                "VALUES (:ip, :hostname, :domain, :institution, :kind, :enriched_at) "
+                "ON CONFLICT (ip) DO NOTHING"), rows)
+    if failed:
+        log.info("enrichment: %d addresses got no DNS answer; tried again next cycle", len(failed))
     if pending:
         log.info("enrichment: %d addresses done, more left for the next cycle", len(ips))
     return len(ips), pending

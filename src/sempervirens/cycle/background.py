@@ -73,7 +73,7 @@ class PeriodicAggregation:
                 with cycle_lock(self.stores) as acquired:
                     if acquired:
                         run_cycle(self.stores, self.settings)
-            except Exception as error:
+            except (Exception, SystemExit) as error:  # SystemExit: a bad setting must not end the thread
                 # The type only: database errors quote their parameters, which may be IPs.
                 log.error("aggregation cycle failed: %s", type(error).__name__)
                 log.debug("aggregation cycle failed", exc_info=True)

@@ -25,14 +25,16 @@ async def enrich_async(
     batch_timeout: float = DEFAULT_BATCH_TIMEOUT,
     concurrency: int = DEFAULT_CONCURRENCY,
     cache: TTLCache | None = _CACHE,
+    failed: set[str] | None = None,
 ) -> dict[str, Origin]:
     """The Origin of each address; see resolve_many() for the DNS options.
 
-    Never raises because of DNS: what cannot be resolved in time is "unknown".
+    Never raises because of DNS: what cannot be resolved in time is "unknown", and is
+    added to `failed` when a set is given (a lookup to retry, not a final answer).
     """
     names = await resolve_many(ips, nameserver=nameserver, timeout=timeout,
                                batch_timeout=batch_timeout, concurrency=concurrency,
-                               cache=cache)
+                               cache=cache, failed=failed)
     return {ip: origin_of_hostname(name) for ip, name in names.items()}
 
 

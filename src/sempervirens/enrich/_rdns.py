@@ -7,8 +7,11 @@ discarded as spoofed.
 
 DNS may be slow or down: each lookup and each batch has a time limit, lookups run
 with bounded concurrency, and a batch never raises because of DNS.  A lookup that
-fails or runs out of time gives None ("unknown") and is not cached, so a later batch
-tries again; definite answers (a confirmed name, no PTR, a spoofed PTR) are cached.
+fails or runs out of time (a timeout, SERVFAIL, a refused or unreachable server) gives
+None too, but is not an answer: it is not cached, and a caller that passes a `failed`
+set gets the address added to it, so that it can keep the address pending and try
+again later.  Only NXDOMAIN or an empty answer is a definite "no PTR"; definite answers
+(a confirmed name, no PTR, a spoofed PTR) are cached.
 
 IP addresses and hostnames are personal data: they are logged at DEBUG only.
 """
@@ -58,6 +61,7 @@ async def resolve_many(
     batch_timeout: float = DEFAULT_BATCH_TIMEOUT,
     concurrency: int = DEFAULT_CONCURRENCY,
     cache: TTLCache | None = _CACHE,
+    failed: set[str] | None = None,
 ) -> dict[str, str | None]:
     """Map each address to its forward-confirmed PTR hostname, or None.
 
@@ -65,8 +69,10 @@ async def resolve_many(
     uses the system resolver (/etc/resolv.conf).  A malformed `nameserver` raises
     ValueError; nothing that DNS does raises.  None means: no PTR record, a PTR name
     that does not resolve back to the address, not an IP address, or no answer in
-    time.  Keys are the strings given.  Pass ``cache=None`` to bypass the cache.
+    time.  Keys are the strings given.  Pass ``cache=None`` to bypass the cache, and a
+    set as `failed` to learn which addresses got no definite answer (retry those later).
     """
+    failed = set() if failed is None else failed
     ips = list(dict.fromkeys(ips))  # unique, in order
     server = parse_nameserver(nameserver) if nameserver is not None else None
     server_key = str(server) if server else "system"
@@ -91,6 +97,7 @@ async def resolve_many(
         log.warning("reverse DNS unavailable (%s): %d addresses left unknown",
                     type(error).__name__, len(todo))
         results.update(dict.fromkeys(todo))
+        failed.update(todo)
         return results
 
     semaphore = asyncio.Semaphore(max(1, concurrency))
@@ -109,27 +116,29 @@ async def resolve_many(
         await asyncio.gather(*pending, return_exceptions=True)
         log.warning("reverse DNS: batch time limit (%.1f s) reached, %d of %d lookups left "
                     "unknown", batch_timeout, len(pending), len(tasks))
-    failed = 0
+    errors = 0
     for task, text in tasks.items():
         if task in pending:
             results[text] = None
+            failed.add(text)
             continue
         error = task.exception()
         if error is not None:
-            failed += 1
+            errors += 1
             if not isinstance(error, _EXPECTED):  # a bug: say so, but not the address
                 log.error("reverse DNS: unexpected %s (details at debug level)",
                           type(error).__name__)
             log.debug("reverse DNS failed for %s: %r", text, error)
             results[text] = None
+            failed.add(text)
             continue
         results[text] = task.result()
         if cache is not None:
             cache.set((server_key, str(todo[text])), task.result())
         log.debug("reverse DNS: %s -> %s", text, task.result())
-    if failed:
+    if errors:
         log.info("reverse DNS: %d of %d lookups failed or timed out; reported as unknown",
-                 failed, len(tasks))
+                 errors, len(tasks))
     return {text: results[text] for text in ips}
 
 

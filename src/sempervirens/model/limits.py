@@ -4,6 +4,8 @@ Changing a value here changes the protocol: update docs/protocol.md with it (the
 client keeps a standard-library copy of what it needs, checked by a test).
 """
 
+from datetime import datetime, timezone
+
 SCHEMA_VERSION = 1
 
 PING_TYPES = ("usage", "crash", "opt-out", "deletion-request")
@@ -21,6 +23,12 @@ MAX_STRING_LENGTH = 128  # versions, environment strings
 MAX_TRACEBACK_LENGTH = 64 * 1024
 MAX_COUNT = 2**53 - 1  # counters and bucket counts: exact in every JSON parser
 MAX_DROPPED_REASONS = 20
+MAX_CPU_COUNT = 2**31 - 1  # a 32-bit integer column in every store
+
+# Timestamps (period.start, period.end) must lie in [EARLIEST, LATEST): a clock
+# that far off is wrong, and dates near year 1 or 9999 overflow when converted.
+EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST_TIMESTAMP = datetime(2100, 1, 1, tzinfo=timezone.utc)
 
 # Timing distributions use shared log-scale buckets so that histograms from
 # different clients merge by adding counts: bucket b holds durations d (in
@@ -43,6 +51,9 @@ __all__ = [
     "MAX_TRACEBACK_LENGTH",
     "MAX_COUNT",
     "MAX_DROPPED_REASONS",
+    "MAX_CPU_COUNT",
+    "EARLIEST_TIMESTAMP",
+    "LATEST_TIMESTAMP",
     "BUCKETS_PER_DOUBLING",
     "MAX_BUCKET",
 ]

@@ -5,9 +5,12 @@ Standard library only: the client imports it inside other people's programs.
 
 from ._limits import (
     BUCKETS_PER_DOUBLING,
+    EARLIEST_TIMESTAMP,
+    LATEST_TIMESTAMP,
     MAX_BODY_BYTES,
     MAX_BUCKET,
     MAX_COUNT,
+    MAX_CPU_COUNT,
     MAX_DECOMPRESSED_BYTES,
     MAX_LABEL_LENGTH,
     MAX_LABELS_PER_METRIC,
@@ -19,6 +22,7 @@ from ._limits import (
     PING_TYPES_WITH_CLIENT_ID,
     SCHEMA_VERSION,
 )
+from ._identifiers import identifier_in
 from ._validate import (
     Environment,
     Ping,
@@ -33,9 +37,12 @@ from ._validate import (
 
 __all__ = [
     "BUCKETS_PER_DOUBLING",
+    "EARLIEST_TIMESTAMP",
+    "LATEST_TIMESTAMP",
     "MAX_BODY_BYTES",
     "MAX_BUCKET",
     "MAX_COUNT",
+    "MAX_CPU_COUNT",
     "MAX_DECOMPRESSED_BYTES",
     "MAX_LABEL_LENGTH",
     "MAX_LABELS_PER_METRIC",
@@ -50,6 +57,7 @@ __all__ = [
     "Ping",
     "ProtocolError",
     "decode_json",
+    "identifier_in",
     "normalize_project",
     "parse_client_id",
     "parse_document_id",

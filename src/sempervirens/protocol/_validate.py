@@ -14,8 +14,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from ._identifiers import UUID_ANYWHERE, identifier_in, uuid_in
 from ._limits import (
     BUCKETS_PER_DOUBLING,
+    EARLIEST_TIMESTAMP,
+    LATEST_TIMESTAMP,
+    MAX_CPU_COUNT,
     MAX_BUCKET,
     MAX_COUNT,
     MAX_DROPPED_REASONS,
@@ -79,6 +83,8 @@ _EXCEPTION_TYPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*
 # UUIDs in canonical form; a version 4 one has version nibble 4 and the RFC 4122 variant.
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _UUID4 = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}\Z")
+# Timing bucket keys: ASCII decimal digits only (str.isdigit() also takes '²' and '٣').
+_BUCKET_KEY = re.compile(r"(?:0|[1-9][0-9]{0,2})\Z")
 # Project names as on package indexes (PEP 508 names).
 _PROJECT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._\-]*[A-Za-z0-9])?\Z")
 _PROJECT_SEPARATORS = re.compile(r"[-_.]+")
@@ -159,8 +165,8 @@ def validate_ping(ping_type: str, body: object) -> Ping:
     project_version = get("project_version")
     if project_version is not None and not (
             project_version.__class__ is str and 0 < len(project_version) <= MAX_STRING_LENGTH
-            and _token(project_version)):
-        project_version = _string(project_version, "project_version")
+            and _token(project_version) and identifier_in(project_version) is None):
+        project_version = _not_identifier(_string(project_version, "project_version"), "project_version")
 
     library_name = library_version = None
     library = get("library")
@@ -168,8 +174,8 @@ def validate_ping(ping_type: str, body: object) -> Ping:
         if not (library.__class__ is dict and library.keys() <= _LIBRARY_FIELDS):
             _optional_object(body, "library", "library", _LIBRARY_FIELDS)
         if library:
-            library_name = _optional_string(library, "name", "library.name")
-            library_version = _optional_string(library, "version", "library.version")
+            library_name = _no_uuid(_optional_string(library, "name", "library.name"), "library.name")
+            library_version = _no_uuid(_optional_string(library, "version", "library.version"), "library.version")
 
     period_start = period_end = None
     period = get("period")
@@ -194,12 +200,13 @@ def validate_ping(ping_type: str, body: object) -> Ping:
         for name, path in _ENVIRONMENT_PATHS:
             value = environment.get(name)
             if value is not None and not (
-                    value.__class__ is str and 0 < len(value) <= MAX_STRING_LENGTH and _token(value)):
-                value = _string(value, path)
+                    value.__class__ is str and 0 < len(value) <= MAX_STRING_LENGTH and _token(value)
+                    and not uuid_in(value)):
+                value = _no_uuid(_string(value, path), path)
             values.append(value)
         cpu_count = environment.get("cpu_count")
-        if cpu_count is not None and not (cpu_count.__class__ is int and 0 <= cpu_count <= MAX_COUNT):
-            cpu_count = _count(cpu_count, "environment", "cpu_count")
+        if cpu_count is not None and not (cpu_count.__class__ is int and 0 <= cpu_count <= MAX_CPU_COUNT):
+            cpu_count = _count(cpu_count, "environment", "cpu_count", MAX_CPU_COUNT)
         memory_total = environment.get("memory_total")
         if memory_total is not None and not (memory_total.__class__ is int and 0 <= memory_total <= MAX_COUNT):
             memory_total = _count(memory_total, "environment", "memory_total")
@@ -226,7 +233,7 @@ def validate_ping(ping_type: str, body: object) -> Ping:
         if not _EXCEPTION_TYPE.match(crash_type):
             raise ProtocolError("crash.exception_type", "must be a dotted Python name")
         if "traceback" in crash:
-            crash_traceback = _text(crash["traceback"], "crash.traceback", MAX_TRACEBACK_LENGTH)
+            crash_traceback = _traceback(crash["traceback"])
     elif "crash" in body:
         raise ProtocolError("crash", "only a crash ping carries crash fields", "forbidden_field")
 
@@ -254,7 +261,8 @@ def _metrics(metrics: object) -> dict:
         total += len(counters)
         _check_total(total)
         for k, v in counters.items():
-            if not (k.__class__ is str and len(k) <= MAX_NAME_LENGTH and _name_match(k)):
+            if not (k.__class__ is str and len(k) <= MAX_NAME_LENGTH and _name_match(k)
+                    and identifier_in(k) is None):
                 _name(k, "metrics.counters")
             if not (v.__class__ is int and 0 <= v <= MAX_COUNT):
                 _count(v, "metrics.counters", k)
@@ -264,7 +272,8 @@ def _metrics(metrics: object) -> dict:
         _object(labeled, "metrics.labeled_counters")
         checked = {}
         for name, labels in labeled.items():
-            if not (name.__class__ is str and len(name) <= MAX_NAME_LENGTH and _name_match(name)):
+            if not (name.__class__ is str and len(name) <= MAX_NAME_LENGTH and _name_match(name)
+                    and identifier_in(name) is None):
                 _name(name, "metrics.labeled_counters")
             if not (labels.__class__ is dict and len(labels) <= MAX_LABELS_PER_METRIC):
                 path = f"metrics.labeled_counters.{name}"
@@ -274,7 +283,8 @@ def _metrics(metrics: object) -> dict:
             total += len(labels)
             _check_total(total)
             for k, v in labels.items():
-                if not (k.__class__ is str and len(k) <= MAX_LABEL_LENGTH and _token(k)):
+                if not (k.__class__ is str and len(k) <= MAX_LABEL_LENGTH and _token(k)
+                        and identifier_in(k) is None):
                     _label(k, f"metrics.labeled_counters.{name}")
                 if not (v.__class__ is int and 0 <= v <= MAX_COUNT):
                     _count(v, f"metrics.labeled_counters.{name}", k)
@@ -287,7 +297,8 @@ def _metrics(metrics: object) -> dict:
         _check_total(total)
         checked = {}
         for k, v in timings.items():
-            if not (k.__class__ is str and len(k) <= MAX_NAME_LENGTH and _name_match(k)):
+            if not (k.__class__ is str and len(k) <= MAX_NAME_LENGTH and _name_match(k)
+                    and identifier_in(k) is None):
                 _name(k, "metrics.timings")
             checked[k] = _timing(v, f"metrics.timings.{k}")
         out["timings"] = checked
@@ -319,7 +330,7 @@ def _timing(value: object, path: str) -> dict:
         raise ProtocolError(f"{path}.buckets", "has too many buckets")
     total = 0
     for key, n in buckets.items():
-        if not (isinstance(key, str) and key.isdigit() and int(key) <= MAX_BUCKET and str(int(key)) == key):
+        if not (isinstance(key, str) and _BUCKET_KEY.match(key) and int(key) <= MAX_BUCKET):
             raise ProtocolError(f"{path}.buckets.{key}", f"bucket keys are integers 0..{MAX_BUCKET}")
         if not (n.__class__ is int and 0 <= n <= MAX_COUNT):
             _count(n, f"{path}.buckets", key)
@@ -362,19 +373,46 @@ def _name(value: object, parent: str) -> str:
     if not isinstance(value, str) or len(value) > MAX_NAME_LENGTH or not _NAME.match(value):
         raise ProtocolError(f"{parent}.{value}",
                             f"names are lower-case dotted snake_case, at most {MAX_NAME_LENGTH} characters")
-    return value
+    return _not_identifier(value, f"{parent}.{value}")
 
 
 def _label(value: str, parent: str) -> str:
     if len(value) > MAX_LABEL_LENGTH or not _TOKEN.match(value):
         raise ProtocolError(f"{parent}.{value}", f"labels are printable ASCII, at most {MAX_LABEL_LENGTH} characters")
+    return _not_identifier(value, f"{parent}.{value}")
+
+
+def _not_identifier(value: str, path: str) -> str:
+    kind = identifier_in(value)
+    if kind is not None:
+        raise ProtocolError(path, f"looks like {kind}; names, labels and versions must not identify "
+                                  "a person, a machine or an installation")
     return value
 
 
-def _count(value: object, parent: str, key: str) -> int:
+def _no_uuid(value: str | None, path: str) -> str | None:
+    if value is not None and uuid_in(value):
+        raise ProtocolError(path, "holds a UUID; only client_id may carry one")
+    return value
+
+
+def _traceback(value: object) -> str:
+    # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded: refused.
+    # UUIDs are replaced: no ping may carry another installation's client_id.
+    text = _text(value, "crash.traceback", MAX_TRACEBACK_LENGTH)
+    if "\x00" in text:
+        raise ProtocolError("crash.traceback", "must not contain NUL (U+0000) characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError("crash.traceback", "must be valid Unicode (no lone surrogates)") from None
+    return UUID_ANYWHERE.sub("<uuid>", text) if "-" in text else text
+
+
+def _count(value: object, parent: str, key: str, limit: int = MAX_COUNT) -> int:
     # bool is an int in Python; true is not a count.
-    if type(value) is not int or not 0 <= value <= MAX_COUNT:
-        raise ProtocolError(f"{parent}.{key}", f"must be an integer from 0 to {MAX_COUNT}",
+    if type(value) is not int or not 0 <= value <= limit:
+        raise ProtocolError(f"{parent}.{key}", f"must be an integer from 0 to {limit}",
                             "missing_field" if value is None else "invalid_field")
     return value
 
@@ -412,7 +450,14 @@ def _timestamp(value: object, path: str) -> datetime:
         raise ProtocolError(path, "must be an RFC 3339 timestamp") from None
     if parsed.tzinfo is None:
         raise ProtocolError(path, "must carry a UTC offset, e.g. 2026-01-31T12:00:00Z")
-    return parsed.astimezone(timezone.utc)
+    try:  # 0001-01-01T00:00:00+01:00 is before the first datetime Python can hold in UTC
+        utc = parsed.astimezone(timezone.utc)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST_TIMESTAMP <= utc < LATEST_TIMESTAMP:
+        raise ProtocolError(path, f"must be from {EARLIEST_TIMESTAMP:%Y-%m-%d} to before "
+                                  f"{LATEST_TIMESTAMP:%Y-%m-%d} (UTC)")
+    return utc
 
 
 def timing_bucket(duration_us: float) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 
 from starlette.requests import Request
@@ -11,6 +12,7 @@ import orjson
 from ..admin.tombstones import forgotten
 from ..protocol import SCHEMA_VERSION, ProtocolError, normalize_project, parse_document_id, validate_ping
 from ..store import Accepted, Overloaded, WriteFailed
+from ..store.writer import Rejected
 from ._body import ping_headers, read_body
 from .errors import BadRequest, NotFound, ServiceUnavailable
 
@@ -43,7 +45,7 @@ async def submit(request: Request) -> _AcceptedResponse:
                                 "unsupported_version")
         document_id = parse_document_id(params["document_id"])
         ping_type = params["ping_type"]
-        if state.registered_only and not await state.projects.is_registered(project):
+        if state.registered_only and not await _in_time(state, state.projects.is_registered(project)):
             raise NotFound(f"project {project!r} is not registered here", field="project",
                            code="unknown_project")
         headers = ping_headers(request)
@@ -51,7 +53,7 @@ async def submit(request: Request) -> _AcceptedResponse:
     except ProtocolError as error:
         raise BadRequest(error.message, field=error.field or None, code=error.code) from None
 
-    if ping.client_id and await forgotten(request.app, ping.client_id):
+    if ping.client_id and await _in_time(state, forgotten(request.app, ping.client_id)):
         return ACCEPTED  # a deleted client: dropped
     forwarded = headers.get(b"x-forwarded-for")
     ip = state.client_address(request.client.host if request.client else "",
@@ -65,7 +67,23 @@ async def submit(request: Request) -> _AcceptedResponse:
     except WriteFailed:
         raise ServiceUnavailable("the store did not commit this ping; retry later",
                                  retry_after=RETRY_AFTER_STORE_DOWN, code="store_unavailable") from None
+    except Rejected as error:
+        raise BadRequest(f"the store cannot hold this ping ({error}); do not resend it",
+                         code="unstorable") from None
     return ACCEPTED
+
+
+async def _in_time(state, check):
+    """A store read on the way in (tombstones, registered projects), with the store deadline.
+
+    A store that is down or frozen answers 503 with Retry-After, never 500 or a hang.
+    """
+    try:
+        return await asyncio.wait_for(check, state.settings["store_timeout"])
+    except (Exception, SystemExit):  # noqa: BLE001 - any store error: the ping cannot be judged now
+        state.log_store_error("a store read before storing a ping failed")
+        raise ServiceUnavailable("the store cannot be read; retry later",
+                                 retry_after=RETRY_AFTER_STORE_DOWN, code="store_unavailable") from None
 
 
 def _decode_json(data: bytes) -> dict:

@@ -9,8 +9,8 @@ import logging
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .. import public
@@ -18,14 +18,19 @@ from .. import settings as settings_module
 from ..admin import private_api as admin_api
 from ..admin import private_pages
 from ..cycle.background import start_periodic_aggregation
+from ..protocol._identifiers import public_suffix_list
 from ..store import Writer, open_stores
 from ._client_ip import ClientAddress
+from ._guards import RequestGuard
+from ._health import StoreProbe, health
 from ._ingest import submit
+from ._logging import RateLimitedLog, new_request_id
 from ._projects import ProjectRegistry
 from .errors import ServerError, error_body, render
 from .openapi import openapi
 
 log = logging.getLogger("sempervirens.server")
+_limited = RateLimitedLog(log)
 
 
 def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlette:
@@ -53,13 +58,18 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
             *private_pages.routes(),  # /private: the same, as pages behind a sign-in
             *public.routes(),  # pages, /api/v1/projects..., /datasets, /static
         ],
-        middleware=[Middleware(public.SecurityHeaders)],
-        exception_handlers={ServerError: render, HTTPException: _http_error, Exception: _unexpected},
+        middleware=[Middleware(public.SecurityHeaders), Middleware(RequestGuard, on_unexpected=_log_unexpected)],
+        exception_handlers={ServerError: _server_error, HTTPException: _http_error,
+                            ClientDisconnect: _client_went_away, Exception: _unexpected},
         lifespan=lifespan,
     )
     app.state.settings = config
     app.state.stores = stores
-    app.state.writer = Writer(stores, batch_size=config["batch_size"], queue_size=config["queue_size"])
+    app.state.writer = Writer(stores, batch_size=config["batch_size"], queue_size=config["queue_size"],
+                              timeout=config["store_timeout"])
+    app.state.store_probes = (StoreProbe("telemetry", stores.telemetry), StoreProbe("private", stores.private))
+    app.state.log_store_error = lambda message: _limited.log(logging.ERROR, message, message)
+    public_suffix_list()  # loaded now, not by the first ping that needs it
     app.state.client_address = ClientAddress(config["trusted_proxies"])
     app.state.registered_only = config["registered_projects_only"]
     app.state.projects = ProjectRegistry(stores.telemetry)
@@ -79,10 +89,8 @@ def app_from_environment() -> Starlette:
 
 
 async def healthz(request: Request) -> JSONResponse:
-    writer = request.app.state.writer
-    healthy = writer.running
-    return JSONResponse({"status": "ok" if healthy else "writer stopped", "waiting": writer.waiting},
-                        status_code=200 if healthy else 503, headers={"Cache-Control": "no-store"})
+    status, body = await health(request.app)
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 async def openapi_json(_request: Request) -> JSONResponse:
@@ -95,6 +103,45 @@ async def _http_error(_request: Request, error: HTTPException) -> JSONResponse:
                         status_code=error.status_code, headers=error.headers)
 
 
-async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
-    log.exception("unexpected error")  # request details, which hold the IP, are not logged
-    return JSONResponse(error_body(500, "internal_error", "internal server error"), status_code=500)
+async def _server_error(request: Request, error: ServerError) -> JSONResponse:
+    response = await render(request, error)
+    if error.status >= 500:
+        request_id = new_request_id()
+        response.headers["X-Request-Id"] = request_id
+        # One line per answer, identical ones rate-limited (a store down under load).
+        _limited.log(logging.WARNING, f"{error.status} {error.code}",
+                     "%d %s on %s %s (request %s)", error.status, error.code, request.method,
+                     _route(request), request_id)
+    return response
+
+
+async def _client_went_away(_request: Request, _error: ClientDisconnect) -> Response:
+    log.debug("client disconnected before its request was read")
+    return Response(status_code=400)  # nobody is left to read it
+
+
+def _log_unexpected(scope: dict, error: BaseException) -> str:
+    """One line per unexpected error, the type only (messages may quote client data);
+    request details, which hold the IP, are not logged.  The traceback at DEBUG."""
+    request_id = new_request_id()
+    route = _route_of(scope)
+    _limited.log(logging.ERROR, f"500 {type(error).__name__} {route}",
+                 "500 internal_error on %s %s: %s (request %s)", scope.get("method"), route,
+                 type(error).__name__, request_id)
+    log.debug("request %s failed", request_id, exc_info=error)
+    return request_id
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    request_id = _log_unexpected(request.scope, error)
+    return JSONResponse(error_body(500, "internal_error", f"internal server error (request {request_id})"),
+                        status_code=500, headers={"X-Request-Id": request_id})
+
+
+def _route_of(scope: dict) -> str:
+    """The route's path template (/submit/{project}/...): never the client's own values."""
+    return getattr(scope.get("route"), "path", None) or "(no route)"
+
+
+def _route(request: Request) -> str:
+    return _route_of(request.scope)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 
+CONNECT_TIMEOUT = 10  # seconds for libpq to open a connection
+
 
 @dataclass(frozen=True)
 class Stores:
@@ -35,7 +37,12 @@ def create_store_engine(url: str) -> Engine:
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    engine = create_engine(url, pool_pre_ping=True)
+    options = {}
+    if url.startswith("postgresql+psycopg://"):
+        # An unreachable or frozen server must not hold a connection attempt forever
+        # (libpq waits without limit by default); callers add deadlines of their own.
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+    engine = create_engine(url, pool_pre_ping=True, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

@@ -7,8 +7,12 @@ for the GIL, and the event loop needs no thread of its own to wait on commits.
 Wire format, both ways through the child's stdin and stdout:
   request: 8 bytes (two big-endian u32: length of the access-log rows, length of
            the ping rows), then both JSON arrays of row arrays;
-  reply:   4 bytes, a big-endian u32 length, then that many bytes of error message
-           (length 0: both stores committed the batch).
+  reply:   4 bytes, a big-endian u32 length, then that many bytes: nothing when both
+           stores committed the batch, else a JSON object: {"error": message} when
+           nothing was committed (the store is unreachable: retry), or
+           {"rejected": {index: message}} when every ping but those was committed
+           (the stores refuse those pings' contents: never retry them).
+  The access-log array holds null for a ping that is not logged (an opt-out).
 The process exits when its stdin reaches end of file, which is also what happens
 when the server process dies, however it dies: it never outlives its parent by
 more than the batch it is committing.
@@ -46,37 +50,72 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 class _Store:
-    """One store's connection, opened on first use and reopened after a failure."""
+    """One store's connection, opened on first use and reopened after a failure.
+
+    A batch is inserted first and committed only once both stores hold it, so a
+    batch that one store refuses leaves nothing behind in the other.
+    """
 
     def __init__(self, url: str, sql: str) -> None:
         self._url, self._sql = url, sql
         self._engine = None
         self._connection = None
 
-    def write(self, rows: bytes) -> None:
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name if self._engine is not None else ""
+
+    def insert(self, rows: list | bytes) -> None:
+        """Insert a batch (JSON array bytes, or the decoded list) without committing it."""
         if self._connection is None:
             from ._engines import create_store_engine
 
             if self._engine is None:
                 self._engine = create_store_engine(self._url)
             self._connection = self._engine.raw_connection()
-        connection = self._connection
         try:
-            cursor = connection.cursor()
+            cursor = self._connection.cursor()
             try:
                 if self._engine.dialect.name == "sqlite":
-                    cursor.executemany(self._sql, orjson.loads(rows))
+                    decoded = orjson.loads(rows) if isinstance(rows, bytes) else rows
+                    present = [row for row in decoded if row is not None]  # opt-outs have no log row
+                    if present:
+                        cursor.executemany(self._sql, present)
                 else:
-                    cursor.execute(self._sql, (rows.decode(),))
+                    text = rows.decode() if isinstance(rows, bytes) else orjson.dumps(rows).decode()
+                    cursor.execute(self._sql, (text,))
             finally:
                 cursor.close()
-            connection.commit()
         except BaseException:
             self._drop()
             raise
 
+    def commit(self) -> None:
+        try:
+            self._connection.commit()
+        except BaseException:
+            self._drop()
+            raise
+
+    def rollback(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.rollback()
+            except BaseException:
+                self._drop()
+                raise
+
+    def retryable(self, error: BaseException) -> bool:
+        """Whether `error` says the store is unreachable or busy, rather than refusing these rows."""
+        names = {cls.__name__ for cls in type(error).__mro__}
+        if self.dialect == "sqlite":
+            return "OperationalError" in names or isinstance(error, OSError)
+        return bool(names & {"OperationalError", "InterfaceError", "InternalError"}) or isinstance(error, OSError)
+
     def _drop(self) -> None:
         connection, self._connection = self._connection, None
+        if connection is None:
+            return
         try:
             connection.rollback()
             connection.close()
@@ -91,18 +130,18 @@ class _Store:
 
 
 class _Parallel:
-    """Runs one store's writes on a thread of its own, so both commits (fsyncs) overlap."""
+    """Runs one store's steps on a thread of its own, so both stores' work (fsyncs) overlaps."""
 
     def __init__(self, store: _Store) -> None:
-        self._store = store
+        self.store = store
         self._ready = threading.Semaphore(0)
         self._done = threading.Semaphore(0)
-        self._rows: bytes | None = None
+        self._step = None
         self._error: BaseException | None = None
         threading.Thread(target=self._run, name="sempervirens-private-writer", daemon=True).start()
 
-    def start(self, rows: bytes) -> None:
-        self._rows = rows
+    def start(self, step, *args) -> None:
+        self._step = (step, args)
         self._ready.release()
 
     def result(self) -> BaseException | None:
@@ -112,12 +151,97 @@ class _Parallel:
     def _run(self) -> None:
         while True:
             self._ready.acquire()
+            step, args = self._step
             try:
-                self._store.write(self._rows)
+                step(*args)
                 self._error = None
             except BaseException as error:  # noqa: BLE001 - handed to the caller
                 self._error = error
             self._done.release()
+
+
+def _both(telemetry: _Store, private: _Parallel, ping_rows, log_rows) -> BaseException | None:
+    """Insert into both stores at once; commit both only if both inserts worked."""
+    private.start(private.store.insert, log_rows)
+    error: BaseException | None = None
+    try:
+        telemetry.insert(ping_rows)
+    except BaseException as failure:  # noqa: BLE001 - reported to the parent
+        error = failure
+    error = private.result() or error
+    if error is not None:
+        _quietly(telemetry.rollback)
+        _quietly(private.store.rollback)
+        return error
+    # Both commits wait on two flushes in parallel.  The server answers 202 only
+    # when both have committed; a crash between them leaves a ping unacknowledged,
+    # and its resend completes the pair (pings are stored once by document_id;
+    # every delivery is logged).
+    private.start(private.store.commit)
+    try:
+        telemetry.commit()
+    except BaseException as failure:  # noqa: BLE001
+        error = failure
+    return private.result() or error
+
+
+def _quietly(step) -> None:
+    try:
+        step()
+    except Exception:  # noqa: BLE001 - the connection is dropped and reopened
+        pass
+
+
+def _describe(error: BaseException) -> str:
+    return (f"{type(error).__name__}: {error}"[:2000]) or "error"
+
+
+def _refused(store: _Store, rows: list, indices: list[int], out: dict[int, str]) -> None:
+    """Find which rows this store refuses, by halving: inserted, then rolled back."""
+    subset = [rows[i] for i in indices]
+    if all(row is None for row in subset):
+        return
+    try:
+        store.insert(subset)
+    except BaseException as error:  # noqa: BLE001
+        if store.retryable(error):
+            raise
+        if len(indices) == 1:
+            out[indices[0]] = _describe(error)
+            return
+        middle = len(indices) // 2
+        _refused(store, rows, indices[:middle], out)
+        _refused(store, rows, indices[middle:], out)
+        return
+    store.rollback()
+
+
+def commit_batch(telemetry: _Store, private: _Parallel, log_json: bytes, ping_json: bytes) -> bytes:
+    """The reply for one batch: b"" (all committed) or JSON {"error"} / {"rejected"}.
+
+    One bad ping must not fail the others: when a store refuses the batch for its
+    contents (not because it is unreachable), the refused pings are found by halving
+    and the rest committed; only those are answered 400.
+    """
+    error = _both(telemetry, private, ping_json, log_json)
+    if error is None:
+        return b""
+    if telemetry.retryable(error) or private.store.retryable(error):
+        return orjson.dumps({"error": _describe(error)})
+    pings, logs = orjson.loads(ping_json), orjson.loads(log_json)
+    rejected: dict[int, str] = {}
+    try:
+        everything = list(range(len(pings)))
+        _refused(telemetry, pings, everything, rejected)
+        _refused(private.store, logs, everything, rejected)
+        keep = [i for i in everything if i not in rejected]
+        if keep:
+            error = _both(telemetry, private, [pings[i] for i in keep], [logs[i] for i in keep])
+            if error is not None:
+                return orjson.dumps({"error": _describe(error)})
+    except BaseException as failure:  # noqa: BLE001 - unreachable meanwhile
+        return orjson.dumps({"error": _describe(failure)})
+    return orjson.dumps({"rejected": {str(i): message for i, message in rejected.items()}})
 
 
 def main() -> int:
@@ -146,18 +270,7 @@ def main() -> int:
             body = _read_exactly(requests, log_size + ping_size)
             if body is None:
                 return 0
-            # Both stores at once: the two commits wait on two flushes in parallel.
-            # The server answers 202 only when both have committed; a crash between
-            # them leaves a ping unacknowledged, and its resend completes the pair
-            # (pings are stored once by document_id; every delivery is logged).
-            private_side.start(body[:log_size])
-            error: BaseException | None = None
-            try:
-                telemetry.write(body[log_size:])
-            except BaseException as failure:  # noqa: BLE001 - reported to the parent
-                error = failure
-            error = private_side.result() or error
-            message = b"" if error is None else (f"{type(error).__name__}: {error}"[:2000] or "error").encode()
+            message = commit_batch(telemetry, private_side, body[:log_size], body[log_size:])
             _write_all(replies, _REPLY.pack(len(message)) + message)
     except BrokenPipeError:
         return 0  # the parent is gone

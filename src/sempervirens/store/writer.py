@@ -9,6 +9,13 @@ heavy load batches grow by themselves while the previous one commits.  Past
 `queue_size` waiting pings, `submit` refuses at once (`Overloaded`) so memory
 stays bounded and clients back off.
 
+Faults: a batch that gets no answer within `timeout` seconds (a frozen store)
+fails (`WriteFailed`, retryable) and its writer process is killed and replaced; a
+batch that a store refuses for its contents is split by the writer process so
+that only the offending pings fail (`Rejected`, not retryable), and the others
+are committed.  An opt-out ping is stored as the event only (its project, type,
+version and UTC day) and is not written to the access log.
+
 Why a process: the commits are flushes to disk, and the event loop is busy
 parsing and validating; a writer thread in the same process lost most of its
 time waiting for the GIL between its steps, which lengthened every batch and
@@ -24,8 +31,10 @@ import os
 import struct
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import time as day_start
 from pathlib import Path
 
 import orjson
@@ -46,7 +55,11 @@ class Overloaded(Exception):
 
 
 class WriteFailed(Exception):
-    """The batch holding this ping could not be committed."""
+    """The batch holding this ping could not be committed (retry later)."""
+
+
+class Rejected(Exception):
+    """A store refuses this ping's contents; the rest of its batch was committed (do not retry)."""
 
 
 @dataclass(slots=True)
@@ -76,7 +89,8 @@ _LOG_COLUMNS = (
 )
 
 
-def _insert_sql(dialect: str, table: str, columns: tuple, conflict: str | None) -> str:
+def _insert_sql(dialect: str, table: str, columns: tuple, conflict: str | None,
+                skip_nulls: bool = False) -> str:
     """The INSERT for a whole batch, which travels as one JSON array of row arrays.
 
     SQLite: the writer process decodes the array and binds it with executemany
@@ -90,6 +104,8 @@ def _insert_sql(dialect: str, table: str, columns: tuple, conflict: str | None) 
     else:
         values = ", ".join(f"(value->>{i})::{kind}" for i, (_, kind) in enumerate(columns))
         sql = f"INSERT INTO {table} ({names}) SELECT {values} FROM jsonb_array_elements(%s::jsonb)"
+        if skip_nulls:  # the access log has no line for an opt-out (a null in the array)
+            sql += " WHERE jsonb_typeof(value) = 'array'"
     if conflict:
         sql += f" ON CONFLICT ({conflict}) DO NOTHING"
     return sql
@@ -104,13 +120,20 @@ class Writer:
     arrives meanwhile forms the next one, sent the moment the reply comes back.
     """
 
-    def __init__(self, stores: Stores, *, batch_size: int = 2000, queue_size: int = 10000) -> None:
+    def __init__(self, stores: Stores, *, batch_size: int = 2000, queue_size: int = 10000,
+                 timeout: float = 10.0) -> None:
         self._batch_size = batch_size
         self._queue_size = queue_size
+        self._timeout = timeout
+        self._deadline: asyncio.TimerHandle | None = None
+        # For /healthz: when the last batch failed, and why; when one last succeeded.
+        self.last_failure: tuple[float, str] | None = None
+        self.last_success: float | None = None
         self._urls = {"telemetry_url": stores.telemetry.url.render_as_string(hide_password=False),
                       "private_url": stores.private.url.render_as_string(hide_password=False)}
         self._ping_sql = _insert_sql(stores.telemetry.dialect.name, "pings", _PING_COLUMNS, "document_id")
-        self._log_sql = _insert_sql(stores.private.dialect.name, "access_log", _LOG_COLUMNS, None)
+        self._log_sql = _insert_sql(stores.private.dialect.name, "access_log", _LOG_COLUMNS, None,
+                                    skip_nulls=True)
         self._waiting = 0
         self._queued: list[tuple[Accepted, asyncio.Future]] = []
         self._in_flight: list[tuple[Accepted, asyncio.Future]] | None = None
@@ -122,6 +145,7 @@ class Writer:
         self._out = bytearray()  # bytes not yet taken by the pipe
         self._reply = bytearray()
         self._idle: asyncio.Event | None = None
+        self._fresh = True
 
     @property
     def waiting(self) -> int:
@@ -183,6 +207,7 @@ class Writer:
         with contextlib.suppress(OSError, AttributeError):  # Linux: room for a batch or two
             fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
         self._process = process
+        self._fresh = True  # no reply yet: its first batch also waits for its imports
         self._out.clear()
         self._reply.clear()
         self._loop.add_reader(process.stdout.fileno(), self._on_reply)
@@ -223,6 +248,27 @@ class Writer:
             self._done(error)
             return
         self._send(_REQUEST.pack(len(log_rows), len(ping_rows)) + log_rows + ping_rows)
+        self._deadline = self._loop.call_later(
+            self._timeout + (STARTUP_SECONDS if self._fresh else 0.0), self._too_late)
+
+    def _too_late(self) -> None:
+        """No answer in time (a frozen store): fail the batch, replace the writer process."""
+        self._deadline = None
+        if self._in_flight is None:
+            return
+        log.error("the store did not commit a batch of %d pings within %.1f s; restarting the writer",
+                  len(self._in_flight), self._timeout)
+        if self._process is not None:
+            with contextlib.suppress(OSError):
+                self._process.kill()  # its transaction was not committed, or a resend is stored once
+            self._forget_process()
+        error = WriteFailed(f"the store did not answer within {self._timeout:g} s")
+        # What queued meanwhile would wait as long again: it fails now, and retries.
+        queued, self._queued = self._queued, []
+        self._fail(queued, error)
+        self._done(error)
+        with contextlib.suppress(OSError):
+            self._spawn()  # warm (imports done) by the time the next ping comes
 
     def _send(self, data: bytes) -> None:
         fd = self._process.stdin.fileno()
@@ -265,25 +311,45 @@ class Writer:
                 self._done(WriteFailed("the writer process exited"))
             return
         self._reply += data
+        self._fresh = False
         while len(self._reply) >= _REPLY.size:
             size = _REPLY.unpack_from(self._reply)[0]
             if len(self._reply) < _REPLY.size + size:
                 break
             message = bytes(self._reply[_REPLY.size:_REPLY.size + size])
             del self._reply[:_REPLY.size + size]
-            self._done(WriteFailed(message.decode(errors="replace")) if message else None)
+            if not message:
+                self._done(None)
+                continue
+            reply = orjson.loads(message)
+            if "error" in reply:
+                self._done(WriteFailed(reply["error"]))
+            else:
+                self._done(None, {int(i): text for i, text in reply["rejected"].items()})
 
-    def _done(self, error: Exception | None) -> None:
+    def _done(self, error: Exception | None, rejected: dict[int, str] | None = None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         batch, self._in_flight = self._in_flight, None
         if batch is None:
             return
         if error is not None:
             log.error("commit of %d pings failed: %s", len(batch), error)
+            self.last_failure = (time.monotonic(), str(error)[:200])
             self._fail(batch, error)
         else:
+            self.last_success = time.monotonic()
             self._waiting -= len(batch)
-            for _, future in batch:
-                if not future.done():  # done: the request was cancelled (client went away)
+            for index, (_, future) in enumerate(batch):
+                if future.done():  # the request was cancelled (client went away)
+                    continue
+                if rejected and index in rejected:
+                    # The error's type only: a store's message may quote the row.
+                    log.warning("a store refused one ping of a batch of %d; the others were committed",
+                                len(batch))
+                    future.set_exception(Rejected(rejected[index].split(":", 1)[0]))
+                else:
                     future.set_result(None)
         self._idle.set()
         if self._queued:
@@ -298,7 +364,7 @@ class Writer:
     def _forget_process(self) -> None:
         process, self._process = self._process, None
         self._close_pipes(process)
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
             process.wait(timeout=0.1)
 
     def _close_pipes(self, process: subprocess.Popen) -> None:
@@ -312,6 +378,8 @@ class Writer:
 
 # The longest a batch is held back for more pings (see _flush).
 HOLD_SECONDS = 0.002
+# Extra time for the first batch of a new writer process (it imports SQLAlchemy first).
+STARTUP_SECONDS = 5.0
 
 _REQUEST = struct.Struct("!II")  # as in _writer_process.py
 _REPLY = struct.Struct("!I")
@@ -319,6 +387,13 @@ _REPLY = struct.Struct("!I")
 
 def _ping_row(item: Accepted) -> tuple:
     p, env = item.ping, item.ping.environment
+    if p.ping_type == "opt-out":
+        # The event only (rule 8): no environment, no library, no period, and the
+        # time of day is dropped too; the document_id lets a resend be stored once.
+        day = item.received_at.date()
+        return (item.document_id, item.project, p.ping_type, None,
+                _time(datetime.combine(day, day_start(0))), day.isoformat(),
+                p.project_version, *((None,) * 17))
     return (
         item.document_id, item.project, p.ping_type, p.client_id,
         _time(item.received_at), item.received_at.date().isoformat(),
@@ -330,7 +405,9 @@ def _ping_row(item: Accepted) -> tuple:
     )
 
 
-def _log_row(item: Accepted) -> tuple:
+def _log_row(item: Accepted) -> tuple | None:
+    if item.ping.ping_type == "opt-out":
+        return None  # no address is kept for an opt-out
     return (_time(item.received_at), item.ip, item.project,
             item.ping.ping_type, item.ping.client_id, item.document_id)
 
