@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timezone
+
 from sqlalchemy import select
 
+from sempervirens import settings
 from sempervirens.aggregate import tables
+from sempervirens.cycle.run import run_cycle
 
 
-def snapshot(stores) -> dict[str, list[tuple]]:
-    """Every row of every public table except the freshness stamp, sorted."""
-    out = {}
-    with stores.telemetry.connect() as connection:
-        for table in tables.PUBLIC_TABLES:
-            rows = connection.execute(select(table)).all()
-            out[table.name] = sorted(tuple(str(v) for v in row) for row in rows
-                                     if not (table is tables.public_parameters
-                                             and row.name == "updated_at"))
-    return out
+def cycle(stores, data_dir, today: date, *, purge: bool = True, enrich: bool = False, **values):
+    """One real cycle at noon UTC of `today`, with these settings over the defaults."""
+    config = settings.resolve(data_dir=str(data_dir), **values)
+    return run_cycle(stores, config, now=datetime.combine(today, time(12), timezone.utc),
+                     purge=purge, enrich=enrich)
+
+
+def lake_pings(data_dir) -> list[dict]:
+    """Every ping the lake holds (sealed days), as dicts."""
+    import pyarrow.parquet as pq
+
+    from sempervirens.store.lake import Lake
+
+    files = Lake(str(data_dir / "lake")).files("pings")
+    return [row for path in files for row in pq.read_table(path).to_pylist()]
 
 
 def rows(stores, table, **where) -> list:

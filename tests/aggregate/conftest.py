@@ -1,5 +1,5 @@
 """Fixtures of the aggregate tests: real stores (SQLite files, the session's PostgreSQL),
-the real loopback DNS server, and a snapshot of every public table."""
+and the real loopback DNS server."""
 
 from __future__ import annotations
 

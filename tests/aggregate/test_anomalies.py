@@ -7,28 +7,26 @@ import hmac
 import json
 from datetime import date
 
-from aggregate_helpers import rows
+from aggregate_helpers import cycle, lake_pings, rows
 from population import Ping, client, insert
 
 from sempervirens import cli
 from sempervirens.aggregate import tables
-from sempervirens.aggregate.run import Config, run_cycle
 
 DAY, TODAY = date(2026, 3, 2), date(2026, 3, 20)
 CROWDED = "198.51.100.200"
 KEY = "test-key-for-the-address-hash"
 
 
-def test_crowded_address_is_excluded_and_listed(stores, capsys):
+def test_crowded_address_is_excluded_and_listed(stores, tmp_path, capsys):
     insert(stores, [Ping("numpy", client(), DAY) for _ in range(12)]  # 12 clients, 12 addresses
            + [Ping("numpy", client(), DAY, ip=CROWDED) for _ in range(40)]
            + [Ping("scipy", client(), DAY, ip=CROWDED) for _ in range(3)])  # under N for scipy
-    report = run_cycle(stores, Config(k=10, anomaly_min_clients=30, ip_hash_key=KEY,
-                                      enrich=False), today=TODAY)
+    report = cycle(stores, tmp_path / "data", TODAY, anomaly_min_clients=30, ip_hash_key=KEY)
     assert report.anomalies == 1 and report.excluded_pings == 40
-    (total,) = [r for r in rows(stores, tables.public_active_installs, interval="day")
-                if r.breakdown == "" and r.project == "numpy"]
-    assert total.installs == 12  # the 40 clients behind one address are not counted
+    # Sealed as excluded: the engine leaves them out of every public number.
+    sealed = [p for p in lake_pings(tmp_path / "data") if p["project"] == "numpy"]
+    assert sorted(p["excluded"] for p in sealed) == [False] * 12 + [True] * 40
     (summary,) = rows(stores, tables.private_origin_summary, interval="day", project="numpy")
     assert summary.users == 12
 

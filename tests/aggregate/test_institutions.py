@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from aggregate_helpers import rows
+from aggregate_helpers import cycle, rows
 from population import Ping, client, insert
 from sqlalchemy import inspect
 
 from sempervirens.aggregate import tables
-from sempervirens.aggregate.run import Config, run_cycle
 
 DAY, TODAY = date(2026, 3, 2), date(2026, 3, 20)
 ADDRESSES = {  # address -> clients behind it (see tests/_services/dns.py)
@@ -23,12 +22,11 @@ ADDRESSES = {  # address -> clients behind it (see tests/_services/dns.py)
 }
 
 
-def test_institutions_kinds_and_edu(stores, dns_server, caplog):
+def test_institutions_kinds_and_edu(stores, tmp_path, dns_server, caplog):
     caplog.set_level(logging.DEBUG)
     insert(stores, [Ping("numpy", client(), DAY, ip=ip)
                     for ip, n in ADDRESSES.items() for _ in range(n)])
-    config = Config(k=10, enrich=True, dns_server=dns_server.nameserver)
-    report = run_cycle(stores, config, today=TODAY)
+    report = cycle(stores, tmp_path / "data", TODAY, enrich=True, dns_server=dns_server.nameserver)
     assert report.enriched == len(ADDRESSES)
 
     by_institution = {(r.institution, r.kind): r.users for r in rows(

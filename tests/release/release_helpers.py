@@ -26,7 +26,7 @@ def day_exact(day: date, installs: int = 5000) -> dict:
                      ("scipy", day, "", "", 3000), ("scipy", day, "version", "1.1", 3000)],
         "feature_users": [("numpy", day, "io.read_csv", "", 2000)],
         "feature_events": [("numpy", day, "io.read_csv", "", 50000)],
-        "timing_users": [("numpy", day, "linalg.solve", str(b), 3000) for b in range(10, 16)],
+        "timing_users": [("numpy", day, "linalg.solve", str(2 ** b), 3000) for b in range(10, 16)],
         "opt_outs": [("numpy", day, "", "", 40)],
     }
 

@@ -20,8 +20,9 @@ from ..model.statistics import STATISTICS
 
 _MAJOR_MINOR = re.compile(MAJOR_MINOR_PATTERN + r"\Z")
 
-# Public timing buckets: one per doubling, 0..MAX_BUCKET // BUCKETS_PER_DOUBLING.
-PUBLIC_BUCKETS = tuple(str(b) for b in range(MAX_BUCKET // BUCKETS_PER_DOUBLING + 1))
+# Public timing buckets: one per doubling, named by their lower bound in microseconds
+# ('1', '2', '4', ...), as the engine keys them; the i-th spans [2^i, 2^(i+1)).
+PUBLIC_BUCKETS = tuple(str(2 ** b) for b in range(MAX_BUCKET // BUCKETS_PER_DOUBLING + 1))
 
 Key = tuple[str, str]
 

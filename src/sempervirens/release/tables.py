@@ -28,7 +28,7 @@ from ..model.statistics import STATISTICS
 from ..store.schema import Json, String, Text, telemetry
 
 # Derived from a timing's released histogram (post-processing): key2 'p50', 'p90', 'p99',
-# value the public bucket index.
+# value the index i of the public bucket [2^i, 2^(i+1)) microseconds.
 PERCENTILE_STATISTIC = "timing_percentile"
 STATISTIC_NAMES = (*(s.name for s in STATISTICS), PERCENTILE_STATISTIC)
 KEY_LENGTH = 200

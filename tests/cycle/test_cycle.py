@@ -1,0 +1,98 @@
+"""The cycle end to end: `sempervirens aggregate` and `release` on a data directory, and
+the cycle inside `serve`: closed days sealed and released once, never today."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from population import Ping, client, insert
+from sqlalchemy import select
+
+from _services.server import start_server
+from sempervirens import cli
+from sempervirens.admin.projects import add
+from sempervirens.model.declarations import parse
+from sempervirens.release import public_releases, public_statistics
+from sempervirens.store import open_stores
+
+METRICS = '[metrics."core.fit"]\nkind = "counter"\ndescription = "Models fitted."\n'
+
+
+def _declared_project(stores, days_ago: int) -> None:
+    since = datetime.now(timezone.utc) - timedelta(days=days_ago)
+    add(stores, "numpy", declaration=parse(METRICS), registered_at=since)
+
+
+def _releases(stores) -> list[tuple[str, str]]:
+    with stores.telemetry.connect() as connection:
+        return sorted((r.interval, r.period_start.isoformat()) for r in connection.execute(
+            select(public_releases.c.interval, public_releases.c.period_start)))
+
+
+def test_aggregate_releases_each_closed_day_once(tmp_path, capsys):
+    stores = open_stores(tmp_path / "data")
+    today = datetime.now(timezone.utc).date()
+    two_days_ago = today - timedelta(days=2)
+    try:
+        _declared_project(stores, days_ago=2)
+        insert(stores, [Ping("numpy", client(), two_days_ago) for _ in range(11)]
+               + [Ping("numpy", client(), today) for _ in range(5)]
+               + [Ping("never-registered", client(), two_days_ago) for _ in range(30)])
+        args = ["aggregate", "--data-dir", str(tmp_path / "data")]
+        assert cli.main(args) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("sealed 1 days; released ")
+        released = _releases(stores)
+        assert ("day", two_days_ago.isoformat()) in released
+        assert ("day", today.isoformat()) not in released  # today is not over
+        with stores.telemetry.connect() as connection:
+            projects = set(connection.execute(select(public_statistics.c.project)).scalars())
+        assert projects == {"numpy"}  # nothing of a project nobody declared
+
+        assert cli.main(args) == 0
+        assert "sealed 0 days; released 0 periods" in capsys.readouterr().out
+        assert _releases(stores) == released
+    finally:
+        stores.dispose()
+
+
+def test_release_command_seals_and_releases(tmp_path, capsys):
+    stores = open_stores(tmp_path / "data")
+    try:
+        _declared_project(stores, days_ago=3)
+        insert(stores, [Ping("numpy", client(), datetime.now(timezone.utc).date()
+                             - timedelta(days=2)) for _ in range(4)])
+        assert cli.main(["release", "--data-dir", str(tmp_path / "data")]) == 0
+        assert capsys.readouterr().out.startswith("sealed 1 days; released ")
+        manifests = list((tmp_path / "data" / "releases" / "numpy").glob("day-*-v1/manifest.json"))
+        assert manifests
+    finally:
+        stores.dispose()
+
+
+@pytest.mark.slow
+def test_serve_runs_the_cycle(tmp_path, dns_server):
+    stores = open_stores(tmp_path / "data")
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    try:
+        _declared_project(stores, days_ago=2)
+        insert(stores, [Ping("numpy", client(), yesterday, hour=0) for _ in range(3)])
+    finally:
+        stores.dispose()
+    # No grace period: yesterday is closed as soon as the day is over.
+    server = start_server(tmp_path / "data", env={
+        "SEMPERVIRENS_AGGREGATE_INTERVAL_SECONDS": "1", "SEMPERVIRENS_DNS_SERVER": dns_server.nameserver,
+        "SEMPERVIRENS_SEAL_GRACE_HOURS": "0", "SEMPERVIRENS_RELEASE_GRACE_HOURS": "0"})
+    try:
+        stores = open_stores(tmp_path / "data", migrate=False)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not _releases(stores):
+                time.sleep(0.5)
+            assert ("day", yesterday.isoformat()) in _releases(stores)
+        finally:
+            stores.dispose()
+    finally:
+        server.stop()
