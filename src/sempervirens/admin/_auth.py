@@ -17,7 +17,7 @@ from collections import OrderedDict
 
 from starlette.requests import Request
 
-from ..server.errors import Forbidden, ServerError, Unauthorized
+from ..protocol.errors import Forbidden, ServerError, Unauthorized
 from . import tokens
 from .tokens import Principal
 

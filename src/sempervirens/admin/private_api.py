@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from ..aggregate import tables as aggregate_tables
 from ..protocol import ProtocolError, normalize_project
-from ..server.errors import BadRequest
+from ..protocol.errors import BadRequest
 from . import audit
 from ._auth import NO_STORE, authorize, require_project
 from ._rows import json_rows

@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from ..aggregate import tables as aggregate_tables
 from ..protocol import ProtocolError, normalize_project
-from ..server.errors import BadRequest, ServerError, Unauthorized
+from ..protocol.errors import BadRequest, ServerError, Unauthorized
 from ..store.schema import projects as registered_projects
 from . import _sessions, audit, tokens
 from ._auth import NO_STORE, check_token, failed, require_admin, require_project, throttle

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from ..model.periods import INTERVALS
 from ..protocol import ProtocolError, normalize_project
-from ..server.errors import BadRequest, NotFound
+from ..protocol.errors import BadRequest, NotFound
 from ..model.statistics import PERCENTILES
 from . import queries
 from ._respond import cached, table

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from ..model.declarations import Declaration
 from ..model.domains import BREAKDOWNS, OTHER, UNKNOWN
 from ..protocol import ProtocolError, normalize_project
-from ..server.errors import NotFound
+from ..protocol.errors import NotFound
 from ..store.schema import projects
 from ._respond import cached
 

@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..model.domains import BREAKDOWNS
 from ..protocol import ProtocolError, normalize_project
-from ..server.errors import NotFound
+from ..protocol.errors import NotFound
 from . import datasets, queries
 from ._respond import cached
 

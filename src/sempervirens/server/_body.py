@@ -7,7 +7,7 @@ import zlib
 from starlette.requests import ClientDisconnect, Request
 
 from ..protocol import MAX_BODY_BYTES, MAX_DECOMPRESSED_BYTES
-from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from ..protocol.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 # The request headers ingestion reads; picked from the raw list in one pass
 # (this runs for every ping).

@@ -14,7 +14,7 @@ from ..protocol import SCHEMA_VERSION, ProtocolError, normalize_project, parse_d
 from ..store import Accepted, Overloaded, WriteFailed
 from ..store.writer import Rejected
 from ._body import ping_headers, read_body
-from .errors import BadRequest, NotFound, ServiceUnavailable
+from ..protocol.errors import BadRequest, NotFound, ServiceUnavailable
 
 # How long an overloaded server asks clients to wait, in seconds.
 RETRY_AFTER_OVERLOADED = 5

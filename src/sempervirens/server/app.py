@@ -26,7 +26,7 @@ from ._health import StoreProbe, health
 from ._ingest import submit
 from ._logging import RateLimitedLog, new_request_id
 from ._projects import ProjectRegistry
-from .errors import ServerError, error_body, render
+from ..protocol.errors import ServerError, error_body, render
 from .openapi import openapi
 
 log = logging.getLogger("sempervirens.server")

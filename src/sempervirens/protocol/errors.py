@@ -1,4 +1,5 @@
-"""Errors the server answers with, each carrying its HTTP status.
+"""Errors the server answers with, each carrying its HTTP status (the error shape of
+docs/protocol.md, used by every layer that answers HTTP).
 
     ServerError
     ├── BadRequest            400  the ping will never be accepted: fix the client
