@@ -1,4 +1,4 @@
-"""The API answers what the public aggregate tables hold, in JSON and CSV, with caching."""
+"""The API answers what the releases hold, in JSON and CSV, with caching."""
 
 from __future__ import annotations
 
@@ -21,28 +21,49 @@ def get(published, path, **params) -> httpx.Response:
     return httpx.get(published.url + path, params=params, timeout=10)
 
 
+def _released(published, statistic, interval, key1=None) -> list[dict]:
+    where = {"project": PROJECT, "interval": interval, "statistic": statistic}
+    if key1 is not None:
+        where["key1"] = key1
+    return table_rows(published.server, "public_statistics", **where)
+
+
 @pytest.mark.parametrize("interval", ["day", "week", "month"])
 @pytest.mark.parametrize("breakdown", ["", "version", "os", "arch", "python"])
-def test_active_installs_equal_the_table(published, interval, breakdown):
+def test_active_installs_equal_the_releases(published, interval, breakdown):
     answer = get(published, API + "/active-installs", interval=interval, breakdown=breakdown).json()
-    expected = table_rows(published.server, "public_active_installs", project=PROJECT,
-                          interval=interval, breakdown=breakdown)
-    assert answer["rows"], "the simulated population publishes something"
-    assert sorted((r["period_start"], r["value"], r["installs"]) for r in answer["rows"]) == \
-        sorted((r["period_start"], r["value"], r["installs"]) for r in expected)
+    expected = _released(published, "installs", interval, breakdown)
+    assert answer["rows"], "the simulated population's closed periods are released"
+    assert sorted((r["period_start"], r["value"], r["installs"], r["installs_sd"],
+                   r["installs_low"], r["installs_high"]) for r in answer["rows"]) == \
+        sorted((r["period_start"], r["key2"], r["value"], r["noise_sd"], r["low"], r["high"])
+               for r in expected)
 
 
-@pytest.mark.parametrize("path, table, key", [
-    ("features", "public_feature_usage", ("metric", "label", "events", "users")),
-    ("timings", "public_timings", ("metric", "p50_us", "p90_us", "p99_us", "samples", "users")),
-    ("crashes", "public_crashes", ("exception_type", "version", "crashes", "users")),
-    ("opt-outs", "public_opt_outs", ("opt_outs", "active", "ratio")),
+@pytest.mark.parametrize("path, statistics, columns", [
+    ("features", ("feature_users", "feature_events"), ("users", "events")),
+    ("crashes", ("crash_users", "crash_events"), ("users", "crashes")),
 ])
-def test_other_queries_equal_their_tables(published, path, table, key):
+def test_other_queries_equal_the_releases(published, path, statistics, columns):
     answer = get(published, f"{API}/{path}", interval="week").json()
-    expected = table_rows(published.server, table, project=PROJECT, interval="week")
-    shape = lambda rows: sorted((r["period_start"], *(r[c] for c in key)) for r in rows)  # noqa: E731
-    assert shape(answer["rows"]) == shape(expected)
+    for statistic, column in zip(statistics, columns):
+        expected = _released(published, statistic, "week")
+        assert expected, f"{statistic} was released"
+        shown = sorted((r["period_start"], *(r[c] for c in answer["columns"][1:3]), r[column],
+                        r[f"{column}_low"], r[f"{column}_high"]) for r in answer["rows"])
+        assert shown == sorted((r["period_start"], r["key1"], r["key2"], r["value"], r["low"],
+                                r["high"]) for r in expected)
+
+
+def test_timings_are_the_released_percentiles(published):
+    answer = get(published, f"{API}/timings", interval="week").json()
+    expected = _released(published, "timing_percentile", "week")
+    assert answer["rows"] and expected
+    for row in answer["rows"]:
+        for r in (e for e in expected if e["key1"] == row["metric"]
+                  and e["period_start"] == row["period_start"]):
+            if r["value"] is not None:  # the bucket [2^i, 2^(i+1)) us, shown at its middle
+                assert 2 ** r["value"] <= row[f"{r['key2']}_us"] < 2 ** (r["value"] + 1)
 
 
 def test_csv_holds_the_same_rows_as_json(published):
@@ -51,7 +72,8 @@ def test_csv_holds_the_same_rows_as_json(published):
     answer = get(published, API + "/active-installs", format="csv", **params)
     assert answer.headers["content-type"].startswith("text/csv")
     parsed = list(csv.DictReader(io.StringIO(answer.text)))
-    assert [(r["period_start"], r["value"], int(r["installs"])) for r in parsed] == \
+    number = lambda text: int(text) if text else None  # noqa: E731
+    assert [(r["period_start"], r["value"], number(r["installs"])) for r in parsed] == \
         [(r["period_start"], r["value"], r["installs"]) for r in rows]
 
 
@@ -71,13 +93,14 @@ def test_answers_carry_caching_headers_and_revalidate(published):
     assert again.status_code == 304 and again.content == b""
 
 
-def test_projects_list_headlines_from_weekly_rows(published):
+def test_projects_list_headlines_from_the_released_weeks(published):
     projects = get(published, "/api/v1/projects").json()["projects"]
     assert {p["project"] for p in projects} <= {"astroflux", "genomix", "climapy", "tensorlite"}
     mine = next(p for p in projects if p["project"] == PROJECT)
-    week = table_rows(published.server, "public_active_installs", project=PROJECT,
-                      interval="week", breakdown="", period_start=mine["week"])
-    assert week[0]["installs"] == mine["weekly_installs"]
+    week = get(published, API + "/active-installs", interval="week").json()["rows"]
+    latest = max(week, key=lambda r: r["period_start"])
+    assert mine["week"]["period_start"] == latest["period_start"]
+    assert mine["week"]["installs"]["installs"] == latest["installs"]
 
 
 @pytest.mark.parametrize("path, params, status", [
@@ -115,53 +138,51 @@ def test_openapi_documents_the_public_api(published):
     assert {"/api/v1/projects", API.replace(PROJECT, "{project}") + "/active-installs"} <= set(paths)
 
 
-def test_privacy_page_shows_k(published):
+def test_privacy_page_shows_the_parameters_and_the_guarantee(published):
     html = get(published, "/privacy").text
     assert f'data-testid="param-k">{published.k}<' in html
+    assert 'data-testid="param-epsilon_day">0.5<' in html
+    assert 'data-testid="guarantee"' in html
     assert "No IP" in html
 
 
-def _releases(published) -> list[dict]:
+def _releases(published) -> list[str]:
     directory = published.server.data_dir / "releases"
-    return [{"name": d.name, "path": d} for d in sorted(directory.iterdir()) if not d.name.startswith(".")]
+    return sorted(str(d.relative_to(directory)) for d in directory.glob("*/*-v*") if d.is_dir())
 
 
-def test_datasets_are_listed_downloadable_and_match_their_checksums(published):
+def test_datasets_are_listed_downloadable_and_match_their_manifests(published):
     releases = _releases(published)
-    assert releases, "some complete week was released"
+    assert any("/week-" in r for r in releases), "some complete week was released"
     listing = get(published, "/datasets").text
-    for release in releases:
-        assert release["name"] in listing
-        sums = get(published, f"/datasets/{release['name']}/SHA256SUMS").text
-        for line in sums.splitlines():
-            digest, name = line.split("  ")
-            body = get(published, f"/datasets/{release['name']}/{name}").content
+    for release in releases[:5]:
+        assert f"/datasets/{release}/statistics.csv" in listing
+        manifest = get(published, f"/datasets/{release}/manifest.json").json()
+        for name, digest in manifest["files"].items():
+            body = get(published, f"/datasets/{release}/{name}").content
             assert hashlib.sha256(body).hexdigest() == digest
 
 
-def test_csv_and_parquet_round_trip_the_table(published, tmp_path):
-    release = _releases(published)[0]["name"]
-    interval, _, start = release.partition("-")
-    for table in ("public_active_installs", "public_feature_usage", "public_crashes"):
-        expected = table_rows(published.server, table, interval=interval, period_start=start)
-        csv_rows = list(csv.DictReader(io.StringIO(
-            get(published, f"/datasets/{release}/{table}.csv").text)))
-        path = tmp_path / f"{table}.parquet"
-        path.write_bytes(get(published, f"/datasets/{release}/{table}.parquet").content)
-        parquet_rows = [r for r in pq.read_table(path).to_pylist() if r["interval"] == interval]
-        csv_rows = [r for r in csv_rows if r["interval"] == interval]
-        columns = list(csv_rows[0]) if csv_rows else []
-        as_text = lambda rows: sorted(tuple(str(r[c]) for c in columns) for r in rows)  # noqa: E731
-        assert as_text(csv_rows) == as_text(parquet_rows) == as_text(expected)
-        if table == "public_active_installs":
-            assert expected, "a released week has active installations"
+def test_csv_and_parquet_round_trip_the_releases(published, tmp_path):
+    release = next(r for r in _releases(published) if "/week-" in r)
+    csv_rows = list(csv.DictReader(io.StringIO(
+        get(published, f"/datasets/{release}/statistics.csv").text)))
+    path = tmp_path / "statistics.parquet"
+    path.write_bytes(get(published, f"/datasets/{release}/statistics.parquet").content)
+    parquet_rows = pq.read_table(path).to_pylist()
+    start = release.split("/week-")[1][:10]
+    expected = table_rows(published.server, "public_statistics", project=PROJECT,
+                          interval="week", period_start=start)
+    key = lambda r: (r["statistic"], r["key1"], r["key2"], str(r["value"] or ""))  # noqa: E731
+    assert sorted(map(key, csv_rows)) == sorted(map(key, parquet_rows)) == sorted(map(key, expected))
+    assert "noisy" not in csv_rows[0]  # the value below k stays unpublished
 
 
 @pytest.mark.parametrize("path", [
-    "/datasets/..%2F..%2Ftelemetry.db/x",
-    "/datasets/week-2026-01-05/..%2F..%2Ftelemetry.db",
+    "/datasets/..%2F..%2Ftelemetry.db/x/y",
+    "/datasets/astroflux/week-2026-01-05-v1/..%2F..%2F..%2Ftelemetry.db",
     "/datasets/../private.db",
-    "/datasets/week-2026-01-05/%2e%2e%2fprivate.db",
+    "/datasets/astroflux/week-2026-01-05-v1/%2e%2e%2fprivate.db",
     "/static/..%2F..%2F..%2Fsettings.py",
 ])
 def test_no_path_reaches_files_outside_the_releases(published, path):

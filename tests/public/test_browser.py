@@ -57,15 +57,19 @@ def _table(page, testid: str) -> dict[str, dict[str, str]]:
     }""", testid)
 
 
-def test_front_page_shows_each_projects_recent_and_weekly_installs(published, page, artifacts):
+def _shown(number) -> str:
+    return "–" if number is None else f"{number:,}"
+
+
+def test_front_page_shows_each_projects_monthly_and_weekly_installs(published, page, artifacts):
     projects = httpx.get(published.url + "/api/v1/projects", timeout=10).json()["projects"]
     page.goto(published.url + "/")
     page.wait_for_selector(".spark canvas")
     for p in projects:
-        shown = page.text_content(f'[data-testid="weekly-{p["project"]}"]')
-        assert shown.replace(",", "") == str(p["weekly_installs"])
-        recent = page.text_content(f'[data-testid="recent-{p["project"]}"]')
-        assert recent.replace(",", "") == str(p["last_30_days_installs"])
+        for interval in ("week", "month"):
+            shown = page.text_content(f'[data-testid="{interval}ly-{p["project"]}"]')
+            released = p[interval]["installs"]
+            assert shown == _shown(released["installs"] if released else None)
     # Each sparkline is drawn inside its card (it used to run past the card's right edge).
     overflow = page.evaluate("""() => [...document.querySelectorAll('.spark')].map((spark) => {
         const canvas = spark.querySelector('canvas').getBoundingClientRect();
@@ -83,8 +87,8 @@ def test_project_page_redraws_for_a_new_query(published, page, artifacts):
     daily = httpx.get(f"{published.url}/api/v1/projects/{PROJECT}/active-installs",
                       params={"interval": "day"}, timeout=10).json()["rows"]
     table = _table(page, "main-table")
-    assert {p: int(v["installations"].replace(",", "")) for p, v in table.items()} == \
-        {r["period_start"]: r["installs"] for r in daily}
+    assert {p: v["installations"] for p, v in table.items()} == \
+        {r["period_start"]: _shown(r["installs"]) for r in daily}
 
     # A new query: weekly, by operating system; the URL holds it, the chart redraws.
     page.select_option('select[name="interval"]', "week")
@@ -94,9 +98,10 @@ def test_project_page_redraws_for_a_new_query(published, page, artifacts):
     assert "interval=week" in page.url and "breakdown=os" in page.url
     weekly = httpx.get(f"{published.url}/api/v1/projects/{PROJECT}/active-installs",
                        params={"interval": "week", "breakdown": "os"}, timeout=10).json()["rows"]
-    shown = {(p, name): int(v.replace(",", "")) for p, row in _table(page, "main-table").items()
-             for name, v in row.items() if v != "–"}
-    assert shown == {(r["period_start"], r["value"]): r["installs"] for r in weekly}
+    shown = {(p, name): v for p, row in _table(page, "main-table").items()
+             for name, v in row.items() if name != "95% interval" and v != "–"}
+    assert shown == {(r["period_start"], r["value"]): _shown(r["installs"]) for r in weekly
+                     if r["installs"] is not None}
     assert page.locator("#main-chart canvas").count() == 1
     page.screenshot(path=artifacts / "public-project-weekly-os.png", full_page=True)
 
