@@ -36,8 +36,9 @@ def _get(operation: str, summary: str, parameters: list, schema: dict) -> dict:
     return {"get": {
         "operationId": operation, "summary": summary, "parameters": parameters,
         "responses": {
-            "200": {"description": "Rows of the public aggregate table (JSON, or CSV with "
-                                   "format=csv). Every row describes at least k installations.",
+            "200": {"description": "Released rows (JSON, or CSV with format=csv): each number "
+                                   "differentially private, with its noise SD and 95% "
+                                   "interval; null below k.",
                     "headers": _CACHE,
                     "content": {"application/json": {"schema": schema},
                                 "text/csv": {"schema": {"type": "string"}}}},
@@ -47,46 +48,65 @@ def _get(operation: str, summary: str, parameters: list, schema: dict) -> dict:
         }}}
 
 
-_N = {"type": "integer", "minimum": 0}
+_N = {"type": ["integer", "null"]}
 _S = {"type": "string"}
-_F = {"type": "number"}
+_F = {"type": ["number", "null"]}
+
+
+def _measured(*names: str) -> dict:
+    """A released number's columns: value, noise SD, 95% interval."""
+    return {f"{name}{suffix}": (_F if suffix == "_sd" else _N)
+            for name in names for suffix in ("", "_sd", "_low", "_high")}
+
+
 BASE = "/api/v1/projects/{project}"
+_INFO = {"200": {"description": "JSON", "headers": _CACHE}}
 PATHS = {
     "/api/v1/projects": {"get": {
         "operationId": "listProjects", "summary": "Projects with their headline numbers",
         "parameters": [_param("format", {"type": "string", "enum": ["json", "csv"]})],
-        "responses": {"200": {"description": "Projects, weekly and monthly active installations, "
-                                             "and the privacy parameters in force.",
-                              "headers": _CACHE}}}},
+        "responses": {"200": {"description": "Projects: the last released week and month, each "
+                                             "with the one before.", "headers": _CACHE}}}},
     "/api/v1/parameters": {"get": {
-        "operationId": "parameters", "summary": "Privacy parameters (k, differential privacy)",
-        "responses": {"200": {"description": "name -> {value, description}", "headers": _CACHE}}}},
+        "operationId": "parameters", "summary": "The privacy parameters in force",
+        "responses": _INFO}},
+    "/api/v1/privacy/budget": {"get": {
+        "operationId": "privacyBudget",
+        "summary": "The guarantee one installation gets over a day, a month and a year",
+        "responses": _INFO}},
+    "/api/v1/privacy/releases": {"get": {
+        "operationId": "privacyReleases", "summary": "The ledger: every release and its budget",
+        "responses": _INFO}},
     BASE + "/active-installs": _get(
         "activeInstalls", "Active installations per period, total or by breakdown",
         [_PROJECT, *_PERIODS, _param("breakdown", {"type": "string", "enum": [
             "", "version", "os", "arch", "python", "ci"]})],
-        _table({"period_start": _DATE, "value": _S, "installs": _N})),
+        _table({"period_start": _DATE, "value": _S, **_measured("installs")})),
     BASE + "/features": _get(
-        "features", "Feature usage: events and distinct users per counter and label",
+        "features", "Feature usage: installations and events per declared counter and label",
         [_PROJECT, *_PERIODS, _METRIC],
-        _table({"period_start": _DATE, "metric": _S, "label": _S, "events": _N, "users": _N})),
+        _table({"period_start": _DATE, "metric": _S, "label": _S,
+                **_measured("users", "events")})),
     BASE + "/timings": _get(
-        "timings", "Timing percentiles (microseconds)", [_PROJECT, *_PERIODS, _METRIC],
-        _table({"period_start": _DATE, "metric": _S, "p50_us": _F, "p90_us": _F, "p99_us": _F,
-                "samples": _N, "users": _N})),
+        "timings", "Percentiles of the installations' median durations (microseconds)",
+        [_PROJECT, *_PERIODS, _METRIC],
+        _table({"period_start": _DATE, "metric": _S,
+                **{f"p{p}_us{x}": _F for p in (50, 90, 99) for x in ("", "_low", "_high")}})),
     BASE + "/crashes": _get(
-        "crashes", "Crash reports by exception type and version", [_PROJECT, *_PERIODS],
-        _table({"period_start": _DATE, "exception_type": _S, "version": _S, "crashes": _N,
-                "users": _N})),
+        "crashes", "Crashes by declared kind and version", [_PROJECT, *_PERIODS],
+        _table({"period_start": _DATE, "exception_type": _S, "version": _S,
+                **_measured("users", "crashes")})),
     BASE + "/opt-outs": _get(
         "optOuts", "Opt-out events and ratio", [_PROJECT, *_PERIODS],
-        _table({"period_start": _DATE, "opt_outs": _N, "active": _N, "ratio": _F})),
+        _table({"period_start": _DATE, **_measured("opt_outs"), "active": _N, "ratio": _F,
+                "ratio_low": _F, "ratio_high": _F})),
     BASE + "/metrics": _get(
-        "metrics", "Feature and timing names published for a project", [_PROJECT, *_PERIODS],
+        "metrics", "Feature and timing names released for a project", [_PROJECT, *_PERIODS],
         {"type": "object"}),
-    "/datasets/{period}/{filename}": {"get": {
-        "operationId": "datasetFile", "summary": "A file of a dataset release (CSV, Parquet, "
-                                                 "SHA256SUMS, manifest.json)",
-        "parameters": [_param("period", _S, "path", True), _param("filename", _S, "path", True)],
+    "/datasets/{project}/{release}/{filename}": {"get": {
+        "operationId": "datasetFile", "summary": "A file of a dataset release (statistics.csv, "
+                                                 "statistics.parquet, README.md, manifest.json)",
+        "parameters": [_param("project", _S, "path", True), _param("release", _S, "path", True),
+                       _param("filename", _S, "path", True)],
         "responses": {"200": {"description": "The file"}, "404": {"description": "No such file"}}}},
 }

@@ -98,7 +98,7 @@ def dataset_list(request: Request) -> Response:
 def dataset_file(request: Request) -> Response:
     directory = datasets.releases_dir(request.app.state.settings)
     path = datasets.release_file(directory, request.path_params["project"],
-                                 request.path_params["name"], request.path_params["filename"])
+                                 request.path_params["release"], request.path_params["filename"])
     if path is None:
         raise NotFound("no such dataset file")
     media = {".csv": "text/csv; charset=utf-8", ".parquet": "application/vnd.apache.parquet",
@@ -117,6 +117,6 @@ routes = [
     Route("/projects/{project}", project, methods=["GET"]),
     Route("/privacy", privacy, methods=["GET"]),
     Route("/datasets", dataset_list, methods=["GET"]),
-    Route("/datasets/{project}/{name}/{filename}", dataset_file, methods=["GET"]),
+    Route("/datasets/{project}/{release}/{filename}", dataset_file, methods=["GET"]),
     Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
 ]

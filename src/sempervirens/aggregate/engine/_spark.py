@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 
 from ...model.lake import BOOL, INT32, INT64, LAKE_TABLES, PARTITION, STRING, TIMESTAMP
 from ._tables import DECLARED_COLUMNS, PERIODS_COLUMNS, hive_base
@@ -43,8 +44,10 @@ class SparkRunner:
         except ImportError:
             raise EngineError("the spark engine needs pyspark: pip install "
                               "'sempervirens[spark]' (and Java 17)") from None
+        # Python workers run this interpreter (its packages), not whatever `python3` is.
         builder = (SparkSession.builder.master(master).appName("sempervirens-engine")
-                   .config("spark.sql.session.timeZone", "UTC"))
+                   .config("spark.sql.session.timeZone", "UTC")
+                   .config("spark.pyspark.python", sys.executable))
         if temp_dir:
             builder = builder.config("spark.local.dir", temp_dir)
         for key, value in (conf or {}).items():
