@@ -182,7 +182,8 @@ SETTINGS = {
 
 
 def validate(values: dict) -> None:
-    """Refuse settings the release cannot keep its promises with: SystemExit, one line."""
+    """Refuse settings the release cannot keep its promises with: SystemExit, one line.
+    Called by the commands before they run anything (never inside a request or a cycle)."""
     for name in ("dp_epsilon_day", "dp_epsilon_week", "dp_epsilon_month"):
         if not values[name] > 0:
             raise SystemExit(f"sempervirens: {name} must be positive (got {values[name]})")

@@ -34,6 +34,7 @@ def open_stores_of(args: argparse.Namespace):
     from ..store import open_stores
 
     config = settings.resolve(args)
+    settings.validate(config)  # one line and exit before anything runs
     logging.basicConfig(level=config["log_level"].upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return config, open_stores(config["data_dir"], config["database"], config["private_database"])

@@ -89,9 +89,6 @@ def release_period(engine, project_domains: Mapping[str, Mapping[str, Domain]], 
     already released period, with its own budget in the ledger.  With `datasets_dir`,
     each release's files are written there after the commit.
     """
-    from ..settings import validate
-
-    validate(settings)
     if interval not in INTERVALS:
         raise ReleaseError(f"unknown interval {interval!r}")
     if now < ready_at(interval, period_start, settings):

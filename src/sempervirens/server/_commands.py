@@ -99,6 +99,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     config = settings.resolve(args)
+    settings.validate(config)  # the cycle's settings: one line and exit before listening
     problem = check(config) or _open_stores(config)
     if problem:
         print(f"sempervirens serve: {problem}", file=sys.stderr)
