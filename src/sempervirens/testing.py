@@ -32,7 +32,7 @@ import contextlib
 
 from .client import _telemetry, _wire
 
-__all__ = ["Capture", "capture", "disabled"]
+__all__ = ["Capture", "capture", "check_declared", "disabled"]
 
 
 class Capture:

@@ -12,7 +12,7 @@ def test_public_names():
     assert sempervirens.__all__ == ["Telemetry", "__version__"]
     from sempervirens import testing
 
-    assert testing.__all__ == ["Capture", "capture", "disabled"]
+    assert testing.__all__ == ["Capture", "capture", "check_declared", "disabled"]
 
 
 def test_import_and_creation_start_nothing_and_load_no_network_code(tmp_path):
