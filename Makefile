@@ -8,7 +8,7 @@ BENCH_VENV := .venv-bench
 BENCH_PY := $(BENCH_VENV)/bin/python
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test docs bench-ingest bench-client bench-aggregate clean
+.PHONY: demo test docs bench-ingest bench-client bench-aggregate bench-seal bench-privacy clean
 
 # The virtual environment is rebuilt when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -43,8 +43,17 @@ bench-ingest: $(BENCH_VENV)/.installed
 bench-client: $(BENCH_VENV)/.installed
 	$(BENCH_PY) bench/client.py
 
+# The engine's full job and one closed day with its week and month, DuckDB and Spark.
 bench-aggregate: $(BENCH_VENV)/.installed
-	$(BENCH_PY) bench/aggregate.py
+	$(BENCH_PY) bench/engine.py
+
+# Sealing closed days into the lake, deleting from it, pruning the hot store.
+bench-seal: $(BENCH_VENV)/.installed
+	$(BENCH_PY) bench/seal.py
+
+# The released statistics' error at the default budget, and the budget per year.
+bench-privacy: $(BENCH_VENV)/.installed
+	$(BENCH_PY) bench/privacy.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) sempervirens-data .pytest_cache build src/*.egg-info

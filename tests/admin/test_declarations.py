@@ -227,15 +227,12 @@ def test_a_store_made_before_declarations_is_migrated(tmp_path, store_kind, requ
     if store_kind == "postgresql":
         cluster = request.getfixturevalue("postgres")
         urls = cluster.create_database("telemetry"), cluster.create_database("private")
-    stores = open_stores(tmp_path / "data", *urls)
+    stores = open_stores(tmp_path / "data", *urls, migrate=False)
     try:
-        with stores.telemetry.begin() as connection:  # as 0001-0007 had left it
-            connection.execute(text("DROP TABLE projects"))
-            connection.execute(text("CREATE TABLE projects (name VARCHAR(100) PRIMARY KEY, "
-                                    "registered_at TIMESTAMP WITH TIME ZONE NOT NULL)"))
+        migrations.upgrade(stores.telemetry, "telemetry", "0007")  # as 0001-0007 left it
+        migrations.upgrade(stores.private, "private")
+        with stores.telemetry.begin() as connection:
             connection.execute(text("INSERT INTO projects VALUES ('old', '2026-01-01 00:00:00+00:00')"))
-            connection.execute(migrations.applied.delete().where(
-                migrations.applied.c.name == "0008_project_declarations"))
     finally:
         stores.dispose()
     stores = open_stores(tmp_path / "data", *urls)

@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from lake_helpers import ping, usage, write_lake
+from engine_helpers import ping, usage, write_lake
 from sempervirens.aggregate.engine import EngineError, compute, open_runner
 from sempervirens.model.declarations import Declaration, Metric
 from sempervirens.model.statistics import STATISTICS, Bounds

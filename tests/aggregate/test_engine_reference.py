@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from lake_helpers import random_declared, random_pings, write_lake
+from engine_helpers import random_declared, random_pings, write_lake
 from sempervirens.aggregate.engine import compute
 from sempervirens.model.declarations import Declaration
 from sempervirens.model.domains import BREAKDOWNS, BY_NAME, OTHER, UNKNOWN, public_value

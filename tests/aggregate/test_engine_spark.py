@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from lake_helpers import random_declared, random_pings, write_lake
+from engine_helpers import random_declared, random_pings, write_lake
 from sempervirens.aggregate.engine import compute, open_runner, queries
 from sempervirens.model.periods import INTERVALS, period_start
 from sempervirens.model.statistics import STATISTICS, Bounds

@@ -7,7 +7,6 @@ the next enrichment cycle (aggregate/institutions.py stores no origin for it).
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from types import SimpleNamespace
 
 from sqlalchemy import text
 
@@ -37,8 +36,7 @@ def test_enrichment_keeps_failed_addresses_pending_for_the_next_cycle(tmp_path, 
                 connection.execute(text(
                     "INSERT INTO access_log (received_at, ip, project, ping_type, client_id, document_id) "
                     "VALUES (:at, :ip, 'numpy', 'usage', NULL, :ip)"), {"at": now.replace(tzinfo=None), "ip": ip})
-        config = SimpleNamespace(enrich_limit=100, dns_server=dns_server.nameserver)
-        enrich_new_addresses(stores.private, [now.date()], config)
+        enrich_new_addresses(stores.private, [now.date()], {"dns_server": dns_server.nameserver})
         with stores.private.connect() as connection:
             origins = dict(connection.execute(text("SELECT ip, kind FROM ip_origins")).all())
         assert set(origins) == {"203.0.113.7", "192.0.2.10"}  # 192.0.2.90 (SERVFAIL) is still pending

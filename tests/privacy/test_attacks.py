@@ -196,3 +196,17 @@ def test_the_planted_installation_is_gone_from_the_lake_but_not_from_releases(pl
                    lake=planted_world.settings["lake"])
     planted_world.deleted = True
     assert not any(lake.client_rows([PLANTED]).values())
+
+
+def test_a_deployment_without_dp_serves_nothing_public(tmp_path):
+    """--no-dp releases exact numbers for a private deployment: no public page, API answer
+    or dataset may then be served."""
+    from _services.server import start_server
+
+    server = start_server(tmp_path / "data", extra_args=("--no-dp", "true"))
+    try:
+        for path in ("/", "/api/v1/projects", "/datasets", f"/api/v1/projects/{PROJECT}/active-installs"):
+            assert httpx.get(server.url + path, timeout=10).status_code == 404, path
+        assert httpx.get(server.url + "/healthz", timeout=10).status_code == 200
+    finally:
+        server.stop()

@@ -33,7 +33,8 @@ def _released(published, statistic, interval, key1=None) -> list[dict]:
 def test_active_installs_equal_the_releases(published, interval, breakdown):
     answer = get(published, API + "/active-installs", interval=interval, breakdown=breakdown).json()
     expected = _released(published, "installs", interval, breakdown)
-    assert answer["rows"], "the simulated population's closed periods are released"
+    if interval != "month":  # 22 days of history: no whole month since registration
+        assert answer["rows"], "the simulated population's closed periods are released"
     assert sorted((r["period_start"], r["value"], r["installs"], r["installs_sd"],
                    r["installs_low"], r["installs_high"]) for r in answer["rows"]) == \
         sorted((r["period_start"], r["key2"], r["value"], r["noise_sd"], r["low"], r["high"])

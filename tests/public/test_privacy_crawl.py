@@ -33,6 +33,7 @@ def _crawl(published) -> dict[str, str]:
     projects = [p["project"] for p in fetch("/api/v1/projects").json()["projects"]]
     assert len(projects) >= 3
     for path in ("/", "/privacy", "/datasets", "/openapi.json", "/api/v1/parameters",
+                 *(f"/projects/{p}/catalogue" for p in projects),
                  "/api/v1/projects?format=csv", "/static/app.js", "/static/style.css"):
         fetch(path)
     for project in projects:
@@ -44,12 +45,13 @@ def _crawl(published) -> dict[str, str]:
                     fetch(f"/api/v1/projects/{project}/{endpoint}?interval={interval}&format={fmt}")
             for breakdown in ("version", "os", "arch", "python", "ci"):
                 fetch(f"/api/v1/projects/{project}/active-installs?interval={interval}&breakdown={breakdown}")
-    for release in sorted((published.server.data_dir / "releases").iterdir()):
-        if release.name.startswith("."):
-            continue
-        for line in fetch(f"/datasets/{release.name}/SHA256SUMS").text.splitlines():
-            fetch(f"/datasets/{release.name}/{line.split('  ')[1]}")
-        fetch(f"/datasets/{release.name}/manifest.json")
+    fetch("/api/v1/privacy/budget")
+    fetch("/api/v1/privacy/releases")
+    root = published.server.data_dir / "releases"
+    for release in sorted(root.glob("*/*-v*")):
+        path = f"/datasets/{release.relative_to(root)}"
+        for name in fetch(f"{path}/manifest.json").json()["files"]:
+            fetch(f"{path}/{name}")
     client.close()
     return pages
 

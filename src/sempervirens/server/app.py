@@ -18,6 +18,7 @@ from .. import settings as settings_module
 from ..admin import private_api as admin_api
 from ..admin import private_pages
 from ..cycle.background import start_periodic_aggregation
+from ..release import serving_allowed
 from ..protocol._identifiers import public_suffix_list
 from ..store import Writer, open_stores
 from ._client_ip import ClientAddress
@@ -56,7 +57,9 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
             Route("/openapi.json", openapi_json, methods=["GET"]),
             *admin_api.routes(),  # /api/v1/private/... and /api/v1/transparency
             *private_pages.routes(),  # /private: the same, as pages behind a sign-in
-            *public.routes(),  # pages, /api/v1/projects..., /datasets, /static
+            # Pages, /api/v1/projects..., /datasets, /static; none under --no-dp, whose
+            # releases carry no noise (a private deployment).
+            *(public.routes() if serving_allowed(config) else []),
         ],
         middleware=[Middleware(public.SecurityHeaders), Middleware(RequestGuard, on_unexpected=_log_unexpected)],
         exception_handlers={ServerError: _server_error, HTTPException: _http_error,
