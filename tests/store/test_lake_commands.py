@@ -116,7 +116,7 @@ def test_a_damaged_manifest_is_one_clear_line(tmp_path):
 
 def test_lake_settings_defaults_and_validation():
     values = settings.resolve(None, {})
-    assert values["lake"] is None and values["seal_grace_hours"] == 2 and values["hot_margin_days"] == 2
+    assert values["lake"].endswith("lake") and values["seal_grace_hours"] == 2 and values["hot_margin_days"] == 2
     values = settings.resolve(None, {"SEMPERVIRENS_SEAL_GRACE_HOURS": "0", "SEMPERVIRENS_HOT_MARGIN_DAYS": "7",
                                      "SEMPERVIRENS_LAKE": " s3://bucket/lake "})
     assert (values["seal_grace_hours"], values["hot_margin_days"], values["lake"]) == (0, 7, "s3://bucket/lake")

@@ -327,6 +327,7 @@ MIGRATE = """
 import logging, sys
 logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
 from sempervirens.store import open_stores
+logging.getLogger("alembic").setLevel(logging.INFO)  # quiet by default: see each upgrade
 open_stores(sys.argv[1], sys.argv[2], sys.argv[3]).dispose()
 """
 

@@ -21,7 +21,12 @@ replaces it), and the later revisions run.
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
+
+# Alembic's INFO lines (its plugins, as it is imported; each revision) are for
+# developers, not operators' logs.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 from alembic import command
 from alembic.config import Config
