@@ -326,7 +326,7 @@ def test_a_store_with_steps_the_revisions_do_not_know_is_left_alone(tmp_path):
 MIGRATE = """
 import logging, sys
 logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
-from sempervirens.store import open_stores
+from sempervirens.store import migrations, open_stores
 logging.getLogger("alembic").setLevel(logging.INFO)  # quiet by default: see each upgrade
 open_stores(sys.argv[1], sys.argv[2], sys.argv[3]).dispose()
 """
