@@ -44,10 +44,11 @@ Z = 5.3
 TRUE = 50  # the count without the planted installation
 
 
-def violations(without: list[int], with_one: list[int], epsilon: float, delta: float) -> list:
+def violations(without: list[int], with_one: list[int], epsilon: float, delta: float,
+               center: int = TRUE) -> list:
     """Events whose probability differs by more than e^eps (plus delta), beyond sampling error."""
     found = []
-    for t in range(TRUE - 6, TRUE + 8):
+    for t in range(center - 6, center + 8):
         for name, event in ((f">= {t}", lambda x, t=t: x >= t), (f"<= {t}", lambda x, t=t: x <= t)):
             p = sum(map(event, without)) / len(without)
             q = sum(map(event, with_one)) / len(with_one)
@@ -89,6 +90,21 @@ def test_one_planted_installation_changes_a_released_count_by_at_most_e_epsilon(
     assert violations(half([TRUE] * N), half([TRUE + 1] * N), epsilon, 0.0) != []
     # ...or none at all
     assert violations([TRUE] * N, [TRUE + 1] * N, epsilon, 0.0) != []
+
+
+def test_sybils_padding_a_cell_to_k_reveal_nothing_of_the_real_installation(sharp):
+    """k-1 made-up installations in a rare cell (a unique OS) plus one real one: whether
+    the real one is there changes the released value, and whether it is shown at all
+    (>= k) or withheld ('< k'), by at most e^eps: the padding buys the attacker nothing."""
+    k = sharp["k_anonymity"]
+    without, epsilon, _ = releases("opt_outs", sharp, k - 1)  # the Sybils alone
+    with_one, _, _ = releases("opt_outs", sharp, k)  # the Sybils and the target
+    assert violations(without, with_one, epsilon, 0.0, center=k) == []
+    shown_without = sum(x >= k for x in without) / N
+    shown_with = sum(x >= k for x in with_one) / N
+    assert 0.2 < shown_without < shown_with < math.exp(epsilon) * shown_without + 0.03
+    # Without noise, the padding works: the target alone decides whether the cell is shown.
+    assert violations([k - 1] * N, [k] * N, epsilon, 0.0, center=k) != []
 
 
 def test_the_default_budget_keeps_one_installation_within_e_epsilon():
