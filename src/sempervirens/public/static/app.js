@@ -90,6 +90,11 @@ function chart(container, data, opts) {
     bands,
     series: [{}, ...lines],
   }, [data.periods.map(seconds), ...values], container);
+  // The bounds draw the bands only: their legend entries (after the x value and the
+  // series) are hidden.
+  plot.root.querySelectorAll(".u-legend .u-series").forEach((entry, i) => {
+    if (i > names.length) entry.style.display = "none"; // CSSOM: allowed by the CSP
+  });
   charts.set(container, { plot, minWidth });
 }
 
