@@ -45,10 +45,6 @@ def arrow_schema(table: str) -> pa.Schema:
     return pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in TABLES[table].columns])
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def checkpoint(step: str) -> None:
     """A named point of a lake write.  Does nothing: the crash tests end the process here."""
 
@@ -134,9 +130,6 @@ class Lake:
         sealed = self.manifest()["days"]
         wanted = sorted(sealed) if days is None else sorted({str(d) for d in days} & set(sealed))
         return [self.uri(f["path"]) for day in wanted for f in sealed[day]["files"] if f["table"] == table]
-
-    def entries(self, day: str) -> list[FileEntry]:
-        return [FileEntry(**f) for f in self.manifest()["days"].get(day, {}).get("files", [])]
 
     def client_rows(self, client_ids) -> dict[str, list[dict]]:
         """What the lake holds about these clients, table by table (for data export):
@@ -268,4 +261,4 @@ def _missing(error: OSError) -> bool:
 
 
 def now_text() -> str:
-    return _now()
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

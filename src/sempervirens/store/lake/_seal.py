@@ -300,14 +300,6 @@ class _TableWriter:
         return FileEntry(self.table, self.final, self.rows, size, digest)
 
 
-def write_file(lake: Lake, table: str, day: str, data: pa.Table) -> FileEntry:
-    """One whole file (a deletion's rewrite), published under a new name."""
-    writer = _TableWriter(lake, table, day)
-    writer.write(data)
-    writer.close()
-    return writer.publish()
-
-
 # -- pruning the hot store --------------------------------------------------------
 
 @dataclass
