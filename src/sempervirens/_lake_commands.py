@@ -53,18 +53,11 @@ def _day(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {value!r}") from None
 
 
-def lake_location(values: dict) -> str:
-    """The `lake` setting, defaulting to <data_dir>/lake."""
-    from pathlib import Path
-
-    return values["lake"] or str(Path(values["data_dir"]) / "lake")
-
-
 def _lake(values: dict, command: str):
     from .store.lake import Lake, LakeError
 
     try:
-        return Lake(lake_location(values))
+        return Lake(values["lake"])  # settings.resolve() defaults it to <data_dir>/lake
     except LakeError as error:
         raise SystemExit(f"sempervirens lake {command}: {error}") from None
 
@@ -72,6 +65,7 @@ def _lake(values: dict, command: str):
 def seal_command(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from .aggregate.anomalies import excluded_documents
     from .store import open_stores
     from .store.lake import LakeError, seal
 
@@ -92,7 +86,8 @@ def seal_command(args: argparse.Namespace) -> int:
         return 1
     try:
         report = seal(stores.telemetry, lake, now=now, grace=grace,
-                      excluded=stored_exclusions(stores.telemetry), through=args.through)
+                      excluded=lambda day: excluded_documents(stores.telemetry, day),
+                      through=args.through)
     except (LakeError, OSError, SQLAlchemyError) as error:
         print(f"sempervirens lake seal: {_first_line(error)}", file=sys.stderr)
         return 1
@@ -111,22 +106,6 @@ def seal_command(args: argparse.Namespace) -> int:
     else:
         print(f"nothing to seal in {lake.location}")
     return 0
-
-
-def stored_exclusions(engine):
-    """excluded(day): the pings aggregation's anomaly detection left out of public
-    counts (its `aggregate_exclusions` table, read by name: the store does not import
-    the aggregation), or none when that table does not exist yet."""
-    from sqlalchemy import MetaData, Table, inspect, select
-
-    if "aggregate_exclusions" not in inspect(engine).get_table_names():
-        return None
-    table = Table("aggregate_exclusions", MetaData(), autoload_with=engine)
-
-    def excluded(day: date) -> set[str]:
-        with engine.connect() as connection:
-            return set(connection.execute(select(table.c.document_id).where(table.c.day == day)).scalars())
-    return excluded
 
 
 def list_command(args: argparse.Namespace) -> int:
