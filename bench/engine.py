@@ -7,16 +7,20 @@ versions, counters, labels, timings and crash kinds, all declared), with
 Zipf-like installations, then times with each engine:
 
 - the full job: every statistic, for every day, ISO week and month of the lake;
-- the newly closed last day with its week and month (the daily job).
+- a newly closed day alone: what the cycle computes on most days (a period is
+  computed once, when it closes);
+- a month's last day with its ISO week and its month: the most one day can close;
+- the peak memory of the process (DuckDB runs in it, under its memory limit).
 
 The load average is printed beside each figure (the machine may be shared).
-Usage: python bench/engine.py [--pings 10000000] [--days 31] [--threads 2]
-                              [--skip-spark] [--spark-pings N]
+Usage: python bench/engine.py [--pings 10000000] [--days 90] [--threads 2]
+                              [--skip-spark] [--spark-pings N] [--lake DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -31,6 +35,7 @@ sys.path[:0] = [str(ROOT / "src")]
 import duckdb  # noqa: E402
 
 from sempervirens.aggregate.engine import compute, open_runner  # noqa: E402
+from sempervirens.aggregate.engine._duckdb import quarter_of_memory  # noqa: E402
 from sempervirens.model.periods import INTERVALS, period_start  # noqa: E402
 from sempervirens.model.statistics import Bounds  # noqa: E402
 from sempervirens.simulate.population import PROJECTS  # noqa: E402
@@ -145,8 +150,16 @@ def load() -> str:
 def run(engine, source, days: int, label: str) -> None:
     all_days = [FIRST_DAY + timedelta(days=i) for i in range(days)]
     declared, bounds = declared_rows(), Bounds()
-    started = time.perf_counter()
-    total = 0
+
+    def job(periods: list[tuple[str, date]]) -> tuple[float, int]:
+        started, rows = time.perf_counter(), 0
+        for interval, start in periods:
+            covered = {d for d in all_days if period_start(interval, d) == start}
+            rows += sum(map(len, compute(files_of(source, covered), interval, [start],
+                                         declared, bounds, engine=engine).values()))
+        return time.perf_counter() - started, rows
+
+    started, total = time.perf_counter(), 0
     for interval in INTERVALS:
         starts = sorted({period_start(interval, d) for d in all_days})
         total += sum(map(len, compute(source, interval, starts, declared, bounds,
@@ -154,34 +167,50 @@ def run(engine, source, days: int, label: str) -> None:
     full = time.perf_counter() - started
     print(f"{label}: full job (every statistic, {days} days, their weeks and months): "
           f"{full:.1f} s, {total} rows  [{load()}]", flush=True)
+    # The cycle computes a period once, when it closes: most days only the day itself.
     last = all_days[-1]
-    started = time.perf_counter()
-    for interval in INTERVALS:
-        start = period_start(interval, last)
-        period = {d for d in all_days if period_start(interval, d) == start}
-        compute(files_of(source, period), interval, [start], declared, bounds, engine=engine)
-    daily = time.perf_counter() - started
-    print(f"{label}: newly closed day {last} with its week and month: {daily:.2f} s  "
-          f"[{load()}]", flush=True)
+    seconds, _ = job([("day", last)])
+    print(f"{label}: a newly closed day ({last}): {seconds:.2f} s  [{load()}]", flush=True)
+    # A month's last day: the day, its ISO week and its month (the most one day closes).
+    month_end = max(d for d in all_days if (d + timedelta(days=1)).day == 1)
+    seconds, _ = job([(interval, period_start(interval, month_end)) for interval in INTERVALS])
+    print(f"{label}: a month's last day ({month_end}) with its week and month: "
+          f"{seconds:.2f} s  [{load()}]", flush=True)
+    print(f"{label}: peak memory of the process so far: {peak_rss()}", flush=True)
+
+
+def peak_rss() -> str:
+    import resource
+
+    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pings", type=int, default=10_000_000)
-    parser.add_argument("--days", type=int, default=31)
+    parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-spark", action="store_true")
     parser.add_argument("--spark-pings", type=int, default=None,
                         help="a smaller lake for Spark (default: the same lake)")
+    parser.add_argument("--lake", type=Path, default=None,
+                        help="keep the generated lake here, and reuse it if it is there")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="sempervirens-bench-engine-"))
     try:
         started = time.perf_counter()
-        source = generate(root / "lake", args.pings, args.days)
+        listing = args.lake / "source.json" if args.lake else None
+        if listing and listing.exists():
+            source = json.loads(listing.read_text())
+        else:
+            source = generate(args.lake or root / "lake", args.pings, args.days)
+            if listing:
+                listing.write_text(json.dumps(source))
         rows = duckdb.connect().execute(
             f"SELECT count(*) FROM read_parquet({_array(source['pings'])})").fetchone()
-        print(f"lake: {rows[0]:,} pings over {args.days} days, generated in "
+        print(f"lake: {rows[0]:,} pings over {args.days} days, ready in "
               f"{time.perf_counter() - started:.1f} s  [{load()}]", flush=True)
+        print(f"duckdb memory limit: {quarter_of_memory()} (the default, a quarter of RAM)")
         runner = open_runner("duckdb", threads=args.threads)
         try:
             run(runner, source, args.days, f"duckdb ({args.threads} threads)")

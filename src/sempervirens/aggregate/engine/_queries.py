@@ -138,18 +138,42 @@ GROUP BY i.project, i.period_start, b.name, key2
     return Query("installs", ("installs",), sql)
 
 
+def _clamped_cells(keys: tuple[str, str], events: str, bound: int, one_day: bool) -> str:
+    """CTE `cells` from `mapped`: each installation's events per cell, clamped to `bound`
+    per day, then summed over the period's days (a single GROUP BY when it is a day)."""
+    k1, k2 = keys
+    cell = f"period_start, project, client_id, {k1}, {k2}"
+    daily = (f"SELECT {cell}, LEAST({events}, {int(bound)}) AS events FROM mapped "
+             f"GROUP BY {cell}" + ("" if one_day else ", day"))
+    if one_day:
+        return f"cells AS ({daily})"
+    return (f"daily AS ({daily}),\n"
+            f"cells AS (SELECT {cell}, SUM(events) AS events FROM daily GROUP BY {cell})")
+
+
 def _capped(cells: str, keys: tuple[str, str], bound: int) -> str:
     """CTE `kept`: of each installation's cells in a period, the `bound` with the most
-    (bounded) events, ties broken by the keys: the same choice in every engine."""
+    (bounded) events, ties broken by the keys: the same choice in every engine.  Only
+    the installations with more cells than that are ranked: usually few, and a GROUP BY
+    and two joins cost far less than a window over every cell."""
     k1, k2 = keys
+    installation = ("x.period_start = c.period_start AND x.project = c.project "
+                    "AND x.client_id = c.client_id")
     return f"""
+crowded AS (
+  SELECT period_start, project, client_id FROM {cells}
+  GROUP BY period_start, project, client_id HAVING COUNT(*) > {int(bound)}
+),
 ranked AS (
-  SELECT period_start, project, client_id, {k1}, {k2}, events,
-    ROW_NUMBER() OVER (PARTITION BY period_start, project, client_id
-                       ORDER BY events DESC, {k1}, {k2}) AS cell_rank
-  FROM {cells}
+  SELECT c.period_start, c.project, c.client_id, c.{k1}, c.{k2}, c.events,
+    ROW_NUMBER() OVER (PARTITION BY c.period_start, c.project, c.client_id
+                       ORDER BY c.events DESC, c.{k1}, c.{k2}) AS cell_rank
+  FROM {cells} AS c SEMI JOIN crowded AS x ON {installation}
 ),
 kept AS (
+  SELECT c.period_start, c.project, c.client_id, c.{k1}, c.{k2}, c.events
+  FROM {cells} AS c ANTI JOIN crowded AS x ON {installation}
+  UNION ALL
   SELECT period_start, project, client_id, {k1}, {k2}, events FROM ranked
   WHERE cell_rank <= {int(bound)}
 )"""
@@ -163,7 +187,7 @@ def _tally(keys: tuple[str, str], users: str, events: str | None) -> str:
             f"{total} FROM kept GROUP BY project, period_start, {k1}, {k2}")
 
 
-def features(bounds: Bounds, with_events: bool) -> Query:
+def features(bounds: Bounds, with_events: bool, one_day: bool) -> Query:
     """Declared counters and labels (other labels of a declared labeled counter become
     OTHER); events summed per installation, cell and day, then clamped."""
     sql = f"""
@@ -186,15 +210,8 @@ mapped AS (
     AND dl.label = c.label
   WHERE {_kept('c', 'usage')} AND c.value > 0
 ),
-daily AS (
-  SELECT period_start, project, client_id, day, metric, label,
-    LEAST(SUM(value), {int(bounds.max_events_per_day)}) AS events
-  FROM mapped GROUP BY period_start, project, client_id, day, metric, label
-),
-cells AS (
-  SELECT period_start, project, client_id, metric, label, SUM(events) AS events
-  FROM daily GROUP BY period_start, project, client_id, metric, label
-),{_capped('cells', ('metric', 'label'), bounds.max_features)}
+{_clamped_cells(('metric', 'label'), 'SUM(value)', bounds.max_events_per_day, one_day)},
+{_capped('cells', ('metric', 'label'), bounds.max_features)}
 {_tally(('metric', 'label'), 'feature_users', 'feature_events' if with_events else None)}
 """
     return Query("features", ("feature_users",) + (("feature_events",) if with_events else ()),
@@ -204,36 +221,41 @@ cells AS (
 def timings(bounds: Bounds) -> Query:
     """Per installation and declared timing, its histogram merged over the period, its
     median bucket (the smallest where the running count reaches half the samples),
-    published by the lower bound in microseconds of its doubling: 2 ** (bucket // 4)."""
+    published by the lower bound in microseconds of its doubling: 2 ** (bucket // 4).
+
+    The histogram is merged by doubling before the running count: the median's
+    doubling is the doubling of the median bucket (the running count is monotone), and
+    the rows the window sorts are fewer."""
     sql = f"""
 WITH declared_timings AS (
   SELECT DISTINCT project, name FROM declared WHERE kind = 'timing'
 ),
 merged AS (
-  SELECT pr.period_start, t.project, t.client_id, t.metric, t.bucket,
+  SELECT pr.period_start, t.project, t.client_id, t.metric,
+    CAST(FLOOR(t.bucket / {BUCKETS_PER_DOUBLING}) AS INTEGER) AS doubling,
     SUM(t."count") AS samples
   FROM timings AS t {_in_periods('t')}
   JOIN declared_timings AS dt ON dt.project = t.project AND dt.name = t.metric
   WHERE {_kept('t', 'usage')} AND t."count" > 0
-  GROUP BY pr.period_start, t.project, t.client_id, t.metric, t.bucket
+  GROUP BY pr.period_start, t.project, t.client_id, t.metric,
+    CAST(FLOOR(t.bucket / {BUCKETS_PER_DOUBLING}) AS INTEGER)
 ),
 running AS (
-  SELECT period_start, project, client_id, metric, bucket,
-    SUM(samples) OVER (PARTITION BY period_start, project, client_id, metric ORDER BY bucket
+  SELECT period_start, project, client_id, metric, doubling,
+    SUM(samples) OVER (PARTITION BY period_start, project, client_id, metric ORDER BY doubling
                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS below,
     SUM(samples) OVER (PARTITION BY period_start, project, client_id, metric) AS total
   FROM merged
 ),
 medians AS (
-  SELECT period_start, project, client_id, metric, MIN(bucket) AS median_bucket,
+  SELECT period_start, project, client_id, metric, MIN(doubling) AS median_doubling,
     MAX(total) AS events
   FROM running WHERE 2 * below >= total
   GROUP BY period_start, project, client_id, metric
 ),
 public_buckets AS (
   SELECT period_start, project, client_id, metric, events,
-    CAST(CAST(POWER(2, FLOOR(median_bucket / {BUCKETS_PER_DOUBLING})) AS BIGINT) AS VARCHAR)
-      AS bucket
+    CAST(CAST(POWER(2, median_doubling) AS BIGINT) AS VARCHAR) AS bucket
   FROM medians
 ),{_capped('public_buckets', ('metric', 'bucket'), bounds.max_timings)}
 {_tally(('metric', 'bucket'), 'timing_users', None)}
@@ -241,7 +263,7 @@ public_buckets AS (
     return Query("timings", ("timing_users",), sql)
 
 
-def crashes(bounds: Bounds, with_events: bool) -> Query:
+def crashes(bounds: Bounds, with_events: bool, one_day: bool) -> Query:
     """Crash reports by (kind, version): a declared kind or OTHER (UNKNOWN when the
     ping has none), the ping's version mapped as for installs; reports counted per
     installation, cell and day, then clamped."""
@@ -263,15 +285,8 @@ mapped AS (
   FROM crash_pings AS cp {_version_joins('cp')}
   LEFT JOIN declared_kinds AS dk ON dk.project = cp.project AND dk.name = cp.crash_type
 ),
-daily AS (
-  SELECT period_start, project, client_id, day, kind, version,
-    LEAST(COUNT(*), {int(bounds.max_crashes_per_day)}) AS events
-  FROM mapped GROUP BY period_start, project, client_id, day, kind, version
-),
-cells AS (
-  SELECT period_start, project, client_id, kind, version, SUM(events) AS events
-  FROM daily GROUP BY period_start, project, client_id, kind, version
-),{_capped('cells', ('kind', 'version'), bounds.max_crash_cells)}
+{_clamped_cells(('kind', 'version'), 'COUNT(*)', bounds.max_crashes_per_day, one_day)},
+{_capped('cells', ('kind', 'version'), bounds.max_crash_cells)}
 {_tally(('kind', 'version'), 'crash_users', 'crash_events' if with_events else None)}
 """
     return Query("crashes", ("crash_users",) + (("crash_events",) if with_events else ()), sql)
@@ -293,8 +308,9 @@ def queries(interval: str, bounds: Bounds) -> tuple[Query, ...]:
     def released(name: str) -> bool:
         return interval in BY_NAME[name].intervals
 
-    chosen = [installs(), features(bounds, released("feature_events")), timings(bounds),
-              crashes(bounds, released("crash_events"))]
+    one_day = interval == "day"
+    chosen = [installs(), features(bounds, released("feature_events"), one_day),
+              timings(bounds), crashes(bounds, released("crash_events"), one_day)]
     if released("opt_outs"):
         chosen.append(opt_outs())
     return tuple(chosen)
