@@ -15,6 +15,7 @@ Zipf-like installations, then times with each engine:
 The load average is printed beside each figure (the machine may be shared).
 Usage: python bench/engine.py [--pings 10000000] [--days 90] [--threads 2]
                               [--skip-spark] [--spark-pings N] [--lake DIR]
+                              [--memory-limit 1GiB]
 """
 
 from __future__ import annotations
@@ -193,6 +194,8 @@ def main() -> None:
     parser.add_argument("--skip-spark", action="store_true")
     parser.add_argument("--spark-pings", type=int, default=None,
                         help="a smaller lake for Spark (default: the same lake)")
+    parser.add_argument("--memory-limit", default=None,
+                        help="DuckDB's memory limit (default: a quarter of RAM), e.g. 1GiB")
     parser.add_argument("--lake", type=Path, default=None,
                         help="keep the generated lake here, and reuse it if it is there")
     args = parser.parse_args()
@@ -210,8 +213,9 @@ def main() -> None:
             f"SELECT count(*) FROM read_parquet({_array(source['pings'])})").fetchone()
         print(f"lake: {rows[0]:,} pings over {args.days} days, ready in "
               f"{time.perf_counter() - started:.1f} s  [{load()}]", flush=True)
-        print(f"duckdb memory limit: {quarter_of_memory()} (the default, a quarter of RAM)")
-        runner = open_runner("duckdb", threads=args.threads)
+        limit = args.memory_limit or quarter_of_memory()
+        print(f"duckdb memory limit: {limit}", flush=True)
+        runner = open_runner("duckdb", threads=args.threads, memory_limit=limit)
         try:
             run(runner, source, args.days, f"duckdb ({args.threads} threads)")
         finally:
