@@ -10,9 +10,9 @@ from .security import SecurityHeaders
 
 
 def routes() -> list:
-    from . import api, catalogue, pages
+    from . import api, catalogue, notice_pages, pages
 
-    return [*api.routes, *catalogue.routes, *pages.routes]
+    return [*api.routes, *catalogue.routes, *pages.routes, *notice_pages.routes]
 
 
 __all__ = ["SecurityHeaders", "routes"]
