@@ -1,0 +1,32 @@
+"""The line diff behind /privacy/policy/v{N}/changes, and the seed policy every new store starts with."""
+
+from __future__ import annotations
+
+from sempervirens.public import notices
+from sempervirens.public._policy_diff import counts, line_diff
+from sempervirens.store import open_stores
+
+
+def test_changed_lines_are_marked_with_context_and_gaps():
+    old = "\n".join(f"line {i}" for i in range(1, 21))
+    new = old.replace("line 3", "line three").replace("line 18\n", "") + "\nline 21"
+    lines = line_diff(old, new)
+    marked = [(line.mark, line.text) for line in lines if line.mark in "+-"]
+    assert marked == [("-", "line 3"), ("+", "line three"), ("-", "line 18"), ("+", "line 21")]
+    assert counts(lines) == (2, 2)
+    assert [line.mark for line in lines].count("…") == 1  # lines 7 to 14 are left out
+    assert all(line.text != "line 10" for line in lines)
+    assert line_diff(old, old) == []
+
+
+def test_a_new_store_holds_the_seed_policy_as_version_1(tmp_path):
+    stores = open_stores(tmp_path, None, None)
+    try:
+        with stores.telemetry.connect() as connection:
+            policy = notices.policy(connection)
+            assert (policy["version"], policy["material"]) == (1, True)
+            assert policy["text"].startswith("Privacy Policy\n") and "Mozilla privacy policy" in policy["text"]
+            assert notices.header_values(connection) == (1, 1, None)
+            assert notices.notices(connection) == [] and notices.latest_recent(connection) is None
+    finally:
+        stores.dispose()
