@@ -88,7 +88,8 @@ def _write(args, change, action: str, purpose) -> tuple:
         with stores.telemetry.begin() as connection:
             result = change(connection)
             with stores.private.begin() as private:
-                audit.record(private, holder=_operator(), role="admin", action=action, purpose=purpose(result))
+                audit.record(private, holder=_operator(), role="admin", action=action,
+                             purpose=purpose(result))
     finally:
         stores.dispose()
     return config, result

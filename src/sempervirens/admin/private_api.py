@@ -116,7 +116,8 @@ async def transparency(request: Request) -> JSONResponse:
     def read() -> dict:
         with request.app.state.stores.private.connect() as connection:
             summary = audit.public_summary(connection)
-        return {**summary, "legal_requests": notices.read(request.app.state.stores.telemetry, notices.legal_report)}
+        legal = notices.read(request.app.state.stores.telemetry, notices.legal_report)
+        return {**summary, "legal_requests": legal}
     body = await asyncio.to_thread(read)
     return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})
 

@@ -283,7 +283,8 @@ async def transparency_page(request: Request) -> Response:
     def read() -> dict:
         with request.app.state.stores.private.connect() as connection:
             summary = audit.public_summary(connection)
-        return {**summary, "legal_requests": notices.read(request.app.state.stores.telemetry, notices.legal_report)}
+        legal = notices.read(request.app.state.stores.telemetry, notices.legal_report)
+        return {**summary, "legal_requests": legal}
 
     summary = await asyncio.to_thread(read)
     reads: dict[str, dict[str, int]] = {}

@@ -96,7 +96,8 @@ def notices_api(request: Request) -> Response:
 def policy_api(request: Request) -> Response:
     base = _base_url(request)
     rows = [{**row, "url": f"{base}/privacy/policy/v{row['version']}",
-             "changes_url": f"{base}/privacy/policy/v{row['version']}/changes" if row["version"] > 1 else None}
+             "changes_url": f"{base}/privacy/policy/v{row['version']}/changes"
+             if row["version"] > 1 else None}
             for row in _read(request, notices.policies)]
     return cached(request, orjson.dumps({"current": rows[0]["version"], "versions": rows}),
                   "application/json")

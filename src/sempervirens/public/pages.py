@@ -53,7 +53,8 @@ def _engine(request: Request):
 def index(request: Request) -> Response:
     engine = _engine(request)
     rows = [queries.headline(engine, p) for p in queries.projects(engine)]
-    return render(request, "index.html", projects=rows, latest_notice=notices.read(engine, notices.latest_recent))
+    return render(request, "index.html", projects=rows,
+                  latest_notice=notices.read(engine, notices.latest_recent))
 
 
 def project(request: Request) -> Response:
