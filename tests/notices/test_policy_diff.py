@@ -1,4 +1,5 @@
-"""The line diff behind /privacy/policy/v{N}/changes, and the seed policy every new store starts with."""
+"""The line diff behind /privacy/policy/v{N}/changes, the seed policy every new store starts
+with, and which notice the home page shows."""
 
 from __future__ import annotations
 
@@ -25,8 +26,26 @@ def test_a_new_store_holds_the_seed_policy_as_version_1(tmp_path):
         with stores.telemetry.connect() as connection:
             policy = notices.policy(connection)
             assert (policy["version"], policy["material"]) == (1, True)
-            assert policy["text"].startswith("Privacy Policy\n") and "Mozilla privacy policy" in policy["text"]
+            assert policy["text"].startswith("Privacy Policy\n")
+            assert "Mozilla privacy policy" in policy["text"]
             assert notices.header_values(connection) == (1, 1, None)
             assert notices.notices(connection) == [] and notices.latest_recent(connection) is None
+    finally:
+        stores.dispose()
+
+
+def test_the_home_page_notice_is_the_latest_of_the_last_30_days(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from sempervirens.admin.notices import post_notice
+
+    now = datetime.now(timezone.utc)
+    stores = open_stores(tmp_path, None, None)
+    try:
+        with stores.telemetry.begin() as connection:
+            post_notice(connection, "service", "Old news", "Long ago.\n", now=now - timedelta(days=31))
+            assert notices.latest_recent(connection, now) is None
+            recent = post_notice(connection, "service", "Fresh", "Today.\n", now=now - timedelta(days=29))
+            assert notices.latest_recent(connection, now)["id"] == recent
     finally:
         stores.dispose()
