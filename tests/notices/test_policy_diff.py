@@ -49,3 +49,24 @@ def test_the_home_page_notice_is_the_latest_of_the_last_30_days(tmp_path):
             assert notices.latest_recent(connection, now)["id"] == recent
     finally:
         stores.dispose()
+
+
+def test_publishing_and_reading_on_both_stores(tmp_path, store_kind, database_args):
+    from sempervirens.admin.notices import post_notice, publish_policy, record_legal_requests
+
+    urls = dict(zip(database_args[::2], database_args[1::2]))
+    stores = open_stores(tmp_path, urls.get("--database"), urls.get("--private-database"))
+    try:
+        with stores.telemetry.begin() as connection:
+            published = publish_policy(connection, "Version two.\n", "Shorter.", material=True)
+            fix = post_notice(connection, "service", "Fix", "Fixed.\n", corrects=published.notice_id)
+            record_legal_requests(connection, "2026Q1", received=3, complied_in_part=1,
+                                  complied_in_full=0, rejected=2, undisclosed="0-249")
+        with stores.telemetry.connect() as connection:
+            assert notices.header_values(connection) == (2, 2, None)
+            assert [n["id"] for n in notices.notices(connection)] == [fix, published.notice_id]
+            assert notices.notice(connection, published.notice_id)["corrected_by"] == [fix]
+            assert notices.policy(connection, 1)["published_at"].tzinfo is not None
+            assert notices.legal_report(connection)[0]["undisclosed"] == "0-249"
+    finally:
+        stores.dispose()
