@@ -1,37 +1,19 @@
 """A real server with a contact address, behind 127.0.0.1 as a trusted proxy (so a ping's
-address is the X-Forwarded-For it sends), and `sempervirens admin` run as an operator would."""
+address is the X-Forwarded-For it sends).  The helpers are in notice_helpers.py."""
 
 from __future__ import annotations
 
-import contextlib
-import io
+import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import pytest
 
-from _services.server import RunningServer, start_server
-from sempervirens import cli
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
 
-CONTACT = "privacy@example.org"
-
-
-def admin(server: RunningServer, *args: str) -> SimpleNamespace:
-    """`sempervirens admin ARGS` against the server's stores, as the command line runs it
-    (in this process: an import of the whole CLI per call would cost seconds)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = cli.main(["admin", *args, "--data-dir", str(server.data_dir)])
-        except SystemExit as error:  # argparse's usage errors
-            code = error.code
-    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
-
-
-def write(path: Path, text: str) -> str:
-    path.write_text(text, encoding="utf-8")
-    return str(path)
+from _services.server import start_server  # noqa: E402
+from notice_helpers import CONTACT  # noqa: E402
 
 
 @pytest.fixture

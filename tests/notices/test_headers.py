@@ -4,7 +4,7 @@ the latest security notice (protocol/headers.py), read from the store without a 
 from __future__ import annotations
 
 from _services.server import start_server
-from conftest import admin, write
+from notice_helpers import admin, write
 from pings import post, usage
 from sempervirens.admin.notices import post_notice, publish_policy
 from sempervirens.protocol.headers import POLICY_MATERIAL, POLICY_VERSION, SECURITY_NOTICE

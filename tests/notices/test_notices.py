@@ -8,7 +8,7 @@ import re
 
 import feedparser
 
-from conftest import admin, write
+from notice_helpers import admin, write
 from pings import new_id, post, usage
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)

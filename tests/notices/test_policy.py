@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import CONTACT, admin, write
+from notice_helpers import CONTACT, admin, write
 
 
 def test_the_seed_policy_is_version_1_and_the_privacy_page_links_it(notices_server, client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import admin
+from notice_helpers import admin
 
 COUNTS = ("--received", "7", "--complied-in-part", "2", "--complied-in-full", "1", "--rejected", "4")
 
