@@ -1,4 +1,5 @@
-"""The public face: statistics pages, the /api/v1 query API and dataset releases.
+"""The public face: statistics pages, the /api/v1 query API and dataset releases, and
+the privacy policy's versions and the public notices (notice_pages.py).
 
 Numbers come from the releases only (queries.py), never the pings, the lake or the
 private store; the catalogue (catalogue.py) lists what each project declared.
