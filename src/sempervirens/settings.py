@@ -125,6 +125,9 @@ SETTINGS = {
         Setting("privacy_doc", None,
                 "Markdown file shown at /privacy (default: the built-in description of what is "
                 "collected and published)."),
+        Setting("contact", None,
+                "The deployment's contact address for privacy questions and requests, shown on "
+                "/privacy and /privacy/policy (an e-mail address)."),
         Setting("public_max_age", 300,
                 "Seconds that browsers and caches may keep public pages and API answers "
                 "(Cache-Control max-age; an ETag allows revalidation).", int),

@@ -12,6 +12,7 @@ import os
 import sys
 
 from .. import settings
+from . import _notice_commands
 
 STORE_SETTINGS = ("data_dir", "database", "private_database", "lake")
 DEFAULT_EXPIRY_DAYS = 90
@@ -68,6 +69,7 @@ def register(subparsers) -> None:
     audit.add_argument("--month", help="YYYY-MM")
     audit.add_argument("--limit", type=int, default=100)
     audit.add_argument("--purpose", default="operations: audit review", help="why, for the audit log")
+    _notice_commands.register(commands, _command)  # policy, notice, transparency
 
 
 def _command(subparsers, name: str, help: str, func, *, secret: bool = False):

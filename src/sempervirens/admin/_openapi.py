@@ -99,5 +99,8 @@ PATHS = {
             "content": {"application/json": {"schema": {"type": "object", "properties": {
                 "private_reads": _rows({"month": _S, "purpose": _S, "reads": _N}),
                 "deletions": _rows({"month": _S, "deletions": _N}),
+                "legal_requests": _rows({"quarter": _S, "received": _N, "complied_in_part": _N,
+                                         "complied_in_full": _N, "rejected": _N,
+                                         "undisclosed": {"type": "string", "nullable": True}}),
                 "purposes": {"type": "array", "items": _S}}}}}}}}},
 }

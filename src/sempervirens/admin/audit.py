@@ -19,6 +19,9 @@ from .tables import audit_log, tombstones
 CATEGORIES = ("maintenance", "research", "funding-report", "security", "abuse", "access-request", "deletion",
               "legal", "operations")
 UNSPECIFIED, OTHER = "unspecified", "other"
+# Audited changes of what is published (admin/_notice_commands.py): not reads of private
+# data, so not counted as such in the public summary.
+PUBLICATIONS = ("policy-publish", "notice-post", "transparency-record")
 MAX_PURPOSE = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Never kept, even when a caller pastes one into the purpose: a token (the log must
@@ -59,6 +62,7 @@ def public_summary(connection: Connection) -> dict:
     """Private reads per month and purpose category, and deletions per month: counts only."""
     reads = connection.execute(
         select(audit_log.c.month, audit_log.c.category, func.count().label("reads"))
+        .where(audit_log.c.action.not_in(PUBLICATIONS))
         .group_by(audit_log.c.month, audit_log.c.category)
         .order_by(audit_log.c.month, audit_log.c.category)).mappings()
     deletions = connection.execute(

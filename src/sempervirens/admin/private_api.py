@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from ..aggregate import tables as aggregate_tables
 from ..protocol import ProtocolError, normalize_project
+from ..public import notices
 from ..protocol.errors import BadRequest
 from . import audit
 from ._auth import NO_STORE, authorize, require_project
@@ -114,7 +115,9 @@ async def audit_entries(request: Request) -> JSONResponse:
 async def transparency(request: Request) -> JSONResponse:
     def read() -> dict:
         with request.app.state.stores.private.connect() as connection:
-            return audit.public_summary(connection)
+            summary = audit.public_summary(connection)
+        legal = notices.read(request.app.state.stores.telemetry, notices.legal_report)
+        return {**summary, "legal_requests": legal}
     body = await asyncio.to_thread(read)
     return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})
 

@@ -32,6 +32,7 @@ from starlette.routing import Route
 from ..aggregate import tables as aggregate_tables
 from ..protocol import ProtocolError, normalize_project
 from ..protocol.errors import BadRequest, ServerError, Unauthorized
+from ..public import notices
 from ..store.schema import projects as registered_projects
 from . import _sessions, audit, tokens
 from ._auth import NO_STORE, check_token, failed, require_admin, require_project, throttle
@@ -281,7 +282,9 @@ async def transparency_page(request: Request) -> Response:
     """The public summary of the audit log: reads per month and purpose, deletions per month."""
     def read() -> dict:
         with request.app.state.stores.private.connect() as connection:
-            return audit.public_summary(connection)
+            summary = audit.public_summary(connection)
+        legal = notices.read(request.app.state.stores.telemetry, notices.legal_report)
+        return {**summary, "legal_requests": legal}
 
     summary = await asyncio.to_thread(read)
     reads: dict[str, dict[str, int]] = {}
@@ -289,5 +292,6 @@ async def transparency_page(request: Request) -> Response:
         reads.setdefault(row["month"], {})[row["purpose"]] = row["reads"]
     used = [p for p in summary["purposes"] if any(p in row for row in reads.values())]
     html = _templates().get_template("transparency.html").render(
-        request=request, parameters=None, reads=reads, purposes=used, deletions=summary["deletions"])
+        request=request, parameters=None, reads=reads, purposes=used, deletions=summary["deletions"],
+        legal_requests=summary["legal_requests"])
     return HTMLResponse(html, headers={"Cache-Control": "public, max-age=300"})

@@ -1,4 +1,5 @@
-"""The public face: statistics pages, the /api/v1 query API and dataset releases.
+"""The public face: statistics pages, the /api/v1 query API and dataset releases, and
+the privacy policy's versions and the public notices (notice_pages.py).
 
 Numbers come from the releases only (queries.py), never the pings, the lake or the
 private store; the catalogue (catalogue.py) lists what each project declared.
@@ -10,9 +11,9 @@ from .security import SecurityHeaders
 
 
 def routes() -> list:
-    from . import api, catalogue, pages
+    from . import api, catalogue, notice_pages, pages
 
-    return [*api.routes, *catalogue.routes, *pages.routes]
+    return [*api.routes, *catalogue.routes, *pages.routes, *notice_pages.routes]
 
 
 __all__ = ["SecurityHeaders", "routes"]

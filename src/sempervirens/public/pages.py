@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from ..model.domains import BREAKDOWNS
 from ..protocol import ProtocolError, normalize_project
 from ..protocol.errors import NotFound
-from . import datasets, queries
+from . import datasets, notices, queries
 from ._respond import cached
 
 HERE = Path(__file__).parent
@@ -53,7 +53,8 @@ def _engine(request: Request):
 def index(request: Request) -> Response:
     engine = _engine(request)
     rows = [queries.headline(engine, p) for p in queries.projects(engine)]
-    return render(request, "index.html", projects=rows)
+    return render(request, "index.html", projects=rows,
+                  latest_notice=notices.read(engine, notices.latest_recent))
 
 
 def project(request: Request) -> Response:
@@ -87,7 +88,8 @@ def privacy(request: Request) -> Response:
 
     settings = request.app.state.settings
     return render(request, "privacy.html", body=body, parameters=parameters(settings),
-                  guarantee=guarantee(_engine(request), settings))
+                  guarantee=guarantee(_engine(request), settings),
+                  policy=notices.read(_engine(request), notices.policy), contact=settings.get("contact"))
 
 
 def dataset_list(request: Request) -> Response:

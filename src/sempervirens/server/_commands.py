@@ -18,7 +18,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SERVE_SETTINGS = tuple(dict.fromkeys((
     "host", "port", "data_dir", "database", "private_database", "tls_cert", "tls_key",
     "trusted_proxies", "registered_projects_only", "workers", "queue_size", "batch_size", "log_level",
-    "releases_dir", "privacy_doc", "public_max_age", "aggregate_interval_seconds",
+    "releases_dir", "privacy_doc", "contact", "public_max_age", "aggregate_interval_seconds",
     "store_timeout", "max_connections", "header_timeout", "body_timeout", "keep_alive_timeout",
     *CYCLE_SETTINGS)))
 

@@ -24,15 +24,23 @@ _ACCEPTED_HEADERS = ((b"content-length", str(len(_ACCEPTED)).encode()), (b"conte
 
 
 class _AcceptedResponse:
-    """202 with a fixed body: what Response(_ACCEPTED, 202) sends, without building it per ping."""
+    """202 with a fixed body: what Response(_ACCEPTED, 202) sends, without building it per ping,
+    and the policy headers (protocol/headers.py) the server holds at the time."""
+
+    __slots__ = ("policy",)
+
+    def __init__(self, policy: tuple = ()) -> None:
+        self.policy = policy
 
     async def __call__(self, scope, receive, send) -> None:
         # A fresh header list each time: middleware may change it in place.
-        await send({"type": "http.response.start", "status": 202, "headers": list(_ACCEPTED_HEADERS)})
+        await send({"type": "http.response.start", "status": 202,
+                    "headers": [*_ACCEPTED_HEADERS, *self.policy]})
         await send({"type": "http.response.body", "body": _ACCEPTED})
 
 
-ACCEPTED = _AcceptedResponse()
+def _accepted(state) -> _AcceptedResponse:
+    return _AcceptedResponse(state.policy_headers.current())
 
 
 async def submit(request: Request) -> _AcceptedResponse:
@@ -54,7 +62,7 @@ async def submit(request: Request) -> _AcceptedResponse:
         raise BadRequest(error.message, field=error.field or None, code=error.code) from None
 
     if ping.client_id and await _in_time(state, forgotten(request.app, ping.client_id)):
-        return ACCEPTED  # a deleted client: dropped
+        return _accepted(state)  # a deleted client: dropped
     forwarded = headers.get(b"x-forwarded-for")
     ip = state.client_address(request.client.host if request.client else "",
                               forwarded.decode("latin-1") if forwarded else None)
@@ -70,7 +78,7 @@ async def submit(request: Request) -> _AcceptedResponse:
     except Rejected as error:
         raise BadRequest(f"the store cannot hold this ping ({error}); do not resend it",
                          code="unstorable") from None
-    return ACCEPTED
+    return _accepted(state)
 
 
 async def _in_time(state, check):

@@ -26,6 +26,7 @@ from ._guards import RequestGuard
 from ._health import StoreProbe, health
 from ._ingest import submit
 from ._logging import RateLimitedLog, new_request_id
+from ._policy_headers import PolicyHeaders
 from ._projects import ProjectRegistry
 from ..protocol.errors import ServerError, error_body, render
 from .openapi import openapi
@@ -76,6 +77,7 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
     app.state.client_address = ClientAddress(config["trusted_proxies"])
     app.state.registered_only = config["registered_projects_only"]
     app.state.projects = ProjectRegistry(stores.telemetry)
+    app.state.policy_headers = PolicyHeaders(stores.telemetry)  # on every 202 (protocol/headers.py)
     return app
 
 

@@ -97,3 +97,43 @@ access_log = Table(
     Column("document_id", String(UUID_LENGTH), nullable=False),
     Index("ix_access_log_received_at", "received_at"),  # retention and anomaly windows
 )
+
+# The privacy policy and the public notices (public/notices.py reads them, admin/notices.py
+# writes them): nothing here is about a user; every row is published.
+NOTICE_KINDS = ("policy-change", "security", "legal-request", "service")
+
+policy_versions = Table(
+    "policy_versions", telemetry,
+    Column("version", Integer, primary_key=True, autoincrement=False),  # 1: the seed policy
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("summary", Text(), nullable=False),
+    Column("material", Boolean, nullable=False),  # users are told of a material change
+    Column("text", Text(), nullable=False),  # Markdown
+    Column("sha256", String(64), nullable=False),
+    sqlalchemy.CheckConstraint("version >= 1", name="policy_versions_from_one"),
+)
+
+notices = Table(
+    "notices", telemetry,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(20), sqlalchemy.CheckConstraint(
+        f"kind IN ({', '.join(repr(k) for k in NOTICE_KINDS)})"), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text(), nullable=False),  # Markdown
+    Column("posted_at", DateTime(timezone=True), nullable=False),
+    # Never edited: a correction is a new notice naming the one it corrects.
+    Column("corrects", BigInteger().with_variant(Integer, "sqlite"), sqlalchemy.ForeignKey("notices.id")),
+)
+
+legal_requests = Table(
+    "legal_requests", telemetry,
+    Column("quarter", String(6), primary_key=True),  # 2026Q4
+    Column("received", Integer, nullable=False),
+    Column("complied_in_part", Integer, nullable=False),
+    Column("complied_in_full", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    # Requests the operator may not disclose, published as a range (NULL: none to report).
+    Column("undisclosed_low", Integer),
+    Column("undisclosed_high", Integer),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,119 @@
+"""The privacy policy's versions and the public notices, as pages, a feed and JSON.
+
+    GET /privacy/policy                    the current version of the privacy policy
+    GET /privacy/policy/v{N}               version N (every version stays reachable)
+    GET /privacy/policy/v{N}/changes       what changed from version N-1 to N, line by line
+    GET /notices, /notices/{id}            the public notices, newest first; one notice
+    GET /notices.atom                      the same as an Atom feed
+    GET /api/v1/notices                    the same as JSON
+    GET /api/v1/privacy/policy             the versions (number, date, summary, material), JSON
+
+The operator writes all of it (`sempervirens admin policy|notice`); Markdown is rendered
+with raw HTML off, so a document's own HTML is shown as text, never run.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import notices
+from ._atom import feed
+from ._policy_diff import counts, line_diff
+from ._respond import cached
+from .pages import not_found, render
+
+
+@functools.lru_cache(maxsize=1)
+def _markdown():
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def markdown(text: str) -> str:
+    return _markdown().render(text)
+
+
+def _read(request: Request, reader, *args):
+    return notices.read(request.app.state.stores.telemetry, reader, *args)
+
+
+def policy_page(request: Request) -> Response:
+    version = request.path_params.get("version")
+    shown = _read(request, notices.policy, version)
+    if shown is None:
+        return not_found(request)
+    versions = _read(request, notices.policies)
+    return render(request, "policy.html", policy=shown, body=markdown(shown["text"]),
+                  versions=versions, current=versions[0]["version"],
+                  contact=request.app.state.settings.get("contact"))
+
+
+def policy_changes(request: Request) -> Response:
+    version = request.path_params["version"]
+    new = _read(request, notices.policy, version)
+    if new is None:
+        return not_found(request)
+    old = _read(request, notices.policy, version - 1) if version > 1 else None
+    lines = line_diff(old["text"], new["text"]) if old else []
+    added, removed = counts(lines)
+    return render(request, "policy_changes.html", policy=new, previous=old, lines=lines,
+                  added=added, removed=removed)
+
+
+def notice_list(request: Request) -> Response:
+    return render(request, "notices.html", notices=_read(request, notices.notices))
+
+
+def notice_page(request: Request) -> Response:
+    shown = _read(request, notices.notice, request.path_params["notice_id"])
+    if shown is None:
+        return not_found(request)
+    corrected = _read(request, notices.notice, shown["corrects"]) if shown["corrects"] else None
+    return render(request, "notice.html", notice=shown, body=markdown(shown["body"]),
+                  corrected=corrected)
+
+
+def atom(request: Request) -> Response:
+    entries = _read(request, notices.notices)
+    policy = _read(request, notices.policy, None)
+    updated = max([policy["published_at"], *(n["posted_at"] for n in entries)])
+    body = feed(_base_url(request), entries, updated, markdown)
+    return cached(request, body, "application/atom+xml; charset=utf-8")
+
+
+def notices_api(request: Request) -> Response:
+    base = _base_url(request)
+    rows = [{**row, "url": f"{base}/notices/{row['id']}"} for row in _read(request, notices.notices)]
+    return cached(request, orjson.dumps({"notices": rows}), "application/json")
+
+
+def policy_api(request: Request) -> Response:
+    base = _base_url(request)
+    rows = [{**row, "url": f"{base}/privacy/policy/v{row['version']}",
+             "changes_url": f"{base}/privacy/policy/v{row['version']}/changes"
+             if row["version"] > 1 else None}
+            for row in _read(request, notices.policies)]
+    return cached(request, orjson.dumps({"current": rows[0]["version"], "versions": rows}),
+                  "application/json")
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+routes = [
+    Route("/privacy/policy", policy_page, methods=["GET"]),
+    Route("/privacy/policy/v{version:int}", policy_page, methods=["GET"]),
+    Route("/privacy/policy/v{version:int}/changes", policy_changes, methods=["GET"]),
+    Route("/notices", notice_list, methods=["GET"]),
+    Route("/notices.atom", atom, methods=["GET"]),
+    Route("/notices/{notice_id:int}", notice_page, methods=["GET"]),
+    Route("/api/v1/notices", notices_api, methods=["GET"]),
+    Route("/api/v1/privacy/policy", policy_api, methods=["GET"]),
+]

@@ -1,0 +1,117 @@
+"""Public notices: posted by `admin notice post`, read through the page, the Atom feed (parsed
+by feedparser, as a feed reader would), the JSON API and the home page; corrected only by a
+new notice; and no notice route shows an address or an installation id."""
+
+from __future__ import annotations
+
+import re
+
+import feedparser
+
+from notice_helpers import admin, write
+from pings import new_id, post, usage
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+NOTICE_ROUTES = ("/", "/notices", "/notices/1", "/notices/2", "/notices.atom", "/api/v1/notices",
+                 "/privacy", "/privacy/policy", "/privacy/policy/v1", "/privacy/policy/v2",
+                 "/privacy/policy/v2/changes", "/api/v1/privacy/policy", "/transparency",
+                 "/api/v1/transparency")
+
+
+def test_a_notice_is_on_the_page_the_feed_the_api_and_the_home_page(notices_server, client, tmp_path):
+    body = write(tmp_path / "breach.md", "We learned of a breach on **1 December**.\n\n"
+                                         "<script>alert(1)</script>\n\nRotate nothing: see the "
+                                         "[policy](/privacy/policy).\n")
+    posted = admin(notices_server, "notice", "post", "--kind", "security", "--title",
+                   "A security breach", "--body", body)
+    assert posted.returncode == 0 and "posted notice 1" in posted.stderr
+
+    page = client.get(notices_server.url + "/notices/1")
+    assert page.status_code == 200 and "A security breach" in page.text
+    assert "<strong>1 December</strong>" in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text and "<script>alert" not in page.text
+    listing = client.get(notices_server.url + "/notices").text
+    assert 'href="/notices/1"' in listing and 'href="/notices.atom"' in listing
+    assert 'data-testid="latest-notice"' in client.get(notices_server.url + "/").text
+
+    api = client.get(notices_server.url + "/api/v1/notices").json()["notices"]
+    assert [(n["id"], n["kind"], n["title"]) for n in api] == [(1, "security", "A security breach")]
+    assert api[0]["url"] == notices_server.url + "/notices/1" and api[0]["posted_at"].endswith("+00:00")
+
+    reply = client.get(notices_server.url + "/notices.atom")
+    assert reply.headers["content-type"].startswith("application/atom+xml")
+    feed = feedparser.parse(reply.content)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.version == "atom10" and feed.feed.title == "Sempervirens notices"
+    assert feed.feed.id and feed.feed.updated_parsed
+    assert any(link.rel == "self" and link.href.endswith("/notices.atom") for link in feed.feed.links)
+    [entry] = feed.entries
+    assert entry.title == "A security breach" and entry.id == notices_server.url + "/notices/1"
+    assert entry.link == notices_server.url + "/notices/1" and entry.updated_parsed
+    assert entry.tags[0].term == "security"
+    assert "<strong>1 December</strong>" in entry.content[0].value
+    assert "<script>" not in entry.content[0].value  # sanitised by the reader, escaped by us
+
+
+def test_a_correction_is_a_new_notice_linked_both_ways(notices_server, client, tmp_path):
+    first = write(tmp_path / "one.md", "Maintenance on Monday.\n")
+    assert admin(notices_server, "notice", "post", "--kind", "service", "--title", "Maintenance",
+                 "--body", first).returncode == 0
+    fixed = write(tmp_path / "two.md", "Maintenance on Tuesday, not Monday.\n")
+    corrected = admin(notices_server, "notice", "post", "--kind", "service", "--title",
+                      "Maintenance (corrected day)", "--body", fixed, "--corrects", "1")
+    assert corrected.returncode == 0, corrected.stderr
+
+    original = client.get(notices_server.url + "/notices/1").text
+    assert "Maintenance on Monday." in original  # never edited
+    assert 'data-testid="corrected-by"' in original and 'href="/notices/2"' in original
+    correction = client.get(notices_server.url + "/notices/2").text
+    assert 'data-testid="corrects"' in correction and 'href="/notices/1"' in correction
+    api = {n["id"]: n for n in client.get(notices_server.url + "/api/v1/notices").json()["notices"]}
+    assert api[1]["corrected_by"] == [2] and api[2]["corrects"] == 1
+    feed = feedparser.parse(client.get(notices_server.url + "/notices.atom").content)
+    newest = feed.entries[0]
+    assert any(link.rel == "related" and link.href.endswith("/notices/1") for link in newest.links)
+
+    listed = admin(notices_server, "notice", "list")
+    assert listed.returncode == 0 and listed.stdout.splitlines()[0].endswith("corrects 1")
+
+
+def test_bad_notices_are_refused_in_one_line_and_nothing_is_posted(notices_server, client, tmp_path):
+    good = write(tmp_path / "good.md", "Text.\n")
+    cases = [
+        (("--kind", "security", "--title", "t", "--body", write(tmp_path / "id.md",
+          f"The installation {new_id()} was affected.\n")), "installation id"),
+        (("--kind", "legal-request", "--title", "From 192.0.2.44", "--body", good), "IP address"),
+        (("--kind", "service", "--title", "t", "--body", write(tmp_path / "v6.md", "from 2001:db8::7\n")),
+         "IP address"),
+        (("--kind", "service", "--title", " ", "--body", good), "--title"),
+        (("--kind", "service", "--title", "x" * 201, "--body", good), "--title"),
+        (("--kind", "service", "--title", "t", "--body", write(tmp_path / "empty.md", "\n")), "empty"),
+        (("--kind", "service", "--title", "t", "--body", str(tmp_path / "missing.md")), "cannot read"),
+        (("--kind", "service", "--title", "t", "--body", good, "--corrects", "5"), "no such notice"),
+    ]
+    for args, expected in cases:
+        result = admin(notices_server, "notice", "post", *args)
+        assert result.returncode != 0, args
+        assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    usage_error = admin(notices_server, "notice", "post", "--kind", "gossip", "--title", "t", "--body", good)
+    assert usage_error.returncode == 2 and "invalid choice: 'gossip'" in usage_error.stderr
+    assert client.get(notices_server.url + "/api/v1/notices").json() == {"notices": []}
+
+
+def test_no_notice_route_shows_an_address_or_an_installation_id(notices_server, client, tmp_path):
+    client_id, address = new_id(), "198.51.100.77"
+    reply = post(client, notices_server.url, usage(client_id), headers={"X-Forwarded-For": address})
+    assert reply.status_code == 202
+    assert notices_server.access_log()[-1]["ip"] == address  # the server did see both
+    seed = admin(notices_server, "policy", "show").stdout
+    assert admin(notices_server, "policy", "publish", write(tmp_path / "v2.md", seed + "More.\n"),
+                 "--summary", "One more line.").returncode == 0
+    assert admin(notices_server, "notice", "post", "--kind", "service", "--title", "Hello",
+                 "--body", write(tmp_path / "n.md", "Hello.\n")).returncode == 0
+    for path in NOTICE_ROUTES:
+        answer = client.get(notices_server.url + path, headers={"X-Forwarded-For": address})
+        assert answer.status_code == 200, path
+        assert address not in answer.text and client_id not in answer.text, path
+        assert not UUID.search(answer.text), path
