@@ -102,9 +102,8 @@ def restore_command(args: argparse.Namespace) -> int:
         manifest = read_manifest(args.source)
         problems = verify(args.source)
         if problems:
-            for problem in problems:
-                print(f"sempervirens restore: {args.source}: {problem}", file=sys.stderr)
-            return _fail("restore", "the backup is damaged; nothing restored")
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            return _fail("restore", f"{args.source} is damaged: {problems[0]}{more}; nothing restored")
         check_restorable(manifest, deployment)
         held = target_holds_data(deployment)
         if held and not args.force:
