@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from _services.dump import dump_store
+
+TODAY = datetime.now(timezone.utc).date()
+CLOSED = [TODAY - timedelta(days=3), TODAY - timedelta(days=2)]  # sealable whatever the hour
 
 
 def run(*args: str, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from _services.server import start_server
-from ops_helpers import one_line_error, rows, run, store_args, tree, urls_of
+from ops_helpers import CLOSED, TODAY, one_line_error, rows, run, store_args, tree, urls_of
 from pings import new_id, post, usage
 from population import Ping, client, insert
 from sempervirens import settings
@@ -23,8 +23,6 @@ from sempervirens.store import open_stores
 from sempervirens.store.lake import Lake
 from sempervirens.store.schema import access_log, pings
 
-TODAY = datetime.now(timezone.utc).date()
-CLOSED = [TODAY - timedelta(days=3), TODAY - timedelta(days=2)]  # sealable whatever the hour
 
 
 def _dataset(releases, name: str = "day-2026-11-01-v1", release_id: int = 1):
