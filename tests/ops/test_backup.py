@@ -138,20 +138,20 @@ def test_backup_and_restore_refuse_missing_stores_and_create_nothing(tmp_path):
     assert not list(tmp_path.iterdir())  # no half-written backup left beside it either
 
 
-def test_a_restore_deletes_again_the_clients_deleted_since_the_backup(tmp_path):
-    data = tmp_path / "data"
+def test_a_restore_deletes_again_the_clients_deleted_since_the_backup(tmp_path, new_urls):
+    data, urls = tmp_path / "data", new_urls()
     gone, kept = client(), client()
-    _deployment(data, (None, None), [gone, kept], [*CLOSED, TODAY])
-    assert run("backup", tmp_path / "backup", "--data-dir", data).returncode == 0
-    deleted = run("admin", "delete", gone, "--data-dir", data)
+    _deployment(data, urls, [gone, kept], [*CLOSED, TODAY])
+    assert run("backup", tmp_path / "backup", *store_args(data, urls)).returncode == 0
+    deleted = run("admin", "delete", gone, *store_args(data, urls))
     assert deleted.returncode == 0, deleted.stderr
 
     # The deployment is brought back to the backup: the deletion must survive it.
-    restored = run("restore", tmp_path / "backup", "--data-dir", data, "--force")
+    restored = run("restore", tmp_path / "backup", *store_args(data, urls), "--force")
     assert restored.returncode == 0, restored.stderr
     assert "1 tombstone(s) carried over, 1 client(s) deleted again" in restored.stdout
 
-    stores = open_stores(data)
+    stores = open_stores(data, *urls)
     try:
         with stores.telemetry.connect() as connection:
             ping_clients = set(connection.execute(select(pings.c.client_id)).scalars())
