@@ -30,12 +30,16 @@ class Result:
 
 def run_checks(values: dict) -> list[Result]:
     from .store import store_urls
-    from .store.backup import shown, sqlite_path
+    from .store.backup import BackupError, shown, sqlite_path
 
     results = []
     urls = _urls(values, store_urls)
     for name, url in urls.items():
-        path = sqlite_path(url)
+        try:
+            path = sqlite_path(url)
+        except BackupError as error:
+            results.append(Result(f"{name} store", False, str(error)))
+            continue
         if path is not None and not path.is_file():
             results.append(Result(f"{name} store", False,
                                   f"no store at {path} (`sempervirens serve` creates it; check --data-dir)"))
@@ -64,13 +68,15 @@ def _store(name: str, url: str, where: str) -> list[Result]:
     from .store import create_store_engine
     from .store.migrations import config, current
 
-    engine = create_store_engine(url)
+    engine = None
     try:
+        engine = create_store_engine(url)
         heads = current(engine)
     except Exception as error:  # noqa: BLE001 - any driver error, said in one line without password
         return [Result(f"{name} store", False, f"{where} cannot be reached: {_first_line(error)}")]
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
     reachable = Result(f"{name} store", True, f"{where} reachable")
     head = ScriptDirectory.from_config(config(name)).get_current_head()
     at = heads[0] if heads else None

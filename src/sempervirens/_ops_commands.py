@@ -66,6 +66,10 @@ def _fail(command: str, message: str) -> int:
 
 
 def backup_command(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from sqlalchemy.exc import SQLAlchemyError
+
     from .store.backup import BackupError, backup, shown
 
     values = settings.resolve(args)
@@ -75,6 +79,8 @@ def backup_command(args: argparse.Namespace) -> int:
         manifest = backup(deployment, args.destination)
     except BackupError as error:
         return _fail("backup", f"{error}; nothing written")
+    except (SQLAlchemyError, sqlite3.Error) as error:
+        return _fail("backup", f"{_first_line(error)}; nothing written")
     except OSError as error:
         return _fail("backup", f"{error.filename or args.destination}: {error.strerror or error}; "
                                f"nothing written")
@@ -92,10 +98,18 @@ def backup_command(args: argparse.Namespace) -> int:
 
 
 def restore_command(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from sqlalchemy.exc import SQLAlchemyError
+
     from .store.backup import (BackupError, check_restorable, published_since, read_manifest,
                                restore, shown, target_holds_data, verify)
+    from .store.lake import LakeError
 
     values = settings.resolve(args)
+    if values["retention_days"] < 1:
+        return _fail("restore", f"--retention-days {values['retention_days']}: must be at least 1; "
+                                f"nothing restored")
     deployment = _deployment(values)
     print(f"stores: telemetry {shown(deployment.telemetry_url)}, private {shown(deployment.private_url)}")
     try:
@@ -116,17 +130,29 @@ def restore_command(args: argparse.Namespace) -> int:
                                     f"store would release their periods again; restore a newer "
                                     f"backup (docs/operations.md, 'Backups'); nothing restored")
         saved = _saved_tombstones(deployment, values)
-        report = restore(args.source, deployment)
-    except BackupError as error:
-        return _fail("restore", str(error))
+    except (BackupError, LakeError) as error:
+        return _fail("restore", f"{error}; nothing restored")
+    except (SQLAlchemyError, sqlite3.Error) as error:
+        return _fail("restore", f"{_first_line(error)}; nothing restored")
     except OSError as error:
-        return _fail("restore", f"{error.filename or args.source}: {error.strerror or error}")
+        return _fail("restore", f"{error.filename or args.source}: {error.strerror or error}; "
+                                f"nothing restored")
+    try:
+        report = restore(args.source, deployment)
+    except (BackupError, LakeError, SQLAlchemyError, sqlite3.Error, OSError) as error:
+        return _fail("restore", f"stopped part way: {_first_line(error)}; the target is incomplete: "
+                                f"fix the cause and restore again with --force")
     print(f"restored the telemetry store (revision {report.stores['telemetry']}) and the private "
           f"store (revision {report.stores['private']}) from the backup of {manifest['started_at']}")
     print(f"restored {report.lake_files} lake file(s) into {values['lake']}; "
           f"{len(report.releases_added)} published dataset(s) added, "
           f"{len(report.releases_kept)} already here left as they are")
-    return _after_restore(values, saved)
+    try:
+        return _after_restore(values, saved)
+    except (LakeError, SQLAlchemyError, sqlite3.Error, OSError) as error:
+        return _fail("restore", f"the stores were restored, but carrying out the deletions since "
+                                f"the backup and the retention purge failed: {_first_line(error)}; "
+                                f"fix the cause and restore again with --force")
 
 
 def _saved_tombstones(deployment, values: dict):
@@ -172,6 +198,11 @@ def _after_restore(values: dict, saved) -> int:
     finally:
         stores.dispose()
     return 0
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else type(error).__name__
 
 
 def check_command(args: argparse.Namespace) -> int:

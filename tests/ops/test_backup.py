@@ -200,3 +200,30 @@ def test_a_restore_refuses_to_let_published_periods_be_released_again(tmp_path):
     one_line_error(run("restore", tmp_path / "backup", "--data-dir", data, "--force"),
                    "published after this backup", "numpy/day-2026-11-02-v1", "nothing restored")
     assert tree(data) == before
+
+
+def test_bad_input_is_one_line_and_changes_nothing(tmp_path):
+    data = tmp_path / "data"
+    open_stores(data).dispose()
+    assert run("backup", tmp_path / "backup", "--data-dir", data).returncode == 0
+    target = tmp_path / "target"
+    cases = [
+        (("backup", tmp_path / "b2", "--database", "notaurl", "--private-database", "x"),
+         ("'notaurl' is not a database URL", "nothing written")),
+        (("restore", tmp_path / "backup", "--data-dir", target, "--retention-days", "0"),
+         ("--retention-days 0: must be at least 1",)),
+        (("restore", tmp_path / "backup", "--data-dir", target, "--database", "mysql://a@b/c",
+          "--private-database", f"sqlite:///{target}/p.db"),
+         ("backups handle SQLite and PostgreSQL stores only",)),
+        (("restore", tmp_path / "backup", "--data-dir", target, "--database", "postgresql://a@127.0.0.1:1/c",
+          "--private-database", "postgresql://a@127.0.0.1:1/d"),
+         ("is sqlite, the target postgresql://a@127.0.0.1:1/c is not",)),
+        (("restore", tmp_path / "nothing", "--data-dir", target), ("not a backup",)),
+    ]
+    for args, words in cases:
+        one_line_error(run(*args), *words)
+    assert not target.exists() and not (tmp_path / "b2").exists()
+
+    (tmp_path / "backup" / "manifest.json").write_text('{"format": 1, "stores": {}}')
+    one_line_error(run("restore", tmp_path / "backup", "--data-dir", target), "a field is missing")
+    assert not target.exists()

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from ._engines import create_store_engine
 
@@ -73,11 +74,18 @@ class RestoreReport:
 
 def shown(url: str) -> str:
     """A store's URL for messages: never its password."""
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a database URL)"
 
 
 def store_kind(url: str) -> str:
-    name = make_url(url).get_backend_name()
+    try:
+        name = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise BackupError(f"{url!r} is not a database URL (such as "
+                          f"postgresql://user@host/database)") from None
     if name not in ("sqlite", "postgresql"):
         raise BackupError(f"{shown(url)}: backups handle SQLite and PostgreSQL stores only")
     return name
@@ -85,6 +93,7 @@ def store_kind(url: str) -> str:
 
 def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite store; None for another database."""
+    store_kind(url)
     parsed = make_url(url)
     return Path(parsed.database) if parsed.get_backend_name() == "sqlite" and parsed.database else None
 
@@ -232,6 +241,15 @@ def read_manifest(source: str | os.PathLike) -> dict:
         raise BackupError(f"{path}: cannot be read as a backup manifest ({_first_line(error)})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError(f"{path}: unknown backup format")
+    try:
+        for name in STORES:
+            saved = manifest["stores"][name]
+            assert saved["kind"] in ("sqlite", "postgresql") and isinstance(saved["file"], str)
+        assert all(isinstance(f["bytes"], int) and isinstance(f["sha256"], str)
+                   for f in manifest["files"].values())
+        assert isinstance(manifest["started_at"], str)
+    except (KeyError, TypeError, AttributeError, AssertionError):
+        raise BackupError(f"{path}: not a manifest this release reads (a field is missing)") from None
     return manifest
 
 
@@ -257,6 +275,7 @@ def target_holds_data(deployment: Deployment) -> list[str]:
 
     held = []
     for name, url in zip(STORES, (deployment.telemetry_url, deployment.private_url)):
+        store_kind(url)
         path = sqlite_path(url)
         if path is not None and not path.exists():
             continue
