@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import re
 import shlex
 import shutil
@@ -23,18 +24,27 @@ from _services.server import start_server
 from pings import new_id, post, usage
 from sempervirens import cli, settings
 from sempervirens.model.limits import MAX_BODY_BYTES
+from sempervirens.store import open_stores
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNIT, ENV_FILE, NGINX = DEPLOY / "sempervirens.service", DEPLOY / "sempervirens.env.example", \
     DEPLOY / "nginx-sempervirens.conf"
+BACKUP_UNIT, BACKUP_TIMER = DEPLOY / "sempervirens-backup.service", DEPLOY / "sempervirens-backup.timer"
 HARDENING = ("User=sempervirens", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes",
              "PrivateTmp=yes", "Restart=on-failure", "UMask=0077", "CapabilityBoundingSet=",
              "StateDirectory=sempervirens", "EnvironmentFile=/etc/sempervirens/sempervirens.env")
 
 
-def _unit_value(key: str) -> str:
-    (line,) = [line for line in UNIT.read_text().splitlines() if line.startswith(f"{key}=")]
+def _unit_value(key: str, unit: Path = UNIT) -> str:
+    (line,) = [line for line in unit.read_text().splitlines() if line.startswith(f"{key}=")]
     return line.split("=", 1)[1]
+
+
+def _local(unit: Path, tmp_path) -> str:
+    """The unit with this machine's program and environment file."""
+    program = Path(sys.executable).with_name("sempervirens")
+    return (unit.read_text().replace("/opt/sempervirens/bin/sempervirens", str(program))
+            .replace("/etc/sempervirens/sempervirens.env", str(tmp_path / "env")))
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
@@ -42,16 +52,37 @@ def test_the_unit_is_hardened_and_systemd_accepts_every_line(tmp_path):
     text = UNIT.read_text()
     for line in HARDENING:
         assert re.search(rf"^{re.escape(line)}$", text, re.M), line
-    # The same unit with this machine's paths: systemd checks that the program exists.
+    # The same units with this machine's paths: systemd checks that the programs exist.
     (tmp_path / "env").write_text(ENV_FILE.read_text())
-    program = Path(sys.executable).with_name("sempervirens")
-    local = (text.replace("/opt/sempervirens/bin/sempervirens", str(program))
-             .replace("/etc/sempervirens/sempervirens.env", str(tmp_path / "env")))
-    (tmp_path / "sempervirens.service").write_text(local)
-    done = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "sempervirens.service")],
+    for unit in (UNIT, BACKUP_UNIT, BACKUP_TIMER):
+        (tmp_path / unit.name).write_text(_local(unit, tmp_path))
+    done = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / u.name) for u in
+                                                          (UNIT, BACKUP_UNIT, BACKUP_TIMER))],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == "", done.stderr  # an unknown key or a bad value is only a warning
+
+
+def test_the_backup_unit_makes_a_backup_and_removes_those_past_retention(tmp_path):
+    data, backups = tmp_path / "data", tmp_path / "backups"
+    open_stores(data).dispose()
+    old = backups / "2026-01-01T0430"
+    old.mkdir(parents=True)
+    os.utime(old, (time.time() - 31 * 86400,) * 2)
+    environment = {"PATH": "/usr/bin:/bin", "SEMPERVIRENS_DATA_DIR": str(data)}
+    if "PYTHONPATH" in os.environ:
+        environment["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    for key in ("ExecStart", "ExecStartPost"):
+        # systemd's own unescaping of the line, then the shell's words, as systemd runs it
+        line = (_unit_value(key, BACKUP_UNIT).replace("$$", "$").replace("%%", "%")
+                .replace("/opt/sempervirens/bin/sempervirens", f"{sys.executable} -m sempervirens")
+                .replace("/var/lib/sempervirens-backups", str(backups)))
+        done = subprocess.run(shlex.split(line), capture_output=True, text=True, env=environment,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+    (made,) = list(backups.iterdir())  # the new one; the 31-day-old one is gone
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d{4}", made.name)
+    assert (made / "manifest.json").is_file() and (made / "telemetry.sqlite").is_file()
 
 
 def test_the_unit_and_its_environment_file_name_real_commands_and_settings():
