@@ -24,6 +24,7 @@ from _services.server import start_server
 from pings import new_id, post, usage
 from sempervirens import cli, settings
 from sempervirens.model.limits import MAX_BODY_BYTES
+from sempervirens.protocol.errors import error_body
 from sempervirens.store import open_stores
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -104,7 +105,10 @@ def test_the_unit_and_its_environment_file_name_real_commands_and_settings():
     assert "127.0.0.1" in values["trusted_proxies"]
     assert len(values["secret_key"]) >= 32
     size = re.search(r"client_max_body_size (\d+)m;", NGINX.read_text())
-    assert size and int(size[1]) << 20 > MAX_BODY_BYTES  # the server's own 413 reaches clients
+    assert size and int(size[1]) << 20 == MAX_BODY_BYTES  # nginx refuses what the server would
+    refusal = re.search(r"return 413 '(.*)';", NGINX.read_text())
+    assert refusal and json.loads(refusal[1]) == error_body(
+        413, "payload_too_large", f"body is over {MAX_BODY_BYTES} bytes")  # the server's own answer
 
 
 def _nginx_config(tmp_path, upstream_port: int, http_port: int, https_port: int, cert: str, key: str) -> Path:
@@ -172,7 +176,9 @@ def test_nginx_in_front_of_a_real_server_passes_the_true_client_address(tmp_path
             reply = post(client, url, usage(), document_id=document_id, headers=forged)
             assert reply.status_code == 202, reply.text
             too_big = post(client, url, None, raw=b"x" * (MAX_BODY_BYTES + 10))
-            assert too_big.status_code == 413 and "error" in json.loads(too_big.text)  # the server's
+            assert too_big.status_code == 413
+            assert too_big.json()["error"]["code"] == "payload_too_large"
+            assert post(client, url, None, raw=b"x" * (MAX_BODY_BYTES - 100)).status_code == 400
             plain = httpx.get(f"http://127.0.0.1:{http_port}/healthz", follow_redirects=False)
             assert plain.status_code == 301 and plain.headers["location"].startswith("https://")
     finally:
