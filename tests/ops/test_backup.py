@@ -10,6 +10,7 @@ from datetime import date, datetime, time as clock, timedelta, timezone
 
 import httpx
 import pyarrow.parquet as pq
+import pytest
 from sqlalchemy import select
 
 from _services.server import start_server
@@ -44,6 +45,7 @@ def _deployment(data_dir, urls, clients: list[str], days: list[date]):
     assert sealed.returncode == 0, sealed.stderr
 
 
+@pytest.mark.slow
 def test_a_serving_deployment_backed_up_under_load_restores_elsewhere_the_same(tmp_path, new_urls):
     live, live_urls = tmp_path / "live", new_urls()
     _deployment(live, live_urls, [client() for _ in range(5)], CLOSED)

@@ -139,6 +139,7 @@ http {{
     return main
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
                     reason="nginx not installed (make test installs it)")
 def test_nginx_in_front_of_a_real_server_passes_the_true_client_address(tmp_path, tls_ca):
