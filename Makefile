@@ -25,7 +25,7 @@ demo: $(VENV)/.installed
 # PostgreSQL (and the other real parts) are started by the test session itself,
 # on loopback, and stopped when it ends: see tests/_services/.
 test: $(VENV)/.installed
-	scripts/ensure-debian-packages postgresql chromium openjdk-17-jre-headless
+	scripts/ensure-debian-packages postgresql chromium openjdk-17-jre-headless nginx
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # Benchmarks run in an environment of their own (they install the tools they

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "sempervirens.cycle._commands",  # aggregate
     "sempervirens.aggregate._commands",  # anomalies, purge
     "sempervirens._lake_commands",  # lake seal|list|verify (imports no store at module level)
+    "sempervirens._ops_commands",  # backup, restore, check (imports no store at module level)
 )
 
 
