@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             print(f"sempervirens {command}: {problem}", file=sys.stderr)
             return 2
-        return args.func(args) or 0
+        status = args.func(args) or 0
+        if status == 0:
+            _say_stores(args, command)
+        return status
     except BrokenPipeError:  # `sempervirens status | head`: the reader has all it wants
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing at exit either
         return 1
@@ -120,6 +123,19 @@ def _check_settings(args: argparse.Namespace) -> str | None:
         except ValueError as error:
             problem = f"--dns-server {values['dns_server']!r}: {error}"
     return problem
+
+
+def _say_stores(args: argparse.Namespace, command: str) -> None:
+    """One line on stderr: the stores a command used (after it succeeded, so that an
+    error stays one line).  `serve` and `init` say it themselves."""
+    if "database" not in (getattr(args, "settings", None) or ()) or command in ("serve", "init"):
+        return
+    from . import settings
+    from .store._commands import describe
+
+    telemetry, private = describe(settings.resolve(args))
+    print(f"sempervirens {command}: stores: telemetry {telemetry}, private {private}",
+          file=sys.stderr)
 
 
 def _unexpected(command: str, error: BaseException) -> int:

@@ -3,7 +3,7 @@
 Only `init` and `serve` create a store: any other command run against a directory
 or database that holds none refuses in one line naming where it looked, so that a
 command run from the wrong directory does not silently start a new, empty store.
-Every command says on stderr, in one line, which stores it uses.
+Every command says on stderr, in one line, which stores it used (sempervirens/cli.py).
 """
 
 from __future__ import annotations
@@ -39,13 +39,15 @@ def init(args: argparse.Namespace) -> int:
     except Exception as error:  # noqa: BLE001 - one line; the URL's password is never shown
         raise SystemExit(f"sempervirens init: cannot create the stores ({_first_line(error)})") \
             from None
-    print(f"stores ready: telemetry {telemetry}, private {private}")
+    print(f"sempervirens init: stores ready: telemetry {telemetry}, private {private}",
+          file=sys.stderr)
     return 0
 
 
 def open_existing(values: dict, command: str):
     """The stores of these settings, migrated; SystemExit (one line naming the store)
-    if one is missing or cannot be reached.  Says on stderr which stores are used."""
+    if one is missing or cannot be reached.  (The command line says which stores a
+    command used once it succeeded, so that an error stays one line.)"""
     from sqlalchemy import inspect
 
     from . import create_store_engine, open_stores
@@ -73,9 +75,6 @@ def open_existing(values: dict, command: str):
         if not tables & {"alembic_version", "sempervirens_migrations"}:
             raise refuse(f"no {role} store at {shown} (the database holds no Sempervirens "
                          f"tables): run `sempervirens init` with the same settings first")
-    telemetry, private = describe(values)
-    print(f"sempervirens {command}: stores: telemetry {telemetry}, private {private}",
-          file=sys.stderr)
     try:
         return open_stores(values["data_dir"], values["database"], values["private_database"])
     except Exception as error:  # noqa: BLE001 - a failed migration, in one line
