@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"sempervirens {command}: {problem}", file=sys.stderr)
             return 2
         status = args.func(args) or 0
+        sys.stdout.flush()  # a closed pipe is met here, not at exit where it cannot be caught
         if status == 0:
             _say_stores(args, command)
         return status

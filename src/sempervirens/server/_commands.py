@@ -63,6 +63,19 @@ def _open_stores(config: dict) -> str | None:
     return None
 
 
+def export(config: dict, args: argparse.Namespace | None, environ) -> None:
+    """Put the resolved settings in the environment: the workers, and the cycle inside
+    them, read theirs from it (one source for 1 or N workers), so that they use exactly
+    what `serve` resolved, whether it came from a flag, the environment or the file."""
+    path, named = settings.config_path(args, environ)
+    if named or os.path.exists(path):
+        environ[settings.CONFIG_ENV] = os.path.abspath(path)
+    for name, value in config.items():
+        if value is not None:
+            environ[settings.SETTINGS[name].env_var] = (
+                ",".join(value) if isinstance(value, tuple) else str(value))
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -77,15 +90,7 @@ def serve(args: argparse.Namespace) -> int:
     print(f"sempervirens serve: stores: telemetry {telemetry}, private {private}", file=sys.stderr)
     level = config["log_level"].upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Workers, and the cycle inside them, read their settings from the environment (one
-    # source for 1 or N workers): exactly what was resolved here, whatever its origin.
-    path, named = settings.config_path(args, os.environ)
-    if named or os.path.exists(path):
-        os.environ[settings.CONFIG_ENV] = os.path.abspath(path)
-    for name, value in config.items():
-        if value is not None:
-            os.environ[settings.SETTINGS[name].env_var] = (
-                ",".join(value) if isinstance(value, tuple) else str(value))
+    export(config, args, os.environ)
     scheme = "https" if config["tls_cert"] else "http"
     logging.getLogger("sempervirens.server").info(
         "serving on %s://%s:%s", scheme, config["host"], config["port"])
