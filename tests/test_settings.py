@@ -24,3 +24,9 @@ def test_flag_beats_environment_beats_default():
     values = settings.resolve(args, environ)
     assert values["port"] == 9001 and values["host"] == "::1"
     assert settings.resolve(None, {})["port"] == settings.SETTINGS["port"].default
+
+
+def test_the_operations_guide_says_where_the_configuration_file_is_and_the_order():
+    text = OPERATIONS.read_text()
+    assert settings.DEFAULT_CONFIG in text and settings.CONFIG_ENV in text and "--config" in text
+    assert "flag" in text and "environment variable" in text and "configuration file" in text
