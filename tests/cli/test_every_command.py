@@ -46,13 +46,16 @@ OUT_OF_RANGE = {
 }
 
 
+NO_BAD_VALUE = "(none known)"
+
+
 def bad_values(name: str) -> list[str]:
     s = settings.SETTINGS[name]
     values = [OUT_OF_RANGE[name]] if name in OUT_OF_RANGE else []
     if s.type in (int, float):
         values.append("many")
     elif s.type is str or s.type.__name__ == "comma-separated list":
-        values.append(BAD_TEXT[name])
+        values.append(BAD_TEXT.get(name, NO_BAD_VALUE))
     else:  # a parsing function of its own: an empty value is never a setting
         values.append(BAD_TEXT.get(name, "!"))
     return values
@@ -100,6 +103,9 @@ def test_an_unknown_option_is_one_line(path, capsys):
 @pytest.mark.parametrize("path, name, value", CASES,
                          ids=[f"{' '.join(p)} {n}={v!r}" for p, n, v in CASES])
 def test_a_bad_setting_is_one_line_naming_it(path, name, value, tmp_path, capsys):
+    if value == NO_BAD_VALUE:
+        pytest.fail(f"a new text setting, {name}: add a value it refuses to BAD_TEXT "
+                    f"(and make settings.check refuse it)")
     parser = LEAVES[path]
     if value == "A FILE":
         value = str(tmp_path / "empty.toml")
@@ -131,3 +137,19 @@ def test_no_command_but_serve_and_init_creates_a_store(path, tmp_path, capsys):
         assert ran.status != 0, ran
         assert len(ran.err_lines) == 1, ran.err
     assert not data_dir.exists()
+
+
+def test_help_lists_the_users_commands_apart_from_the_operators(capsys):
+    shown = run(capsys, "--help")
+    users, operators = shown.out.split("your installation")[1].split("running a collection server")
+    for name in ("status", "show", "opt-out", "forget", "send"):
+        assert f"\n  {name} " in users and f"\n  {name} " not in operators
+    for name in ("init", "serve", "aggregate", "release", "admin", "purge", "simulate"):
+        assert f"\n  {name} " in operators and f"\n  {name} " not in users
+
+
+def test_simulate_sends_nowhere_unless_told(capsys, tmp_path):
+    ran = run(capsys, "simulate", "--data-dir", str(tmp_path))
+    assert ran.status == 2 and ran.err_lines == [
+        "sempervirens simulate: the following arguments are required: --endpoint "
+        "(see `sempervirens simulate --help`)"]
