@@ -357,18 +357,21 @@ def add_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
 
     The parser also gets --config, and remembers the names (`args.settings`) so that
     the command line checks exactly the settings a command uses before it runs."""
-    if "--config" not in parser._option_string_actions:
-        parser.add_argument("--config", metavar="FILE", default=None,
-                            help=f"configuration file (TOML; env: {CONFIG_ENV}) "
-                                 f"[default: {DEFAULT_CONFIG} if it exists]")
+    group = getattr(parser, "_settings_group", None)
+    if group is None:  # one group in --help, saying where values come from
+        group = parser._settings_group = parser.add_argument_group(
+            "settings (flag, else environment variable, else configuration file, else default)")
+        group.add_argument("--config", metavar="FILE", default=None,
+                           help=f"configuration file (TOML, keys as the settings' names; env: "
+                                f"{CONFIG_ENV}) [default: {DEFAULT_CONFIG} if it exists]")
     parser.set_defaults(settings=tuple(dict.fromkeys(
         (*(parser.get_default("settings") or ()), *names))),
         command_name=parser.prog.partition(" ")[2])  # "admin token create", for messages
     for name in names:
         s = SETTINGS[name]
         shown = "" if s.default in (None, ()) else f" [default: {_show(s.default)}]"
-        parser.add_argument(s.flag, dest=s.name, type=s.type, default=None,
-                            help=f"{s.help}{shown} (env: {s.env_var})")
+        group.add_argument(s.flag, dest=s.name, type=s.type, default=None,
+                           help=f"{s.help}{shown} (env: {s.env_var})")
 
 
 def resolve(args: argparse.Namespace | None = None, environ: dict | None = None, **overrides) -> dict:

@@ -35,7 +35,9 @@ def register(subparsers) -> None:
     token_commands = token.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
     create = _command(token_commands, "create", "create a token and print it once", token_create,
                       example="admin token create --role maintainer --project mypkg --holder alice")
-    create.add_argument("--role", choices=("admin", "maintainer"), required=True)
+    create.add_argument("--role", choices=("admin", "maintainer"), required=True,
+                        help="admin: every project and the operator's pages; maintainer: the "
+                             "private statistics of one --project")
     create.add_argument("--project", help="the project of a maintainer token")
     create.add_argument("--holder", default="", help="who receives it (shown in the audit log)")
     _expires(create)

@@ -30,12 +30,14 @@ def register(subparsers) -> None:
 
 
 def init(args: argparse.Namespace) -> int:
+    from ..progress import Progress
     from . import open_stores
 
     values = settings.resolve(args)
     telemetry, private = describe(values)
     try:
-        open_stores(values["data_dir"], values["database"], values["private_database"]).dispose()
+        with Progress("init: create and migrate the stores", total=None):
+            open_stores(values["data_dir"], values["database"], values["private_database"]).dispose()
     except Exception as error:  # noqa: BLE001 - one line; the URL's password is never shown
         raise SystemExit(f"sempervirens init: cannot create the stores ({_first_line(error)})") \
             from None
