@@ -224,8 +224,9 @@ def check(values: dict, names) -> str | None:
     flag = {name: SETTINGS[name].flag for name in SETTINGS}
     if "port" in names and not 1 <= values["port"] <= 65535:
         return f"--port {values['port']}: must be from 1 to 65535"
-    if "host" in names and not str(values["host"]).strip():
-        return "--host: empty"
+    for name in ("host", "data_dir"):
+        if name in names and not str(values[name]).strip():
+            return f"{flag[name]}: empty"
     if "log_level" in names and str(values["log_level"]).lower() not in LOG_LEVELS:
         return f"--log-level {values['log_level']}: must be one of {', '.join(LOG_LEVELS)}"
     for name in _AT_LEAST_ONE:
