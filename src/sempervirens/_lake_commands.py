@@ -82,7 +82,7 @@ def seal_command(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from .aggregate.anomalies import excluded_documents
-    from .store._commands import open_existing
+    from .store._existing import open_existing
     from .store.lake import LakeError, seal
 
     values = settings.resolve(args)

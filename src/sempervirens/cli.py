@@ -23,7 +23,7 @@ COMMAND_GROUPS = (
         "sempervirens.client._commands",  # status, opt-in, opt-out, show, send, forget
     )),
     ("running a collection server (operators)", (
-        "sempervirens.store._commands",  # init
+        "sempervirens._store_commands",  # init (imports no store at module level)
         "sempervirens.server._commands",  # serve
         "sempervirens.cycle._commands",  # aggregate, release
         "sempervirens.aggregate._commands",  # anomalies, purge
@@ -132,7 +132,7 @@ def _say_stores(args: argparse.Namespace, command: str) -> None:
     if "database" not in (getattr(args, "settings", None) or ()) or command in ("serve", "init"):
         return
     from . import settings
-    from .store._commands import describe
+    from .store._existing import describe
 
     telemetry, private = describe(settings.resolve(args))
     print(f"sempervirens {command}: stores: telemetry {telemetry}, private {private}",

@@ -185,7 +185,7 @@ SETTINGS = {
 
 def validate(values: dict) -> None:
     """Refuse settings the release cannot keep its promises with: SystemExit, one line.
-    Called by the commands before they run anything (never inside a request or a cycle)."""
+    (The command line checks the same, among the rest, with `check` before a command runs.)"""
     problem = _promise_problem(values, SETTINGS)
     if problem:
         raise SystemExit(f"sempervirens: {problem}")

@@ -136,7 +136,7 @@ def _metrics(parser, *, required: bool) -> None:
 
 
 def _open(args):
-    from ..store._commands import open_existing
+    from ..store._existing import open_existing
 
     config = settings.resolve(args)
     return config, open_existing(config, args.command_name)

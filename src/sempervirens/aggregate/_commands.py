@@ -40,7 +40,7 @@ def _at_least_one(value: str) -> int:
 
 def open_stores_of(args: argparse.Namespace):
     """The resolved settings (checked by the command line already) and the existing stores."""
-    from ..store._commands import open_existing
+    from ..store._existing import open_existing
 
     config = settings.resolve(args)
     logging.basicConfig(level=config["log_level"].upper(),

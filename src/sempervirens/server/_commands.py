@@ -84,7 +84,7 @@ def serve(args: argparse.Namespace) -> int:
     if problem:
         print(f"sempervirens serve: {problem}", file=sys.stderr)
         return 2
-    from ..store._commands import describe
+    from ..store._existing import describe
 
     telemetry, private = describe(config)
     print(f"sempervirens serve: stores: telemetry {telemetry}, private {private}", file=sys.stderr)

@@ -47,7 +47,7 @@ def _at_least_one(value: str) -> int:
 def simulate(args: argparse.Namespace) -> int:
     from urllib.parse import urlsplit
 
-    from ..store._commands import open_existing
+    from ..store._existing import open_existing
     from .run import simulate as run
 
     if urlsplit(args.endpoint).scheme not in ("http", "https") or not urlsplit(args.endpoint).hostname:

@@ -1,4 +1,4 @@
-"""`sempervirens init` creates the stores; every other command opens existing ones.
+"""Stores for the commands: `init` creates them; every other command opens existing ones.
 
 Only `init` and `serve` create a store: any other command run against a directory
 or database that holds none refuses in one line naming where it looked, so that a
@@ -12,21 +12,6 @@ import argparse
 import sys
 
 from .. import settings
-
-STORE_SETTINGS = ("data_dir", "database", "private_database", "log_level")
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "init", help="create the stores (telemetry and private) and bring their schema up to date",
-        description="Create the telemetry store and the private store (SQLite files in "
-                    "--data-dir, or the databases of --database and --private-database, "
-                    "which must exist and be empty or already Sempervirens stores) and run "
-                    "their migrations. `serve` does this too; every other command refuses a "
-                    "missing store.",
-        epilog="example: sempervirens init --data-dir /var/lib/sempervirens")
-    settings.add_arguments(parser, *STORE_SETTINGS)
-    parser.set_defaults(func=init)
 
 
 def init(args: argparse.Namespace) -> int:
