@@ -93,9 +93,11 @@ def register(subparsers) -> None:
     audit.add_argument("--purpose", default="operations: audit review", help="why, for the audit log")
 
 
-def _command(subparsers, name: str, help: str, func, *, example: str, secret: bool = False):
+def _command(subparsers, name: str, help: str, func, *, example: str | None = None,
+             secret: bool = False):
+    # Every command shows an example (tests/cli/test_every_command.py asks for one).
     parser = subparsers.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
-                                   epilog=f"example: sempervirens {example}")
+                                   epilog=f"example: sempervirens {example}" if example else None)
     settings.add_arguments(parser, *STORE_SETTINGS, *(("secret_key",) if secret else ()))
     parser.set_defaults(func=func)
     return parser
