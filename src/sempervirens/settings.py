@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -251,6 +252,9 @@ def check(values: dict, names) -> str | None:
         return "secret_key (SEMPERVIRENS_SECRET_KEY): must be at least 32 characters"
     if "ip_hash_key" in names and values["ip_hash_key"] is not None and not values["ip_hash_key"]:
         return "ip_hash_key (SEMPERVIRENS_IP_HASH_KEY): empty"
+    if "contact" in names and values["contact"] is not None \
+            and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", values["contact"]):
+        return f"--contact {values['contact']!r}: not an e-mail address"
     for name in ("database", "private_database"):
         if name in names and values[name] is not None and "://" not in values[name]:
             return (f"{flag[name]}: not a database URL such as postgresql://USER@HOST/NAME "

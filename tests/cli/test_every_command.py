@@ -33,6 +33,7 @@ BAD_TEXT = {
     "privacy_doc": "/nonexistent/privacy.md",
     "trusted_proxies": "10.0.0.300",
     "lake": " ",
+    "contact": "nobody",
 }
 # Values of the right type out of their range (the examples among them).
 OUT_OF_RANGE = {
