@@ -73,7 +73,7 @@ def required_arguments(parser: argparse.ArgumentParser, client_id: str) -> list[
         if action.option_strings:
             if action.required:
                 words += [action.option_strings[0],
-                          (action.choices and list(action.choices)[0]) or "http://127.0.0.1:9"]
+                          (action.choices and list(action.choices)[0]) or _accepted(action)]
         elif action.nargs not in ("?", "*"):
             words.append(client_id if action.metavar == "CLIENT_ID" else "mypkg")
     return words
@@ -81,3 +81,14 @@ def required_arguments(parser: argparse.ArgumentParser, client_id: str) -> list[
 
 def flag(name: str) -> str:
     return settings.SETTINGS[name].flag
+
+
+def _accepted(action: argparse.Action) -> str:
+    """A value this option's type accepts (a URL for --endpoint, a number for a count...)."""
+    for candidate in ("http://127.0.0.1:9", "1", "2026-01", "2026Q1", "x"):
+        try:
+            (action.type or str)(candidate)
+        except (ValueError, TypeError, argparse.ArgumentTypeError):
+            continue
+        return candidate
+    return "x"
