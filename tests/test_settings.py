@@ -24,3 +24,22 @@ def test_flag_beats_environment_beats_default():
     values = settings.resolve(args, environ)
     assert values["port"] == 9001 and values["host"] == "::1"
     assert settings.resolve(None, {})["port"] == settings.SETTINGS["port"].default
+
+
+def test_the_operations_guide_says_where_the_configuration_file_is_and_the_order():
+    text = OPERATIONS.read_text()
+    assert settings.DEFAULT_CONFIG in text and settings.CONFIG_ENV in text and "--config" in text
+    assert "flag" in text and "environment variable" in text and "configuration file" in text
+
+
+def test_the_configuration_files_shown_in_the_guide_are_valid(tmp_path):
+    import re
+
+    sections = re.split(r"^## ", OPERATIONS.read_text(), flags=re.M)
+    text = "".join(s for s in sections if s.startswith(("Running the server", "Configuration")))
+    examples = re.findall(r"```toml\n(.*?)```", text, re.S)
+    assert len(examples) >= 2
+    for number, example in enumerate(examples):
+        path = tmp_path / f"example-{number}.toml"
+        path.write_text(example)
+        assert settings.read_config(str(path))  # every key a setting, every value of its type

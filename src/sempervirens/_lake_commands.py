@@ -19,24 +19,34 @@ STORE_SETTINGS = ("data_dir", "database", "private_database", "log_level", "lake
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "lake", help="seal closed days into the Parquet lake, list and verify it",
-        description="The lake keeps closed UTC days of pings as Parquet files (docs/lake.md).")
+        description="The lake keeps closed UTC days of pings as Parquet files (docs/lake.md).",
+        epilog="example: sempervirens lake list --data-dir /var/lib/sempervirens")
     commands = parser.add_subparsers(dest="lake_command", metavar="SUBCOMMAND")
     parser.set_defaults(func=lambda args: _usage(parser))
 
     seal = commands.add_parser(
         "seal", help="seal every closed day now, and say what was sealed",
         description="Seal every UTC day that ended more than the grace period ago and is not "
-                    "sealed yet, and the late pings of sealed days.")
+                    "sealed yet, and the late pings of sealed days.",
+        epilog="example: sempervirens lake seal --through 2026-11-30")
     settings.add_arguments(seal, *STORE_SETTINGS, "seal_grace_hours")
     seal.add_argument("--through", metavar="YYYY-MM-DD", type=_day, default=None,
                       help="seal no day after this one")
     seal.set_defaults(func=seal_command)
 
-    listing = commands.add_parser("list", help="list sealed days: rows, files, bytes, rewrites")
+    listing = commands.add_parser(
+        "list", help="list sealed days: rows, files, bytes, rewrites",
+        description="List the sealed days of the lake: rows per table, files, bytes, late "
+                    "files and the rewrites made for deletion requests.",
+        epilog="example: sempervirens lake list --lake s3://bucket/sempervirens/lake")
     settings.add_arguments(listing, "data_dir", "lake")
     listing.set_defaults(func=list_command)
 
-    verify = commands.add_parser("verify", help="re-read every file and check its sha256")
+    verify = commands.add_parser(
+        "verify", help="re-read every file and check its sha256",
+        description="Re-read every file of the lake and compare it with the sha256 its "
+                    "manifest recorded; each mismatch or missing file is one line.",
+        epilog="example: sempervirens lake verify --data-dir /var/lib/sempervirens")
     settings.add_arguments(verify, "data_dir", "lake")
     verify.set_defaults(func=verify_command)
 
@@ -57,16 +67,22 @@ def _lake(values: dict, command: str):
     from .store.lake import Lake, LakeError
 
     try:
-        return Lake(values["lake"])  # settings.resolve() defaults it to <data_dir>/lake
+        lake = Lake(values["lake"])  # settings.resolve() defaults it to <data_dir>/lake
     except LakeError as error:
         raise SystemExit(f"sempervirens lake {command}: {error}") from None
+    return lake
+
+
+def _say_lake(command: str, lake) -> None:
+    """Which lake a command uses, once its manifest was read (an error stays one line)."""
+    print(f"sempervirens lake {command}: lake: {lake.location}", file=sys.stderr)
 
 
 def seal_command(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from .aggregate.anomalies import excluded_documents
-    from .store import open_stores
+    from .store._existing import open_existing
     from .store.lake import LakeError, seal
 
     values = settings.resolve(args)
@@ -80,10 +96,12 @@ def seal_command(args: argparse.Namespace) -> int:
               f"hours ago yet (seal_grace_hours); nothing done", file=sys.stderr)
         return 2
     try:
-        stores = open_stores(values["data_dir"], values["database"], values["private_database"])
-    except (SQLAlchemyError, OSError) as error:
-        print(f"sempervirens lake seal: cannot open the store: {_first_line(error)}", file=sys.stderr)
+        lake.manifest()  # a damaged lake is said before anything else is opened
+    except LakeError as error:
+        print(f"sempervirens lake seal: {error}", file=sys.stderr)
         return 1
+    stores = open_existing(values, "lake seal")
+    _say_lake("seal", lake)
     try:
         report = seal(stores.telemetry, lake, now=now, grace=grace,
                       excluded=lambda day: excluded_documents(stores.telemetry, day),
@@ -118,6 +136,7 @@ def list_command(args: argparse.Namespace) -> int:
     except LakeError as error:
         print(f"sempervirens lake list: {error}", file=sys.stderr)
         return 1
+    _say_lake("list", lake)
     if not days:
         print(f"(no sealed day in {lake.location})")
         return 0
@@ -146,6 +165,7 @@ def verify_command(args: argparse.Namespace) -> int:
     except LakeError as error:
         print(f"sempervirens lake verify: {error}", file=sys.stderr)
         return 1
+    _say_lake("verify", lake)
     for problem in problems:
         print(f"sempervirens lake verify: {problem}", file=sys.stderr)
     if problems:

@@ -1,15 +1,18 @@
 """Every operator setting, declared once: name, default, help.
 
 A setting is read from its command-line flag, then from its environment variable
-SEMPERVIRENS_<NAME>, then from its default.  docs/operations.md lists them all (a
-test fails when one is missing there).  The embedded client has settings of its own,
-read from the environment only: see sempervirens/client/_config.py.
+SEMPERVIRENS_<NAME>, then from the configuration file (TOML, its keys the settings'
+names: --config, else SEMPERVIRENS_CONFIG, else DEFAULT_CONFIG if it exists), then
+from its default.  docs/operations.md lists them all (a test fails when one is
+missing there).  The embedded client has settings of its own, read from the
+environment only: see sempervirens/client/_config.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -186,36 +189,204 @@ SETTINGS = {
 
 def validate(values: dict) -> None:
     """Refuse settings the release cannot keep its promises with: SystemExit, one line.
-    Called by the commands before they run anything (never inside a request or a cycle)."""
+    (The command line checks the same, among the rest, with `check` before a command runs.)"""
+    problem = _promise_problem(values, SETTINGS)
+    if problem:
+        raise SystemExit(f"sempervirens: {problem}")
+
+
+def _promise_problem(values: dict, names) -> str | None:
+    """The first of these settings that breaks a promise of the release, as one line."""
     for name in ("dp_epsilon_day", "dp_epsilon_week", "dp_epsilon_month"):
-        if not values[name] > 0:
-            raise SystemExit(f"sempervirens: {name} must be positive (got {values[name]})")
-    if not 0 < values["dp_delta"] < 1e-3:
-        raise SystemExit(f"sempervirens: dp_delta must be between 0 and 0.001 "
-                         f"(got {values['dp_delta']})")
-    if not values["release_grace_hours"] >= 0:
-        raise SystemExit("sempervirens: release_grace_hours must be 0 or more "
-                         f"(got {values['release_grace_hours']})")
+        if name in names and not values[name] > 0:
+            return f"{name} must be positive (got {values[name]})"
+    if "dp_delta" in names and not 0 < values["dp_delta"] < 1e-3:
+        return f"dp_delta must be between 0 and 0.001 (got {values['dp_delta']})"
+    if "release_grace_hours" in names and not values["release_grace_hours"] >= 0:
+        return f"release_grace_hours must be 0 or more (got {values['release_grace_hours']})"
     for name in SETTINGS:
-        if name.startswith("bound_") and not values[name] >= 1:
-            raise SystemExit(f"sempervirens: {name} must be 1 or more (got {values[name]})")
-    if values["k_anonymity"] < 1:
-        raise SystemExit("sempervirens: k_anonymity must be 1 or more "
-                         f"(got {values['k_anonymity']})")
+        if name in names and name.startswith("bound_") and not values[name] >= 1:
+            return f"{name} must be 1 or more (got {values[name]})"
+    if "k_anonymity" in names and values["k_anonymity"] < 1:
+        return f"k_anonymity must be 1 or more (got {values['k_anonymity']})"
+    return None
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_AT_LEAST_ONE = ("workers", "queue_size", "batch_size", "max_connections", "retention_days",
+                 "anomaly_min_clients")
+_SECONDS = ("store_timeout", "header_timeout", "body_timeout", "keep_alive_timeout")
+_NOT_NEGATIVE = ("public_max_age", "aggregate_interval_seconds")
+_DIRECTORIES = ("data_dir", "releases_dir", "engine_temp_dir")  # made when missing
+_FILES = ("privacy_doc", "tls_cert", "tls_key")
+
+
+def check(values: dict, names) -> str | None:
+    """The first problem with these settings of a command, as one line naming the
+    setting; None if none.  What needs no store or network is checked here, once,
+    for every command (sempervirens/cli.py), before the command runs anything."""
+    flag = {name: SETTINGS[name].flag for name in SETTINGS}
+    if "port" in names and not 1 <= values["port"] <= 65535:
+        return f"--port {values['port']}: must be from 1 to 65535"
+    for name in ("host", "data_dir"):
+        if name in names and not str(values[name]).strip():
+            return f"{flag[name]}: empty"
+    if "log_level" in names and str(values["log_level"]).lower() not in LOG_LEVELS:
+        return f"--log-level {values['log_level']}: must be one of {', '.join(LOG_LEVELS)}"
+    for name in _AT_LEAST_ONE:
+        if name in names and values[name] < 1:
+            return f"{flag[name]} {values[name]}: must be at least 1"
+    for name in _SECONDS:
+        if name in names and not values[name] > 0:
+            return f"{flag[name]} {values[name]}: must be a positive number of seconds"
+    for name in _NOT_NEGATIVE:
+        if name in names and values[name] < 0:
+            return f"{flag[name]} {values[name]}: must not be negative"
+    if "trusted_proxies" in names:
+        import ipaddress
+
+        for proxy in values["trusted_proxies"]:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                return f"--trusted-proxies: {proxy!r} is not an IP address or network"
+    if "secret_key" in names and values["secret_key"] is not None \
+            and len(values["secret_key"].encode()) < 32:
+        return "secret_key (SEMPERVIRENS_SECRET_KEY): must be at least 32 characters"
+    if "ip_hash_key" in names and values["ip_hash_key"] is not None and not values["ip_hash_key"]:
+        return "ip_hash_key (SEMPERVIRENS_IP_HASH_KEY): empty"
+    if "contact" in names and values["contact"] is not None \
+            and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", values["contact"]):
+        return f"--contact {values['contact']!r}: not an e-mail address"
+    for name in ("database", "private_database"):
+        if name in names and values[name] is not None and "://" not in values[name]:
+            return (f"{flag[name]}: not a database URL such as postgresql://USER@HOST/NAME "
+                    f"or sqlite:////PATH")
+    for name in _DIRECTORIES:
+        if name in names and values[name] and os.path.exists(values[name]) \
+                and not os.path.isdir(values[name]):
+            return f"{flag[name]} {values[name]}: not a directory"
+    if "tls_cert" in names and bool(values["tls_cert"]) != bool(values["tls_key"]):
+        return "--tls-cert and --tls-key go together"
+    for name in _FILES:
+        path = values.get(name)
+        if name in names and path and not (os.path.isfile(path) and os.access(path, os.R_OK)):
+            return f"{flag[name]} {path}: no such readable file"
+    return _promise_problem(values, names)
+
+
+# The configuration file: every command reads the same one (docs/operations.md).
+CONFIG_ENV = "SEMPERVIRENS_CONFIG"
+DEFAULT_CONFIG = "/etc/sempervirens/sempervirens.toml"
+
+
+def config_path(args: argparse.Namespace | None, environ) -> tuple[str, bool]:
+    """The configuration file, and whether it was named (a named file must exist)."""
+    given = getattr(args, "config", None) if args is not None else None
+    if given:
+        return given, True
+    if environ.get(CONFIG_ENV):
+        return environ[CONFIG_ENV], True
+    return DEFAULT_CONFIG, False
+
+
+def read_config(path: str, named: bool = True) -> dict:
+    """The settings of a configuration file; SystemExit, one line naming the file
+    (and the key), for a file that cannot be read, an unknown key or a wrong type."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    if not named and not os.path.exists(path):
+        return {}
+    try:
+        with open(path, "rb") as file:
+            data = tomllib.load(file)
+    except OSError as error:
+        raise SystemExit(f"sempervirens: configuration file {path}: "
+                         f"{error.strerror or error}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SystemExit(f"sempervirens: configuration file {path}: not TOML ({error})") from None
+    values = {}
+    for key, value in data.items():
+        if key not in SETTINGS:
+            import difflib
+
+            close = difflib.get_close_matches(key, SETTINGS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else " (keys are the settings' names)"
+            raise SystemExit(f"sempervirens: configuration file {path}: unknown setting "
+                             f"{key!r}{hint}")
+        try:
+            values[key] = _from_toml(SETTINGS[key], value)
+        except ValueError as error:
+            raise SystemExit(f"sempervirens: configuration file {path}: {key}: {error}") from None
+    return values
+
+
+def _from_toml(s: Setting, value: Any) -> Any:
+    """A TOML value as the setting's type; ValueError saying what was expected."""
+    if s.type is _bool:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"expected true or false, not {value!r}")
+    if isinstance(value, (bool, dict)) or (isinstance(value, list) and s.type is not _csv):
+        raise ValueError(f"expected {_expected(s)}, not {value!r}")
+    if s.type is int:
+        if isinstance(value, int):
+            return value
+        raise ValueError(f"expected a whole number, not {value!r}")
+    if s.type is float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        raise ValueError(f"expected a number, not {value!r}")
+    if s.type is _csv:
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return tuple(item.strip() for item in value if item.strip())
+        if isinstance(value, str):
+            return _csv(value)
+        raise ValueError(f"expected a list of strings, not {value!r}")
+    if s.type is str:
+        if isinstance(value, str):
+            return value
+        raise ValueError(f"expected a string, not {value!r}")
+    if isinstance(value, (int, float, str)):
+        return s.type(str(value))  # a parsing function: the same as for the flag
+    raise ValueError(f"expected {_expected(s)}, not {value!r}")
+
+
+def _expected(s: Setting) -> str:
+    return {_bool: "true or false", int: "a whole number", float: "a number",
+            _csv: "a list of strings", str: "a string"}.get(s.type, "a string")
 
 
 def add_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
-    """Give a command the flags of these settings, with env-var defaults in --help."""
+    """Give a command the flags of these settings, with env-var defaults in --help.
+
+    The parser also gets --config, and remembers the names (`args.settings`) so that
+    the command line checks exactly the settings a command uses before it runs."""
+    group = getattr(parser, "_settings_group", None)
+    if group is None:  # one group in --help, saying where values come from
+        group = parser._settings_group = parser.add_argument_group(
+            "settings (flag, else environment variable, else configuration file, else default)")
+        group.add_argument("--config", metavar="FILE", default=None,
+                           help=f"configuration file (TOML, keys as the settings' names; env: "
+                                f"{CONFIG_ENV}) [default: {DEFAULT_CONFIG} if it exists]")
+    parser.set_defaults(settings=tuple(dict.fromkeys(
+        (*(parser.get_default("settings") or ()), *names))),
+        command_name=parser.prog.partition(" ")[2])  # "admin token create", for messages
     for name in names:
         s = SETTINGS[name]
         shown = "" if s.default in (None, ()) else f" [default: {_show(s.default)}]"
-        parser.add_argument(s.flag, dest=s.name, type=s.type, default=None,
-                            help=f"{s.help}{shown} (env: {s.env_var})")
+        group.add_argument(s.flag, dest=s.name, type=s.type, default=None,
+                           help=f"{s.help}{shown} (env: {s.env_var})")
 
 
 def resolve(args: argparse.Namespace | None = None, environ: dict | None = None, **overrides) -> dict:
-    """Settings values: keyword override, then flag, then environment, then default."""
+    """Settings values: keyword override, then flag, then environment, then the
+    configuration file, then default.  A bad value: SystemExit, one line."""
     environ = os.environ if environ is None else environ
+    from_file = read_config(*config_path(args, environ))
     values = {}
     for name, s in SETTINGS.items():
         if name in overrides:
@@ -227,6 +398,8 @@ def resolve(args: argparse.Namespace | None = None, environ: dict | None = None,
                 values[name] = s.type(environ[s.env_var])
             except ValueError as error:
                 raise SystemExit(f"sempervirens: {s.env_var}: {error}") from None
+        elif name in from_file:
+            values[name] = from_file[name]
         else:
             values[name] = s.default
     # Defaults that live in the data directory.

@@ -24,6 +24,7 @@ def test_purposes_are_categorised_and_scrubbed():
 
 def test_operator_reads_are_audited_and_summarised_without_names(tmp_path, capsys):
     data = ["--data-dir", str(tmp_path / "data")]
+    assert main(["init", *data]) == 0  # only init and serve create a store
     client_id = str(uuid.uuid4())
     assert main(["admin", "export", client_id, *data]) == 0
     assert json.loads(capsys.readouterr().out)["client_id"] == client_id

@@ -134,6 +134,7 @@ def test_the_tombstone_is_a_keyed_hash_not_the_uuid(tmp_path, capsys):
     import hashlib
 
     client_id = new_id()
+    assert main(["init", "--data-dir", str(tmp_path / "data")]) == 0  # only init and serve create a store
     assert main(["admin", "delete", client_id, "--data-dir", str(tmp_path / "data")]) == 0
     private = dump_store(f"sqlite:///{tmp_path / 'data' / 'private.db'}")
     assert "tombstones:" in private and client_id not in private

@@ -15,6 +15,7 @@ from sempervirens.cli import main
 
 def test_add_normalises_names_and_gives_maintainers_tokens(tmp_path, capsys):
     data = ["--data-dir", str(tmp_path / "data")]
+    assert main(["init", *data]) == 0  # only init and serve create a store
     assert main(["admin", "project", "add", "Scikit_Learn", "--maintainer", "alice", "--maintainer", "bob", *data]) == 0
     out = capsys.readouterr()
     assert "registered scikit-learn" in out.err
@@ -37,6 +38,7 @@ def test_add_normalises_names_and_gives_maintainers_tokens(tmp_path, capsys):
 
 def test_a_registered_only_server_accepts_the_project_under_any_spelling(tmp_path, capsys):
     data_dir = tmp_path / "data"
+    assert main(["init", "--data-dir", str(data_dir)]) == 0  # only init and serve create a store
     assert main(["admin", "project", "add", "Scikit_Learn", "--maintainer", "alice", "--data-dir", str(data_dir)]) == 0
     token = capsys.readouterr().out.split("\t")[1].strip()
     server = start_server(data_dir, extra_args=("--registered-projects-only", "true"))
@@ -83,6 +85,7 @@ def _write(tmp_path, text: str, name: str = "metrics.toml") -> str:
 
 def test_a_project_is_registered_with_its_metrics_file_and_shown(tmp_path, capsys):
     data = ["--data-dir", str(tmp_path / "data")]
+    assert main(["init", *data]) == 0  # only init and serve create a store
     assert main(["admin", "project", "add", "MyPkg", "--metrics", _write(tmp_path, METRICS), *data]) == 0
     assert "registered mypkg, declaring 2 metric(s), 2 version(s), 1 crash kind(s)" in capsys.readouterr().err
 
@@ -98,6 +101,7 @@ def test_a_project_is_registered_with_its_metrics_file_and_shown(tmp_path, capsy
 
 def test_update_replaces_the_declaration_and_says_what_changed(tmp_path, capsys):
     data = ["--data-dir", str(tmp_path / "data")]
+    assert main(["init", *data]) == 0  # only init and serve create a store
     assert main(["admin", "project", "add", "mypkg", "--metrics", _write(tmp_path, METRICS), *data]) == 0
     capsys.readouterr()
     changed = (METRICS.replace('"csv", "parquet"', '"csv", "json"').replace('"1.0", "2.0"', '"2.0", "2.1"')
@@ -134,6 +138,7 @@ def test_update_replaces_the_declaration_and_says_what_changed(tmp_path, capsys)
 ])
 def test_every_bad_input_is_one_line_and_a_failure(tmp_path, capsys, command, content, message):
     data = ["--data-dir", str(tmp_path / "data")]
+    assert main(["init", *data]) == 0  # only init and serve create a store
     assert main(["admin", "project", "add", "plain", *data]) == 0
     assert main(["admin", "project", "add", "declared", "--metrics", _write(tmp_path, METRICS), *data]) == 0
     capsys.readouterr()

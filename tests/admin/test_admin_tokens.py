@@ -98,6 +98,7 @@ def test_roles_and_projects_are_checked(stores):
 
 def test_cli_prints_the_token_once_and_lists_without_secrets(tmp_path, capsys):
     data = str(tmp_path / "data")
+    assert main(["init", "--data-dir", data]) == 0  # only init and serve create a store
     assert main(["admin", "token", "create", "--role", "maintainer", "--project", "NumPy",
                  "--holder", "alice", "--expires", "7", "--data-dir", data]) == 0
     out = capsys.readouterr()

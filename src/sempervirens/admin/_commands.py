@@ -6,6 +6,7 @@ URLs as `serve`).  A token is printed once, on standard output, and never again.
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import json
 import os
@@ -19,68 +20,117 @@ DEFAULT_EXPIRY_DAYS = 90
 
 
 def register(subparsers) -> None:
-    admin = subparsers.add_parser("admin", help="operators: tokens, projects, deletion, export, audit",
-                                  description="Operator commands, run on the server host.")
+    admin = subparsers.add_parser(
+        "admin", help="tokens, projects, deletion, export, audit",
+        description="Operator commands, run on the server host against the stores of `serve` "
+                    "(the same --config, --data-dir or database URLs).",
+        epilog="example: sempervirens admin project add mypkg --maintainer alice "
+               "--metrics metrics.toml")
     commands = admin.add_subparsers(dest="admin_command", metavar="COMMAND", required=True)
 
-    token = commands.add_parser("token", help="API tokens for maintainers and admins")
+    token = commands.add_parser(
+        "token", help="API tokens for maintainers and admins",
+        description="API tokens for the private API and pages: shown once when created, "
+                    "stored as a hash, revoked at once.",
+        epilog="example: sempervirens admin token create --role admin --holder carol")
     token_commands = token.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
-    create = _command(token_commands, "create", "create a token and print it once", token_create)
-    create.add_argument("--role", choices=("admin", "maintainer"), required=True)
+    create = _command(token_commands, "create", "create a token and print it once", token_create,
+                      example="admin token create --role maintainer --project mypkg --holder alice")
+    create.add_argument("--role", choices=("admin", "maintainer"), required=True,
+                        help="admin: every project and the operator's pages; maintainer: the "
+                             "private statistics of one --project")
     create.add_argument("--project", help="the project of a maintainer token")
     create.add_argument("--holder", default="", help="who receives it (shown in the audit log)")
     _expires(create)
-    _command(token_commands, "list", "list tokens (never their secret)", token_list)
-    revoke = _command(token_commands, "revoke", "revoke a token at once", token_revoke)
+    _command(token_commands, "list", "list tokens (never their secret)", token_list,
+             example="admin token list --data-dir /var/lib/sempervirens")
+    revoke = _command(token_commands, "revoke", "revoke a token at once", token_revoke,
+                      example="admin token revoke 3f2a9c1e")
     revoke.add_argument("token_id", metavar="TOKEN_ID", help="the id shown by `token list`")
 
-    project = commands.add_parser("project", help="registered projects")
+    project = commands.add_parser(
+        "project", help="registered projects and what they declare",
+        description="Registered projects, under their PEP 503 name, and their metrics files: "
+                    "what each collects (docs/integrating.md).",
+        epilog="example: sempervirens admin project list")
     project_commands = project.add_subparsers(dest="project_command", metavar="COMMAND", required=True)
-    add = _command(project_commands, "add", "register a project (PEP 503 name)", project_add)
+    add = _command(project_commands, "add", "register a project (PEP 503 name)", project_add,
+                   example="admin project add mypkg --maintainer alice --metrics metrics.toml")
     add.add_argument("name", metavar="NAME")
     add.add_argument("--maintainer", action="append", default=[],
                      help="give this person a maintainer token (repeatable)")
     _metrics(add, required=False)
     _expires(add)
     update = _command(project_commands, "update", "replace what a registered project declares",
-                      project_update)
+                      project_update, example="admin project update mypkg --metrics metrics.toml")
     update.add_argument("name", metavar="NAME")
     _metrics(update, required=True)
     show = _command(project_commands, "show", "print what a project declares, as a metrics file",
-                    project_show)
+                    project_show, example="admin project show mypkg > metrics.toml")
     show.add_argument("name", metavar="NAME")
-    _command(project_commands, "list", "list registered projects and maintainers", project_list)
+    _command(project_commands, "list", "list registered projects and maintainers", project_list,
+             example="admin project list")
     remove = _command(project_commands, "remove", "unregister a project and revoke its tokens",
-                      project_remove)
+                      project_remove, example="admin project remove mypkg")
     remove.add_argument("name", metavar="NAME")
 
     delete = _command(commands, "delete", "delete everything stored about client_ids", delete_command,
-                      secret=True)
+                      secret=True, example="admin delete 0b7e4c52-3f4e-4d8a-9c1e-2a6f0d9b8e71")
     delete.add_argument("client_ids", metavar="CLIENT_ID", nargs="+")
     _command(commands, "process-deletions", "carry out the deletion-request pings received",
-             process_deletions, secret=True)
+             process_deletions, secret=True, example="admin process-deletions")
     export = _command(commands, "export", "write everything stored about a client_id as JSON",
-                      export_command, secret=True)
+                      export_command, secret=True,
+                      example="admin export 0b7e4c52-3f4e-4d8a-9c1e-2a6f0d9b8e71 -o request.json")
     export.add_argument("client_id", metavar="CLIENT_ID")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
     export.add_argument("--purpose", default="access-request",
                         help="why, for the audit log (CATEGORY[: text])")
-    audit = _command(commands, "audit", "list the audit log of private reads", audit_command)
-    audit.add_argument("--month", help="YYYY-MM")
-    audit.add_argument("--limit", type=int, default=100)
+    audit = _command(commands, "audit", "list the audit log of private reads", audit_command,
+                     example="admin audit --month 2026-11")
+    audit.add_argument("--month", type=_month, help="only this month, as YYYY-MM")
+    audit.add_argument("--limit", type=_positive, default=100,
+                       help="most entries listed, newest first [default: 100]")
     audit.add_argument("--purpose", default="operations: audit review", help="why, for the audit log")
     _notice_commands.register(commands, _command)  # policy, notice, transparency
 
 
-def _command(subparsers, name: str, help: str, func, *, secret: bool = False):
-    parser = subparsers.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".")
+def _command(subparsers, name: str, help: str, func, *, example: str | None = None,
+             secret: bool = False):
+    # Every command shows an example (tests/cli/test_every_command.py asks for one).
+    parser = subparsers.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
+                                   epilog=f"example: sempervirens {example}" if example else None)
     settings.add_arguments(parser, *STORE_SETTINGS, *(("secret_key",) if secret else ()))
     parser.set_defaults(func=func)
     return parser
 
 
+def _month(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value):
+        raise argparse.ArgumentTypeError(f"not a month as YYYY-MM: {value!r}")
+    return value
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {value!r}")
+    return int(value)
+
+
+def _days(value: str) -> float:
+    try:
+        days = float(value)
+    except ValueError:
+        days = 0.0
+    if not 0 < days < 100000:
+        raise argparse.ArgumentTypeError(f"not a positive number of days: {value!r}")
+    return days
+
+
 def _expires(parser) -> None:
-    parser.add_argument("--expires", type=float, default=DEFAULT_EXPIRY_DAYS, metavar="DAYS",
+    parser.add_argument("--expires", type=_days, default=DEFAULT_EXPIRY_DAYS, metavar="DAYS",
                         help=f"days until it expires [default: {DEFAULT_EXPIRY_DAYS}]")
 
 
@@ -90,10 +140,10 @@ def _metrics(parser, *, required: bool) -> None:
 
 
 def _open(args):
-    from ..store import open_stores
+    from ..store._existing import open_existing
 
     config = settings.resolve(args)
-    return config, open_stores(config["data_dir"], config["database"], config["private_database"])
+    return config, open_existing(config, args.command_name)
 
 
 def _fail(message: str) -> int:

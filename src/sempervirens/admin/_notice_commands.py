@@ -17,38 +17,60 @@ from __future__ import annotations
 
 import sys
 
-from ..store.schema import NOTICE_KINDS
+from ..model.notices import NOTICE_KINDS
 
 
 def register(commands, command) -> None:
     """Add the commands to `admin`; `command` is _commands._command (store settings, func)."""
-    policy = commands.add_parser("policy", help="the privacy policy's versions")
+    policy = commands.add_parser(
+        "policy", help="the privacy policy's versions",
+        description="The deployment's privacy policy: every version kept and public at "
+                    "/privacy/policy/vN, with the changes from the one before.",
+        epilog="example: sempervirens admin policy publish policy.md --summary \"...\" --material")
     policy_commands = policy.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
     publish = command(policy_commands, "publish", "publish a new version of the privacy policy "
-                      "and a notice announcing it", policy_publish)
+                      "and a notice announcing it", policy_publish,
+                      example='admin policy publish policy.md --summary "Crash reports kept 90 days" '
+                              "--material")
     publish.add_argument("file", metavar="FILE", help="the whole policy, as Markdown")
     publish.add_argument("--summary", required=True, help="what changed, in a sentence (public)")
     publish.add_argument("--material", action="store_true",
                          help="a material change: every client shows it to its user once")
-    command(policy_commands, "list", "list the published versions", policy_list)
+    command(policy_commands, "list", "list the published versions", policy_list,
+            example="admin policy list")
     show = command(policy_commands, "show", "print a version's text (default: the current one)",
-                   policy_show)
+                   policy_show, example="admin policy show 2 > policy-v2.md")
     show.add_argument("version", metavar="VERSION", nargs="?", type=int)
 
-    notice = commands.add_parser("notice", help="public notices (/notices and its Atom feed)")
+    notice = commands.add_parser(
+        "notice", help="public notices (/notices and its Atom feed)",
+        description="Public notices: dated, never edited (a correction is a new notice "
+                    "linked to the old one), listed at /notices and in /notices.atom.",
+        epilog="example: sempervirens admin notice post --kind service --title \"...\" "
+               "--body notice.md")
     notice_commands = notice.add_subparsers(dest="notice_command", metavar="COMMAND", required=True)
-    post = command(notice_commands, "post", "post a public notice (never edited afterwards)", notice_post)
+    post = command(notice_commands, "post", "post a public notice (never edited afterwards)", notice_post,
+                   example='admin notice post --kind security --title "Tokens rotated" '
+                           "--body notice.md")
     post.add_argument("--kind", required=True, choices=NOTICE_KINDS)
     post.add_argument("--title", required=True, help="one line")
     post.add_argument("--body", required=True, metavar="FILE", help="the notice, as Markdown")
     post.add_argument("--corrects", type=int, metavar="ID", help="the notice this one corrects")
-    command(notice_commands, "list", "list the notices, newest first", notice_list)
+    command(notice_commands, "list", "list the notices, newest first", notice_list,
+            example="admin notice list")
 
-    transparency = commands.add_parser("transparency", help="legal requests per quarter (/transparency)")
+    transparency = commands.add_parser(
+        "transparency", help="legal requests per quarter (/transparency)",
+        description="The legal requests of each quarter and how they were answered, as "
+                    "counts, published at /transparency.",
+        epilog="example: sempervirens admin transparency record --quarter 2026Q4 --received 2 "
+               "--complied-in-part 0 --complied-in-full 0 --rejected 2")
     transparency_commands = transparency.add_subparsers(dest="transparency_command", metavar="COMMAND",
                                                         required=True)
     record = command(transparency_commands, "record", "record a quarter's legal requests (counts only)",
-                     transparency_record)
+                     transparency_record,
+                     example="admin transparency record --quarter 2026Q4 --received 3 "
+                             "--complied-in-part 1 --complied-in-full 0 --rejected 2")
     record.add_argument("--quarter", required=True, help="YYYYQN, such as 2026Q4")
     for name, meaning in (("received", "requests received"),
                           ("complied-in-part", "answered with part of what was asked"),
@@ -58,7 +80,8 @@ def register(commands, command) -> None:
     record.add_argument("--undisclosed-range", metavar="LOW-HIGH",
                         help="requests that may not be disclosed, as a range such as 0-249")
     record.add_argument("--replace", action="store_true", help="correct a quarter recorded already")
-    command(transparency_commands, "list", "list the quarters recorded", transparency_list)
+    command(transparency_commands, "list", "list the quarters recorded", transparency_list,
+            example="admin transparency list")
 
 
 def _fail(message: str) -> int:

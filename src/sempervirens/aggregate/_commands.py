@@ -15,9 +15,10 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "anomalies", help="list addresses reporting many distinct clients (hashed)",
         description="List, per project and UTC day, the addresses that reported at least N "
-                    "distinct client_ids, as keyed hashes (never the address).")
+                    "distinct client_ids, as keyed hashes (never the address).",
+        epilog="example: sempervirens anomalies --min-clients 1000 --json")
     settings.add_arguments(parser, *STORE_SETTINGS, "ip_hash_key")
-    parser.add_argument("--min-clients", type=int, default=None,
+    parser.add_argument("--min-clients", type=_at_least_one, default=None,
                         help="threshold N [default: the anomaly_min_clients setting]")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.set_defaults(func=anomalies)
@@ -25,19 +26,26 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "purge", help="delete raw addresses older than the retention period",
         description="Delete access-log rows, origins and anomaly addresses older than the "
-                    "retention period, for days already aggregated. Aggregates stay.")
+                    "retention period, for days already aggregated. Aggregates stay.",
+        epilog="example: sempervirens purge --retention-days 30")
     settings.add_arguments(parser, *STORE_SETTINGS, "retention_days")
     parser.set_defaults(func=purge)
 
 
+def _at_least_one(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {value!r}")
+    return int(value)
+
+
 def open_stores_of(args: argparse.Namespace):
-    from ..store import open_stores
+    """The resolved settings (checked by the command line already) and the existing stores."""
+    from ..store._existing import open_existing
 
     config = settings.resolve(args)
-    settings.validate(config)  # one line and exit before anything runs
     logging.basicConfig(level=config["log_level"].upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return config, open_stores(config["data_dir"], config["database"], config["private_database"])
+    return config, open_existing(config, args.command_name)
 
 
 def anomalies(args: argparse.Namespace) -> int:

@@ -11,13 +11,23 @@ import sys
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "status", help="Consent per project, where the id and the spool live, what is pending."
+        "status",
+        help="Consent per project, where the id and the spool live, what is pending.",
+        description="Show what this installation decided (usage statistics, crash reports) "
+        "for each project and for all, the installation id and where it is kept, and the "
+        "pings waiting to be sent.",
+        epilog="example: sempervirens status",
     )
     p.set_defaults(func=status)
 
     for name, func, verb in (("opt-in", opt_in, "Allow"), ("opt-out", opt_out, "Refuse")):
         p = subparsers.add_parser(
-            name, help=f"{verb} usage statistics (or crash reports) for a project or all."
+            name,
+            help=f"{verb} usage statistics (or crash reports) for a project or all.",
+            description=f"{verb} usage statistics (or, with --crash-reports, crash reports) "
+            "for one project or, with --all, for every project, now and later. Your "
+            "decision wins over a project's default.",
+            epilog=f"example: sempervirens {name} numpy   or   sempervirens {name} --all",
         )
         target = p.add_mutually_exclusive_group(required=True)
         target.add_argument(
@@ -32,20 +42,32 @@ def register(subparsers) -> None:
         p.set_defaults(func=func)
 
     p = subparsers.add_parser(
-        "show", help="The pending pings, exactly what would be sent (pretty-printed)."
+        "show",
+        help="The pending pings, exactly what would be sent (pretty-printed).",
+        description="Print the pings waiting in the spool, exactly what would be sent "
+        "(pretty-printed JSON, or the exact bytes with --raw).",
+        epilog="example: sempervirens show --raw",
     )
     p.add_argument(
         "--raw", action="store_true", help="print the bodies' exact bytes, not pretty-printed"
     )
     p.set_defaults(func=show)
 
-    p = subparsers.add_parser("send", help="Upload the pending pings now.")
+    p = subparsers.add_parser(
+        "send",
+        help="Upload the pending pings now.",
+        description="Upload the pings waiting in the spool now, rather than at the next run.",
+        epilog="example: sempervirens send",
+    )
     p.set_defaults(func=send)
 
     p = subparsers.add_parser(
         "forget",
         help="Ask every project's server to delete data from this "
         "installation id, clear the spool, then make a new id.",
+        description="Ask every project's server to delete everything stored under this "
+        "installation id, clear the spool, then make a new id.",
+        epilog="example: sempervirens forget",
     )
     p.set_defaults(func=forget)
 

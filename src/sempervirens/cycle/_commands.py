@@ -44,6 +44,7 @@ def register(subparsers) -> None:
 
 def aggregate(args: argparse.Namespace) -> int:
     from ..aggregate._commands import open_stores_of
+    from ..progress import Progress
     from .background import cycle_lock
     from .run import run_cycle
 
@@ -53,7 +54,8 @@ def aggregate(args: argparse.Namespace) -> int:
             if not acquired:
                 print("sempervirens aggregate: another cycle is running; nothing done")
                 return 1
-            report = run_cycle(stores, values, purge=not args.no_purge)
+            with Progress("aggregate: one cycle", total=None):  # a terminal sees it run
+                report = run_cycle(stores, values, purge=not args.no_purge)
     finally:
         stores.dispose()
     print(f"sealed {len(report.sealed_days)} days; released {len(report.releases)} periods; "
@@ -67,6 +69,7 @@ def release(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
     from ..aggregate._commands import open_stores_of
+    from ..progress import Progress
     from .background import cycle_lock
     from .run import release_closed_periods, seal_closed_days
 
@@ -77,8 +80,11 @@ def release(args: argparse.Namespace) -> int:
             if not acquired:
                 print("sempervirens release: a cycle is running; nothing done")
                 return 1
-            sealed = seal_closed_days(stores, values, now)
-            released = release_closed_periods(stores, values, now)
+            with Progress("release: seal closed days, then release", total=2) as bar:
+                sealed = seal_closed_days(stores, values, now)
+                bar()
+                released = release_closed_periods(stores, values, now)
+                bar()
     finally:
         stores.dispose()
     print(f"sealed {len(sealed)} days; released {len(released)} periods to "

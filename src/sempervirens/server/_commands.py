@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
 import ssl
@@ -11,8 +10,6 @@ import sys
 
 from .. import settings
 from ..cycle._commands import CYCLE_SETTINGS
-
-LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 # The server's own settings, then every setting of the cycle it runs (one configuration).
 SERVE_SETTINGS = tuple(dict.fromkeys((
@@ -24,50 +21,21 @@ SERVE_SETTINGS = tuple(dict.fromkeys((
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("serve", help="run the collection server",
-                                   description="Run the collection server (ingestion, API, pages).")
+    parser = subparsers.add_parser(
+        "serve", help="run the collection server (and its aggregation cycle)",
+        description="Run the collection server: ingestion, the public pages, API and datasets, "
+                    "the private API, and every --aggregate-interval-seconds the cycle "
+                    "(seal, release, private aggregates, deletions, purge) with exactly these "
+                    "settings. Creates the stores when missing (as `init`).",
+        epilog="example: sempervirens serve --config /etc/sempervirens/sempervirens.toml")
     settings.add_arguments(parser, *SERVE_SETTINGS)
     parser.set_defaults(func=serve)
 
 
 def check(config: dict) -> str | None:
-    """The first problem with these settings, as one line naming the setting; None if none.
-
-    Everything that can be checked before listening is checked here, so that a
-    mistake stops `serve` at once with one clear line rather than in a request.
-    """
-    if not 1 <= config["port"] <= 65535:
-        return f"--port {config['port']}: must be from 1 to 65535"
-    if str(config["log_level"]).lower() not in LOG_LEVELS:
-        return f"--log-level {config['log_level']}: must be one of {', '.join(LOG_LEVELS)}"
-    for name in ("workers", "queue_size", "batch_size", "max_connections"):
-        if config[name] < 1:
-            return f"--{name.replace('_', '-')} {config[name]}: must be at least 1"
-    for name in ("store_timeout", "header_timeout", "body_timeout", "keep_alive_timeout"):
-        if not config[name] > 0:
-            return f"--{name.replace('_', '-')} {config[name]}: must be a positive number of seconds"
-    if config["public_max_age"] < 0:
-        return f"--public-max-age {config['public_max_age']}: must not be negative"
-    for proxy in config["trusted_proxies"]:
-        try:
-            ipaddress.ip_network(proxy, strict=False)
-        except ValueError:
-            return f"--trusted-proxies: {proxy!r} is not an IP address or network"
-    if config["secret_key"] is not None and len(config["secret_key"].encode()) < 32:
-        return "secret_key (SEMPERVIRENS_SECRET_KEY): must be at least 32 characters"
-    if config["dns_server"]:
-        from ..enrich import parse_nameserver
-
-        try:
-            parse_nameserver(config["dns_server"])
-        except ValueError as error:
-            return f"--dns-server {config['dns_server']!r}: {error}"
-    if bool(config["tls_cert"]) != bool(config["tls_key"]):
-        return "--tls-cert and --tls-key go together"
+    """What the command line's checks of every setting (settings.check) cannot see:
+    whether the TLS certificate and key match.  One line; None if they do."""
     if config["tls_cert"]:
-        for flag, path in (("--tls-cert", config["tls_cert"]), ("--tls-key", config["tls_key"])):
-            if not os.path.isfile(path) or not os.access(path, os.R_OK):
-                return f"{flag} {path}: no such readable file"
         try:
             ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(config["tls_cert"],
                                                                                 config["tls_key"])
@@ -95,22 +63,34 @@ def _open_stores(config: dict) -> str | None:
     return None
 
 
+def export(config: dict, args: argparse.Namespace | None, environ) -> None:
+    """Put the resolved settings in the environment: the workers, and the cycle inside
+    them, read theirs from it (one source for 1 or N workers), so that they use exactly
+    what `serve` resolved, whether it came from a flag, the environment or the file."""
+    path, named = settings.config_path(args, environ)
+    if named or os.path.exists(path):
+        environ[settings.CONFIG_ENV] = os.path.abspath(path)
+    for name, value in config.items():
+        if value is not None:
+            environ[settings.SETTINGS[name].env_var] = (
+                ",".join(value) if isinstance(value, tuple) else str(value))
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    config = settings.resolve(args)
-    settings.validate(config)  # the cycle's settings: one line and exit before listening
+    config = settings.resolve(args)  # checked by the command line (settings.check) already
     problem = check(config) or _open_stores(config)
     if problem:
         print(f"sempervirens serve: {problem}", file=sys.stderr)
         return 2
+    from ..store._existing import describe
+
+    telemetry, private = describe(config)
+    print(f"sempervirens serve: stores: telemetry {telemetry}, private {private}", file=sys.stderr)
     level = config["log_level"].upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Workers read their settings from the environment (one source for 1 or N workers).
-    for name, value in config.items():
-        if value is not None:
-            os.environ[settings.SETTINGS[name].env_var] = (
-                ",".join(value) if isinstance(value, tuple) else str(value))
+    export(config, args, os.environ)
     scheme = "https" if config["tls_cert"] else "http"
     logging.getLogger("sempervirens.server").info(
         "serving on %s://%s:%s", scheme, config["host"], config["port"])

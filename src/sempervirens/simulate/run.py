@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 from .plan import plan
 from .population import Installation, generate
-from .progress import Progress
+from ..progress import Progress
 
 
 @dataclass

@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
+from ..model.notices import NOTICE_KINDS
+
 # JSON columns are JSONB on PostgreSQL (indexable, compact) and JSON text on SQLite.
 Json = JSON().with_variant(JSONB(), "postgresql")
 
@@ -100,7 +102,6 @@ access_log = Table(
 
 # The privacy policy and the public notices (public/notices.py reads them, admin/notices.py
 # writes them): nothing here is about a user; every row is published.
-NOTICE_KINDS = ("policy-change", "security", "legal-request", "service")
 
 policy_versions = Table(
     "policy_versions", telemetry,

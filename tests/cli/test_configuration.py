@@ -1,0 +1,125 @@
+"""One configuration: a TOML file read by every command, flag > environment > file >
+default, and `serve` hands exactly what it resolved to its workers and their cycle."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import pytest
+
+from cli_helpers import run, run_process
+from sempervirens import settings
+from sempervirens.server._commands import SERVE_SETTINGS, export
+from sempervirens.cycle._commands import CYCLE_SETTINGS
+
+CONFIG = """
+data_dir = "/srv/sempervirens"
+port = 9100
+k_anonymity = 5
+trusted_proxies = ["10.0.0.0/8", "192.168.1.1"]
+no_dp = false
+dp_epsilon_day = 1
+seal_grace_hours = 3
+dns_server = "127.0.0.1:5353"
+secret_key = "0123456789abcdef0123456789abcdef"
+"""
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    path = tmp_path / "sempervirens.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+def parser_of(*names: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    settings.add_arguments(parser, *names)
+    return parser
+
+
+def test_flag_beats_environment_beats_file_beats_default(config_file):
+    args = parser_of("port", "k_anonymity", "host").parse_args(
+        ["--config", str(config_file), "--port", "9001"])
+    values = settings.resolve(args, {"SEMPERVIRENS_K_ANONYMITY": "7"})
+    assert values["port"] == 9001  # flag
+    assert values["k_anonymity"] == 7  # environment
+    assert values["trusted_proxies"] == ("10.0.0.0/8", "192.168.1.1")  # file
+    assert values["dp_epsilon_day"] == 1.0 and values["seal_grace_hours"] == 3
+    assert values["lake"] == "/srv/sempervirens/lake"  # defaults derived from the file's data_dir
+    assert values["host"] == settings.SETTINGS["host"].default  # default
+
+
+def test_the_file_is_named_by_flag_then_environment_then_the_default_location(
+        config_file, tmp_path, monkeypatch):
+    environ = {settings.CONFIG_ENV: str(config_file)}
+    assert settings.resolve(None, environ)["port"] == 9100
+    monkeypatch.setattr(settings, "DEFAULT_CONFIG", str(config_file))
+    assert settings.resolve(None, {})["port"] == 9100
+    monkeypatch.setattr(settings, "DEFAULT_CONFIG", str(tmp_path / "absent.toml"))
+    assert settings.resolve(None, {})["port"] == 8000  # an absent default file is no error
+
+
+@pytest.mark.parametrize("text, says", [
+    ('prot = 8000', "unknown setting 'prot' (did you mean port?)"),
+    ('port = "eighty"', "port: expected a whole number, not 'eighty'"),
+    ('port = true', "port: expected a whole number"),
+    ('no_dp = "yes"', "no_dp: expected true or false"),
+    ('trusted_proxies = [1, 2]', "trusted_proxies: expected a list of strings"),
+    ('seal_grace_hours = -1', "seal_grace_hours: must be 0 or more hours"),
+    ('engine = "postgres"', "engine: must be duckdb or spark"),
+    ('[server]\nport = 1', "unknown setting 'server'"),
+    ('port = ', "not TOML"),
+])
+def test_a_bad_file_is_one_line_naming_the_file_and_the_key(tmp_path, text, says):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(SystemExit) as refused:
+        settings.resolve(None, {settings.CONFIG_ENV: str(path)})
+    message = str(refused.value)
+    assert message.startswith(f"sempervirens: configuration file {path}: ") and says in message
+    assert "\n" not in message
+
+
+def test_a_named_file_that_does_not_exist_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match=r"configuration file .*absent.toml: No such file"):
+        settings.resolve(None, {settings.CONFIG_ENV: str(tmp_path / "absent.toml")})
+
+
+def test_every_command_reads_the_file(config_file, tmp_path, capsys, monkeypatch):
+    # The file's data_dir is where `admin` looks, and its refusal names it.
+    config_file.write_text(f'data_dir = "{tmp_path / "elsewhere"}"\n')
+    ran = run(capsys, "admin", "token", "list", "--config", str(config_file))
+    assert ran.status != 0 and str(tmp_path / "elsewhere" / "telemetry.db") in ran.err
+    config_file.write_text("retention_days = 0\n")  # checked as if typed as a flag
+    ran = run(capsys, "purge", "--config", str(config_file))
+    assert ran.status == 2 and ran.err_lines == ["sempervirens purge: --retention-days 0: must be at least 1"]
+
+
+def test_serve_takes_every_setting_of_its_cycle():
+    assert set(CYCLE_SETTINGS) <= set(SERVE_SETTINGS)
+    assert {"k_anonymity", "dns_server", "secret_key", "aggregate_interval_seconds"} <= set(SERVE_SETTINGS)
+
+
+def test_the_workers_and_their_cycle_resolve_exactly_what_serve_resolved(config_file):
+    parser = parser_of(*SERVE_SETTINGS)
+    args = parser.parse_args(["--config", str(config_file), "--k-anonymity", "12",
+                              "--trusted-proxies", "127.0.0.1"])
+    environ = {"SEMPERVIRENS_DP_DELTA": "1e-8"}
+    resolved = settings.resolve(args, environ)
+    workers = {}  # a worker's environment: what serve exports, nothing else
+    export(resolved, args, workers)
+    assert workers[settings.CONFIG_ENV] == os.path.abspath(config_file)
+    assert settings.resolve(None, workers) == resolved
+    assert resolved["k_anonymity"] == 12 and resolved["dp_delta"] == 1e-8 and resolved["port"] == 9100
+
+
+def test_serve_refuses_a_bad_configuration_file_in_one_line(tmp_path):
+    path = tmp_path / "sempervirens.toml"
+    path.write_text("k_anonimity = 5\n")
+    result = run_process("serve", "--data-dir", str(tmp_path / "data"), env={settings.CONFIG_ENV: str(path)})
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (f"sempervirens: configuration file {path}: unknown setting "
+                                     f"'k_anonimity' (did you mean k_anonymity?)")
+    assert not (tmp_path / "data").exists()
