@@ -116,7 +116,7 @@ def _ranges(request: Request, project: str, form: dict, through: date | None) ->
 
 def ecosystem(request: Request) -> Response:
     params = request.query_params
-    interval = params.get("interval") if params.get("interval") in INTERVAL_NAMES else "month"
+    interval = params.get("interval") if params.get("interval") in INTERVAL_NAMES else "week"
     return render(request, "ecosystem.html", interval=interval, intervals=INTERVAL_NAMES,
                   breakdowns={b: BREAKDOWN_NAMES[b] for b in queries.ECOSYSTEM_BREAKDOWNS},
                   projects=queries.projects(_engine(request)))

@@ -82,6 +82,10 @@ function chart(container, data, opts) {
     container.append(el("p", { class: "empty" }, "No published numbers for this query."));
     return;
   }
+  if (data.periods.length === 1 && !opts.spark) {
+    single(container, data, opts.unit);  // a value, not a dot on an empty time axis
+    return;
+  }
   // A sparkline fits its card whatever the card's width; a full chart keeps a readable minimum
   // (its container scrolls sideways rather than squeezing the axes).
   const minWidth = opts.spark ? 0 : 260;
@@ -229,23 +233,17 @@ async function drawProject(form) {
     (byBreakdown ? ` by ${form.elements.breakdown.selectedOptions[0].textContent.toLowerCase()}, as shares of each period` : "") +
     (ranked ? ": share of installations using each feature, latest period" : "");
   const main = document.getElementById("main-chart");
-  const value = document.getElementById("main-value");
   const ranking = document.getElementById("main-ranking");
-  value.hidden = true;
   ranking.hidden = true;
   main.hidden = false;
   if (ranked) {
     main.hidden = true;
     chart(main, { periods: [], series: {} }, {});
     rank(ranking, answer.rows, totals.rows, q.interval);
-  } else if (data.periods.length === 1 && !byBreakdown) {
-    // One period: its numbers, not a dot on an empty time axis.
-    main.hidden = true;
-    chart(main, { periods: [], series: {} }, {});
-    single(value, data, unit);
   } else {
-    chart(main, byBreakdown ? stackedShares(data) : data,
-      { unit: byBreakdown ? "%" : unit, interval: q.interval, yLabel: byBreakdown ? "share of installations" : YLABELS[q.metric] });
+    const stacked = byBreakdown && data.periods.length > 1;
+    chart(main, stacked ? stackedShares(data) : data,
+      { unit: stacked ? "%" : unit, interval: q.interval, yLabel: stacked ? "share of installations" : YLABELS[q.metric] });
   }
   table(document.getElementById("main-table"), data, "main-table");
   const query = new URLSearchParams({ ...periods, ...extra });
@@ -261,7 +259,6 @@ const YLABELS = { installs: "installations", features: "installations using it",
 
 // One period's numbers, each with its 95% interval.
 function single(container, data, unit) {
-  container.hidden = false;
   container.replaceChildren(el("p", { class: "period" }, `period of ${data.periods[0]} (the only one in this range)`),
     ...Object.keys(data.series).map((n) => el("div", { class: "one", "data-testid": "single-value" },
       el("span", { class: "big-inline" }, fmt(data.series[n][0]) + (unit || "")), " ", n,
@@ -357,7 +354,7 @@ async function drawEcosystem(root) {
     const now = rows.filter((r) => r.period_start === latest).sort((a, b) => (b.share || 0) - (a.share || 0));
     const pct = (v) => (v === null ? "–" : (100 * v).toFixed(1) + "%");
     const bars = box.querySelector(".bars");
-    bars.replaceChildren(...(now.length ? [el("p", { class: "period" }, `${interval} of ${latest}: ${fmt(now.reduce((s, r) => s + Math.max(r.installs, 0), 0))} installations of ${now[0].projects > 1 ? "up to " + now.reduce((m, r) => Math.max(m, r.projects), 0) : 1} project(s)`)]
+    bars.replaceChildren(...(now.length ? [el("p", { class: "period" }, `${interval} of ${latest}: ${fmt(now.reduce((s, r) => s + Math.max(r.installs, 0), 0))} installations of ${now.reduce((m, r) => Math.max(m, r.projects), 0)} project(s)`)]
       : [el("p", { class: "empty" }, "Nothing released yet.")]),
     ...now.map((r) => {
       const bar = el("span", { class: "fill" });
@@ -371,8 +368,8 @@ async function drawEcosystem(root) {
     }));
     const data = pivot(rows, (r) => r.value, (r) => r.installs);
     const shares = box.querySelector(".chart");
+    box.querySelector(".over-time").hidden = data.periods.length < 2;
     if (data.periods.length > 1) chart(shares, stackedShares(data), { unit: "%", interval, yLabel: "share", height: 220 });
-    else shares.hidden = true;
     table(box.querySelector(".table-wrap"), pivot(rows, (r) => r.value, (r) => r.installs, (r) => r.installs_low, (r) => r.installs_high), `ecosystem-${box.dataset.breakdown}`);
   }
 }
