@@ -187,7 +187,7 @@ def releases(request: Request):
 
 def budget(request: Request):
     """The guarantee one installation gets over a day, a month and a year."""
-    from ..release import guarantee
+    from ._guarantee import guarantee
 
     return cached(request, orjson.dumps(guarantee(_engine(request), request.app.state.settings)),
                   "application/json")

@@ -18,7 +18,6 @@ from starlette.staticfiles import StaticFiles
 
 from ..model.domains import BREAKDOWNS
 from ..protocol import ProtocolError, normalize_project
-from ..protocol.errors import NotFound
 from . import datasets, queries
 from ._respond import cached
 
@@ -129,7 +128,8 @@ def privacy(request: Request) -> Response:
     text = Path(path).read_text(encoding="utf-8")
     # html=False: the document's own HTML is shown as text, never run.
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
-    from ..release import guarantee, parameters
+    from ..release import parameters
+    from ._guarantee import guarantee
 
     settings = request.app.state.settings
     return render(request, "privacy.html", body=body, parameters=parameters(settings),
@@ -160,7 +160,7 @@ def dataset_file(request: Request) -> Response:
     path = datasets.release_file(directory, request.path_params["project"],
                                  request.path_params["release"], request.path_params["filename"])
     if path is None:
-        raise NotFound("no such dataset file")
+        return not_found(request)
     media = {".csv": "text/csv; charset=utf-8", ".parquet": "application/vnd.apache.parquet",
              ".json": "application/json", ".md": "text/markdown; charset=utf-8"}.get(
         path.suffix, "text/plain; charset=utf-8")

@@ -262,6 +262,13 @@ def releases(engine: Engine, project: str | None = None) -> list[dict]:
     return rows
 
 
+def ledger_state(engine: Engine) -> tuple:
+    """Changes whenever a release is added: (how many, the last id)."""
+    t = public_releases
+    with engine.connect() as connection:
+        return tuple(connection.execute(select(func.count(), func.max(t.c.release_id))).one())
+
+
 def released_through(engine: Engine) -> date | None:
     """The last day of the latest released day."""
     t = public_releases
