@@ -146,7 +146,7 @@ def _measured(name: str) -> list[str]:
 def ecosystem(request: Request):
     """Every project's installations together, by Python version, OS or architecture."""
     params = request.query_params
-    interval = params.get("interval", "month")
+    interval = params.get("interval", "week")
     if interval not in INTERVALS:
         raise BadRequest(f"interval must be one of {', '.join(INTERVALS)}", field="interval")
     breakdown = params.get("breakdown", "python")

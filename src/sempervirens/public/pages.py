@@ -40,7 +40,20 @@ def _templates():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["number"] = lambda n: "–" if n is None else f"{n:,}"
+    env.filters["period"] = period_name
     return env
+
+
+def period_name(start: str | None, interval: str) -> str:
+    """A period as a reader says it: "November 2026", "the week of 23 Nov 2026"."""
+    if not start:
+        return "–"
+    day = date.fromisoformat(start)
+    if interval == "month":
+        return day.strftime("%B %Y")
+    if interval == "week":
+        return f"the week of {day.day} {day.strftime('%b %Y')}"
+    return f"{day.day} {day.strftime('%b %Y')}"
 
 
 def render(request: Request, template: str, status: int = 200, **context) -> Response:
@@ -86,7 +99,7 @@ def project(request: Request) -> Response:
                   form=form, error=error, relevant=RELEVANT, metrics=METRICS,
                   intervals=INTERVAL_NAMES, breakdowns=BREAKDOWN_NAMES,
                   names=queries.metric_names(engine, name),
-                  ranges=_ranges(request, name, form, queries.released_through(engine)))
+                  ranges=_ranges(name, form, queries.released_through(engine)))
 
 
 def _form_date(value: str | None) -> str:
@@ -97,7 +110,7 @@ def _form_date(value: str | None) -> str:
         return ""
 
 
-def _ranges(request: Request, project: str, form: dict, through: date | None) -> list[dict]:
+def _ranges(project: str, form: dict, through: date | None) -> list[dict]:
     """The one-click ranges, ending with the last released day, as links keeping the
     metric and its relevant choices."""
     if through is None:
