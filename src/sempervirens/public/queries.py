@@ -167,7 +167,8 @@ def latest_periods(engine: Engine, project: str, interval: str, count: int = 2) 
 
 def headline(engine: Engine, project: str) -> dict:
     """A project's numbers for the front page: the last released week and month, each
-    against the one before (complete periods only), and its last 30 released days."""
+    against the one just before (complete periods only: only they are released), and
+    its last 30 released days."""
     out = {"project": project}
     for interval in ("week", "month"):
         starts = latest_periods(engine, project, interval)
@@ -176,7 +177,9 @@ def headline(engine: Engine, project: str) -> dict:
             query = Query(project, interval, starts[-1], starts[0])
             totals = {r["period_start"]: r for r in active_installs(engine, query) if r["value"] == ""}
         latest = totals.get(starts[0].isoformat()) if starts else None
-        previous = totals.get(starts[1].isoformat()) if len(starts) > 1 else None
+        # Like with like: the period just before, or nothing (never one further back).
+        adjacent = len(starts) > 1 and period_end(interval, starts[1]) == starts[0]
+        previous = totals.get(starts[1].isoformat()) if adjacent else None
         trend = None
         if latest and previous and latest["installs"] is not None \
                 and (previous["installs"] or 0) > 0:
