@@ -282,7 +282,7 @@ function rank(container, rows, totalRows, interval) {
   const now = rows.filter((r) => r.period_start === latest).map((r) => ({
     name: name(r), users: r.users, share: share(r.users, total.installs),
     low: share(r.users_low, total.installs_high), high: share(r.users_high, total.installs_low),
-  })).sort((a, b) => (b.share ?? -1) - (a.share ?? -1));
+  })).sort((a, b) => (b.users ?? -1) - (a.users ?? -1));  // the share, before capping at 100%
   const pct = (v) => (v === null ? "< k" : v.toFixed(v < 10 ? 1 : 0) + "%");
   container.replaceChildren(el("p", { class: "period" }, `${interval} of ${latest}, of ${fmt(total.installs)} active installations`),
     ...now.map((f) => {
