@@ -16,6 +16,7 @@ Usage: python bench/public.py [--requests 30] [--days 365]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -86,6 +87,13 @@ def build(data_dir: Path, days: int) -> date:
                              "high": value + 8 * scale if shown is not None else 9 + 8 * scale,
                              "noisy": value})
             connection.execute(insert(public_statistics), rows)
+            # Its dataset directory, as /datasets lists it (the manifest is what it reads).
+            folder = data_dir / "releases" / PROJECT / f"{interval}-{start.isoformat()}-v1"
+            folder.mkdir(parents=True)
+            (folder / "manifest.json").write_text(json.dumps({
+                "project": PROJECT, "interval": interval, "period_start": start.isoformat(),
+                "version": 1, "epsilon": 0.5, "delta": 0.0, "release_id": release_id,
+                "files": {"statistics.csv": "0" * 64}}))
     stores.dispose()
     return today - timedelta(days=1)
 
@@ -130,7 +138,7 @@ def main() -> int:
         start = time.perf_counter()
         build(data_dir, args.days)
         print(f"store: {args.days} released days of {PROJECT} with their weeks and months, "
-              f"{len(KEYS)} rows each, built in {time.perf_counter() - start:.1f} s")
+              f"{len(KEYS)} rows each, built in {time.perf_counter() - start:.1f} s, with a dataset manifest per release")
         app = create_app({"data_dir": str(data_dir), "aggregate_interval_seconds": 0,
                           "log_level": "warning"})
         worst = worst_cpu = 0.0
