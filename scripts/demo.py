@@ -42,6 +42,7 @@ def main() -> int:
     from sempervirens.simulate.dns import LoopbackDNS
     from sempervirens.simulate.population import addresses, generate
     from sempervirens.simulate.run import simulate
+    from sempervirens.store import open_stores
 
     commands = _commands(build_parser())
     data_dir = Path(args.data_dir)
@@ -54,16 +55,18 @@ def main() -> int:
              "--data-dir", str(data_dir), "--trusted-proxies", "127.0.0.1"]
     if "--dns-server" in commands.get("serve", ""):
         serve += ["--dns-server", dns.nameserver]
+    # The stores are created here, so that the history is written while the server starts.
+    open_stores(str(data_dir), None, None, migrate=True).dispose()
     log = open(data_dir / "server.log", "ab")
     server = subprocess.Popen(serve, stdout=log, stderr=subprocess.STDOUT, env=_env())
     try:
-        _wait_healthy(url, server)
-        print(f"server up at {url} (log: {data_dir / 'server.log'}), DNS on {dns.nameserver}")
         population = dict(size=args.size, days=args.days, seed=args.seed, data_dir=str(data_dir),
                           homes=str(data_dir / "installations"))
         result = simulate(url, **population, today=False)
         print(f"simulated {len(result.population)} installations: {result.history_pings} pings "
-              f"of earlier days")
+              f"of earlier days  [{time.monotonic() - started:.1f} s]")
+        _wait_healthy(url, server)
+        print(f"server up at {url} (log: {data_dir / 'server.log'}), DNS on {dns.nameserver}")
         # One cycle seals, releases (datasets included) and aggregates privately.
         for command in ("aggregate",):
             if command not in commands:
