@@ -117,7 +117,7 @@ def test_privacy_page_states_the_numbers(published):
 
 
 @pytest.mark.parametrize("path", ["/no-such-page", "/projects/no-such-project",
-                                  "/datasets/astroflux/week-2026-01-05-v1/x.csv"])
+                                  "/projects/astroflux/no-such-page"])
 def test_unknown_site_paths_get_an_html_page(published, path):
     answer = get(published, path)
     assert answer.status_code == 404
@@ -125,7 +125,9 @@ def test_unknown_site_paths_get_an_html_page(published, path):
     assert "<h1>Not found</h1>" in answer.text
 
 
-def test_unknown_api_paths_keep_json(published):
-    answer = get(published, "/api/v1/no-such-route")
+@pytest.mark.parametrize("path", ["/api/v1/no-such-route",
+                                  "/datasets/astroflux/week-2026-01-05-v1/x.csv"])
+def test_unknown_api_and_download_paths_keep_json(published, path):
+    answer = get(published, path)
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"

@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..model.domains import BREAKDOWNS
 from ..protocol import ProtocolError, normalize_project
+from ..protocol.errors import NotFound
 from . import datasets, queries
 from ._respond import cached
 
@@ -164,7 +165,7 @@ def dataset_latest(request: Request) -> Response:
     filename = request.path_params["filename"]
     if latest is None or datasets.release_file(directory, *latest["path"].split("/"),
                                                filename) is None:
-        return not_found(request)
+        raise NotFound("no such dataset file")
     return RedirectResponse(f"/datasets/{latest['path']}/{filename}", status_code=307)
 
 
@@ -173,7 +174,7 @@ def dataset_file(request: Request) -> Response:
     path = datasets.release_file(directory, request.path_params["project"],
                                  request.path_params["release"], request.path_params["filename"])
     if path is None:
-        return not_found(request)
+        raise NotFound("no such dataset file")
     media = {".csv": "text/csv; charset=utf-8", ".parquet": "application/vnd.apache.parquet",
              ".json": "application/json", ".md": "text/markdown; charset=utf-8"}.get(
         path.suffix, "text/plain; charset=utf-8")
@@ -185,8 +186,9 @@ def not_found(request: Request) -> Response:
     return render(request, "404.html", status=404)
 
 
-# Paths whose unknown sub-paths answer JSON errors (machines read them), not a page.
-MACHINE_PATHS = ("/api/", "/submit/", "/openapi.json", "/healthz")
+# Paths whose unknown sub-paths answer JSON errors (machines read them), not a page:
+# dataset files are downloads documented in /openapi.json, like the API.
+MACHINE_PATHS = ("/api/", "/submit/", "/openapi.json", "/healthz", "/datasets/")
 
 
 def wants_page(request: Request) -> bool:
