@@ -103,6 +103,10 @@ def test_project_page_redraws_for_a_new_query(published, page, artifacts):
     assert shown == {(r["period_start"], r["value"]): _shown(r["installs"]) for r in weekly
                      if r["installs"] is not None}
     assert page.locator("#main-chart canvas").count() == 1
+    # The glance's bars carry their 95% intervals too.
+    page.wait_for_selector(".bars[data-breakdown=os] .bar .band", state="attached")
+    assert page.locator(".bars[data-breakdown=os] .bar .band").count() == \
+        page.locator(".bars[data-breakdown=os] .bar").count() > 0
     page.screenshot(path=artifacts / "public-project-weekly-os.png", full_page=True)
 
     # The shared URL opens the same view.

@@ -318,8 +318,13 @@ async function drawGlance(base, periods) {
       ...parts.map((r) => {
         const bar = el("span", { class: "fill" });
         bar.style.width = (total > 0 ? 100 * Math.max(r.installs, 0) / total : 0).toFixed(1) + "%"; // CSSOM: allowed by the CSP
+        // Its 95% interval, on the same scale (capped at the track's end).
+        const band = el("span", { class: "band" });
+        const at = (v) => (total > 0 ? Math.min(100, 100 * Math.max(v || 0, 0) / total) : 0);
+        band.style.left = at(r.installs_low).toFixed(1) + "%";
+        band.style.width = Math.max(0, at(r.installs_high) - at(r.installs_low)).toFixed(1) + "%";
         return el("div", { class: "bar", "data-value": r.value },
-          el("span", { class: "name" }, r.value), el("span", { class: "track" }, bar),
+          el("span", { class: "name" }, r.value), el("span", { class: "track" }, bar, band),
           el("span", { class: "num", title: `95%: ${fmt(r.installs_low)}–${fmt(r.installs_high)}` }, fmt(r.installs)));
       }));
   }
