@@ -8,7 +8,7 @@ BENCH_VENV := .venv-bench
 BENCH_PY := $(BENCH_VENV)/bin/python
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test docs bench-ingest bench-client bench-aggregate bench-seal bench-privacy clean
+.PHONY: demo test docs bench-ingest bench-client bench-aggregate bench-seal bench-privacy bench-public clean
 
 # The virtual environment is rebuilt when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -54,6 +54,10 @@ bench-seal: $(BENCH_VENV)/.installed
 # The released statistics' error at the default budget, and the budget per year.
 bench-privacy: $(BENCH_VENV)/.installed
 	$(BENCH_PY) bench/privacy.py
+
+# Server-side render time of each public page and API route, a year of releases.
+bench-public: $(BENCH_VENV)/.installed
+	$(BENCH_PY) bench/public.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) sempervirens-data .pytest_cache build src/*.egg-info

@@ -4,9 +4,10 @@
 Starts a loopback DNS server for the simulated institutions, the collection
 server on the embedded SQLite store (trusting 127.0.0.1 as a proxy, so each
 simulated installation's address is believed), sends a simulated population
-(earlier days through the store, today through the real client over HTTP), runs
-the aggregation and the dataset release, then prints the URL and serves until
-Ctrl-C (or exits at once with --exit).
+(earlier days through the store), runs the aggregation and the dataset release,
+prints the URL, then sends today's usage through the real client over HTTP (today
+is not a complete day, so nothing of it is published: the pages do not wait for it)
+and serves until Ctrl-C (or exits once today's runs are sent, with --exit).
 """
 
 from __future__ import annotations
@@ -31,15 +32,17 @@ def main() -> int:
                         help="demo stores (wiped at start) [default: sempervirens-data/demo]")
     parser.add_argument("--port", type=int, default=8000, help="preferred port [default: 8000]")
     parser.add_argument("--size", type=int, default=400, help="simulated installations")
-    parser.add_argument("--days", type=int, default=60, help="days of history, today included")
+    parser.add_argument("--days", type=int, default=28, help="days of history, today included")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--exit", action="store_true", help="stop after printing the URL")
     args = parser.parse_args()
+    started = time.monotonic()
 
     from sempervirens.cli import build_parser
     from sempervirens.simulate.dns import LoopbackDNS
     from sempervirens.simulate.population import addresses, generate
     from sempervirens.simulate.run import simulate
+    from sempervirens.store import open_stores
 
     commands = _commands(build_parser())
     data_dir = Path(args.data_dir)
@@ -52,16 +55,20 @@ def main() -> int:
              "--data-dir", str(data_dir), "--trusted-proxies", "127.0.0.1"]
     if "--dns-server" in commands.get("serve", ""):
         serve += ["--dns-server", dns.nameserver]
+    # The stores are created here, so that the history is written while the server starts.
+    open_stores(str(data_dir), None, None, migrate=True).dispose()
     log = open(data_dir / "server.log", "ab")
     server = subprocess.Popen(serve, stdout=log, stderr=subprocess.STDOUT, env=_env())
     try:
+        population = dict(size=args.size, days=args.days, seed=args.seed, data_dir=str(data_dir),
+                          homes=str(data_dir / "installations"))
+        result = simulate(url, **population, today=False)
+        print(f"simulated {len(result.population)} installations: {result.history_pings} pings "
+              f"of earlier days  [{time.monotonic() - started:.1f} s]")
         _wait_healthy(url, server)
         print(f"server up at {url} (log: {data_dir / 'server.log'}), DNS on {dns.nameserver}")
-        result = simulate(url, size=args.size, days=args.days, seed=args.seed,
-                          data_dir=str(data_dir), homes=str(data_dir / "installations"))
-        print(f"simulated {len(result.population)} installations: {result.history_pings} pings of "
-              f"earlier days, {result.today_runs} client runs today ({result.failed_runs} failed)")
-        for command in ("aggregate", "release"):
+        # One cycle seals, releases (datasets included) and aggregates privately.
+        for command in ("aggregate",):
             if command not in commands:
                 print(f"(no `sempervirens {command}` in this version yet: skipped)")
                 continue
@@ -73,7 +80,11 @@ def main() -> int:
             subprocess.run([sys.executable, "-m", "sempervirens", command, "--data-dir",
                             str(data_dir), *extra], check=True, env=_env())
         print(f"\nSempervirens demo: open {url}/  (privacy: {url}/privacy, "
-              f"datasets: {url}/datasets, API: {url}/api/v1/projects)")
+              f"datasets: {url}/datasets, API: {url}/api/v1/projects)"
+              f"  [{time.monotonic() - started:.1f} s]\n", flush=True)
+        result = simulate(url, **population, history=False)
+        print(f"today: {result.today_runs} client runs through the real client over HTTP "
+              f"({result.failed_runs} failed), published once the day is complete and released")
         if args.exit:
             return 0
         print("Serving until Ctrl-C.")

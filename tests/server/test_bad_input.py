@@ -106,4 +106,4 @@ def test_a_decompression_bomb_does_not_grow_the_server(shared_server):
 def test_wrong_method_and_unknown_route_are_json_errors(shared_server):
     with httpx.Client(timeout=10) as client:
         assert client.get(f"{shared_server.url}/submit/numpy/usage/1/{new_id()}").json()["error"]["status"] == 405
-        assert client.get(f"{shared_server.url}/nothing-here").json()["error"]["status"] == 404
+        assert client.get(f"{shared_server.url}/api/v1/nothing-here").json()["error"]["status"] == 404

@@ -16,4 +16,17 @@ def routes() -> list:
     return [*api.routes, *catalogue.routes, *pages.routes, *notice_pages.routes]
 
 
-__all__ = ["SecurityHeaders", "routes"]
+def serves_pages(request) -> bool:
+    """Whether a 404 for this request is the site's (an HTML page) rather than the API's."""
+    from . import pages
+
+    return pages.serving(request) and pages.wants_page(request)
+
+
+def not_found_page(request):
+    from . import pages
+
+    return pages.not_found(request)
+
+
+__all__ = ["SecurityHeaders", "not_found_page", "routes", "serves_pages"]

@@ -77,6 +77,16 @@ PATHS = {
     "/api/v1/privacy/releases": {"get": {
         "operationId": "privacyReleases", "summary": "The ledger: every release and its budget",
         "responses": _INFO}},
+    "/api/v1/ecosystem": {"get": {
+        "operationId": "ecosystem",
+        "summary": "Every project's installations together, by Python version, OS or architecture",
+        "parameters": [_param("interval", {"type": "string", "enum": ["day", "week", "month"]}),
+                       _param("breakdown", {"type": "string", "enum": ["python", "os", "arch"]}),
+                       _param("from", _DATE), _param("to", _DATE),
+                       _param("format", {"type": "string", "enum": ["json", "csv"]})],
+        "responses": {"200": {"description": "Each period's sum over the projects, per value, "
+                                             "with its 95% interval and share", "headers": _CACHE},
+                      "400": {"description": "A bad parameter"}}}},
     BASE + "/active-installs": _get(
         "activeInstalls", "Active installations per period, total or by breakdown",
         [_PROJECT, *_PERIODS, _param("breakdown", {"type": "string", "enum": [

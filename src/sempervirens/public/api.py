@@ -41,10 +41,15 @@ def parse_query(request: Request) -> queries.Query:
         raise BadRequest(f"interval must be one of {', '.join(INTERVALS)}", field="interval")
     if params.get("format", "json") not in ("json", "csv"):
         raise BadRequest("format must be json or csv", field="format")
+    start, end = _dates(params)
+    return queries.Query(project, interval, start, end)
+
+
+def _dates(params) -> tuple[date | None, date | None]:
     start, end = _date(params, "from"), _date(params, "to")
     if start is not None and end is not None and start > end:
         raise BadRequest("from must not be after to", field="from")
-    return queries.Query(project, interval, start, end)
+    return start, end
 
 
 def _date(params, name: str) -> date | None:
@@ -138,6 +143,28 @@ def _measured(name: str) -> list[str]:
     return [name, f"{name}_sd", f"{name}_low", f"{name}_high"]
 
 
+def ecosystem(request: Request):
+    """Every project's installations together, by Python version, OS or architecture."""
+    params = request.query_params
+    interval = params.get("interval", "week")
+    if interval not in INTERVALS:
+        raise BadRequest(f"interval must be one of {', '.join(INTERVALS)}", field="interval")
+    breakdown = params.get("breakdown", "python")
+    if breakdown not in queries.ECOSYSTEM_BREAKDOWNS:
+        raise BadRequest(f"breakdown must be one of {', '.join(queries.ECOSYSTEM_BREAKDOWNS)}",
+                         field="breakdown")
+    if params.get("format", "json") not in ("json", "csv"):
+        raise BadRequest("format must be json or csv", field="format")
+    start, end = _dates(params)
+    rows = queries.ecosystem(_engine(request), interval, breakdown, start, end)
+    payload = {"interval": interval, "breakdown": breakdown,
+               "from": start and start.isoformat(), "to": end and end.isoformat()}
+    return table(request, payload, rows,
+                 ["period_start", "value", "projects", "installs", "installs_low",
+                  "installs_high", "share", "share_low", "share_high"],
+                 f"ecosystem-{breakdown}")
+
+
 def metrics(request: Request):
     query = parse_query(request)
     return cached(request, orjson.dumps(queries.metric_names(_engine(request), query.project)),
@@ -160,7 +187,7 @@ def releases(request: Request):
 
 def budget(request: Request):
     """The guarantee one installation gets over a day, a month and a year."""
-    from ..release import guarantee
+    from ._guarantee import guarantee
 
     return cached(request, orjson.dumps(guarantee(_engine(request), request.app.state.settings)),
                   "application/json")
@@ -172,6 +199,7 @@ routes = [
     Route("/api/v1/parameters", parameters, methods=["GET"]),
     Route("/api/v1/privacy/budget", budget, methods=["GET"]),
     Route("/api/v1/privacy/releases", releases, methods=["GET"]),
+    Route("/api/v1/ecosystem", ecosystem, methods=["GET"]),
     Route(BASE + "/active-installs", active_installs, methods=["GET"]),
     Route(BASE + "/features", features, methods=["GET"]),
     Route(BASE + "/timings", timings, methods=["GET"]),

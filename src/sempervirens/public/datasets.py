@@ -53,3 +53,23 @@ def release_file(directory: Path, project: str, name: str, filename: str) -> Pat
     if filename not in listed or path.parent != folder.resolve() or not path.is_file():
         return None
     return path
+
+
+def by_period(releases: list[dict]) -> dict[str, list[dict]]:
+    """{interval: [{period_start, releases, epsilon}]}, newest period first: one row per
+    released period, with every project's release of it."""
+    kinds: dict[str, dict[str, dict]] = {"month": {}, "week": {}, "day": {}}
+    for release in releases:
+        period = kinds.setdefault(release["interval"], {}).setdefault(
+            release["period_start"], {"period_start": release["period_start"], "releases": [],
+                                      "epsilon": 0.0})
+        period["releases"].append(release)
+        period["epsilon"] = max(period["epsilon"], release.get("epsilon") or 0.0)
+    return {kind: sorted(periods.values(), key=lambda p: p["period_start"], reverse=True)
+            for kind, periods in kinds.items()}
+
+
+def latest(releases: list[dict], project: str, interval: str) -> dict | None:
+    """The newest release of a project's periods of one interval (highest version)."""
+    mine = [r for r in releases if r["project"] == project and r["interval"] == interval]
+    return max(mine, key=lambda r: (r["period_start"], r["version"]), default=None)

@@ -7,10 +7,12 @@ the same numbers from /api/v1.  No inline script or style anywhere (see security
 from __future__ import annotations
 
 import functools
+from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -25,6 +27,11 @@ INTERVAL_NAMES = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
 METRICS = {"installs": "Active installations", "features": "Feature usage",
            "timings": "Timings (percentiles)", "crashes": "Crashes", "opt-outs": "Opt-out ratio"}
 BREAKDOWN_NAMES = {"": "Total", **{b.name: b.label for b in BREAKDOWNS}}
+# The form's fields that mean something for each metric; the others are left out.
+RELEVANT = {"installs": ("breakdown",), "features": ("name",), "timings": ("name",),
+            "crashes": (), "opt-outs": ()}
+# One-click ranges: (label, days back from the last released day, interval drawn).
+RANGES = (("Last 30 days", 30, "day"), ("90 days", 90, "week"), ("12 months", 365, "month"))
 
 
 @functools.lru_cache(maxsize=1)
@@ -34,7 +41,20 @@ def _templates():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["number"] = lambda n: "–" if n is None else f"{n:,}"
+    env.filters["period"] = period_name
     return env
+
+
+def period_name(start: str | None, interval: str) -> str:
+    """A period as a reader says it: "November 2026", "the week of 23 Nov 2026"."""
+    if not start:
+        return "–"
+    day = date.fromisoformat(start)
+    if interval == "month":
+        return day.strftime("%B %Y")
+    if interval == "week":
+        return f"the week of {day.day} {day.strftime('%b %Y')}"
+    return f"{day.day} {day.strftime('%b %Y')}"
 
 
 def render(request: Request, template: str, status: int = 200, **context) -> Response:
@@ -66,15 +86,54 @@ def project(request: Request) -> Response:
     if name is None or name not in queries.projects(engine):
         return not_found(request)
     params = request.query_params
+    metric = params.get("metric") if params.get("metric") in METRICS else "installs"
     form = {
-        "metric": params.get("metric") if params.get("metric") in METRICS else "installs",
+        "metric": metric,
         "breakdown": params.get("breakdown") if params.get("breakdown") in BREAKDOWN_NAMES else "",
         "interval": params.get("interval") if params.get("interval") in INTERVAL_NAMES else "day",
-        "from": params.get("from", ""), "to": params.get("to", ""), "name": params.get("name", ""),
+        "from": _form_date(params.get("from")), "to": _form_date(params.get("to")),
+        "name": params.get("name", ""),
     }
+    error = None
+    if form["from"] and form["to"] and form["from"] > form["to"]:
+        error = f"The range is reversed: “from” ({form['from']}) is after “to” ({form['to']})."
     return render(request, "project.html", project=name, headline=queries.headline(engine, name),
-                  form=form, metrics=METRICS, intervals=INTERVAL_NAMES,
-                  breakdowns=BREAKDOWN_NAMES, names=queries.metric_names(engine, name))
+                  form=form, error=error, relevant=RELEVANT, metrics=METRICS,
+                  intervals=INTERVAL_NAMES, breakdowns=BREAKDOWN_NAMES,
+                  names=queries.metric_names(engine, name),
+                  ranges=_ranges(name, form, queries.released_through(engine)))
+
+
+def _form_date(value: str | None) -> str:
+    """A YYYY-MM-DD of the query string, or "" (a bad one is dropped, not echoed)."""
+    try:
+        return date.fromisoformat(value).isoformat() if value else ""
+    except ValueError:
+        return ""
+
+
+def _ranges(project: str, form: dict, through: date | None) -> list[dict]:
+    """The one-click ranges, ending with the last released day, as links keeping the
+    metric and its relevant choices."""
+    if through is None:
+        return []
+    keep = {k: form[k] for k in ("metric", *RELEVANT[form["metric"]]) if form[k]}
+    out = []
+    for label, days, interval in RANGES:
+        start = (through - timedelta(days=days - 1)).isoformat()
+        query = {**keep, "interval": interval, "from": start}
+        out.append({"label": label, "href": f"/projects/{project}?{urlencode(query)}",
+                    "current": form["from"] == start and not form["to"]
+                    and form["interval"] == interval})
+    return out
+
+
+def ecosystem(request: Request) -> Response:
+    params = request.query_params
+    interval = params.get("interval") if params.get("interval") in INTERVAL_NAMES else "week"
+    return render(request, "ecosystem.html", interval=interval, intervals=INTERVAL_NAMES,
+                  breakdowns={b: BREAKDOWN_NAMES[b] for b in queries.ECOSYSTEM_BREAKDOWNS},
+                  projects=queries.projects(_engine(request)))
 
 
 def privacy(request: Request) -> Response:
@@ -84,7 +143,8 @@ def privacy(request: Request) -> Response:
     text = Path(path).read_text(encoding="utf-8")
     # html=False: the document's own HTML is shown as text, never run.
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
-    from ..release import guarantee, parameters
+    from ..release import parameters
+    from ._guarantee import guarantee
 
     settings = request.app.state.settings
     return render(request, "privacy.html", body=body, parameters=parameters(settings),
@@ -94,7 +154,21 @@ def privacy(request: Request) -> Response:
 
 def dataset_list(request: Request) -> Response:
     directory = datasets.releases_dir(request.app.state.settings)
-    return render(request, "datasets.html", releases=datasets.list_releases(directory))
+    releases = datasets.list_releases(directory)
+    return render(request, "datasets.html", kinds=datasets.by_period(releases),
+                  intervals=INTERVAL_NAMES, count=len(releases))
+
+
+def dataset_latest(request: Request) -> Response:
+    """/datasets/latest/{project}/{interval}/{filename}: the newest release's file."""
+    directory = datasets.releases_dir(request.app.state.settings)
+    latest = datasets.latest(datasets.list_releases(directory), request.path_params["project"],
+                             request.path_params["interval"])
+    filename = request.path_params["filename"]
+    if latest is None or datasets.release_file(directory, *latest["path"].split("/"),
+                                               filename) is None:
+        raise NotFound("no such dataset file")
+    return RedirectResponse(f"/datasets/{latest['path']}/{filename}", status_code=307)
 
 
 def dataset_file(request: Request) -> Response:
@@ -114,11 +188,30 @@ def not_found(request: Request) -> Response:
     return render(request, "404.html", status=404)
 
 
+# Paths whose unknown sub-paths answer JSON errors (machines read them), not a page:
+# dataset files are downloads documented in /openapi.json, like the API.
+MACHINE_PATHS = ("/api/", "/submit/", "/openapi.json", "/healthz", "/datasets/")
+
+
+def wants_page(request: Request) -> bool:
+    """Whether a 404 for this request is the site's own (an HTML page), not the API's."""
+    return request.method in ("GET", "HEAD") and not request.url.path.startswith(MACHINE_PATHS)
+
+
 routes = [
     Route("/", index, methods=["GET"]),
     Route("/projects/{project}", project, methods=["GET"]),
+    Route("/ecosystem", ecosystem, methods=["GET"]),
     Route("/privacy", privacy, methods=["GET"]),
     Route("/datasets", dataset_list, methods=["GET"]),
+    Route("/datasets/latest/{project}/{interval}/{filename}", dataset_latest, methods=["GET"]),
     Route("/datasets/{project}/{release}/{filename}", dataset_file, methods=["GET"]),
     Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
 ]
+
+
+def serving(request: Request) -> bool:
+    """False on a private deployment (`--no-dp`), which serves no public page."""
+    from ..release import serving_allowed
+
+    return serving_allowed(request.app.state.settings)

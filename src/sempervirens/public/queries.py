@@ -18,6 +18,7 @@ from ..model.domains import BREAKDOWN_NAMES
 from ..model.periods import INTERVALS, period_end
 from ..model.statistics import PERCENTILES
 from ..release.tables import PERCENTILE_STATISTIC, public_releases, public_statistics
+from ..release.uncertainty import sum_halfwidth
 
 TABLES = {t.name: t for t in (public_statistics, public_releases)}
 BREAKDOWNS = ("", *BREAKDOWN_NAMES)
@@ -166,7 +167,8 @@ def latest_periods(engine: Engine, project: str, interval: str, count: int = 2) 
 
 def headline(engine: Engine, project: str) -> dict:
     """A project's numbers for the front page: the last released week and month, each
-    against the one before (complete periods only), and its last 30 released days."""
+    against the one just before (complete periods only: only they are released), and
+    its last 30 released days."""
     out = {"project": project}
     for interval in ("week", "month"):
         starts = latest_periods(engine, project, interval)
@@ -175,7 +177,9 @@ def headline(engine: Engine, project: str) -> dict:
             query = Query(project, interval, starts[-1], starts[0])
             totals = {r["period_start"]: r for r in active_installs(engine, query) if r["value"] == ""}
         latest = totals.get(starts[0].isoformat()) if starts else None
-        previous = totals.get(starts[1].isoformat()) if len(starts) > 1 else None
+        # Like with like: the period just before, or nothing (never one further back).
+        adjacent = len(starts) > 1 and period_end(interval, starts[1]) == starts[0]
+        previous = totals.get(starts[1].isoformat()) if adjacent else None
         trend = None
         if latest and previous and latest["installs"] is not None \
                 and (previous["installs"] or 0) > 0:
@@ -186,6 +190,65 @@ def headline(engine: Engine, project: str) -> dict:
     out["daily"] = [r for r in active_installs(engine, Query(project, "day", days[-1], days[0]))
                     if r["value"] == ""] if days else []
     return out
+
+
+# The breakdowns whose public values are the same for every project (a version is not).
+ECOSYSTEM_BREAKDOWNS = ("python", "os", "arch")
+
+
+def ecosystem(engine: Engine, interval: str, breakdown: str, start: date | None = None,
+              end: date | None = None) -> list[dict]:
+    """Across every project, each period's installations by one breakdown's value, and
+    each value's share, from the released numbers only (post-processing).
+
+    A value is the sum of the projects' released values.  Their noises are independent,
+    so its 95% interval is the sum +- the half-width of a sum of those noises
+    (release/uncertainty.py); a project's value withheld below k adds nothing to the sum
+    and its own interval [0, k - 1 + q] to the bounds.  A share's interval runs from the
+    value's low against everything else's high to its high against everything else's
+    low.  Each project counts its own installations: a machine that runs two of the
+    projects counts twice."""
+    t = public_statistics
+    clauses = [t.c.interval == interval, t.c.statistic == "installs", t.c.key1 == breakdown]
+    if start is not None:
+        clauses.append(t.c.period_start >= start)
+    if end is not None:
+        clauses.append(t.c.period_start <= end)
+    statement = (select(t.c.period_start, t.c.project, t.c.key2, t.c.value, t.c.noise_sd,
+                        t.c.low, t.c.high).where(*clauses))
+    cells: dict[date, dict[str, list[dict]]] = {}
+    for r in _rows(engine, statement):
+        cells.setdefault(r["period_start"], {}).setdefault(r["key2"], []).append(r)
+    rows = []
+    for period in sorted(cells):
+        values = [_combined(period, value, found) for value, found in sorted(cells[period].items())]
+        lows = sum(v["installs_low"] for v in values)
+        highs = sum(v["installs_high"] for v in values)
+        total = sum(v["installs"] for v in values)
+        for v in values:
+            rest_low, rest_high = lows - v["installs_low"], highs - v["installs_high"]
+            v["share"] = _share(v["installs"], total)
+            v["share_low"] = _share(v["installs_low"], v["installs_low"] + rest_high)
+            v["share_high"] = _share(v["installs_high"], v["installs_high"] + rest_low)
+            rows.append(v)
+    return rows
+
+
+def _combined(period: date, value: str, found: list[dict]) -> dict:
+    """One breakdown value of one period, summed over the projects that released it."""
+    shown = [r for r in found if r["value"] is not None]
+    withheld = [r for r in found if r["value"] is None]
+    total = sum(r["value"] for r in shown)
+    halfwidth = sum_halfwidth([r["noise_sd"] or 0 for r in shown])
+    low = max(0, total - halfwidth) if shown else 0
+    high = (total + halfwidth if shown else 0) + sum(r["high"] or 0 for r in withheld)
+    return {"period_start": period.isoformat(), "value": value, "projects": len(found),
+            "installs": _plain(max(total, 0)), "installs_low": _plain(low),
+            "installs_high": _plain(high)}
+
+
+def _share(part, whole) -> float | None:
+    return round(part / whole, 4) if whole else None
 
 
 def releases(engine: Engine, project: str | None = None) -> list[dict]:
@@ -200,6 +263,13 @@ def releases(engine: Engine, project: str | None = None) -> list[dict]:
             if isinstance(value, date):
                 row[key] = value.isoformat()
     return rows
+
+
+def ledger_state(engine: Engine) -> tuple:
+    """Changes whenever a release is added: (how many, the last id)."""
+    t = public_releases
+    with engine.connect() as connection:
+        return tuple(connection.execute(select(func.count(), func.max(t.c.release_id))).one())
 
 
 def released_through(engine: Engine) -> date | None:

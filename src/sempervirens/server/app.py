@@ -102,7 +102,9 @@ async def openapi_json(_request: Request) -> JSONResponse:
     return JSONResponse(openapi())
 
 
-async def _http_error(_request: Request, error: HTTPException) -> JSONResponse:
+async def _http_error(request: Request, error: HTTPException) -> Response:
+    if error.status_code == 404 and public.serves_pages(request):
+        return public.not_found_page(request)  # the site's own unknown paths: a page
     code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
     return JSONResponse(error_body(error.status_code, code, str(error.detail)),
                         status_code=error.status_code, headers=error.headers)

@@ -27,30 +27,34 @@ class Result:
 def simulate(endpoint: str, *, size: int = 200, days: int = 30, seed: int = 1,
              data_dir: str | None = None, database: str | None = None,
              private_database: str | None = None, homes: str | None = None,
-             parallel: int = 4, progress: bool = True) -> Result:
+             parallel: int = 4, progress: bool = True, history: bool = True,
+             today: bool = True) -> Result:
     """`size` installations over `days` days (today included) sending to `endpoint`.
 
     Days before today need the server's stores (data_dir, or the two URLs); with
-    days=1 only today's traffic is sent, over HTTP.
+    days=1 only today's traffic is sent, over HTTP.  history=False or today=False
+    leaves that part out (`make demo` serves the released history before today's runs).
     """
     population = generate(size, days, seed)
-    history = 0
-    if data_dir is not None or database is not None:
+    sent = 0
+    if history and (data_dir is not None or database is not None):
         from datetime import datetime, timedelta, timezone
 
         from .history import register_projects
 
         since = datetime.now(timezone.utc) - timedelta(days=days - 1)
         register_projects(data_dir or ".", database, private_database, since)
-    if days > 1:
+    if history and days > 1:
         if data_dir is None and database is None:
             raise ValueError("a history of several days needs the server's stores (data_dir)")
         from .history import write_history
 
         bar = Progress("history (store)", days - 1, enabled=progress)
-        history = write_history(population, days, seed, data_dir or ".", database, private_database,
+        sent = write_history(population, days, seed, data_dir or ".", database, private_database,
                                 progress=bar)
         bar.close()
+    if not today:
+        return Result(population, sent, 0, 0, [])
     today = [(i, p) for i in population if (p := plan(i, 0, seed)) is not None]
     homes = homes or tempfile.mkdtemp(prefix="sempervirens-simulate-")
     bar = Progress("today (client, HTTP)", len(today), enabled=progress)
@@ -76,7 +80,7 @@ def simulate(endpoint: str, *, size: int = 200, days: int = 30, seed: int = 1,
     with ThreadPoolExecutor(parallel) as pool:
         ok = list(pool.map(run_one, today))
     bar.close()
-    return Result(population, history, len(today), ok.count(False), errors[:3])
+    return Result(population, sent, len(today), ok.count(False), errors[:3])
 
 
 def _unsent(home: str) -> list[str]:

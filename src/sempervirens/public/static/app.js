@@ -47,6 +47,30 @@ function pivot(rows, nameOf, valueOf, lowOf, highOf) {
   return { periods, series, bounds };
 }
 
+// Ticks on period starts (at most `most` of them), labelled as the interval reads.
+function periodAxis(periods, interval, most) {
+  const step = Math.max(1, Math.ceil(periods.length / most));
+  const ticks = periods.filter((_, i) => i % step === 0).map(seconds);
+  const label = (iso) => interval === "month" ? iso.slice(0, 7) : interval === "week" ? "wk " + iso.slice(5) : iso.slice(5);
+  return { splits: () => ticks, values: (u, splits) => splits.map((t) => label(new Date(t * 1000).toISOString().slice(0, 10))) };
+}
+
+// Breakdown values over time as stacked shares of each period (0-100%), each value's
+// layer drawn between the cumulative shares below and above it.
+function stackedShares(data) {
+  const names = Object.keys(data.series);
+  const totals = data.periods.map((_, i) => names.reduce((s, n) => s + Math.max(data.series[n][i] || 0, 0), 0));
+  const out = { periods: data.periods, series: {}, bounds: {}, stacked: true };
+  let below = data.periods.map(() => 0);
+  for (const n of names) {
+    const top = below.map((b, i) => (totals[i] > 0 ? b + 100 * Math.max(data.series[n][i] || 0, 0) / totals[i] : null));
+    out.series[n] = top;
+    out.bounds[n] = [below, top];
+    below = top.map((t) => t || 0);
+  }
+  return out;
+}
+
 const charts = new Map();
 function chart(container, data, opts) {
   const old = charts.get(container);
@@ -56,6 +80,10 @@ function chart(container, data, opts) {
   const names = Object.keys(data.series);
   if (!data.periods.length) {
     container.append(el("p", { class: "empty" }, "No published numbers for this query."));
+    return;
+  }
+  if (data.periods.length === 1 && !opts.spark) {
+    single(container, data, opts.unit);  // a value, not a dot on an empty time axis
     return;
   }
   // A sparkline fits its card whatever the card's width; a full chart keeps a readable minimum
@@ -77,15 +105,20 @@ function chart(container, data, opts) {
     lines.push({ label: `${n} (95% low)`, stroke: "transparent", width: 0, points: { show: false } },
       { label: `${n} (95% high)`, stroke: "transparent", width: 0, points: { show: false } });
     values.push(data.bounds[n][0], data.bounds[n][1]);
-    bands.push({ series: [first + 1, first], fill: COLORS[i % COLORS.length] + "33" });
+    // A stacked layer is filled solid; an interval is a light band.
+    bands.push({ series: [first + 1, first], fill: COLORS[i % COLORS.length] + (data.stacked ? "bb" : "33") });
   }
+  if (data.stacked) lines.forEach((line) => { line.points = { show: false }; });
+  const xAxis = opts.interval ? { ...periodAxis(data.periods, opts.interval, opts.ticks || 8) } : {};
+  const yAxis = { size: 60, label: opts.yLabel, labelSize: opts.yLabel ? 18 : 0,
+    values: (u, ticks) => ticks.map((t) => fmt(t) + (opts.unit || "")) };
   const plot = new uPlot({
     width, height: opts.height || 300,
-    scales: { x: { time: true } },
+    scales: { x: { time: true }, ...(data.stacked ? { y: { range: [0, 100] } } : {}) },
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"), // periods are UTC days
     legend: { show: opts.legend !== false },
     axes: opts.spark ? [{ show: false }, { show: false }]
-      : [{}, { size: 60, values: (u, ticks) => ticks.map((t) => fmt(t) + (opts.unit || "")) }],
+      : [xAxis, yAxis],
     cursor: { show: !opts.spark },
     bands,
     series: [{}, ...lines],
@@ -144,16 +177,36 @@ const QUERIES = {
     (r) => r.ratio_low, (r) => r.ratio_high), ""],
 };
 
+const FIELDS = ["metric", "breakdown", "name", "interval", "from", "to"];
+
+// The form's values; a choice hidden for the metric is disabled, hence absent.
 function readForm(form) {
   const data = new FormData(form);
-  return Object.fromEntries(["metric", "breakdown", "name", "interval", "from", "to"]
-    .map((k) => [k, data.get(k) || ""]));
+  return Object.fromEntries(FIELDS.map((k) => [k, data.get(k) || ""]));
+}
+
+// Show (and send) only the choices that make sense for the metric.
+function showRelevant(form) {
+  const metric = form.elements.metric.value;
+  for (const label of form.querySelectorAll("label[data-for]")) {
+    const relevant = label.dataset.for === metric;
+    label.hidden = !relevant;
+    for (const control of label.querySelectorAll("select")) control.disabled = !relevant;
+  }
 }
 
 function fillForm(form, params) {
-  for (const k of ["metric", "breakdown", "name", "interval", "from", "to"]) {
-    if (form.elements[k]) form.elements[k].value = params.get(k) || (k === "metric" ? "installs" : k === "interval" ? "day" : "");
+  const defaults = { metric: "installs", interval: "day" };
+  for (const k of ["metric", "interval", "from", "to"]) form.elements[k].value = params.get(k) || defaults[k] || "";
+  showRelevant(form);
+  for (const control of form.querySelectorAll("select[name=breakdown], select[name=name]")) {
+    if (!control.disabled) control.value = params.get(control.name) || "";
   }
+}
+
+// A reversed range is refused with a message, not drawn as nothing.
+function rangeError(q) {
+  return q.from && q.to && q.from > q.to ? `The range is reversed: “from” (${q.from}) is after “to” (${q.to}).` : "";
 }
 
 let drawing = 0;  // the latest query: an answer to an earlier one, arriving late, is dropped
@@ -161,17 +214,37 @@ let drawing = 0;  // the latest query: an answer to an earlier one, arriving lat
 async function drawProject(form) {
   const project = form.dataset.project;
   const q = readForm(form);
+  const problem = document.getElementById("form-error");
+  problem.textContent = rangeError(q);
+  problem.hidden = !problem.textContent;
+  if (problem.textContent) return;
   const base = `/api/v1/projects/${encodeURIComponent(project)}/`;
   const periods = { interval: q.interval, from: q.from, to: q.to };
   const [path, extra, shape, unit] = QUERIES[q.metric](q);
   const current = ++drawing;
   const answer = await api(base + path, { ...periods, ...extra });
+  const ranked = q.metric === "features" && !q.name;
+  const totals = ranked ? await api(base + "active-installs", periods) : null;
   if (current !== drawing) return;
   const data = shape(answer.rows);
+  const byBreakdown = q.metric === "installs" && q.breakdown;
   document.getElementById("main-title").textContent =
     form.elements.metric.selectedOptions[0].textContent + (data.title ? ` — ${data.title}` : "") +
-    (q.metric === "installs" && q.breakdown ? ` by ${form.elements.breakdown.selectedOptions[0].textContent.toLowerCase()}` : "");
-  chart(document.getElementById("main-chart"), data, { unit });
+    (byBreakdown ? ` by ${form.elements.breakdown.selectedOptions[0].textContent.toLowerCase()}, as shares of each period` : "") +
+    (ranked ? ": share of installations using each feature, latest period" : "");
+  const main = document.getElementById("main-chart");
+  const ranking = document.getElementById("main-ranking");
+  ranking.hidden = true;
+  main.hidden = false;
+  if (ranked) {
+    main.hidden = true;
+    chart(main, { periods: [], series: {} }, {});
+    rank(ranking, answer.rows, totals.rows, q.interval);
+  } else {
+    const stacked = byBreakdown && data.periods.length > 1;
+    chart(main, stacked ? stackedShares(data) : data,
+      { unit: stacked ? "%" : unit, interval: q.interval, yLabel: stacked ? "share of installations" : YLABELS[q.metric] });
+  }
   table(document.getElementById("main-table"), data, "main-table");
   const query = new URLSearchParams({ ...periods, ...extra });
   for (const [k, v] of [...query]) if (!v) query.delete(k);
@@ -179,6 +252,58 @@ async function drawProject(form) {
   query.set("format", "csv");
   document.getElementById("main-csv").href = base + path + "?" + query;
   await drawGlance(base, periods);
+}
+
+const YLABELS = { installs: "installations", features: "installations using it", timings: "milliseconds",
+  crashes: "crashes", "opt-outs": "opt-outs per installation" };
+
+// One period's numbers, each with its 95% interval.
+function single(container, data, unit) {
+  container.replaceChildren(el("p", { class: "period" }, `period of ${data.periods[0]} (the only one in this range)`),
+    ...Object.keys(data.series).map((n) => el("div", { class: "one", "data-testid": "single-value" },
+      el("span", { class: "big-inline" }, fmt(data.series[n][0]) + (unit || "")), " ", n,
+      data.bounds && data.bounds[n] ? el("span", { class: "interval" },
+        ` (95%: ${fmt(data.bounds[n][0][0])}–${fmt(data.bounds[n][1][0])}${unit || ""})`) : "")));
+}
+
+// Features ranked by the share of the latest period's installations that used each,
+// with its 95% interval and a sparkline of its share over the range.
+function rank(container, rows, totalRows, interval) {
+  container.hidden = false;
+  const totals = new Map(totalRows.filter((r) => r.value === "").map((r) => [r.period_start, r]));
+  const name = (r) => (r.label ? `${r.metric} [${r.label}]` : r.metric);
+  const share = (v, t) => (v === null || !t ? null : Math.min(100, 100 * Math.max(v, 0) / Math.max(t, 1)));
+  const latest = rows.length ? rows[rows.length - 1].period_start : null;
+  const total = totals.get(latest);
+  if (!latest || !total) {
+    container.replaceChildren(el("p", { class: "empty" }, "No published numbers for this query."));
+    return;
+  }
+  const now = rows.filter((r) => r.period_start === latest).map((r) => ({
+    name: name(r), users: r.users, share: share(r.users, total.installs),
+    low: share(r.users_low, total.installs_high), high: share(r.users_high, total.installs_low),
+  })).sort((a, b) => (b.users ?? -1) - (a.users ?? -1));  // the share, before capping at 100%
+  const pct = (v) => (v === null ? "< k" : v.toFixed(v < 10 ? 1 : 0) + "%");
+  container.replaceChildren(el("p", { class: "period" }, `${interval} of ${latest}, of ${fmt(total.installs)} active installations`),
+    ...now.map((f) => {
+      const bar = el("span", { class: "fill" });
+      bar.style.width = (f.share || 0).toFixed(1) + "%"; // CSSOM: allowed by the CSP
+      const band = el("span", { class: "band" });
+      band.style.left = (f.low || 0).toFixed(1) + "%";
+      band.style.width = Math.max(0, (f.high || 0) - (f.low || 0)).toFixed(1) + "%";
+      const spark = el("span", { class: "spark-line", "aria-hidden": "true" });
+      const item = el("div", { class: "rank", "data-feature": f.name },
+        el("span", { class: "name", title: f.name }, f.name), el("span", { class: "track" }, bar, band),
+        el("span", { class: "num" }, pct(f.share)),
+        el("span", { class: "interval" }, f.share === null ? "" : `95%: ${pct(f.low)}–${pct(f.high)}`), spark);
+      return item;
+    }));
+  // Sparklines after layout, so that each knows its width.
+  for (const item of container.querySelectorAll(".rank")) {
+    const mine = rows.filter((r) => name(r) === item.dataset.feature);
+    const series = pivot(mine, () => "share", (r) => share(r.users, (totals.get(r.period_start) || {}).installs));
+    if (series.periods.length > 1) chart(item.querySelector(".spark-line"), series, { height: 28, legend: false, spark: true });
+  }
 }
 
 async function drawGlance(base, periods) {
@@ -193,15 +318,20 @@ async function drawGlance(base, periods) {
       ...parts.map((r) => {
         const bar = el("span", { class: "fill" });
         bar.style.width = (total > 0 ? 100 * Math.max(r.installs, 0) / total : 0).toFixed(1) + "%"; // CSSOM: allowed by the CSP
+        // Its 95% interval, on the same scale (capped at the track's end).
+        const band = el("span", { class: "band" });
+        const at = (v) => (total > 0 ? Math.min(100, 100 * Math.max(v || 0, 0) / total) : 0);
+        band.style.left = at(r.installs_low).toFixed(1) + "%";
+        band.style.width = Math.max(0, at(r.installs_high) - at(r.installs_low)).toFixed(1) + "%";
         return el("div", { class: "bar", "data-value": r.value },
-          el("span", { class: "name" }, r.value), el("span", { class: "track" }, bar),
+          el("span", { class: "name" }, r.value), el("span", { class: "track" }, bar, band),
           el("span", { class: "num", title: `95%: ${fmt(r.installs_low)}–${fmt(r.installs_high)}` }, fmt(r.installs)));
       }));
   }
   const optOuts = await api(base + "opt-outs", periods);
   chart(document.getElementById("optout-chart"),
     pivot(optOuts.rows, () => "opt-out ratio", (r) => r.ratio, (r) => r.ratio_low, (r) => r.ratio_high),
-    { height: 180, legend: false });
+    { height: 180, legend: false, interval: periods.interval, ticks: 4 });
   const crashes = await api(base + "crashes", periods);
   table(document.getElementById("crash-table"),
     pivot(crashes.rows, (r) => r.exception_type, (r) => r.crashes, (r) => r.crashes_low,
@@ -219,6 +349,36 @@ async function drawIndex() {
   }
 }
 
+// Across every project: each breakdown's shares over time (stacked) and the latest
+// period's shares with their 95% intervals.
+async function drawEcosystem(root) {
+  const interval = root.dataset.interval;
+  for (const box of root.querySelectorAll("[data-breakdown]")) {
+    const { rows } = await api("/api/v1/ecosystem", { interval, breakdown: box.dataset.breakdown });
+    const latest = rows.length ? rows[rows.length - 1].period_start : null;
+    const now = rows.filter((r) => r.period_start === latest).sort((a, b) => (b.share || 0) - (a.share || 0));
+    const pct = (v) => (v === null ? "–" : (100 * v).toFixed(1) + "%");
+    const bars = box.querySelector(".bars");
+    bars.replaceChildren(...(now.length ? [el("p", { class: "period" }, `${interval} of ${latest}: ${fmt(now.reduce((s, r) => s + Math.max(r.installs, 0), 0))} installations of ${now.reduce((m, r) => Math.max(m, r.projects), 0)} project(s)`)]
+      : [el("p", { class: "empty" }, "Nothing released yet.")]),
+    ...now.map((r) => {
+      const bar = el("span", { class: "fill" });
+      bar.style.width = (100 * (r.share || 0)).toFixed(1) + "%"; // CSSOM: allowed by the CSP
+      const band = el("span", { class: "band" });
+      band.style.left = (100 * (r.share_low || 0)).toFixed(1) + "%";
+      band.style.width = (100 * Math.max(0, (r.share_high || 0) - (r.share_low || 0))).toFixed(1) + "%";
+      return el("div", { class: "bar wide", "data-value": r.value }, el("span", { class: "name" }, r.value),
+        el("span", { class: "track" }, bar, band), el("span", { class: "num" }, pct(r.share)),
+        el("span", { class: "interval" }, `95%: ${pct(r.share_low)}–${pct(r.share_high)}`));
+    }));
+    const data = pivot(rows, (r) => r.value, (r) => r.installs);
+    const shares = box.querySelector(".chart");
+    box.querySelector(".over-time").hidden = data.periods.length < 2;
+    if (data.periods.length > 1) chart(shares, stackedShares(data), { unit: "%", interval, yLabel: "share", height: 220 });
+    table(box.querySelector(".table-wrap"), pivot(rows, (r) => r.value, (r) => r.installs, (r) => r.installs_low, (r) => r.installs_high), `ecosystem-${box.dataset.breakdown}`);
+  }
+}
+
 function report(error) {
   const main = document.querySelector("main");
   main.prepend(el("p", { class: "error", role: "alert" }, "Could not load the statistics: " + error.message));
@@ -231,16 +391,20 @@ document.addEventListener("DOMContentLoaded", () => {
       event.preventDefault();
       const q = readForm(form);
       const params = new URLSearchParams();
-      for (const [k, v] of Object.entries(q)) if (v) params.set(k, v);
-      history.pushState(null, "", location.pathname + "?" + params);
+      for (const [k, v] of Object.entries(q)) if (v) params.set(k, v);  // only what matters
+      if (!rangeError(q)) history.pushState(null, "", location.pathname + "?" + params);
       drawProject(form).catch(report);
     });
+    form.elements.metric.addEventListener("change", () => showRelevant(form));
     form.addEventListener("change", () => form.requestSubmit());
     window.addEventListener("popstate", () => {
       fillForm(form, new URLSearchParams(location.search));
       drawProject(form).catch(report);
     });
+    showRelevant(form);
     drawProject(form).catch(report);
+  } else if (document.getElementById("ecosystem")) {
+    drawEcosystem(document.getElementById("ecosystem")).catch(report);
   } else {
     drawIndex().catch(report);
   }
