@@ -165,11 +165,11 @@ def verify_command(args: argparse.Namespace) -> int:
     except LakeError as error:
         print(f"sempervirens lake verify: {error}", file=sys.stderr)
         return 1
-    _say_lake("verify", lake)
     for problem in problems:
         print(f"sempervirens lake verify: {problem}", file=sys.stderr)
     if problems:
         return 1
+    _say_lake("verify", lake)
     print(f"{files} file(s) match their sha256 in {lake.location}")
     return 0
 

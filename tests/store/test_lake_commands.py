@@ -100,7 +100,7 @@ def test_the_lake_setting_moves_the_lake(data_dir, tmp_path):
     (("--seal-grace-hours", "-3"), {}, ("--seal-grace-hours",)),
     ((), {"SEMPERVIRENS_HOT_MARGIN_DAYS": "-1"}, ("SEMPERVIRENS_HOT_MARGIN_DAYS",)),
     ((), {"SEMPERVIRENS_LAKE": "nosuchscheme://x/y"}, ("cannot open the lake",)),
-    (("--database", "postgresql://nobody@127.0.0.1:1/none"), {}, ("cannot open the store",)),
+    (("--database", "postgresql://nobody@127.0.0.1:1/none"), {}, ("cannot reach the telemetry store",)),
 ])
 def test_bad_input_is_one_clear_line(data_dir, args, env, words):
     one_line_error(run("lake", "seal", "--data-dir", str(data_dir), *args, env=env), *words)
