@@ -116,15 +116,16 @@ class _Store:
         connection, self._connection = self._connection, None
         if connection is None:
             return
+        # Invalidated, not returned: returning a connection the server has closed
+        # (PostgreSQL restarted) makes the pool roll it back, and log the failure of
+        # that rollback with a traceback.  The next batch opens a new connection.
         try:
-            connection.rollback()
-            connection.close()
+            connection.invalidate()
         except Exception:  # noqa: BLE001 - the connection is being thrown away
             pass
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
+        self._drop()
         if self._engine is not None:
             self._engine.dispose()
 
