@@ -6,11 +6,14 @@ import argparse
 import ipaddress
 import logging
 import os
+import shutil
 import ssl
 import sys
+import tempfile
 
 from .. import settings
 from ..cycle._commands import CYCLE_SETTINGS
+from ..monitoring._logs import LOG_FORMATS
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -20,7 +23,7 @@ SERVE_SETTINGS = tuple(dict.fromkeys((
     "trusted_proxies", "registered_projects_only", "workers", "queue_size", "batch_size", "log_level",
     "releases_dir", "privacy_doc", "public_max_age", "aggregate_interval_seconds",
     "store_timeout", "max_connections", "header_timeout", "body_timeout", "keep_alive_timeout",
-    *CYCLE_SETTINGS)))
+    "metrics_port", "metrics_token", "log_format", *CYCLE_SETTINGS)))
 
 
 def register(subparsers) -> None:
@@ -40,6 +43,13 @@ def check(config: dict) -> str | None:
         return f"--port {config['port']}: must be from 1 to 65535"
     if str(config["log_level"]).lower() not in LOG_LEVELS:
         return f"--log-level {config['log_level']}: must be one of {', '.join(LOG_LEVELS)}"
+    if config["log_format"] not in LOG_FORMATS:
+        return f"--log-format {config['log_format']}: must be one of {', '.join(LOG_FORMATS)}"
+    if config["metrics_port"] is not None and not (
+            1 <= config["metrics_port"] <= 65535 and config["metrics_port"] != config["port"]):
+        return f"--metrics-port {config['metrics_port']}: must be from 1 to 65535, not --port"
+    if config["metrics_token"] is not None and len(config["metrics_token"]) < 16:
+        return "--metrics-token: must be at least 16 characters"
     for name in ("workers", "queue_size", "batch_size", "max_connections"):
         if config[name] < 1:
             return f"--{name.replace('_', '-')} {config[name]}: must be at least 1"
@@ -104,8 +114,19 @@ def serve(args: argparse.Namespace) -> int:
     if problem:
         print(f"sempervirens serve: {problem}", file=sys.stderr)
         return 2
-    level = config["log_level"].upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ..monitoring import configure_logging, serve_metrics
+
+    configure_logging(config["log_level"], config["log_format"])
+    if config["workers"] > 1 and (config["metrics_port"] or config["metrics_token"]):
+        # Each worker writes its numbers here; a scrape sums them (monitoring/_metrics.py).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sempervirens-metrics-")
+    if config["metrics_port"]:
+        try:
+            serve_metrics(config["host"], config["metrics_port"])
+        except OSError as error:
+            print(f"sempervirens serve: --metrics-port {config['metrics_port']}: cannot listen "
+                  f"({error.strerror or error})", file=sys.stderr)
+            return 2
     # Workers read their settings from the environment (one source for 1 or N workers).
     for name, value in config.items():
         if value is not None:
@@ -114,11 +135,22 @@ def serve(args: argparse.Namespace) -> int:
     scheme = "https" if config["tls_cert"] else "http"
     logging.getLogger("sempervirens.server").info(
         "serving on %s://%s:%s", scheme, config["host"], config["port"])
+    try:
+        _run(uvicorn, config)
+    finally:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").startswith(tempfile.gettempdir()):
+            shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    return 0
+
+
+def _run(uvicorn, config: dict) -> None:
     uvicorn.run(
         "sempervirens.server.app:app_from_environment", factory=True,
         host=config["host"], port=config["port"], workers=config["workers"],
         ssl_certfile=config["tls_cert"], ssl_keyfile=config["tls_key"],
         log_level=config["log_level"].lower(),
+        # JSON: uvicorn's own lines go through the root logger's JSON handler too.
+        **({"log_config": None} if config["log_format"] == "json" else {}),
         access_log=False,  # uvicorn's access log holds client IPs: the private store keeps them
         proxy_headers=False,  # X-Forwarded-For is judged by our own trusted-proxy rule
         server_header=False,
@@ -128,4 +160,3 @@ def serve(args: argparse.Namespace) -> int:
         http="sempervirens.server._http:LimitedHttpToolsProtocol",
         timeout_keep_alive=config["keep_alive_timeout"],
     )
-    return 0
