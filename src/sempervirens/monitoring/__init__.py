@@ -1,6 +1,6 @@
 """What an operator watches: Prometheus metrics and log lines (text or JSON).
 
-Low in the layers (it imports nothing of Sempervirens), so that every layer above it
+Low in the layers (it imports only the catalogue), so that every layer above it
 (the store's writer, enrichment, the release, the cycle, the server) records into the
 same metrics; the server exposes them (docs/operations.md, "Observability").
 """

@@ -22,6 +22,8 @@ from prometheus_client import (
     start_http_server,
 )
 
+from ..model.periods import INTERVALS
+
 PINGS = Counter("sempervirens_pings", "Pings answered by the ingestion endpoint, by HTTP status "
                 "and code (accepted, or the error code of the refusal).", ["status", "code"])
 QUEUE_DEPTH = Gauge("sempervirens_queue_depth", "Pings waiting for their batch to be committed.",
@@ -39,6 +41,14 @@ DNS_FAILURES = Counter("sempervirens_dns_failures", "Reverse DNS lookups that go
                        "(timeout, SERVFAIL, no resolver); retried next cycle.")
 RELEASES = Counter("sempervirens_releases_published", "Differentially private releases published, "
                    "by interval.", ["interval"])
+
+
+# Every label value a scrape should see from the start, at 0 (rates need a first sample).
+STORE_ERROR_KINDS = ("commit", "read", "timeout")
+for _kind in STORE_ERROR_KINDS:
+    STORE_ERRORS.labels(_kind)
+for _interval in INTERVALS:
+    RELEASES.labels(_interval)
 
 
 def record_cycle(seconds: float) -> None:
