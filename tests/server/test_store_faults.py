@@ -51,8 +51,6 @@ def _stored(server) -> set[str]:
         engine.dispose()
 
 
-@pytest.mark.xfail(reason="known, issue 19: after PostgreSQL restarts, the writer process and "
-                          "the pool log tracebacks (the test asks for none)", strict=False)
 def test_stopped_postgres_gives_503_fast_then_recovers_and_loses_nothing(tmp_path, own_cluster):
     server = _server(tmp_path, own_cluster, timeout="0.5")
     results: list[tuple[str, int, float, dict]] = []

@@ -23,7 +23,7 @@ SERVE_SETTINGS = tuple(dict.fromkeys((
     "trusted_proxies", "registered_projects_only", "workers", "queue_size", "batch_size", "log_level",
     "releases_dir", "privacy_doc", "public_max_age", "aggregate_interval_seconds",
     "store_timeout", "max_connections", "header_timeout", "body_timeout", "keep_alive_timeout",
-    "metrics_port", "metrics_token", "log_format", *CYCLE_SETTINGS)))
+    "cycle_timeout", "metrics_port", "metrics_token", "log_format", *CYCLE_SETTINGS)))
 
 
 def register(subparsers) -> None:
@@ -53,7 +53,7 @@ def check(config: dict) -> str | None:
     for name in ("workers", "queue_size", "batch_size", "max_connections"):
         if config[name] < 1:
             return f"--{name.replace('_', '-')} {config[name]}: must be at least 1"
-    for name in ("store_timeout", "header_timeout", "body_timeout", "keep_alive_timeout"):
+    for name in ("store_timeout", "cycle_timeout", "header_timeout", "body_timeout", "keep_alive_timeout"):
         if not config[name] > 0:
             return f"--{name.replace('_', '-')} {config[name]}: must be a positive number of seconds"
     if config["public_max_age"] < 0:

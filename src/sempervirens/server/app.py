@@ -23,6 +23,7 @@ from ..protocol._identifiers import public_suffix_list
 from ..monitoring import STORE_ERRORS, configure_logging
 from ..store import Writer, open_stores
 from ._client_ip import ClientAddress
+from ._deadline import ReadDeadline
 from ._guards import RequestGuard
 from ._health import StoreProbe, health
 from ._ingest import submit
@@ -40,18 +41,24 @@ _limited = RateLimitedLog(log)
 def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlette:
     """The application for these settings (see sempervirens/settings.py)."""
     config = settings_module.resolve(**(settings or {}))
-    stores = open_stores(config["data_dir"], config["database"], config["private_database"], migrate=migrate)
+    # Pages, API, ingestion checks: every statement within store_timeout.  The cycle has
+    # engines of its own, with the longer cycle_timeout (it reads whole days).
+    stores = open_stores(config["data_dir"], config["database"], config["private_database"], migrate=migrate,
+                         statement_timeout=config["store_timeout"])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.writer.start()
-        aggregation = start_periodic_aggregation(stores, config)  # its own thread
+        cycle_stores = open_stores(config["data_dir"], config["database"], config["private_database"],
+                                   migrate=False, statement_timeout=config["cycle_timeout"])
+        aggregation = start_periodic_aggregation(cycle_stores, config)  # its own thread
         try:
             yield
         finally:
             aggregation.stop()
             await app.state.writer.stop()  # commit what was accepted before exiting
             stores.dispose()
+            cycle_stores.dispose()
 
     app = Starlette(
         routes=[
@@ -65,7 +72,8 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
             # releases carry no noise (a private deployment).
             *(public.routes() if serving_allowed(config) else []),
         ],
-        middleware=[Middleware(public.SecurityHeaders), Middleware(RequestGuard, on_unexpected=_log_unexpected)],
+        middleware=[Middleware(public.SecurityHeaders), Middleware(RequestGuard, on_unexpected=_log_unexpected),
+                    Middleware(ReadDeadline, seconds=config["store_timeout"])],
         exception_handlers={ServerError: _server_error, HTTPException: _http_error,
                             ClientDisconnect: _client_went_away, Exception: _unexpected},
         lifespan=lifespan,
