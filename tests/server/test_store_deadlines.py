@@ -63,7 +63,7 @@ def test_a_page_on_a_frozen_postgres_answers_503_within_its_deadline(tmp_path):
     cluster = start_cluster()  # of this test's own: it is frozen, which others must not see
     server = start_server(tmp_path / "data", extra_args=(
         "--database", cluster.create_database("telemetry"),
-        "--private-database", cluster.create_database("private"), "--store-timeout", "1"))
+        "--private-database", cluster.create_database("private"), "--store-timeout", "1"), timeout=60)
     try:
         with httpx.Client(timeout=15) as client:
             assert client.get(server.url + "/api/v1/projects").status_code == 200

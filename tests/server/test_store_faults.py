@@ -39,7 +39,8 @@ def own_cluster():
 def _server(tmp_path, cluster, timeout: str = "1"):
     return start_server(tmp_path / "data", extra_args=(
         "--database", cluster.create_database("telemetry"),
-        "--private-database", cluster.create_database("private"), "--store-timeout", timeout))
+        "--private-database", cluster.create_database("private"), "--store-timeout", timeout),
+        timeout=60)  # starting up on a busy machine is not what these tests are about
 
 
 def _stored(server) -> set[str]:
