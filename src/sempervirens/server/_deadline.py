@@ -17,6 +17,9 @@ import logging
 from ..monitoring import STORE_ERRORS, RateLimitedLog
 
 RETRY_AFTER = 30
+# /healthz probes each store with a deadline of its own and says why in its answer;
+# /metrics reads no store.
+OWN_DEADLINES = frozenset({"/healthz", "/metrics"})
 
 log = logging.getLogger("sempervirens.server")
 _limited = RateLimitedLog(log)
@@ -28,7 +31,8 @@ class ReadDeadline:
         self.seconds = seconds
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or \
+                scope["path"] in OWN_DEADLINES:
             await self.app(scope, receive, send)
             return
         started = False
