@@ -213,7 +213,7 @@ class Writer:
         with contextlib.suppress(OSError, AttributeError):  # Linux: room for a batch or two
             fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
         self._process = process
-        self._fresh = True  # no reply yet: its first batch also waits for its imports
+        self._fresh = True  # not ready yet: a batch sent now also waits for its imports
         self._out.clear()
         self._reply.clear()
         self._loop.add_reader(process.stdout.fileno(), self._on_reply)
@@ -320,7 +320,6 @@ class Writer:
                 self._done(WriteFailed("the writer process exited"))
             return
         self._reply += data
-        self._fresh = False
         while len(self._reply) >= _REPLY.size:
             size = _REPLY.unpack_from(self._reply)[0]
             if len(self._reply) < _REPLY.size + size:
@@ -329,6 +328,12 @@ class Writer:
             del self._reply[:_REPLY.size + size]
             if not message:
                 self._done(None)
+                continue
+            if message == READY:
+                # Imports done: from now on a batch has `timeout` alone.  (Had every
+                # batch of a replacement writer the extra STARTUP_SECONDS, clients
+                # would wait that long for their 503 after each restart.)
+                self._fresh = False
                 continue
             reply = orjson.loads(message)
             if "error" in reply:
@@ -402,6 +407,7 @@ STARTUP_SECONDS = 5.0
 
 _REQUEST = struct.Struct("!II")  # as in _writer_process.py
 _REPLY = struct.Struct("!I")
+READY = b'{"ready":true}'  # the writer process's first message
 
 
 def _ping_row(item: Accepted) -> tuple:
