@@ -13,7 +13,7 @@ from _services.server import start_server
 
 @pytest.fixture(scope="module")
 def fuzzed_server(tmp_path_factory):
-    running = start_server(tmp_path_factory.mktemp("fuzz"))
+    running = start_server(tmp_path_factory.mktemp("fuzz"), timeout=60)  # a busy machine starts slowly
     yield running
     running.stop()
 
