@@ -18,9 +18,8 @@ def fuzzed_server(tmp_path_factory):
     running.stop()
 
 
-# Examples per operation: 60 in the suite (about 11 requests per example over all the
-# operations); the release check runs SEMPERVIRENS_FUZZ_EXAMPLES=1000 (11,008 requests,
-# docs/operations.md "Faults").
+# Examples per operation: 60 in the suite (668 requests); the release check runs
+# SEMPERVIRENS_FUZZ_EXAMPLES=1000 (11,008 requests, docs/operations.md "Faults").
 EXAMPLES = int(os.environ.get("SEMPERVIRENS_FUZZ_EXAMPLES", "60"))
 
 
