@@ -177,9 +177,7 @@ SETTINGS = {
                 "Seconds a client has to send a request's body once its headers are in.", float),
         Setting("keep_alive_timeout", 5.0,
                 "Seconds an idle keep-alive connection stays open.", float),
-        Setting("cycle_timeout", 3600.0,
-                "Seconds one store statement of the aggregation cycle inside `serve` may take; past "
-                "it the statement is cancelled and the cycle runs again at the next interval.", float),
+        Setting("cycle_timeout", 3600.0, "Seconds one store statement of the aggregation cycle inside `serve` may take; past it the statement is cancelled and the cycle runs again at the next interval.", float),
         Setting("metrics_port", None, "Port for the Prometheus metrics at /metrics, on --host, no token (default: off).", int),
         Setting("metrics_token", None, "Bearer token that opens /metrics on the server's own port (default: off)."),
         Setting("log_format", "text", "Log lines as text, or json: one object per line (time, level, logger, message, request_id)."),
