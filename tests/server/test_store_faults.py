@@ -9,6 +9,7 @@ again after SIGCONT.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ import pytest
 
 from _services.postgres import start_cluster
 from _services.server import start_server
-from pings import new_id, post, usage
+from pings import MINIMAL_OPT_OUT, new_id, post, usage
 from sempervirens.store import create_store_engine
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -167,3 +168,35 @@ def test_healthz_reports_a_writer_that_cannot_commit(tmp_path, own_cluster):
     finally:
         own_cluster.start_server()  # as the fixture expects to find it
         server.stop()
+
+
+def test_a_postgres_restart_is_a_few_log_lines_and_no_traceback(tmp_path, own_cluster):
+    """The parts of the stopped-store test that do not depend on the machine's speed."""
+    server = _server(tmp_path, own_cluster)
+    try:
+        with httpx.Client(timeout=15) as client:
+            # Opt-outs carry no client_id: no tombstone check, each goes to the writer (a batch each).
+            def anonymous():
+                return post(client, server.url, MINIMAL_OPT_OUT, ping_type="opt-out")
+
+            assert anonymous().status_code == 202  # the writer holds a connection now
+            own_cluster.stop_server()
+            try:
+                refused = [anonymous() for _ in range(20)]
+            finally:
+                own_cluster.start_server()
+            assert {reply.status_code for reply in refused} == {503}
+            assert all(reply.json()["error"]["code"] == "store_unavailable" for reply in refused)
+            deadline = time.monotonic() + 20
+            while anonymous().status_code != 202:
+                assert time.monotonic() < deadline, "ingestion did not recover after PostgreSQL came back"
+                time.sleep(0.2)
+    finally:
+        server.stop()
+    log = server.log()
+    assert "Traceback" not in log and " 500 " not in log, log
+    assert log.count("ERROR sempervirens.store: commit of") <= 4, log  # not one per batch
+    assert "the stores commit again, after" in log
+    # One line per record: a store's multi-line message is cut to its first line.
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ |INFO: ", line)
+               for line in log.splitlines() if line.strip()), log
