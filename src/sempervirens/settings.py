@@ -183,6 +183,10 @@ SETTINGS = {
                 "Seconds a client has to send a request's body once its headers are in.", float),
         Setting("keep_alive_timeout", 5.0,
                 "Seconds an idle keep-alive connection stays open.", float),
+        Setting("cycle_timeout", 3600.0, "Seconds one store statement of the aggregation cycle inside `serve` may take; past it the statement is cancelled and the cycle runs again at the next interval.", float),
+        Setting("metrics_port", None, "Port for the Prometheus metrics at /metrics, on --host, no token (default: off).", int),
+        Setting("metrics_token", None, "Bearer token that opens /metrics on the server's own port (default: off)."),
+        Setting("log_format", "text", "Log lines as text, or json: one object per line (time, level, logger, message, request_id)."),
     )
 }
 
@@ -213,9 +217,11 @@ def _promise_problem(values: dict, names) -> str | None:
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("text", "json")
 _AT_LEAST_ONE = ("workers", "queue_size", "batch_size", "max_connections", "retention_days",
                  "anomaly_min_clients")
-_SECONDS = ("store_timeout", "header_timeout", "body_timeout", "keep_alive_timeout")
+_SECONDS = ("store_timeout", "cycle_timeout", "header_timeout", "body_timeout",
+            "keep_alive_timeout")
 _NOT_NEGATIVE = ("public_max_age", "aggregate_interval_seconds")
 _DIRECTORIES = ("data_dir", "releases_dir", "engine_temp_dir")  # made when missing
 _FILES = ("privacy_doc", "tls_cert", "tls_key")
@@ -233,6 +239,14 @@ def check(values: dict, names) -> str | None:
             return f"{flag[name]}: empty"
     if "log_level" in names and str(values["log_level"]).lower() not in LOG_LEVELS:
         return f"--log-level {values['log_level']}: must be one of {', '.join(LOG_LEVELS)}"
+    if "log_format" in names and values["log_format"] not in LOG_FORMATS:
+        return f"--log-format {values['log_format']}: must be one of {', '.join(LOG_FORMATS)}"
+    if "metrics_port" in names and values["metrics_port"] is not None and not (
+            1 <= values["metrics_port"] <= 65535 and values["metrics_port"] != values.get("port")):
+        return f"--metrics-port {values['metrics_port']}: must be from 1 to 65535, not --port"
+    if "metrics_token" in names and values["metrics_token"] is not None \
+            and len(values["metrics_token"]) < 16:
+        return "--metrics-token: must be at least 16 characters"
     for name in _AT_LEAST_ONE:
         if name in names and values[name] < 1:
             return f"{flag[name]} {values[name]}: must be at least 1"

@@ -34,6 +34,8 @@ BAD_TEXT = {
     "trusted_proxies": "10.0.0.300",
     "lake": " ",
     "contact": "nobody",
+    "log_format": "yaml",
+    "metrics_token": "short",
 }
 # Values of the right type out of their range (the examples among them).
 OUT_OF_RANGE = {
@@ -43,7 +45,7 @@ OUT_OF_RANGE = {
     "aggregate_interval_seconds": "-60", "anomaly_min_clients": "0", "bound_max_features": "0",
     "release_grace_hours": "-1", "seal_grace_hours": "-1", "hot_margin_days": "-2",
     "engine_threads": "0", "max_connections": "0", "header_timeout": "0", "body_timeout": "-1",
-    "keep_alive_timeout": "0", "data_dir": "",
+    "keep_alive_timeout": "0", "data_dir": "", "cycle_timeout": "0", "metrics_port": "70000",
 }
 
 

@@ -9,6 +9,7 @@ again after SIGCONT.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ import pytest
 
 from _services.postgres import start_cluster
 from _services.server import start_server
-from pings import new_id, post, usage
+from pings import MINIMAL_OPT_OUT, new_id, post, usage
 from sempervirens.store import create_store_engine
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -39,7 +40,8 @@ def own_cluster():
 def _server(tmp_path, cluster, timeout: str = "1"):
     return start_server(tmp_path / "data", extra_args=(
         "--database", cluster.create_database("telemetry"),
-        "--private-database", cluster.create_database("private"), "--store-timeout", timeout))
+        "--private-database", cluster.create_database("private"), "--store-timeout", timeout),
+        timeout=60)  # starting up on a busy machine is not what these tests are about
 
 
 def _stored(server) -> set[str]:
@@ -51,8 +53,10 @@ def _stored(server) -> set[str]:
         engine.dispose()
 
 
-@pytest.mark.xfail(reason="known, issue 19: after PostgreSQL restarts, the writer process and "
-                          "the pool log tracebacks (the test asks for none)", strict=False)
+@pytest.mark.xfail(reason="known, issue 19: on a loaded machine (load average 7+ on 2 cores) about "
+                          "one run in four has a 503 after 2.0-6 s, around a writer restart after a "
+                          "batch timed out; the event loop is not stalled (faulthandler); cause not "
+                          "yet found", strict=False)
 def test_stopped_postgres_gives_503_fast_then_recovers_and_loses_nothing(tmp_path, own_cluster):
     server = _server(tmp_path, own_cluster, timeout="0.5")
     results: list[tuple[str, int, float, dict]] = []
@@ -108,7 +112,12 @@ def test_stopped_postgres_gives_503_fast_then_recovers_and_loses_nothing(tmp_pat
         assert final.status_code == 200, final.text
         acknowledged = {document_id for document_id, status, _, _ in results if status == 202}
         assert acknowledged - _stored(server) == set()
-        assert " 500 " not in server.log() and "Traceback" not in server.log()
+        log = server.log()
+        assert " 500 " not in log and "Traceback" not in log
+        # Failed commits are one line per kind of error per 10 s, not one per batch;
+        # the return of the store is one line too.
+        assert 1 <= log.count("ERROR sempervirens.store: commit of") <= 4, log
+        assert "the stores commit again, after" in log
     finally:
         stop.set()
         server.stop()
@@ -159,3 +168,35 @@ def test_healthz_reports_a_writer_that_cannot_commit(tmp_path, own_cluster):
     finally:
         own_cluster.start_server()  # as the fixture expects to find it
         server.stop()
+
+
+def test_a_postgres_restart_is_a_few_log_lines_and_no_traceback(tmp_path, own_cluster):
+    """The parts of the stopped-store test that do not depend on the machine's speed."""
+    server = _server(tmp_path, own_cluster)
+    try:
+        with httpx.Client(timeout=15) as client:
+            # Opt-outs carry no client_id: no tombstone check, each goes to the writer (a batch each).
+            def anonymous():
+                return post(client, server.url, MINIMAL_OPT_OUT, ping_type="opt-out")
+
+            assert anonymous().status_code == 202  # the writer holds a connection now
+            own_cluster.stop_server()
+            try:
+                refused = [anonymous() for _ in range(20)]
+            finally:
+                own_cluster.start_server()
+            assert {reply.status_code for reply in refused} == {503}
+            assert all(reply.json()["error"]["code"] == "store_unavailable" for reply in refused)
+            deadline = time.monotonic() + 20
+            while anonymous().status_code != 202:
+                assert time.monotonic() < deadline, "ingestion did not recover after PostgreSQL came back"
+                time.sleep(0.2)
+    finally:
+        server.stop()
+    log = server.log()
+    assert "Traceback" not in log and " 500 " not in log, log
+    assert log.count("ERROR sempervirens.store: commit of") <= 4, log  # not one per batch
+    assert "the stores commit again, after" in log
+    # One line per record: a store's multi-line message is cut to its first line.
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ |INFO: ", line)
+               for line in log.splitlines() if line.strip()), log

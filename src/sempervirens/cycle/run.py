@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from ..monitoring import record_cycle
+
 log = logging.getLogger("sempervirens.cycle")
 
 
@@ -73,6 +75,7 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
              len(report.private_days), report.enriched, report.anomalies,
              report.excluded_pings, report.deleted_clients, report.purged_rows,
              sum(report.seconds.values()))
+    record_cycle(sum(report.seconds.values()))
     return report
 
 

@@ -30,6 +30,7 @@ import dns.name
 import dns.nameserver
 import dns.resolver
 
+from ..monitoring import DNS_FAILURES
 from ._cache import MISSING, TTLCache
 from ._nameserver import Nameserver, parse_nameserver
 
@@ -73,6 +74,7 @@ async def resolve_many(
     set as `failed` to learn which addresses got no definite answer (retry those later).
     """
     failed = set() if failed is None else failed
+    failed_before = len(failed)
     ips = list(dict.fromkeys(ips))  # unique, in order
     server = parse_nameserver(nameserver) if nameserver is not None else None
     server_key = str(server) if server else "system"
@@ -98,6 +100,7 @@ async def resolve_many(
                     type(error).__name__, len(todo))
         results.update(dict.fromkeys(todo))
         failed.update(todo)
+        DNS_FAILURES.inc(len(failed) - failed_before)
         return results
 
     semaphore = asyncio.Semaphore(max(1, concurrency))
@@ -139,6 +142,7 @@ async def resolve_many(
     if errors:
         log.info("reverse DNS: %d of %d lookups failed or timed out; reported as unknown",
                  errors, len(tasks))
+    DNS_FAILURES.inc(len(failed) - failed_before)
     return {text: results[text] for text in ips}
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 
 from ..model.domains import BREAKDOWNS
+from ..monitoring import RELEASES
 from ..model.periods import INTERVALS, period_end
 from ..model.statistics import BY_NAME, PERCENTILES, STATISTICS
 from . import ledger, percentiles, uncertainty
@@ -106,6 +107,7 @@ def release_period(engine, project_domains: Mapping[str, Mapping[str, Domain]], 
                     counts.get(project, {}), budget, bounds, k, settings, now, correction))
     except IntegrityError as error:  # a concurrent release of the same period won
         raise AlreadyReleased(f"{interval} {period_start}: released concurrently") from error
+    RELEASES.labels(interval).inc(len(released))
     if datasets_dir is not None:
         from .datasets import write_release
 

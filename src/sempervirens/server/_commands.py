@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import ssl
 import sys
+import tempfile
 
 from .. import settings
 from ..cycle._commands import CYCLE_SETTINGS
@@ -17,7 +19,7 @@ SERVE_SETTINGS = tuple(dict.fromkeys((
     "trusted_proxies", "registered_projects_only", "workers", "queue_size", "batch_size", "log_level",
     "releases_dir", "privacy_doc", "contact", "public_max_age", "aggregate_interval_seconds",
     "store_timeout", "max_connections", "header_timeout", "body_timeout", "keep_alive_timeout",
-    *CYCLE_SETTINGS)))
+    "cycle_timeout", "metrics_port", "metrics_token", "log_format", *CYCLE_SETTINGS)))
 
 
 def register(subparsers) -> None:
@@ -84,21 +86,41 @@ def serve(args: argparse.Namespace) -> int:
     if problem:
         print(f"sempervirens serve: {problem}", file=sys.stderr)
         return 2
+    from ..monitoring import configure_logging, serve_metrics
     from ..store._existing import describe
 
-    telemetry, private = describe(config)
-    print(f"sempervirens serve: stores: telemetry {telemetry}, private {private}", file=sys.stderr)
-    level = config["log_level"].upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config["log_level"], config["log_format"])
+    log = logging.getLogger("sempervirens.server")
+    log.info("stores: telemetry %s, private %s", *describe(config))  # a JSON line when asked
+    if config["workers"] > 1 and (config["metrics_port"] or config["metrics_token"]):
+        # Each worker writes its numbers here; a scrape sums them (monitoring/_metrics.py).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sempervirens-metrics-")
+    if config["metrics_port"]:
+        try:
+            serve_metrics(config["host"], config["metrics_port"])
+        except OSError as error:
+            print(f"sempervirens serve: --metrics-port {config['metrics_port']}: cannot listen "
+                  f"({error.strerror or error})", file=sys.stderr)
+            return 2
     export(config, args, os.environ)
     scheme = "https" if config["tls_cert"] else "http"
-    logging.getLogger("sempervirens.server").info(
-        "serving on %s://%s:%s", scheme, config["host"], config["port"])
+    log.info("serving on %s://%s:%s", scheme, config["host"], config["port"])
+    try:
+        _run(uvicorn, config)
+    finally:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").startswith(tempfile.gettempdir()):
+            shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    return 0
+
+
+def _run(uvicorn, config: dict) -> None:
     uvicorn.run(
         "sempervirens.server.app:app_from_environment", factory=True,
         host=config["host"], port=config["port"], workers=config["workers"],
         ssl_certfile=config["tls_cert"], ssl_keyfile=config["tls_key"],
         log_level=config["log_level"].lower(),
+        # JSON: uvicorn's own lines go through the root logger's JSON handler too.
+        **({"log_config": None} if config["log_format"] == "json" else {}),
         access_log=False,  # uvicorn's access log holds client IPs: the private store keeps them
         proxy_headers=False,  # X-Forwarded-For is judged by our own trusted-proxy rule
         server_header=False,
@@ -108,4 +130,3 @@ def serve(args: argparse.Namespace) -> int:
         http="sempervirens.server._http:LimitedHttpToolsProtocol",
         timeout_keep_alive=config["keep_alive_timeout"],
     )
-    return 0

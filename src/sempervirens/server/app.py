@@ -20,13 +20,17 @@ from ..admin import private_pages
 from ..cycle.background import start_periodic_aggregation
 from ..release import serving_allowed
 from ..protocol._identifiers import public_suffix_list
+from ..monitoring import STORE_ERRORS, configure_logging
 from ..store import Writer, open_stores
 from ._client_ip import ClientAddress
+from ._deadline import ReadDeadline
 from ._guards import RequestGuard
 from ._health import StoreProbe, health
 from ._ingest import submit
 from ._logging import RateLimitedLog, new_request_id
 from ._policy_headers import PolicyHeaders
+from ._metrics import counted
+from ._metrics import routes as metrics_routes
 from ._projects import ProjectRegistry
 from ..protocol.errors import ServerError, error_body, render
 from .openapi import openapi
@@ -38,23 +42,30 @@ _limited = RateLimitedLog(log)
 def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlette:
     """The application for these settings (see sempervirens/settings.py)."""
     config = settings_module.resolve(**(settings or {}))
-    stores = open_stores(config["data_dir"], config["database"], config["private_database"], migrate=migrate)
+    # Pages, API, ingestion checks: every statement within store_timeout.  The cycle has
+    # engines of its own, with the longer cycle_timeout (it reads whole days).
+    stores = open_stores(config["data_dir"], config["database"], config["private_database"], migrate=migrate,
+                         statement_timeout=config["store_timeout"])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.writer.start()
-        aggregation = start_periodic_aggregation(stores, config)  # its own thread
+        cycle_stores = open_stores(config["data_dir"], config["database"], config["private_database"],
+                                   migrate=False, statement_timeout=config["cycle_timeout"])
+        aggregation = start_periodic_aggregation(cycle_stores, config)  # its own thread
         try:
             yield
         finally:
             aggregation.stop()
             await app.state.writer.stop()  # commit what was accepted before exiting
             stores.dispose()
+            cycle_stores.dispose()
 
     app = Starlette(
         routes=[
-            Route("/submit/{project}/{ping_type}/{version}/{document_id}", submit, methods=["POST"]),
+            Route("/submit/{project}/{ping_type}/{version}/{document_id}", counted(submit), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *metrics_routes(config["metrics_token"]),  # /metrics behind a bearer token, if one is set
             Route("/openapi.json", openapi_json, methods=["GET"]),
             *admin_api.routes(),  # /api/v1/private/... and /api/v1/transparency
             *private_pages.routes(),  # /private: the same, as pages behind a sign-in
@@ -62,7 +73,8 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
             # releases carry no noise (a private deployment).
             *(public.routes() if serving_allowed(config) else []),
         ],
-        middleware=[Middleware(public.SecurityHeaders), Middleware(RequestGuard, on_unexpected=_log_unexpected)],
+        middleware=[Middleware(public.SecurityHeaders), Middleware(RequestGuard, on_unexpected=_log_unexpected),
+                    Middleware(ReadDeadline, seconds=config["store_timeout"])],
         exception_handlers={ServerError: _server_error, HTTPException: _http_error,
                             ClientDisconnect: _client_went_away, Exception: _unexpected},
         lifespan=lifespan,
@@ -72,7 +84,7 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
     app.state.writer = Writer(stores, batch_size=config["batch_size"], queue_size=config["queue_size"],
                               timeout=config["store_timeout"])
     app.state.store_probes = (StoreProbe("telemetry", stores.telemetry), StoreProbe("private", stores.private))
-    app.state.log_store_error = lambda message: _limited.log(logging.ERROR, message, message)
+    app.state.log_store_error = _store_read_failed
     public_suffix_list()  # loaded now, not by the first ping that needs it
     app.state.client_address = ClientAddress(config["trusted_proxies"])
     app.state.registered_only = config["registered_projects_only"]
@@ -81,8 +93,16 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
     return app
 
 
+def _store_read_failed(message: str) -> None:
+    STORE_ERRORS.labels("read").inc()
+    _limited.log(logging.ERROR, message, message)
+
+
 def app_from_environment() -> Starlette:
     """Factory for `uvicorn --factory` workers: settings come from SEMPERVIRENS_*."""
+    if not logging.getLogger().handlers:  # a worker process of its own (workers > 1)
+        config = settings_module.resolve()
+        configure_logging(config["log_level"], config["log_format"])
     app = create_app(migrate=False)
     # Every ping allocates many short-lived containers; the default collector
     # thresholds rescan them (and every module object) thousands of times a
@@ -118,7 +138,7 @@ async def _server_error(request: Request, error: ServerError) -> JSONResponse:
         # One line per answer, identical ones rate-limited (a store down under load).
         _limited.log(logging.WARNING, f"{error.status} {error.code}",
                      "%d %s on %s %s (request %s)", error.status, error.code, request.method,
-                     _route(request), request_id)
+                     _route(request), request_id, extra={"request_id": request_id})
     return response
 
 
@@ -134,8 +154,8 @@ def _log_unexpected(scope: dict, error: BaseException) -> str:
     route = _route_of(scope)
     _limited.log(logging.ERROR, f"500 {type(error).__name__} {route}",
                  "500 internal_error on %s %s: %s (request %s)", scope.get("method"), route,
-                 type(error).__name__, request_id)
-    log.debug("request %s failed", request_id, exc_info=error)
+                 type(error).__name__, request_id, extra={"request_id": request_id})
+    log.debug("request %s failed", request_id, exc_info=error, extra={"request_id": request_id})
     return request_id
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +34,14 @@ def store_urls(data_dir: str | os.PathLike, database: str | None = None,
             private_database or f"sqlite:///{base / 'private.db'}")
 
 
-def create_store_engine(url: str) -> Engine:
+def create_store_engine(url: str, *, statement_timeout: float | None = None) -> Engine:
+    """An engine for this URL; with `statement_timeout` (seconds), every statement has a deadline.
+
+    PostgreSQL cancels a statement past its deadline itself (statement_timeout); SQLite
+    interrupts it from a progress handler, and waits for a lock at most as long.  Both
+    raise OperationalError.  (A store that does not answer at all -- a frozen server --
+    is bounded by the caller: see server/_deadline.py and the writer's own deadline.)
+    """
     if url.startswith("postgres://"):  # the form many hosting providers hand out
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
@@ -42,17 +51,58 @@ def create_store_engine(url: str) -> Engine:
         # An unreachable or frozen server must not hold a connection attempt forever
         # (libpq waits without limit by default); callers add deadlines of their own.
         options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+        if statement_timeout is not None:
+            milliseconds = max(1, math.ceil(statement_timeout * 1000))
+            options["connect_args"]["options"] = f"-c statement_timeout={milliseconds}"
     engine = create_engine(url, pool_pre_ping=True, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        if statement_timeout is not None:
+            _sqlite_deadlines(engine, statement_timeout)
     return engine
 
 
-def open_stores(data_dir, database=None, private_database=None, *, migrate: bool = True) -> Stores:
+# Virtual-machine steps between two looks at the clock: a few microseconds apart.
+_SQLITE_CHECK_STEPS = 10_000
+
+
+def _sqlite_deadlines(engine: Engine, seconds: float) -> None:
+    """Interrupt a statement that runs past `seconds`; wait for a lock no longer either.
+
+    Each connection has one deadline, set when a statement starts and lifted when it
+    returns, which its progress handler compares with the clock.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _watch(dbapi_connection, record) -> None:
+        deadline = record.info["deadline"] = [math.inf]
+        dbapi_connection.set_progress_handler(lambda: time.monotonic() > deadline[0], _SQLITE_CHECK_STEPS)
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={max(1, math.ceil(seconds * 1000))}")
+        cursor.close()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start(connection, _cursor, _statement, _parameters, _context, _many) -> None:
+        connection.info["deadline"][0] = time.monotonic() + seconds
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _finish(connection, _cursor, _statement, _parameters, _context, _many) -> None:
+        connection.info["deadline"][0] = math.inf
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(context) -> None:
+        if context.connection is not None and "deadline" in context.connection.info:
+            context.connection.info["deadline"][0] = math.inf
+
+
+def open_stores(data_dir, database=None, private_database=None, *, migrate: bool = True,
+                statement_timeout: float | None = None) -> Stores:
+    """Both stores' engines; `statement_timeout`: see create_store_engine."""
     from .migrations import migrate as run_migrations
 
     telemetry_url, private_url = store_urls(data_dir, database, private_database)
-    stores = Stores(create_store_engine(telemetry_url), create_store_engine(private_url))
+    stores = Stores(create_store_engine(telemetry_url, statement_timeout=statement_timeout),
+                    create_store_engine(private_url, statement_timeout=statement_timeout))
     if migrate:
         run_migrations(stores)
     return stores

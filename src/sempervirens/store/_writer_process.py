@@ -7,6 +7,8 @@ for the GIL, and the event loop needs no thread of its own to wait on commits.
 Wire format, both ways through the child's stdin and stdout:
   request: 8 bytes (two big-endian u32: length of the access-log rows, length of
            the ping rows), then both JSON arrays of row arrays;
+  ready:   once, before any reply: {"ready": true} framed as a reply, when the
+           imports are done and the engines made (the parent's deadlines start then);
   reply:   4 bytes, a big-endian u32 length, then that many bytes: nothing when both
            stores committed the batch, else a JSON object: {"error": message} when
            nothing was committed (the store is unreachable: retry), or
@@ -30,6 +32,7 @@ import orjson
 
 _REQUEST = struct.Struct("!II")
 _REPLY = struct.Struct("!I")
+READY = b'{"ready":true}'
 
 
 def _read_exactly(fd: int, size: int) -> bytes | None:
@@ -65,13 +68,17 @@ class _Store:
     def dialect(self) -> str:
         return self._engine.dialect.name if self._engine is not None else ""
 
+    def prepare(self) -> None:
+        """Make the engine, which imports the driver (no connection yet)."""
+        if self._engine is None:
+            from ._engines import create_store_engine
+
+            self._engine = create_store_engine(self._url)
+
     def insert(self, rows: list | bytes) -> None:
         """Insert a batch (JSON array bytes, or the decoded list) without committing it."""
         if self._connection is None:
-            from ._engines import create_store_engine
-
-            if self._engine is None:
-                self._engine = create_store_engine(self._url)
+            self.prepare()
             self._connection = self._engine.raw_connection()
         try:
             cursor = self._connection.cursor()
@@ -116,15 +123,16 @@ class _Store:
         connection, self._connection = self._connection, None
         if connection is None:
             return
+        # Invalidated, not returned: returning a connection the server has closed
+        # (PostgreSQL restarted) makes the pool roll it back, and log the failure of
+        # that rollback with a traceback.  The next batch opens a new connection.
         try:
-            connection.rollback()
-            connection.close()
+            connection.invalidate()
         except Exception:  # noqa: BLE001 - the connection is being thrown away
             pass
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
+        self._drop()
         if self._engine is not None:
             self._engine.dispose()
 
@@ -262,6 +270,9 @@ def main() -> int:
     telemetry = _Store(config["telemetry_url"], config["ping_sql"])
     private_side = _Parallel(private)
     try:
+        private.prepare()
+        telemetry.prepare()
+        _write_all(replies, _REPLY.pack(len(READY)) + READY)
         while True:
             header = _read_exactly(requests, _REQUEST.size)
             if header is None:

@@ -44,10 +44,14 @@ try:
 except ImportError:  # not Unix
     fcntl = None
 
+from ..monitoring import COMMIT_SECONDS, QUEUE_DEPTH, STORE_ERRORS, RateLimitedLog
 from ..protocol import Ping
 from ._engines import Stores
 
 log = logging.getLogger("sempervirens.store")
+# A store down under load fails a batch every few milliseconds: one line per kind
+# of failure every 10 s, with the count of those left out.
+_limited = RateLimitedLog(log)
 
 
 class Overloaded(Exception):
@@ -146,6 +150,8 @@ class Writer:
         self._reply = bytearray()
         self._idle: asyncio.Event | None = None
         self._fresh = True
+        self._sent_at = 0.0
+        self._failed_batches = 0  # since the last commit that worked
 
     @property
     def waiting(self) -> int:
@@ -207,7 +213,7 @@ class Writer:
         with contextlib.suppress(OSError, AttributeError):  # Linux: room for a batch or two
             fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
         self._process = process
-        self._fresh = True  # no reply yet: its first batch also waits for its imports
+        self._fresh = True  # not ready yet: a batch sent now also waits for its imports
         self._out.clear()
         self._reply.clear()
         self._loop.add_reader(process.stdout.fileno(), self._on_reply)
@@ -248,6 +254,8 @@ class Writer:
             self._done(error)
             return
         self._send(_REQUEST.pack(len(log_rows), len(ping_rows)) + log_rows + ping_rows)
+        self._sent_at = time.monotonic()
+        QUEUE_DEPTH.set(self._waiting)
         self._deadline = self._loop.call_later(
             self._timeout + (STARTUP_SECONDS if self._fresh else 0.0), self._too_late)
 
@@ -258,6 +266,7 @@ class Writer:
             return
         log.error("the store did not commit a batch of %d pings within %.1f s; restarting the writer",
                   len(self._in_flight), self._timeout)
+        STORE_ERRORS.labels("timeout").inc()
         if self._process is not None:
             with contextlib.suppress(OSError):
                 self._process.kill()  # its transaction was not committed, or a resend is stored once
@@ -311,7 +320,6 @@ class Writer:
                 self._done(WriteFailed("the writer process exited"))
             return
         self._reply += data
-        self._fresh = False
         while len(self._reply) >= _REPLY.size:
             size = _REPLY.unpack_from(self._reply)[0]
             if len(self._reply) < _REPLY.size + size:
@@ -320,6 +328,12 @@ class Writer:
             del self._reply[:_REPLY.size + size]
             if not message:
                 self._done(None)
+                continue
+            if message == READY:
+                # Imports done: from now on a batch has `timeout` alone.  (Had every
+                # batch of a replacement writer the extra STARTUP_SECONDS, clients
+                # would wait that long for their 503 after each restart.)
+                self._fresh = False
                 continue
             reply = orjson.loads(message)
             if "error" in reply:
@@ -335,11 +349,20 @@ class Writer:
         if batch is None:
             return
         if error is not None:
-            log.error("commit of %d pings failed: %s", len(batch), error)
-            self.last_failure = (time.monotonic(), str(error)[:200])
+            if not isinstance(error, WriteFailed) or "did not answer" not in str(error):
+                STORE_ERRORS.labels("commit").inc()  # (a timeout was counted as one)
+            first_line = (str(error).strip().splitlines() or [""])[0][:300]
+            self._failed_batches += 1
+            _limited.log(logging.ERROR, "commit " + first_line.split(":", 1)[0],
+                         "commit of %d pings failed: %s", len(batch), first_line)
+            self.last_failure = (time.monotonic(), first_line[:200])
             self._fail(batch, error)
         else:
             self.last_success = time.monotonic()
+            COMMIT_SECONDS.observe(self.last_success - self._sent_at)
+            if self._failed_batches:
+                log.warning("the stores commit again, after %d failed batches", self._failed_batches)
+                self._failed_batches = 0
             self._waiting -= len(batch)
             for index, (_, future) in enumerate(batch):
                 if future.done():  # the request was cancelled (client went away)
@@ -351,6 +374,7 @@ class Writer:
                     future.set_exception(Rejected(rejected[index].split(":", 1)[0]))
                 else:
                     future.set_result(None)
+        QUEUE_DEPTH.set(self._waiting)
         self._idle.set()
         if self._queued:
             self._flush()
@@ -383,6 +407,7 @@ STARTUP_SECONDS = 5.0
 
 _REQUEST = struct.Struct("!II")  # as in _writer_process.py
 _REPLY = struct.Struct("!I")
+READY = b'{"ready":true}'  # the writer process's first message
 
 
 def _ping_row(item: Accepted) -> tuple:
