@@ -13,6 +13,7 @@ import pytest
 from engine_helpers import ping, usage, write_lake
 from sempervirens.aggregate.engine import EngineError, compute, open_runner
 from sempervirens.model.declarations import Declaration, Metric
+from sempervirens.model.domains import BREAKDOWN_NAMES
 from sempervirens.model.statistics import STATISTICS, Bounds
 
 D1, D2 = date(2026, 11, 30), date(2026, 12, 1)  # a Monday and the Tuesday, across a month
@@ -128,7 +129,7 @@ def test_each_breakdown_adds_up_to_the_total(days, week):
     for rows in (days["installs"], week["installs"]):
         for (project, start) in {(p, s) for p, s, *_ in rows}:
             found = cells(rows, project, start)
-            for name in ("version", "os", "arch", "python", "ci"):
+            for name in BREAKDOWN_NAMES:
                 assert sum(breakdown(rows, project, start, name).values()) == found[("", "")]
 
 

@@ -48,7 +48,7 @@ class ProtocolError(ValueError):
 
 # The environment's fields, from the catalogue, in the order they are checked: strings,
 # then counts, then booleans (the first bad one is the one reported).
-_ENVIRONMENT_STRINGS = tuple((f.name, f.path) for f in ENVIRONMENT if f.type == STRING)
+_ENVIRONMENT_STRINGS = tuple((f.name, f.path, f.limit) for f in ENVIRONMENT if f.type == STRING)
 _ENVIRONMENT_COUNTS = tuple((f.name, f.limit) for f in ENVIRONMENT if f.type == COUNT)
 _ENVIRONMENT_BOOLEANS = tuple((f.name, f.path) for f in ENVIRONMENT if f.type == BOOLEAN)
 assert len(_ENVIRONMENT_STRINGS) + len(_ENVIRONMENT_COUNTS) + len(_ENVIRONMENT_BOOLEANS) == len(ENVIRONMENT)
@@ -56,7 +56,7 @@ assert len(_ENVIRONMENT_STRINGS) + len(_ENVIRONMENT_COUNTS) + len(_ENVIRONMENT_B
 Environment = make_dataclass(
     "Environment",
     [(name, "str | int | bool | None", field(default=None))
-     for name, _ in (*_ENVIRONMENT_STRINGS, *_ENVIRONMENT_COUNTS, *_ENVIRONMENT_BOOLEANS)],
+     for name, *_ in (*_ENVIRONMENT_STRINGS, *_ENVIRONMENT_COUNTS, *_ENVIRONMENT_BOOLEANS)],
     slots=True)
 Environment.__module__ = __name__
 Environment.__doc__ = "The validated environment: one attribute per field of model.ping.ENVIRONMENT."
@@ -203,12 +203,12 @@ def validate_ping(ping_type: str, body: object) -> Ping:
         if not (environment.__class__ is dict and environment.keys() <= _ENVIRONMENT_FIELDS):
             _optional_object(body, "environment", "environment", _ENVIRONMENT_FIELDS)
         values = []
-        for name, path in _ENVIRONMENT_STRINGS:
+        for name, path, limit in _ENVIRONMENT_STRINGS:
             value = environment.get(name)
             if value is not None and not (
-                    value.__class__ is str and 0 < len(value) <= MAX_STRING_LENGTH and _token(value)
+                    value.__class__ is str and 0 < len(value) <= limit and _token(value)
                     and not uuid_in(value)):
-                value = _no_uuid(_string(value, path), path)
+                value = _no_uuid(_string(value, path, limit), path)
             values.append(value)
         for name, limit in _ENVIRONMENT_COUNTS:
             value = environment.get(name)
