@@ -98,6 +98,8 @@ _PYTHONS = ("3.9.1", "3.10.14", "3.11.9", "3.12.4", "3.13.0", "3.5.2", "3.17.0",
             "pypy", None)
 _METRICS = {"alpha": ("io.read", "io.write", "io.format", "solve", "load", "other.thing"),
             "beta": ("run", "device", "fit", "io.read"), "gamma": ("io.read", "x")}
+_SCHEDULERS = ("slurm", "SLURM", "pbs", "torque", "none", "", None)
+_CI_PROVIDERS = ("github-actions", "gitlab", "other", "none", "hudson", None)
 _LABELS = ("", "", "csv", "fits", "xlsx", "cpu", "gpu", "tpu")
 _CRASHES = ("ValueError", "KeyError", "alpha.Error", "MemoryError", None)
 
@@ -134,6 +136,8 @@ def random_pings(seed: int, days: list[date], clients: int = 60, pings: int = 30
                              os=rng.choice(_OSES), arch=rng.choice(_ARCHES),
                              python_version=rng.choice(_PYTHONS),
                              is_ci=rng.choice((True, False, None)),
+                             scheduler=rng.choice(_SCHEDULERS),
+                             ci_provider=rng.choice(_CI_PROVIDERS),
                              counters=[(*k, v) for k, v in counters.items()],
                              timings=[(*k, v) for k, v in timings.items()]))
     return made

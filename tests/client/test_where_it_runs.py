@@ -89,16 +89,17 @@ def test_install_method_of_this_interpreter(tmp_path):
     assert venv.stdout.strip() == "pip-venv"  # the test suite runs in .venv
 
 
-def test_tags_are_shown_but_never_sent(tmp_path):
+def test_tags_are_shown_and_sent(tmp_path):
     home = tmp_path / "home"
     env = clean_env(SEMPERVIRENS_HOME=str(home), SLURM_JOB_ID="42", GITHUB_ACTIONS="true")
     assert run_host(HOST, env).returncode == 0
     [(_, body)] = read_spool(home)
     environment = json.loads(body)["environment"]
-    assert not {"scheduler", "container", "notebook", "install", "ci_provider"} & set(environment)
+    assert {k: environment[k] for k in ("scheduler", "notebook", "install", "ci_provider")} == {
+        "scheduler": "slurm", "notebook": "none", "install": "pip-venv",
+        "ci_provider": "github-actions"}  # "none": looked, found nothing
     shown = subprocess.run(
         [sys.executable, "-m", "sempervirens", "show"],
         env=env, capture_output=True, text=True, timeout=60,
     )
     assert "scheduler=slurm" in shown.stdout and "ci_provider=github-actions" in shown.stdout
-    assert "not sent" in shown.stdout

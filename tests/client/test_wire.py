@@ -92,3 +92,46 @@ def test_clean_string_makes_environment_strings_acceptable():
     for raw in ['6.1.0-18 "amd64"', "x" * 300, "naïve\\path"]:
         cleaned = _wire.clean_string(raw)
         protocol.validate_ping("opt-out", {"project_version": cleaned})
+
+
+# -- the environment: the client's names and tag values against the catalogue ------
+
+def test_the_client_sends_only_environment_fields_the_catalogue_declares():
+    from sempervirens.client import _environment
+    from sempervirens.model.ping import ENVIRONMENT
+
+    declared = {f.name for f in ENVIRONMENT}
+    sent = _environment.environment()
+    assert set(sent) <= declared
+    assert set(_environment.SENT_TAGS) <= set(sent)  # always sent, "none" if nothing found
+    protocol.validate_ping("usage", {"client_id": "0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405162",
+                                     "project_version": "1.0", "environment": sent})
+
+
+def test_the_tags_the_client_detects_are_in_the_public_domains():
+    from sempervirens.client import _environment
+    from sempervirens.model.domains import BREAKDOWNS
+    from sempervirens.model.ping import BY_PATH
+
+    domain = {b.field: {value for value, _ in b.values} for b in BREAKDOWNS}
+    column = {name: BY_PATH[f"environment.{name}"].column for name in _environment.SENT_TAGS}
+    assert {tag for tag, _ in _environment.SCHEDULERS} | {"none"} == domain[column["scheduler"]]
+    assert {tag for tag, _ in _environment.CI_PROVIDERS} | {"other", "none"} == domain[
+        column["ci_provider"]]
+    assert {"docker", "podman", "apptainer", "singularity", "none"} == domain[column["container"]]
+    assert {"jupyter", "ipython", "none"} == domain[column["notebook"]]
+    assert {"conda", "pip-venv", "system"} == domain[column["install"]]
+
+
+def test_none_is_sent_when_nothing_was_detected(monkeypatch):
+    from sempervirens.client import _environment
+
+    monkeypatch.setattr(_environment, "_cache", None)
+    monkeypatch.setattr(_environment, "tags", lambda: {
+        "scheduler": None, "container": None, "notebook": None, "install": "system",
+        "ci_provider": None, "mpi_rank": 3})
+    sent = _environment.environment()
+    assert {name: sent[name] for name in _environment.SENT_TAGS} == {
+        "scheduler": "none", "container": "none", "notebook": "none", "install": "system",
+        "ci_provider": "none"}
+    assert "mpi_rank" not in sent

@@ -49,6 +49,9 @@ def test_a_resend_is_accepted_and_stored_once(server, client):
 
 def test_every_field_is_stored_in_its_column(any_store_server, client):
     body = usage()
+    tags = {"scheduler": "slurm", "container": "none", "notebook": "jupyter", "install": "conda",
+            "ci_provider": "gitlab"}
+    body["environment"].update(tags)
     document_id = new_id()
     assert post(client, any_store_server.url, body, project="Scikit_Learn",
                 document_id=document_id, gzipped=True).status_code == 202
@@ -71,6 +74,8 @@ def test_every_field_is_stored_in_its_column(any_store_server, client):
     assert row["memory_total"] == 16_000_000_000
     assert row["period_start"].isoformat().startswith("2026-11-29T10:00:00")
     assert row["metrics"] == body["metrics"]
+    assert (row["scheduler"], row["container"], row["notebook"], row["install_method"],
+            row["ci_provider"]) == tuple(tags.values())
 
 
 def test_health_check_for_load_balancers(server, client):

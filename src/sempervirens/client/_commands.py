@@ -200,7 +200,7 @@ def _show(args) -> int:
 
     detected = {k: v for k, v in _environment.tags().items() if v is not None}
     print(
-        "# environment tags detected here (not sent: the protocol does not carry them yet): "
+        "# environment tags detected here (sent in usage and crash pings, the MPI rank excepted): "
         + (", ".join(f"{k}={v}" for k, v in detected.items()) or "none")
     )
     print(f"# {len(entries)} pending ping(s)" + (f" in {spool.dir}" if spool else ""))

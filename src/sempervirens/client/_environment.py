@@ -74,6 +74,9 @@ def _collect() -> dict:
     if memory:
         env["memory_total"] = memory
     env["ci"] = is_ci()
+    detected = tags()
+    for name in SENT_TAGS:  # "none": looked and found nothing (an older client sends no key)
+        env[name] = detected[name] or "none"
     return env
 
 
@@ -146,9 +149,11 @@ def peak_rss_bytes() -> int | None:
 # -- environment tags ----------------------------------------------------------
 #
 # Where the software runs: batch scheduler, container, notebook, install method,
-# CI provider.  Detected here and shown by `sempervirens show`; NOT sent yet: the
-# wire protocol (owned by the server side) does not declare them, and a ping may
-# carry only what the protocol and the catalogue declare.
+# CI provider.  Detected here, shown by `sempervirens show`, and sent in the ping's
+# environment (SENT_TAGS, as declared by the catalogue: tests/client/test_wire.py).
+# The MPI rank is not sent.
+
+SENT_TAGS = ("scheduler", "container", "notebook", "install", "ci_provider")
 
 SCHEDULERS = (  # (tag, variable that the scheduler sets in every job)
     ("slurm", "SLURM_JOB_ID"),

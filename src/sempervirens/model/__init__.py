@@ -1,6 +1,7 @@
 """The catalogue: everything declared once, at the bottom of the package graph.
 
-- `limits`: the wire format's fields and limits (the protocol and the client's copy);
+- `limits`: the wire format's limits (the protocol and the client's copy);
+- `ping`: the ping's fields: type, limits, ping types, store and lake column;
 - `periods`: days, ISO weeks and months;
 - `domains`: the breakdowns and their public value domains;
 - `declarations`: a project's metrics file (what it collects);

@@ -50,6 +50,11 @@ class Breakdown:
         return (*(value for value, _ in self.values), OTHER, UNKNOWN)
 
 
+def _tags(*values: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A domain whose public values are the reported ones, spelt one way."""
+    return tuple((value, (value,)) for value in values)
+
+
 _PYTHONS = tuple((f"3.{minor}", ()) for minor in range(6, 17))
 
 BREAKDOWNS: tuple[Breakdown, ...] = (
@@ -73,6 +78,21 @@ BREAKDOWNS: tuple[Breakdown, ...] = (
               "Python version, as 3.minor",
               _PYTHONS),
     Breakdown("ci", "is_ci", "boolean", "CI or not", "running under continuous integration"),
+    # The environment tags (model/ping.py): 'none' is a client that looked and found
+    # nothing; UNKNOWN a client that does not report the tag.
+    Breakdown("scheduler", "scheduler", "spellings", "Batch scheduler", "batch scheduler of the job",
+              _tags("slurm", "pbs", "lsf", "sge", "none")),
+    Breakdown("container", "container", "spellings", "Container", "container runtime",
+              _tags("docker", "podman", "apptainer", "singularity", "none")),
+    Breakdown("notebook", "notebook", "spellings", "Notebook", "Jupyter kernel or IPython",
+              _tags("jupyter", "ipython", "none")),
+    Breakdown("install", "install_method", "spellings", "Install method",
+              "conda, pip in a virtual environment, or the system's Python",
+              _tags("conda", "pip-venv", "system")),
+    Breakdown("ci_provider", "ci_provider", "spellings", "CI provider", "continuous integration service",
+              _tags("github-actions", "gitlab", "azure-pipelines", "jenkins", "buildkite", "circleci",
+                    "travis", "appveyor", "teamcity", "bitbucket", "codebuild", "drone", "semaphore",
+                    "other", "none")),
 )
 
 BREAKDOWN_NAMES = tuple(b.name for b in BREAKDOWNS)

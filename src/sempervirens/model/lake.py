@@ -10,12 +10,15 @@ Layout (Hive partitioning, one directory per table and day, files sorted by proj
 Metrics are unpacked into long tables at sealing, so that the engine's queries are
 plain SQL (GROUP BY, JOIN, windows) that DuckDB and Spark read alike.  `day` is
 the partition column, not stored in the files.  `excluded` marks the pings that
-anomaly detection left out of public counts.
+anomaly detection left out of public counts.  A column added later (a new ping field)
+is missing from the files of the days sealed before it: readers take it as NULL.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .ping import COLUMN_JSON, in_lake
 
 # Column types, named once: the lake writer maps them to Arrow types.
 STRING, INT32, INT64, BOOL, TIMESTAMP = "string", "int32", "int64", "bool", "timestamp"
@@ -38,24 +41,8 @@ _PING_KEY = (("document_id", STRING), ("project", STRING), ("client_id", STRING)
 PINGS = LakeTable("pings", (
     *_PING_KEY,
     ("received_at", TIMESTAMP),
-    ("project_version", STRING),
-    ("library_name", STRING),
-    ("library_version", STRING),
-    ("period_start", TIMESTAMP),
-    ("period_end", TIMESTAMP),
-    ("os", STRING),
-    ("os_version", STRING),
-    ("arch", STRING),
-    ("python_implementation", STRING),
-    ("python_version", STRING),
-    ("cpu_count", INT32),
-    ("memory_total", INT64),
-    ("is_ci", BOOL),
-    ("platform_tag", STRING),
-    ("peak_rss_bytes", INT64),
-    ("crash_type", STRING),
-    ("crash_traceback", STRING),
-    ("dropped", STRING),  # JSON text, as in the store
+    # The ping's fields with a lake column, from the catalogue (model/ping.py); JSON as text.
+    *((f.column, STRING if f.column_type == COLUMN_JSON else f.column_type) for f in in_lake()),
 ), "One row per ping (usage, crash, opt-out), without its metrics.")
 
 COUNTERS = LakeTable("counters", (

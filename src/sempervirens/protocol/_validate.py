@@ -3,7 +3,9 @@
 `validate_ping` takes the decoded JSON of a ping and returns a `Ping` with every
 field checked and normalised, or raises `ProtocolError` naming the first bad
 field.  Unknown fields are refused rather than ignored, so that nothing a client
-did not mean to declare (a user name, an address) can slip into the store.
+did not mean to declare (a user name, an address) can slip into the store.  The
+fields, their types, limits and ping types are those of the catalogue
+(`sempervirens.model.ping`); what is written here is how each type is checked.
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from datetime import datetime, timezone
 
+from ..model.ping import BOOLEAN, BY_PATH, COUNT, ENVIRONMENT, STRING, children
 from ._identifiers import UUID_ANYWHERE, identifier_in, uuid_in
 from ._limits import (
     BUCKETS_PER_DOUBLING,
     EARLIEST_TIMESTAMP,
     LATEST_TIMESTAMP,
-    MAX_CPU_COUNT,
     MAX_BUCKET,
     MAX_COUNT,
     MAX_DROPPED_REASONS,
@@ -31,7 +33,6 @@ from ._limits import (
     MAX_STRING_LENGTH,
     MAX_TRACEBACK_LENGTH,
     PING_TYPES,
-    PING_TYPES_WITH_CLIENT_ID,
 )
 
 
@@ -45,17 +46,20 @@ class ProtocolError(ValueError):
         self.code = code
 
 
-@dataclass(slots=True)
-class Environment:
-    os: str | None = None
-    os_version: str | None = None
-    arch: str | None = None
-    python_implementation: str | None = None
-    python_version: str | None = None
-    cpu_count: int | None = None
-    memory_total: int | None = None
-    ci: bool | None = None
-    platform_tag: str | None = None
+# The environment's fields, from the catalogue, in the order they are checked: strings,
+# then counts, then booleans (the first bad one is the one reported).
+_ENVIRONMENT_STRINGS = tuple((f.name, f.path, f.limit) for f in ENVIRONMENT if f.type == STRING)
+_ENVIRONMENT_COUNTS = tuple((f.name, f.limit) for f in ENVIRONMENT if f.type == COUNT)
+_ENVIRONMENT_BOOLEANS = tuple((f.name, f.path) for f in ENVIRONMENT if f.type == BOOLEAN)
+assert len(_ENVIRONMENT_STRINGS) + len(_ENVIRONMENT_COUNTS) + len(_ENVIRONMENT_BOOLEANS) == len(ENVIRONMENT)
+
+Environment = make_dataclass(
+    "Environment",
+    [(name, "str | int | bool | None", field(default=None))
+     for name, *_ in (*_ENVIRONMENT_STRINGS, *_ENVIRONMENT_COUNTS, *_ENVIRONMENT_BOOLEANS)],
+    slots=True)
+Environment.__module__ = __name__
+Environment.__doc__ = "The validated environment: one attribute per field of model.ping.ENVIRONMENT."
 
 
 @dataclass(slots=True)
@@ -72,7 +76,7 @@ class Ping:
     metrics: dict = field(default_factory=dict)
     crash_type: str | None = None
     crash_traceback: str | None = None
-    dropped: dict = field(default_factory=dict)
+    dropped: dict | None = None  # None when the client dropped nothing
 
 
 # Metric names: lower-case dotted snake case, as Glean's "category.name".
@@ -89,19 +93,21 @@ _BUCKET_KEY = re.compile(r"(?:0|[1-9][0-9]{0,2})\Z")
 _PROJECT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._\-]*[A-Za-z0-9])?\Z")
 _PROJECT_SEPARATORS = re.compile(r"[-_.]+")
 
-_TOP_LEVEL = frozenset(
-    ("client_id", "project_version", "library", "period", "environment", "metrics", "crash", "dropped")
-)
-_ENVIRONMENT_STRINGS = ("os", "os_version", "arch", "python_implementation", "python_version", "platform_tag")
-_ENVIRONMENT_FIELDS = frozenset(_ENVIRONMENT_STRINGS + ("cpu_count", "memory_total", "ci"))
-_METRIC_KINDS = frozenset(("counters", "labeled_counters", "timings", "memory"))
-_MEMORY_FIELDS = frozenset(("peak_rss_bytes",))
-_LIBRARY_FIELDS = frozenset(("name", "version"))
-_PERIOD_FIELDS = frozenset(("start", "end"))
-_CRASH_FIELDS = frozenset(("exception_type", "traceback"))
-_TIMING_FIELDS = frozenset(("count", "sum_us", "buckets"))
-# Environment strings with their paths, in Environment's field order (platform_tag last).
-_ENVIRONMENT_PATHS = tuple((name, f"environment.{name}") for name in _ENVIRONMENT_STRINGS)
+# Field names at each level, from the catalogue (model/ping.py).
+_TOP_LEVEL = children("")
+_ENVIRONMENT_FIELDS = children("environment")
+_METRIC_KINDS = children("metrics")
+_MEMORY_FIELDS = children("metrics.memory")
+_LIBRARY_FIELDS = children("library")
+_PERIOD_FIELDS = children("period")
+_CRASH_FIELDS = children("crash")
+_TIMING_FIELDS = frozenset(("count", "sum_us", "buckets"))  # a timing's shape (docs/protocol.md)
+# Which ping types must, and which may, carry a field.
+_CLIENT_ID = BY_PATH["client_id"]
+_PROJECT_VERSION_REQUIRED = BY_PATH["project_version"].required_in
+_METRICS_ALLOWED = BY_PATH["metrics"].allowed_in
+_CRASH_REQUIRED = BY_PATH["crash.exception_type"].required_in
+_EXCEPTION_TYPE_LENGTH = BY_PATH["crash.exception_type"].limit
 _token = _TOKEN.match
 _name_match = _NAME.match
 
@@ -153,14 +159,14 @@ def validate_ping(ping_type: str, body: object) -> Ping:
     get = body.get
 
     client_id = None
-    if ping_type in PING_TYPES_WITH_CLIENT_ID:
+    if ping_type in _CLIENT_ID.required_in:
         if "client_id" not in body:
             raise ProtocolError("client_id", f"is required in a {ping_type} ping", "missing_field")
         client_id = parse_client_id(body["client_id"])
     elif "client_id" in body:
         raise ProtocolError("client_id", "an opt-out ping must not carry a client_id", "forbidden_field")
 
-    if ping_type != "deletion-request" and "project_version" not in body:
+    if ping_type in _PROJECT_VERSION_REQUIRED and "project_version" not in body:
         raise ProtocolError("project_version", "is required", "missing_field")
     project_version = get("project_version")
     if project_version is not None and not (
@@ -197,39 +203,39 @@ def validate_ping(ping_type: str, body: object) -> Ping:
         if not (environment.__class__ is dict and environment.keys() <= _ENVIRONMENT_FIELDS):
             _optional_object(body, "environment", "environment", _ENVIRONMENT_FIELDS)
         values = []
-        for name, path in _ENVIRONMENT_PATHS:
+        for name, path, limit in _ENVIRONMENT_STRINGS:
             value = environment.get(name)
             if value is not None and not (
-                    value.__class__ is str and 0 < len(value) <= MAX_STRING_LENGTH and _token(value)
+                    value.__class__ is str and 0 < len(value) <= limit and _token(value)
                     and not uuid_in(value)):
-                value = _no_uuid(_string(value, path), path)
+                value = _no_uuid(_string(value, path, limit), path)
             values.append(value)
-        cpu_count = environment.get("cpu_count")
-        if cpu_count is not None and not (cpu_count.__class__ is int and 0 <= cpu_count <= MAX_CPU_COUNT):
-            cpu_count = _count(cpu_count, "environment", "cpu_count", MAX_CPU_COUNT)
-        memory_total = environment.get("memory_total")
-        if memory_total is not None and not (memory_total.__class__ is int and 0 <= memory_total <= MAX_COUNT):
-            memory_total = _count(memory_total, "environment", "memory_total")
-        ci = None
-        if "ci" in environment:
-            ci = environment["ci"]
-            if ci is not True and ci is not False:
-                raise ProtocolError("environment.ci", "must be true or false")
-        env = Environment(values[0], values[1], values[2], values[3], values[4],
-                          cpu_count, memory_total, ci, values[5])
+        for name, limit in _ENVIRONMENT_COUNTS:
+            value = environment.get(name)
+            if value is not None and not (value.__class__ is int and 0 <= value <= limit):
+                value = _count(value, "environment", name, limit)
+            values.append(value)
+        for name, path in _ENVIRONMENT_BOOLEANS:
+            value = None
+            if name in environment:
+                value = environment[name]
+                if value is not True and value is not False:
+                    raise ProtocolError(path, "must be true or false")
+            values.append(value)
+        env = Environment(*values)
 
     metrics: dict = {}
     if "metrics" in body:
-        if ping_type in ("opt-out", "deletion-request"):
+        if ping_type not in _METRICS_ALLOWED:
             raise ProtocolError("metrics", f"a {ping_type} ping carries no metrics", "forbidden_field")
         metrics = _metrics(body["metrics"])
 
     crash_type = crash_traceback = None
-    if ping_type == "crash":
+    if ping_type in _CRASH_REQUIRED:
         crash = _optional_object(body, "crash", "crash", _CRASH_FIELDS)
         if not crash:
             raise ProtocolError("crash", "is required in a crash ping", "missing_field")
-        crash_type = _string(crash.get("exception_type"), "crash.exception_type", MAX_STRING_LENGTH * 2)
+        crash_type = _string(crash.get("exception_type"), "crash.exception_type", _EXCEPTION_TYPE_LENGTH)
         if not _EXCEPTION_TYPE.match(crash_type):
             raise ProtocolError("crash.exception_type", "must be a dotted Python name")
         if "traceback" in crash:
@@ -245,7 +251,7 @@ def validate_ping(ping_type: str, body: object) -> Ping:
         for reason, count in dropped.items():
             checked_dropped[_name(reason, "dropped")] = _count(count, "dropped", reason)
     return Ping(ping_type, client_id, project_version, library_name, library_version, period_start, period_end,
-                env, metrics, crash_type, crash_traceback, checked_dropped)
+                env, metrics, crash_type, crash_traceback, checked_dropped or None)
 
 
 def _metrics(metrics: object) -> dict:

@@ -1,6 +1,10 @@
-"""The public API's part of /openapi.json (merged in by server/openapi.py)."""
+"""The public API's part of /openapi.json (merged in by server/openapi.py); its enums
+come from the catalogue (model/)."""
 
 from __future__ import annotations
+
+from ..model.domains import BREAKDOWN_NAMES
+from ..model.periods import INTERVALS
 
 _DATE = {"type": "string", "format": "date"}
 
@@ -14,7 +18,7 @@ def _param(name: str, schema: dict, where: str = "query", required: bool = False
 _PROJECT = _param("project", {"type": "string", "maxLength": 100}, "path", True,
                   "project name (PEP 503 normalised)")
 _PERIODS = [
-    _param("interval", {"type": "string", "enum": ["day", "week", "month"], "default": "day"},
+    _param("interval", {"type": "string", "enum": list(INTERVALS), "default": "day"},
            description="period length: UTC day, ISO week (Monday), calendar month"),
     _param("from", _DATE, description="first period start included"),
     _param("to", _DATE, description="last period start included"),
@@ -89,8 +93,8 @@ PATHS = {
                       "400": {"description": "A bad parameter"}}}},
     BASE + "/active-installs": _get(
         "activeInstalls", "Active installations per period, total or by breakdown",
-        [_PROJECT, *_PERIODS, _param("breakdown", {"type": "string", "enum": [
-            "", "version", "os", "arch", "python", "ci"]})],
+        [_PROJECT, *_PERIODS, _param("breakdown", {"type": "string", "enum": ["", *BREAKDOWN_NAMES]},
+                                      description="'' (the total) or a breakdown of the catalogue")],
         _table({"period_start": _DATE, "value": _S, **_measured("installs")})),
     BASE + "/features": _get(
         "features", "Feature usage: installations and events per declared counter and label",

@@ -1,4 +1,5 @@
-"""The OpenAPI document served at /openapi.json, built from the protocol's limits."""
+"""The OpenAPI document served at /openapi.json: the ping bodies' JSON Schema is built
+from the catalogue's fields (model/ping.py) and the protocol's limits."""
 
 from __future__ import annotations
 
@@ -14,18 +15,17 @@ from ..protocol import (
     MAX_LABELS_PER_METRIC,
     MAX_METRICS,
     MAX_NAME_LENGTH,
-    MAX_STRING_LENGTH,
-    MAX_TRACEBACK_LENGTH,
     PING_TYPES,
     SCHEMA_VERSION,
 )
+from ..model.limits import MAX_DROPPED_REASONS
+from ..model.ping import BOOLEAN, COUNT, FIELDS, STRING, TEXT, TIMESTAMP, UUID4, PingField
 from ..public._openapi import PATHS as PUBLIC_PATHS
 
 _UUID = {"type": "string", "format": "uuid"}
 _UUID4 = {"type": "string", "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
           "description": "An RFC 4122 version 4 (random) UUID."}
 _COUNT = {"type": "integer", "minimum": 0, "maximum": MAX_COUNT}
-_STRING = {"type": "string", "minLength": 1, "maxLength": MAX_STRING_LENGTH}
 _NAME = {"type": "string", "pattern": r"^[a-z][a-z0-9_]*([.\-][a-z0-9_]+)*$", "maxLength": MAX_NAME_LENGTH}
 _TIME = {"type": "string", "format": "date-time"}
 
@@ -50,29 +50,64 @@ _METRICS = _object({
     "timings": {"type": "object", "propertyNames": _NAME, "additionalProperties": _TIMING},
     "memory": _object({"peak_rss_bytes": _COUNT}),
 }, description=f"At most {MAX_METRICS} metrics (counters, labels and timings) in all.")
-_ENVIRONMENT = _object({
-    "os": _STRING, "os_version": _STRING, "arch": _STRING, "python_implementation": _STRING,
-    "python_version": _STRING, "cpu_count": _COUNT, "memory_total": _COUNT,
-    "ci": {"type": "boolean"}, "platform_tag": _STRING,
-})
-_COMMON = {
-    "project_version": _STRING,
-    "library": _object({"name": _STRING, "version": _STRING}),
-    "period": _object({"start": _TIME, "end": _TIME}, required=["start", "end"]),
-    "environment": _ENVIRONMENT,
-    "dropped": {"type": "object", "propertyNames": _NAME, "additionalProperties": _COUNT, "maxProperties": 20},
+# Objects whose keys are the client's names (metrics, reasons) rather than fields.
+_SHAPES = {
+    "metrics": _object({}, description=f"At most {MAX_METRICS} metrics (counters, labels and "
+                                       f"timings) in all."),
+    "metrics.counters": {"type": "object", "propertyNames": _NAME, "additionalProperties": _COUNT},
+    "metrics.labeled_counters": {"type": "object", "propertyNames": _NAME, "additionalProperties": {
+        "type": "object", "maxProperties": MAX_LABELS_PER_METRIC,
+        "propertyNames": {"maxLength": MAX_LABEL_LENGTH}, "additionalProperties": _COUNT}},
+    "metrics.timings": {"type": "object", "propertyNames": _NAME, "additionalProperties": _TIMING},
+    "dropped": {"type": "object", "propertyNames": _NAME, "additionalProperties": _COUNT,
+                "maxProperties": MAX_DROPPED_REASONS},
 }
+
+
+def _field_schema(f: PingField) -> dict:
+    if f.path in _SHAPES:
+        return dict(_SHAPES[f.path])
+    schema = {
+        STRING: {"type": "string", "minLength": 1, "maxLength": f.limit},
+        COUNT: {"type": "integer", "minimum": 0, "maximum": f.limit},
+        BOOLEAN: {"type": "boolean"},
+        TIMESTAMP: _TIME,
+        UUID4: _UUID4,
+        TEXT: {"type": "string", "maxLength": f.limit},
+    }[f.type]
+    return {**schema, "description": f.description.replace("`", "")}
+
+
+def _ping_schema(ping_type: str, **extra) -> dict:
+    """The body of one ping type, built from the catalogue's fields (model/ping.py)."""
+    root = _object({})
+    for f in FIELDS:
+        if ping_type not in f.allowed_in:
+            continue
+        required = ping_type in f.required_in
+        node, parts = root, f.path.split(".")
+        for part in parts[:-1]:
+            node = node["properties"].setdefault(part, _object({}))
+        leaf = _field_schema(f)
+        node["properties"][parts[-1]] = {**leaf, **node["properties"].get(parts[-1], {})}
+        if required or f.with_parent:
+            node.setdefault("required", []).append(parts[-1])
+        if required:  # its parents are required as well, each in its own parent
+            parent = root
+            for part in parts[:-1]:
+                if part not in parent.setdefault("required", []):
+                    parent["required"].append(part)
+                parent = parent["properties"][part]
+    return {**root, **extra}
+
+
 PING_SCHEMAS = {
-    "usage": _object({"client_id": _UUID4, **_COMMON, "metrics": _METRICS},
-                     required=["client_id", "project_version"]),
-    "crash": _object({"client_id": _UUID4, **_COMMON, "metrics": _METRICS, "crash": _object(
-        {"exception_type": {**_STRING, "maxLength": 2 * MAX_STRING_LENGTH},
-         "traceback": {"type": "string", "maxLength": MAX_TRACEBACK_LENGTH}},
-        required=["exception_type"])}, required=["client_id", "project_version", "crash"]),
-    "opt-out": _object(dict(_COMMON), required=["project_version"],
-                       description="Counts an opt-out event. Must NOT carry a client_id."),
-    "deletion-request": _object({"client_id": _UUID4, **_COMMON}, required=["client_id"],
-                                description="Asks for every row about this client_id to be deleted."),
+    "usage": _ping_schema("usage"),
+    "crash": _ping_schema("crash"),
+    "opt-out": _ping_schema("opt-out", description="Counts an opt-out event. Must NOT carry a "
+                                                    "client_id."),
+    "deletion-request": _ping_schema("deletion-request", description="Asks for every row about "
+                                                                      "this client_id to be deleted."),
 }
 _ERROR = _object({"error": _object({
     "status": {"type": "integer"}, "code": {"type": "string"},

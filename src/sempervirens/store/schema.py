@@ -22,6 +22,17 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
 from ..model.notices import NOTICE_KINDS
+from ..model.ping import (
+    COLUMN_BOOL,
+    COLUMN_INT32,
+    COLUMN_INT64,
+    COLUMN_JSON,
+    COLUMN_STRING,
+    COLUMN_TIMESTAMP,
+    TEXT,
+    PingField,
+    stored,
+)
 
 # JSON columns are JSONB on PostgreSQL (indexable, compact) and JSON text on SQLite.
 Json = JSON().with_variant(JSONB(), "postgresql")
@@ -45,32 +56,27 @@ UUID_LENGTH = 36
 telemetry = MetaData()
 private = MetaData()
 
+def _column(f: PingField) -> Column:
+    """A ping field's column, as the catalogue types it (model/ping.py)."""
+    kind = {COLUMN_INT32: Integer, COLUMN_INT64: BigInteger, COLUMN_BOOL: Boolean,
+            COLUMN_TIMESTAMP: lambda: DateTime(timezone=True), COLUMN_JSON: lambda: Json}
+    if f.column_type == COLUMN_STRING:
+        return Column(f.column, Text() if f.type == TEXT else String(f.limit))
+    return Column(f.column, kind[f.column_type]())
+
+
 pings = Table(
     "pings", telemetry,
+    # What the server adds: the URL's document id, project and ping type, and the arrival.
     Column("document_id", String(UUID_LENGTH), primary_key=True),  # resends are stored once
     Column("project", String(100), nullable=False),
     Column("ping_type", String(20), nullable=False),
-    Column("client_id", String(UUID_LENGTH)),  # NULL for opt-out pings
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("day", Date, nullable=False),  # UTC day received: the unit of aggregation
-    Column("project_version", String(128)),
-    Column("library_name", String(128)),
-    Column("library_version", String(128)),
-    Column("period_start", DateTime(timezone=True)),
-    Column("period_end", DateTime(timezone=True)),
-    Column("os", String(128)),
-    Column("os_version", String(128)),
-    Column("arch", String(128)),
-    Column("python_implementation", String(128)),
-    Column("python_version", String(128)),
-    Column("cpu_count", Integer),
-    Column("memory_total", BigInteger),
-    Column("is_ci", Boolean),
-    Column("platform_tag", String(128)),
-    Column("metrics", Json),  # validated {"counters": ..., "labeled_counters": ..., ...}
-    Column("crash_type", String(256)),
-    Column("crash_traceback", Text()),  # scrubbed by the client, shown to the user first
-    Column("dropped", Json),  # what the client had to drop, by reason
+    # What the client sent, one column per stored field of the catalogue: client_id (NULL
+    # for opt-out pings), versions, period, environment, metrics (validated JSON), crash
+    # (the traceback scrubbed by the client, shown to the user first), dropped (by reason).
+    *(_column(f) for f in stored()),
 )
 
 # One index: the hot store holds the days not sealed yet (plus a margin), read and

@@ -34,6 +34,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from datetime import time as day_start
 from pathlib import Path
 
@@ -45,6 +46,15 @@ except ImportError:  # not Unix
     fcntl = None
 
 from ..monitoring import COMMIT_SECONDS, QUEUE_DEPTH, STORE_ERRORS, RateLimitedLog
+from ..model.ping import (
+    COLUMN_BOOL,
+    COLUMN_INT32,
+    COLUMN_INT64,
+    COLUMN_JSON,
+    COLUMN_STRING,
+    COLUMN_TIMESTAMP,
+    stored,
+)
 from ..protocol import Ping
 from ._engines import Stores
 
@@ -76,16 +86,15 @@ class Accepted:
     ip: str
 
 
-# Columns, with their PostgreSQL types, in the order of a row's JSON array.
+# Columns, with their PostgreSQL types, in the order of a row's JSON array: what the
+# server adds, then the ping's stored fields as the catalogue lists them (model/ping.py).
+_STORED = stored()
+_PG_TYPES = {COLUMN_STRING: "text", COLUMN_INT32: "integer", COLUMN_INT64: "bigint",
+             COLUMN_BOOL: "boolean", COLUMN_TIMESTAMP: "timestamptz", COLUMN_JSON: "jsonb"}
 _PING_COLUMNS = (
-    ("document_id", "text"), ("project", "text"), ("ping_type", "text"), ("client_id", "text"),
+    ("document_id", "text"), ("project", "text"), ("ping_type", "text"),
     ("received_at", "timestamptz"), ("day", "date"),
-    ("project_version", "text"), ("library_name", "text"), ("library_version", "text"),
-    ("period_start", "timestamptz"), ("period_end", "timestamptz"),
-    ("os", "text"), ("os_version", "text"), ("arch", "text"), ("python_implementation", "text"),
-    ("python_version", "text"), ("cpu_count", "integer"), ("memory_total", "bigint"),
-    ("is_ci", "boolean"), ("platform_tag", "text"),
-    ("metrics", "jsonb"), ("crash_type", "text"), ("crash_traceback", "text"), ("dropped", "jsonb"),
+    *((f.column, _PG_TYPES[f.column_type]) for f in _STORED),
 )
 _LOG_COLUMNS = (
     ("received_at", "timestamptz"), ("ip", "text"), ("project", "text"), ("ping_type", "text"),
@@ -411,23 +420,20 @@ READY = b'{"ready":true}'  # the writer process's first message
 
 
 def _ping_row(item: Accepted) -> tuple:
-    p, env = item.ping, item.ping.environment
+    p = item.ping
     if p.ping_type == "opt-out":
         # The event only (rule 8): no environment, no library, no period, and the
         # time of day is dropped too; the document_id lets a resend be stored once.
         day = item.received_at.date()
-        return (item.document_id, item.project, p.ping_type, None,
-                _time(datetime.combine(day, day_start(0))), day.isoformat(),
-                p.project_version, *((None,) * 17))
-    return (
-        item.document_id, item.project, p.ping_type, p.client_id,
-        _time(item.received_at), item.received_at.date().isoformat(),
-        p.project_version, p.library_name, p.library_version,
-        _time(p.period_start), _time(p.period_end),
-        env.os, env.os_version, env.arch, env.python_implementation, env.python_version,
-        env.cpu_count, env.memory_total, env.ci, env.platform_tag,
-        _json(p.metrics), p.crash_type, p.crash_traceback, _json(p.dropped) if p.dropped else None,
-    )
+        values = [None] * len(_STORED)
+        values[_VERSION] = p.project_version
+        return (item.document_id, item.project, p.ping_type,
+                _time(datetime.combine(day, day_start(0))), day.isoformat(), *values)
+    values = list(_values(p))
+    for i, convert in _CONVERT:
+        values[i] = convert(values[i])
+    return (item.document_id, item.project, p.ping_type,
+            _time(item.received_at), item.received_at.date().isoformat(), *values)
 
 
 def _log_row(item: Accepted) -> tuple | None:
@@ -444,3 +450,15 @@ def _json(value: dict) -> str:
 def _time(value: datetime | None) -> str | None:
     # UTC, in the text form SQLAlchemy reads back from SQLite; PostgreSQL casts it.
     return None if value is None else value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _json_or_null(value: dict | None) -> str | None:
+    return None if value is None else _json(value)
+
+
+# A ping's stored values in column order (attribute paths of protocol.Ping), and the
+# columns whose values travel as text.
+_values = attrgetter(*(f.attribute for f in _STORED))
+_CONVERT = tuple((i, _time if f.column_type == COLUMN_TIMESTAMP else _json_or_null)
+                 for i, f in enumerate(_STORED) if f.column_type in (COLUMN_TIMESTAMP, COLUMN_JSON))
+_VERSION = next(i for i, f in enumerate(_STORED) if f.path == "project_version")

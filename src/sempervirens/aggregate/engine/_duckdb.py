@@ -56,8 +56,9 @@ class DuckDBRunner:
             paths = files[table.name]
             if paths:
                 listed = ", ".join(_quote(p) for p in paths)
+                # union_by_name: days sealed before a column was added read it as NULL.
                 select = (f"SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
-                          f"hive_types = {{'{PARTITION}': DATE}})")
+                          f"union_by_name = true, hive_types = {{'{PARTITION}': DATE}})")
             else:  # no file: the same columns, no row
                 columns = [f"CAST(NULL AS {_TYPES[t]}) AS \"{c}\"" for c, t in table.columns]
                 columns.append(f"CAST(NULL AS DATE) AS {PARTITION}")

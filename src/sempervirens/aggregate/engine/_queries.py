@@ -107,11 +107,13 @@ def installs() -> Query:
     """Each installation once per period in the total, and once per breakdown under the
     greatest public value of its reports (MAX: the same in every engine)."""
     fields = [b for b in BREAKDOWNS if b.name != "version"]
-    mapped = ",\n    ".join(f"{breakdown_sql(b, 'p.' + b.field)} AS {b.name}" for b in fields)
-    greatest = ", ".join(f"MAX({b.name}) AS {b.name}" for b in BREAKDOWNS)
+    # Breakdown names as quoted identifiers: a name may be a keyword (INSTALL in DuckDB).
+    q = {b.name: f'"{b.name}"' for b in BREAKDOWNS}
+    mapped = ",\n    ".join(f"{breakdown_sql(b, 'p.' + b.field)} AS {q[b.name]}" for b in fields)
+    greatest = ", ".join(f"MAX({q[b.name]}) AS {q[b.name]}" for b in BREAKDOWNS)
     # One row per installation and breakdown (the total included), one GROUP BY.
     names = ", ".join(f"({_literal(name)})" for name in (TOTAL, *(b.name for b in BREAKDOWNS)))
-    value = " ".join(f"WHEN {_literal(b.name)} THEN i.{b.name}" for b in BREAKDOWNS)
+    value = " ".join(f"WHEN {_literal(b.name)} THEN i.{q[b.name]}" for b in BREAKDOWNS)
     sql = f"""
 WITH usage_pings AS (
   SELECT pr.period_start, p.project, p.client_id, p.project_version,
@@ -123,7 +125,7 @@ WITH usage_pings AS (
 mapped AS (
   SELECT u.period_start, u.project, u.client_id,
     {_version_sql('u', 'project_version')} AS version,
-    {', '.join('u.' + b.name for b in fields)}
+    {', '.join('u.' + q[b.name] for b in fields)}
   FROM usage_pings AS u {_version_joins('u')}
 ),
 installations AS (

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ._layout import FileEntry, Lake, LakeError, arrow_schema, checkpoint, now_text
+from ._layout import FileEntry, Lake, LakeError, checkpoint, conform, now_text
 from ._seal import _TableWriter
 
 REDACTED = "[deleted]"
@@ -105,7 +105,7 @@ def _rewrite_day(lake: Lake, day: str, sealed: dict, ids: list[str], wanted: pa.
             writer = _TableWriter(lake, f["table"], day)
             written.append(writer.temporary)
             for batch in source.iter_batches(batch_size=65_536):
-                batch = pa.Table.from_batches([batch], arrow_schema(f["table"]))
+                batch = conform(f["table"], batch)
                 mine = pc.is_in(batch["client_id"], wanted)
                 removed[f["table"]] = removed.get(f["table"], 0) + pc.sum(mine).as_py()
                 kept, count = _redact(batch.filter(pc.invert(pc.fill_null(mine, False))), pattern)

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import Engine, Text, cast, delete, select, type_coerce
 
+from ...model.ping import COLUMN_JSON, in_lake
 from ..schema import pings
 from ._layout import FileEntry, Lake, arrow_schema, checkpoint, now_text
 
@@ -37,11 +38,12 @@ DELETE_CHUNK = 500  # document ids per DELETE ... IN (...)
 DELETE_BATCH = 20_000  # document ids per transaction when pruning
 NOT_SEALED = ("deletion-request",)  # carried out by admin/deletion, never analysed
 _KEY = ("document_id", "project", "client_id", "ping_type")
+# The store's columns the lake's pings table takes as they are: the key, the arrival,
+# and the ping's fields with a lake column (model/ping.py); the JSON columns travel
+# apart, as text (metrics is unpacked, dropped kept as its text).
 _STORE_COLUMNS = (
-    "document_id", "project", "client_id", "ping_type", "received_at", "project_version",
-    "library_name", "library_version", "period_start", "period_end", "os", "os_version", "arch",
-    "python_implementation", "python_version", "cpu_count", "memory_total", "is_ci",
-    "platform_tag", "crash_type", "crash_traceback",
+    "document_id", "project", "client_id", "ping_type", "received_at",
+    *(f.column for f in in_lake() if f.column_type != COLUMN_JSON and f.column in pings.c),
 )
 _TIMES = ("received_at", "period_start", "period_end")
 Excluded = Callable[[date], Iterable[str]]

@@ -1,0 +1,37 @@
+"""A lake sealed before a ping field existed: its files lack the column, and deleting a
+client from such a day still works, the rewritten file taking today's schema."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pyarrow.parquet as pq
+
+from lake_helpers import DAY, add_pings, new_id, ping_row
+from sempervirens.model.lake import PINGS
+from sempervirens.store import open_stores
+from sempervirens.store.lake import Lake, delete_clients, seal
+
+NOW = datetime(DAY.year, DAY.month, DAY.day, 3, tzinfo=timezone.utc) + timedelta(days=1)
+ADDED = ["scheduler", "container", "notebook", "install_method", "ci_provider"]
+
+
+def test_deleting_a_client_from_a_day_sealed_before_the_tags(tmp_path):
+    stores = open_stores(tmp_path / "data")
+    victim, other = new_id(), new_id()
+    add_pings(stores.telemetry, [ping_row(DAY, client_id=victim), ping_row(DAY, client_id=other)])
+    lake = Lake(tmp_path / "lake")
+    seal(stores.telemetry, lake, now=NOW)
+    stores.dispose()
+    [path] = lake.files("pings", [DAY])
+    old = pq.read_table(path).drop_columns(ADDED)  # as a lake sealed before revision 0010
+    pq.write_table(old, path)
+
+    report = delete_clients(lake, [victim])
+
+    assert report.rows["pings"] == 1
+    [path] = lake.files("pings", [DAY])
+    kept = pq.read_table(path)
+    assert kept.column_names == list(PINGS.column_names)  # today's schema
+    assert kept["client_id"].to_pylist() == [other]
+    assert kept["scheduler"].to_pylist() == [None]  # not known for that day
