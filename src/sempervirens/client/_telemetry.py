@@ -151,6 +151,10 @@ class Telemetry(Recorder):
                     self._on = self._decide()
                     if self._on and _override is None:
                         _start_background(self)
+                        if _in_mp_child():
+                            from . import _termination
+
+                            _termination.end_periods_on_sigterm()
                 except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
                     _guard.swallow(error)
                     self._on = False
@@ -201,7 +205,7 @@ class Telemetry(Recorder):
     @guarded()
     def flush(self) -> None:
         """End the current period now: its ping goes to the spool and is uploaded soon."""
-        self._end_period()
+        _ending_periods(self._end_period)
         if self._on and _override is None:
             from ._uploader import uploader
 
@@ -421,11 +425,33 @@ def _start_background(telemetry: Telemetry) -> None:
 
 
 def _end_periods() -> None:
+    _ending_periods(_end_each_period)
+
+
+def _end_each_period() -> None:
     for telemetry in _instances:
         try:
             telemetry._end_period()
         except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
             _guard.swallow(error)
+
+
+_ending: list = []  # the threads ending periods now (a SIGTERM waits for them)
+_terminating = False  # a SIGTERM came (_termination.py): die once no period is ending
+
+
+def _ending_periods(end) -> None:
+    """Run `end`; a SIGTERM that came meanwhile kills the process once it is written."""
+    ident = get_ident()
+    _ending.append(ident)
+    try:
+        end()
+    finally:
+        _ending.remove(ident)
+        if _terminating and not _ending:
+            from . import _termination
+
+            _termination.die()
 
 
 def _at_exit() -> None:
@@ -476,8 +502,10 @@ def _keep_interrupt_status() -> None:
 
 def _after_fork_in_child() -> None:
     """The child starts a period of its own; the parent reports what it recorded."""
-    global _activation
+    global _activation, _terminating
     _activation = allocate_lock()
+    _terminating = False
+    _ending.clear()
     try:
         from ._uploader import uploader
 
@@ -518,13 +546,15 @@ def _register_mp_finalizer_if_child() -> None:
     whose server had not loaded us when it forked) ends with os._exit, which runs
     no atexit handler; its finalizers do run, so ask for one.
 
-    Workers killed by `Pool.terminate()` (what leaving `with Pool() as pool:` does)
-    die of SIGTERM, which runs nothing: what they recorded since their last period
-    is lost, whatever the start method.  `pool.close(); pool.join()` keeps it.
+    Workers killed by `Pool.terminate()` keep their counts too: see _termination.py.
     """
-    process = sys.modules.get("multiprocessing.process")
-    if process is not None and process.parent_process() is not None:
+    if _in_mp_child():
         _register_mp_finalizer()
+
+
+def _in_mp_child() -> bool:
+    process = sys.modules.get("multiprocessing.process")
+    return process is not None and process.parent_process() is not None
 
 
 if hasattr(os, "register_at_fork"):
