@@ -185,10 +185,19 @@ class Telemetry(Recorder):
             data_dir, self.project
         ):
             if _consent.claim_notice(data_dir, self.project):
-                _show_notice(self.project)
+                text = NOTICE.format(project=self.project)
+                _show_notice(text, text)
                 self._held = True  # this run's pings wait for the next run: time to say no
             elif not _consent.notice_shown(data_dir, self.project):
                 return False  # cannot remember the notice: do not collect
+        if not self._held:
+            from . import _policy
+
+            # The server's policy changed materially, or it posted a security notice.
+            news = _policy.claim(data_dir, self.endpoint)
+            if news:
+                _show_notice(*_policy.notice(self.project, self.endpoint, news))
+                self._held = True
         return True
 
     @property
@@ -305,7 +314,8 @@ class Telemetry(Recorder):
         opt-in --crash-reports PROJECT`), or a yes to the question asked on an
         interactive terminal, after the user has read the exact scrubbed text.
         The question waits SEMPERVIRENS_PROMPT_TIMEOUT seconds at most (then: not
-        now), and is never asked in a test runner, in CI or in a notebook kernel.
+        now), and is never asked in a test runner or in CI; in a notebook kernel
+        the text and the commands that answer are a cell output (nothing waits).
         """
         return self._report_crash(error, may_ask=True)
 
@@ -333,6 +343,10 @@ class Telemetry(Recorder):
                     _consent.GRANTED if answer == "always" else _consent.DENIED,
                 )
             permission = _consent.GRANTED if answer in ("yes", "always") else _consent.DENIED
+        elif permission is None and may_ask and "ipykernel" in sys.modules:
+            from . import _notebook
+
+            _notebook.offer_crash_report(self.project, text)  # never input(): it would block
         if permission != _consent.GRANTED:
             return False
         self._spool_crash(kind, text)
@@ -393,9 +407,15 @@ def _writable_data_dir() -> str | None:
     return data_dir if data_dir and _paths.ensure_dir(data_dir) else None
 
 
-def _show_notice(project: str) -> None:
+def _show_notice(text: str, markdown: str) -> None:
+    """In a notebook, as an output of the cell that recorded; elsewhere on stderr."""
+    if "ipykernel" in sys.modules:
+        from . import _notebook
+
+        if _notebook.display(text, markdown):
+            return
     try:
-        sys.stderr.write(NOTICE.format(project=project))
+        sys.stderr.write(text)
         sys.stderr.flush()
     except (AttributeError, OSError, ValueError):  # no stderr (pythonw), or closed
         pass

@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 
-from . import _config, _consent, _files, _guard
+from . import _config, _consent, _files, _guard, _policy
 from ._spool import Spool
 
 HOLD_AFTER_NOTICE = 3600.0  # seconds; a long-running first run sends after that
@@ -73,6 +73,7 @@ class Uploader:
         self.data_dirs: set = set()
         # endpoint -> the CA bundle its project asked for: trust belongs to one endpoint
         self.trust: dict = {}
+        self._policy_seen: dict = {}  # (data dir, endpoint) -> the policy headers last recorded
         self.interval = float(_config.number("SEMPERVIRENS_INTERVAL"))
         self.on_tick = None  # called every `interval` seconds from the ticker
         self._next_tick = time.monotonic() + self.interval
@@ -304,6 +305,7 @@ class Uploader:
         pauses = _read_pauses(spool)
         blocked: set = set()  # endpoints that failed in this pass
         holds: dict = {}  # project -> held?
+        policy_holds: dict = {}  # endpoint -> held (a policy notice to show first)?
         for entry in spool.entries():
             fd = spool.open_locked(entry)
             if fd is None:  # another process is sending it, it is gone, or quarantined
@@ -323,7 +325,9 @@ class Uploader:
                 if hold and ping_type in _HELD_TYPES:
                     if project not in holds:
                         holds[project] = first_run_holds(data_dir, project)
-                    if holds[project]:
+                    if target not in policy_holds:
+                        policy_holds[target] = _policy.holds(data_dir, target)
+                    if holds[project] or policy_holds[target]:
                         result.kept += 1  # untouched while the first run runs
                         continue
                 if ping_type in _HELD_TYPES and _refused(data_dir, project):
@@ -364,6 +368,8 @@ class Uploader:
                     spool.remove(entry)
                     self._backoff.pop(target, None)
                     result.sent += 1
+                    if answer.policy and self._record_policy(data_dir, target, answer.policy):
+                        policy_holds.pop(target, None)  # look again: maybe news to show first
                 elif status in (429, 503):
                     _pause(spool, target, answer.retry_after)
                     pauses = _read_pauses(spool)
@@ -387,6 +393,18 @@ class Uploader:
             finally:
                 spool.close(entry, fd)
         return result
+
+    def _record_policy(self, data_dir: str, endpoint: str, policy: tuple) -> bool:
+        """Keep what the server said of its policy; True if it was new to this process."""
+        if self._policy_seen.get((data_dir, endpoint)) == policy:
+            return False
+        try:
+            _policy.record(data_dir, endpoint, policy)
+        except (OSError, TimeoutError) as error:  # the next answer says it again
+            _guard.logger().debug("sempervirens: policy not recorded: %s", error)
+            return False
+        self._policy_seen[(data_dir, endpoint)] = policy
+        return True
 
     def _may_try(self, endpoint: str, pauses: dict) -> bool:
         if pauses.get(endpoint, 0) > time.time():
@@ -414,22 +432,7 @@ def first_run_holds(data_dir: str, project: str) -> bool:
     notice = store["notices"].get(project)
     if not isinstance(notice, dict):
         return False  # shown by an older client, or never: nothing to hold
-    pid, at = notice.get("pid"), notice.get("at_epoch")
-    if type(pid) is not int or not isinstance(at, (int, float)):
-        return False
-    if time.time() - at > HOLD_AFTER_NOTICE or notice.get("host") != _consent.host_id():
-        return False
-    return _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # alive, another user's (EPERM)
-        return True
-    return True
+    return _policy.running(notice, HOLD_AFTER_NOTICE)
 
 
 def _restart_ticker_on_gc(phase, info) -> None:
