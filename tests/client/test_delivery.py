@@ -258,8 +258,7 @@ if __name__ == "__main__":
         assert sum(pool.map(work, [7] * 40, chunksize=1)) == 280
     print("exitcodes", sorted(p.exitcode for p in pool._pool))
 """)
-    path = os.pathsep.join(p for p in (str(pkg), os.environ.get("PYTHONPATH")) if p)
-    env = clean_env(SEMPERVIRENS_HOME=str(home), PYTHONPATH=path)
+    env = clean_env(SEMPERVIRENS_HOME=str(home), PYTHONPATH=str(pkg))
     result = subprocess.run(
         [sys.executable, str(pkg / "pool_host.py")],
         env=env,

@@ -492,7 +492,10 @@ def _at_exit() -> None:
             return
         if uploader.start():
             ticket = uploader.request()
-            uploader.wait(ticket, deadline - time.monotonic())
+            if not uploader.threads_refused:
+                uploader.wait(ticket, deadline - time.monotonic())
+            if uploader.threads_refused:  # no thread starts at exit (Python 3.12.0-3.12.x)
+                uploader.send_here(deadline)  # from here, by the same deadline
         # What did not go in time stays in the spool and goes next run.
     except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
         _guard.swallow(error)

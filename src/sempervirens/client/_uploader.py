@@ -73,6 +73,7 @@ class Uploader:
         self.data_dirs: set = set()
         # endpoint -> the CA bundle its project asked for: trust belongs to one endpoint
         self.trust: dict = {}
+        self.threads_refused = False  # at exit, some Pythons (3.12.1) start no thread
         self._policy_seen: dict = {}  # (data dir, endpoint) -> the policy headers last recorded
         self.interval = float(_config.number("SEMPERVIRENS_INTERVAL"))
         self.on_tick = None  # called every `interval` seconds from the ticker
@@ -144,6 +145,7 @@ class Uploader:
         except RuntimeError:  # interpreter shutting down (Python 3.12+ refuses threads)
             if need_preload:
                 _importing.release()
+            self.threads_refused = True
             return None
         if busy:
             self._busy += 1
@@ -295,6 +297,7 @@ class Uploader:
         timeout: float | None = None,
         hold: bool = True,
         endpoint: str | None = None,
+        deadline: float | None = None,
     ) -> Result:
         """Send what may be sent now from the spool in `data_dir` (to `endpoint` only if given)."""
         from . import _transport
@@ -307,6 +310,10 @@ class Uploader:
         holds: dict = {}  # project -> held?
         policy_holds: dict = {}  # endpoint -> held (a policy notice to show first)?
         for entry in spool.entries():
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
+                if timeout <= 0:
+                    break  # what is left goes next run
             fd = spool.open_locked(entry)
             if fd is None:  # another process is sending it, it is gone, or quarantined
                 continue
@@ -405,6 +412,13 @@ class Uploader:
             return False
         self._policy_seen[(data_dir, endpoint)] = policy
         return True
+
+    def send_here(self, deadline: float) -> None:
+        """Send from this thread until `deadline` (monotonic): at exit, when no thread starts."""
+        for data_dir in list(self.data_dirs):
+            if time.monotonic() >= deadline:
+                return
+            self.drain(data_dir, deadline=deadline)
 
     def _may_try(self, endpoint: str, pauses: dict) -> bool:
         if pauses.get(endpoint, 0) > time.time():
