@@ -9,7 +9,9 @@ for), then restores the default action and sends itself SIGTERM again: the
 process dies as it would have, with the same status.  A period being written
 when the signal comes (a worker exiting normally, the ticker) is finished first.
 A host that sets its own SIGTERM handler, before or after, keeps it.  A worker
-inside a long call into C code runs the handler when the call returns.
+inside a long call into C code runs the handler when the call returns.  Our own
+threads block SIGTERM (_uploader._without_sigterm), so that it lands on the main
+thread, the only one that runs Python handlers.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ def die() -> None:
     """SIGTERM with its default action: the death that was asked for."""
     if get_ident() == _main_thread:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # From another thread, the signal goes to our handler in the main thread: it
-    # writes what is left, then comes back here.
-    os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)
+    else:
+        # To the main thread itself (a signal interrupts only the system call of the
+        # thread it lands on): our handler there writes what is left, then comes back.
+        signal.pthread_kill(_main_thread, signal.SIGTERM)

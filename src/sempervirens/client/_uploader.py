@@ -126,7 +126,7 @@ class Uploader:
                 done.acquire()
                 self._ticker = done
                 try:
-                    _thread.start_new_thread(self._tick, (done,))
+                    _thread.start_new_thread(_without_sigterm, (self._tick, done))
                 except RuntimeError:  # interpreter shutting down
                     self._ticker = None
                     return False
@@ -136,7 +136,9 @@ class Uploader:
 
     def _spawn(self, target, name: str, preload: bool = False, busy: bool = True, args=()):
         """Start a daemon thread (with `_cond` held); None if the interpreter refuses."""
-        thread = threading.Thread(target=target, name=name, args=args, daemon=True)
+        thread = threading.Thread(
+            target=_without_sigterm, name=name, args=(target, *args), daemon=True
+        )
         need_preload = preload and not _preloaded
         if need_preload:
             _importing.acquire()  # released by the thread when its imports are done
@@ -430,6 +432,24 @@ class Uploader:
         _, failures = self._backoff.get(endpoint, (0.0, 0))
         delay = min(BACKOFF_MAX, BACKOFF_BASE * 2**failures) * _jitter()
         self._backoff[endpoint] = (time.monotonic() + delay, failures + 1)
+
+
+def _without_sigterm(target, *args):
+    """Run `target` in one of our threads, which never takes a SIGTERM sent to the process.
+
+    The signal goes to a thread of the host instead (the main thread, usually):
+    where a Python handler is set (ours in multiprocessing workers, see
+    _termination.py), only the main thread runs it, and a signal that landed
+    on one of our threads would leave a main thread blocked in a system call
+    waiting forever.
+    """
+    try:
+        import signal
+
+        signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGTERM,))
+    except (AttributeError, ValueError, OSError):  # Windows: no signal masks
+        pass
+    return target(*args)
 
 
 def first_run_holds(data_dir: str, project: str) -> bool:
