@@ -139,13 +139,3 @@ def test_policy_headers_are_read_only_when_well_formed():
     assert _policy_headers({version: "3", material: "2"}) == (3, 2, None)
     assert _policy_headers({version: "3", material: "x", security: "²"}) == (3, None, None)
     assert _policy_headers({}) == ()
-
-
-def test_the_header_names_are_the_protocol_s():
-    headers = pytest.importorskip(
-        "sempervirens.protocol.headers",
-        reason="sempervirens.protocol.headers comes with the server side of issue 22",
-    )
-    assert _wire.POLICY_VERSION == headers.POLICY_VERSION
-    assert _wire.POLICY_MATERIAL == headers.POLICY_MATERIAL
-    assert _wire.SECURITY_NOTICE == headers.SECURITY_NOTICE

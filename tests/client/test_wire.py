@@ -92,3 +92,13 @@ def test_clean_string_makes_environment_strings_acceptable():
     for raw in ['6.1.0-18 "amd64"', "x" * 300, "naïve\\path"]:
         cleaned = _wire.clean_string(raw)
         protocol.validate_ping("opt-out", {"project_version": cleaned})
+
+
+def test_the_header_names_are_the_protocol_s():
+    headers = pytest.importorskip(
+        "sempervirens.protocol.headers",
+        reason="sempervirens.protocol.headers comes with the server side of issue 22",
+    )
+    assert _wire.POLICY_VERSION == headers.POLICY_VERSION
+    assert _wire.POLICY_MATERIAL == headers.POLICY_MATERIAL
+    assert _wire.SECURITY_NOTICE == headers.SECURITY_NOTICE
