@@ -416,11 +416,19 @@ class Uploader:
         return True
 
     def send_here(self, deadline: float) -> None:
-        """Send from this thread until `deadline` (monotonic): at exit, when no thread starts."""
-        for data_dir in list(self.data_dirs):
-            if time.monotonic() >= deadline:
+        """Send from this thread until `deadline` (monotonic): at exit, when no thread starts.
+
+        Each endpoint gets an equal share of the time left, so that one that never
+        answers cannot hold another's pings, as it cannot with a sender per endpoint.
+        """
+        endpoints = self._endpoints_to_try()
+        for i, endpoint in enumerate(endpoints):
+            share = (deadline - time.monotonic()) / (len(endpoints) - i)
+            if share <= 0:
                 return
-            self.drain(data_dir, deadline=deadline)
+            until = min(deadline, time.monotonic() + share)
+            for data_dir in list(self.data_dirs):
+                self.drain(data_dir, endpoint=endpoint, deadline=until)
 
     def _may_try(self, endpoint: str, pauses: dict) -> bool:
         if pauses.get(endpoint, 0) > time.time():
