@@ -142,7 +142,9 @@ def notice(project: str, endpoint: str, news: dict) -> tuple[str, str]:
     if "security" in news:
         url = f"{base}/notices/{news['security']}"
         lines.append(f"A security notice about the server {project} sends its statistics to: {url}")
-        links.append(f"A security notice about the server **{project}** sends to: [read it]({url}).")
+        links.append(
+            f"A security notice about the server **{project}** sends to: [read it]({url})."
+        )
     commands = (
         f"`sempervirens opt-out {project}` (or everywhere: `sempervirens opt-out --all`, "
         "or set DO_NOT_TRACK=1)"

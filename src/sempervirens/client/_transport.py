@@ -54,7 +54,10 @@ def _policy_headers(headers: dict) -> tuple:
         headers.get(_wire.POLICY_MATERIAL.lower()),
         headers.get(_wire.SECURITY_NOTICE.lower()),
     )
-    return tuple(int(v) if v is not None and v.isascii() and v.isdigit() and len(v) < 10 else None for v in values)
+    return tuple(
+        int(v) if v is not None and v.isascii() and v.isdigit() and len(v) < 10 else None
+        for v in values
+    )
 
 
 class BadResponse(OSError):
