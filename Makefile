@@ -27,6 +27,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	scripts/ensure-debian-packages postgresql chromium openjdk-17-jre-headless nginx
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) scripts/test-client-pythons
 
 # Benchmarks run in an environment of their own (they install the tools they
 # compare against), and print the figures recorded in docs/performance.md.
@@ -60,7 +61,7 @@ bench-public: $(BENCH_VENV)/.installed
 	$(BENCH_PY) bench/public.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) sempervirens-data .pytest_cache build src/*.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) .venv-pythons sempervirens-data .pytest_cache build src/*.egg-info
 
 # Regenerate the generated parts of the docs (the settings reference).
 docs: $(VENV)/.installed

@@ -31,6 +31,10 @@ def clean_env(**extra: str) -> dict:
         for k, v in os.environ.items()
         if not k.startswith(("SEMPERVIRENS_", "PYTEST_")) and k not in _CLEARED
     }
+    if "PYTHONPATH" in extra and os.environ.get("PYTHONPATH"):
+        # A host's own folder comes first; the client is still found where the suite
+        # found it (a source tree on PYTHONPATH, or a venv without sempervirens installed).
+        extra["PYTHONPATH"] += os.pathsep + os.environ["PYTHONPATH"]
     env.update(extra)
     return env
 

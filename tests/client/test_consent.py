@@ -100,3 +100,39 @@ def test_opt_out_from_the_api_deletes_pending_data_and_queues_one_anonymous_even
     telemetry.count("after")  # recorded nowhere
     telemetry._end_period()
     assert len(spooled(home)) == 1 and telemetry.enabled is False
+
+
+def test_a_timed_function_follows_consent_given_after_it_was_decorated(home, capsys):
+    telemetry = sempervirens.Telemetry(
+        "decorated", version="1.0", endpoint="http://127.0.0.1:9", consent="opt-in"
+    )
+
+    @telemetry.timer("solve")  # at import time: decides nothing yet
+    def solve():
+        return 42
+
+    assert telemetry._on is None and not home.exists()
+    assert solve() == 42  # not opted in: not timed
+    telemetry._end_period()
+    assert spooled(home) == []
+    telemetry.opt_in()
+    solve()
+    telemetry._end_period()
+    [ping] = spooled(home)
+    assert json.loads(ping.read_bytes().split(b"\n", 1)[1])["metrics"]["timings"]["solve"][
+        "count"
+    ] == 1
+    telemetry.opt_out()
+    solve()
+    telemetry._end_period()
+    # The opt-out deleted the pending ping and queued its anonymous event; nothing new.
+    assert [p.name.split(".")[2] for p in spooled(home)] == ["opt-out"]
+    assert capsys.readouterr().err == ""
+
+
+def test_decorating_shows_no_notice_before_the_first_call(home, capsys):
+    telemetry = sempervirens.Telemetry("lazy", version="1.0", endpoint="http://127.0.0.1:9")
+    timed = telemetry.timer("solve")(lambda: 1)
+    assert capsys.readouterr().err == "" and not home.exists()
+    timed()
+    assert "sempervirens opt-out lazy" in capsys.readouterr().err

@@ -256,7 +256,8 @@ def test_a_crashing_program_exits_at_once_and_says_how_to_allow_reports(home, tm
         "t.install_excepthook()\n"
         "crashy.fail()\n"
     )
-    env = clean_env(SEMPERVIRENS_HOME=str(home), PYTHONPATH=str(pkg))
+    # PYTHON_COLORS=0: Python 3.13 colours tracebacks on a terminal.
+    env = clean_env(SEMPERVIRENS_HOME=str(home), PYTHONPATH=str(pkg), PYTHON_COLORS="0")
     start = time.monotonic()
     screen = _run_in_terminal(code, env, None)
     assert time.monotonic() - start < 10

@@ -236,6 +236,49 @@ if __name__ == "__main__":
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_leaving_a_with_pool_block_keeps_the_workers_counts(tmp_path, method):
+    """`with Pool() as pool:` ends with terminate(): SIGTERM to workers still alive."""
+    home = tmp_path / "home"
+    _opted_in(home, "hostpkg")
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "pool_host.py").write_text(f"""\
+import multiprocessing, sempervirens
+telemetry = sempervirens.Telemetry("hostpkg", version="1.0", endpoint="http://127.0.0.1:9")
+
+def work(k):
+    for _ in range(k):
+        telemetry.count("worker.task")
+    return k
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context({method!r})
+    with context.Pool(3) as pool:
+        assert sum(pool.map(work, [7] * 40, chunksize=1)) == 280
+    print("exitcodes", sorted(p.exitcode for p in pool._pool))
+""")
+    env = clean_env(SEMPERVIRENS_HOME=str(home), PYTHONPATH=str(pkg))
+    result = subprocess.run(
+        [sys.executable, str(pkg / "pool_host.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    # Still killed by SIGTERM, as before (or ended on its own before terminate() came).
+    codes = result.stdout.split("exitcodes ")[1].strip()
+    assert set(json.loads(codes)) <= {0, -15}, codes
+    total = sum(
+        json.loads(body)["metrics"].get("counters", {}).get("worker.task", 0)
+        for _, body in read_spool(home)
+    )
+    assert total == 40 * 7
+
+
+@pytest.mark.slow
 def test_many_processes_on_one_home_keep_the_spool_whole(tmp_path, monkeypatch):
     """Ranks of a job on nodes sharing a home: concurrent periods, bounds and sends."""
     home = tmp_path / "home"

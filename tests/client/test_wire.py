@@ -135,3 +135,11 @@ def test_none_is_sent_when_nothing_was_detected(monkeypatch):
         "scheduler": "none", "container": "none", "notebook": "none", "install": "system",
         "ci_provider": "none"}
     assert "mpi_rank" not in sent
+
+
+def test_the_header_names_are_the_protocol_s():
+    from sempervirens.protocol import headers
+
+    assert _wire.POLICY_VERSION == headers.POLICY_VERSION
+    assert _wire.POLICY_MATERIAL == headers.POLICY_MATERIAL
+    assert _wire.SECURITY_NOTICE == headers.SECURITY_NOTICE

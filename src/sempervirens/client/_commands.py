@@ -91,7 +91,7 @@ def _data_dir(create: bool = True) -> str | None:
 def status(args) -> int:
     import os
 
-    from . import _config, _consent, _identity, _paths, _projects
+    from . import _config, _consent, _identity, _paths, _policy, _projects
     from ._spool import Spool
 
     data_dir = _paths.data_dir()
@@ -120,6 +120,7 @@ def status(args) -> int:
         answer = store[question]["global"] or undecided
         print(f"{label + ':':<18}{answer} (all projects)")
     projects = _projects.load(data_dir)
+    policies = _policy.load(data_dir)
     names = sorted(
         set(projects) | set(store["usage"]["projects"]) | set(store["crash"]["projects"])
     )
@@ -135,6 +136,8 @@ def status(args) -> int:
             f"  {name}{version}: {'collecting' if collecting else 'off'} ({why}); "
             f"crash reports: {crash}; endpoint {info.get('endpoint', '?')}"
         )
+        if info.get("endpoint") in policies:
+            print(f"    {_policy_line(policies[info['endpoint']])}")
     spool = Spool(data_dir)
     entries = spool.entries()
     size = sum(e.size for e in entries)
@@ -145,6 +148,20 @@ def status(args) -> int:
             + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
         )
     return 0
+
+
+def _policy_line(entry: dict) -> str:
+    from . import _policy
+
+    line = f"privacy policy: version {entry.get('version', '?')} last seen"
+    news = _policy.pending(entry)
+    if "material" in news:
+        line += f"; a material change (version {news['material']}) not shown yet"
+    if "security" in news:
+        line += f"; security notice {news['security']} not shown yet"
+    if news:
+        line += ": shown on the next run, usage held until then"
+    return line
 
 
 def _decide(args, answer: str) -> int:

@@ -23,39 +23,34 @@ MAX_PENDING = 100_000
 FOLD_PENDING = 1024
 
 
-class _NoTimer:
-    """What `timer()` returns while nothing is recorded: costs nothing."""
-
-    __slots__ = ()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def __call__(self, func):
-        return func
-
-
-_NO_TIMER = _NoTimer()
-
-
 class _Timer:
+    """What `timer()` returns: a context manager, and a decorator.
+
+    Whether to record is decided when a block is entered, never when `timer()`
+    is called: `@telemetry.timer("solve")` runs at import, and the user's consent
+    (or an opt-in, an opt-out) may change after that.
+    """
+
     __slots__ = ("_name", "_recorder", "_start")
 
     def __init__(self, recorder: Recorder, name: str) -> None:
         self._recorder, self._name = recorder, name
 
     def __enter__(self):
-        self._start = time.perf_counter_ns()
+        recorder = self._recorder
+        if recorder._on or (recorder._on is None and recorder._activate()):
+            self._start = time.perf_counter_ns()
+        else:
+            self._start = None
         return self
 
     def __exit__(self, *exc):
-        try:
-            self._recorder._add_timing(self._name, (time.perf_counter_ns() - self._start) / 1000)
-        except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
-            _guard.swallow(error)
+        start = self._start
+        if start is not None:
+            try:
+                self._recorder._add_timing(self._name, (time.perf_counter_ns() - start) / 1000)
+            except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
+                _guard.swallow(error)
         return False
 
     def __call__(self, func):
@@ -63,7 +58,7 @@ class _Timer:
         recorder, name = self._recorder, self._name
 
         def timed(*args, **kwargs):
-            with recorder.timer(name):
+            with _Timer(recorder, name):
                 return func(*args, **kwargs)
 
         return _wraps(timed, func)
@@ -139,9 +134,7 @@ class Recorder:
 
     def timer(self, name: str):
         """`with telemetry.timer("solve"): ...` records the block's duration."""
-        if self._on or (self._on is None and self._activate()):
-            return _Timer(self, name)
-        return _NO_TIMER
+        return _Timer(self, name)
 
     def track(self, func=None, *, name: str | None = None):
         """Decorator counting the calls of a function: `@telemetry.track`.

@@ -151,6 +151,10 @@ class Telemetry(Recorder):
                     self._on = self._decide()
                     if self._on and _override is None:
                         _start_background(self)
+                        if _in_mp_child():
+                            from . import _termination
+
+                            _termination.end_periods_on_sigterm()
                 except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
                     _guard.swallow(error)
                     self._on = False
@@ -181,10 +185,19 @@ class Telemetry(Recorder):
             data_dir, self.project
         ):
             if _consent.claim_notice(data_dir, self.project):
-                _show_notice(self.project)
+                text = NOTICE.format(project=self.project)
+                _show_notice(text, text)
                 self._held = True  # this run's pings wait for the next run: time to say no
             elif not _consent.notice_shown(data_dir, self.project):
                 return False  # cannot remember the notice: do not collect
+        if not self._held:
+            from . import _policy
+
+            # The server's policy changed materially, or it posted a security notice.
+            news = _policy.claim(data_dir, self.endpoint)
+            if news:
+                _show_notice(*_policy.notice(self.project, self.endpoint, news))
+                self._held = True
         return True
 
     @property
@@ -201,7 +214,7 @@ class Telemetry(Recorder):
     @guarded()
     def flush(self) -> None:
         """End the current period now: its ping goes to the spool and is uploaded soon."""
-        self._end_period()
+        _ending_periods(self._end_period)
         if self._on and _override is None:
             from ._uploader import uploader
 
@@ -301,7 +314,8 @@ class Telemetry(Recorder):
         opt-in --crash-reports PROJECT`), or a yes to the question asked on an
         interactive terminal, after the user has read the exact scrubbed text.
         The question waits SEMPERVIRENS_PROMPT_TIMEOUT seconds at most (then: not
-        now), and is never asked in a test runner, in CI or in a notebook kernel.
+        now), and is never asked in a test runner or in CI; in a notebook kernel
+        the text and the commands that answer are a cell output (nothing waits).
         """
         return self._report_crash(error, may_ask=True)
 
@@ -329,6 +343,10 @@ class Telemetry(Recorder):
                     _consent.GRANTED if answer == "always" else _consent.DENIED,
                 )
             permission = _consent.GRANTED if answer in ("yes", "always") else _consent.DENIED
+        elif permission is None and may_ask and "ipykernel" in sys.modules:
+            from . import _notebook
+
+            _notebook.offer_crash_report(self.project, text)  # never input(): it would block
         if permission != _consent.GRANTED:
             return False
         self._spool_crash(kind, text)
@@ -389,9 +407,15 @@ def _writable_data_dir() -> str | None:
     return data_dir if data_dir and _paths.ensure_dir(data_dir) else None
 
 
-def _show_notice(project: str) -> None:
+def _show_notice(text: str, markdown: str) -> None:
+    """In a notebook, as an output of the cell that recorded; elsewhere on stderr."""
+    if "ipykernel" in sys.modules:
+        from . import _notebook
+
+        if _notebook.display(text, markdown):
+            return
     try:
-        sys.stderr.write(NOTICE.format(project=project))
+        sys.stderr.write(text)
         sys.stderr.flush()
     except (AttributeError, OSError, ValueError):  # no stderr (pythonw), or closed
         pass
@@ -421,11 +445,33 @@ def _start_background(telemetry: Telemetry) -> None:
 
 
 def _end_periods() -> None:
+    _ending_periods(_end_each_period)
+
+
+def _end_each_period() -> None:
     for telemetry in _instances:
         try:
             telemetry._end_period()
         except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
             _guard.swallow(error)
+
+
+_ending: list = []  # the threads ending periods now (a SIGTERM waits for them)
+_terminating = False  # a SIGTERM came (_termination.py): die once no period is ending
+
+
+def _ending_periods(end) -> None:
+    """Run `end`; a SIGTERM that came meanwhile kills the process once it is written."""
+    ident = get_ident()
+    _ending.append(ident)
+    try:
+        end()
+    finally:
+        _ending.remove(ident)
+        if _terminating and not _ending:
+            from . import _termination
+
+            _termination.die()
 
 
 def _at_exit() -> None:
@@ -446,7 +492,10 @@ def _at_exit() -> None:
             return
         if uploader.start():
             ticket = uploader.request()
-            uploader.wait(ticket, deadline - time.monotonic())
+            if not uploader.threads_refused:
+                uploader.wait(ticket, deadline - time.monotonic())
+            if uploader.threads_refused:  # no thread starts at exit (Python 3.12.0-3.12.x)
+                uploader.send_here(deadline)  # from here, by the same deadline
         # What did not go in time stays in the spool and goes next run.
     except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
         _guard.swallow(error)
@@ -476,8 +525,10 @@ def _keep_interrupt_status() -> None:
 
 def _after_fork_in_child() -> None:
     """The child starts a period of its own; the parent reports what it recorded."""
-    global _activation
+    global _activation, _terminating
     _activation = allocate_lock()
+    _terminating = False
+    _ending.clear()
     try:
         from ._uploader import uploader
 
@@ -518,13 +569,15 @@ def _register_mp_finalizer_if_child() -> None:
     whose server had not loaded us when it forked) ends with os._exit, which runs
     no atexit handler; its finalizers do run, so ask for one.
 
-    Workers killed by `Pool.terminate()` (what leaving `with Pool() as pool:` does)
-    die of SIGTERM, which runs nothing: what they recorded since their last period
-    is lost, whatever the start method.  `pool.close(); pool.join()` keeps it.
+    Workers killed by `Pool.terminate()` keep their counts too: see _termination.py.
     """
-    process = sys.modules.get("multiprocessing.process")
-    if process is not None and process.parent_process() is not None:
+    if _in_mp_child():
         _register_mp_finalizer()
+
+
+def _in_mp_child() -> bool:
+    process = sys.modules.get("multiprocessing.process")
+    return process is not None and process.parent_process() is not None
 
 
 if hasattr(os, "register_at_fork"):

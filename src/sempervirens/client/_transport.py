@@ -34,10 +34,30 @@ SIMULATION_HEADERS: dict = {}
 
 
 class Answer:
-    __slots__ = ("error", "retry_after", "status")
+    __slots__ = ("error", "policy", "retry_after", "status")
 
-    def __init__(self, status: int, retry_after: str | None, error: str | None) -> None:
+    def __init__(
+        self, status: int, retry_after: str | None, error: str | None, policy: tuple = ()
+    ) -> None:
         self.status, self.retry_after, self.error = status, retry_after, error
+        # (policy version, latest material version, latest security notice): the
+        # policy headers of a 2xx, () without them; an unreadable value is None.
+        self.policy = policy
+
+
+def _policy_headers(headers: dict) -> tuple:
+    version = headers.get(_wire.POLICY_VERSION.lower())
+    if version is None:
+        return ()
+    values = (
+        version,
+        headers.get(_wire.POLICY_MATERIAL.lower()),
+        headers.get(_wire.SECURITY_NOTICE.lower()),
+    )
+    return tuple(
+        int(v) if v is not None and v.isascii() and v.isdigit() and len(v) < 10 else None
+        for v in values
+    )
 
 
 class BadResponse(OSError):
@@ -271,4 +291,5 @@ def _read_answer(sock) -> Answer:
                 break
             rest += chunk
         error = rest[:500].decode("utf-8", "replace")
-    return Answer(status, headers.get("retry-after"), error)
+    policy = _policy_headers(headers) if 200 <= status < 300 else ()
+    return Answer(status, headers.get("retry-after"), error, policy)

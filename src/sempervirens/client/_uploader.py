@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 
-from . import _config, _consent, _files, _guard
+from . import _config, _consent, _files, _guard, _policy
 from ._spool import Spool
 
 HOLD_AFTER_NOTICE = 3600.0  # seconds; a long-running first run sends after that
@@ -73,6 +73,8 @@ class Uploader:
         self.data_dirs: set = set()
         # endpoint -> the CA bundle its project asked for: trust belongs to one endpoint
         self.trust: dict = {}
+        self.threads_refused = False  # at exit, some Pythons (3.12.1) start no thread
+        self._policy_seen: dict = {}  # (data dir, endpoint) -> the policy headers last recorded
         self.interval = float(_config.number("SEMPERVIRENS_INTERVAL"))
         self.on_tick = None  # called every `interval` seconds from the ticker
         self._next_tick = time.monotonic() + self.interval
@@ -124,7 +126,7 @@ class Uploader:
                 done.acquire()
                 self._ticker = done
                 try:
-                    _thread.start_new_thread(self._tick, (done,))
+                    _thread.start_new_thread(_without_sigterm, (self._tick, done))
                 except RuntimeError:  # interpreter shutting down
                     self._ticker = None
                     return False
@@ -134,7 +136,9 @@ class Uploader:
 
     def _spawn(self, target, name: str, preload: bool = False, busy: bool = True, args=()):
         """Start a daemon thread (with `_cond` held); None if the interpreter refuses."""
-        thread = threading.Thread(target=target, name=name, args=args, daemon=True)
+        thread = threading.Thread(
+            target=_without_sigterm, name=name, args=(target, *args), daemon=True
+        )
         need_preload = preload and not _preloaded
         if need_preload:
             _importing.acquire()  # released by the thread when its imports are done
@@ -143,6 +147,7 @@ class Uploader:
         except RuntimeError:  # interpreter shutting down (Python 3.12+ refuses threads)
             if need_preload:
                 _importing.release()
+            self.threads_refused = True
             return None
         if busy:
             self._busy += 1
@@ -294,6 +299,7 @@ class Uploader:
         timeout: float | None = None,
         hold: bool = True,
         endpoint: str | None = None,
+        deadline: float | None = None,
     ) -> Result:
         """Send what may be sent now from the spool in `data_dir` (to `endpoint` only if given)."""
         from . import _transport
@@ -304,7 +310,12 @@ class Uploader:
         pauses = _read_pauses(spool)
         blocked: set = set()  # endpoints that failed in this pass
         holds: dict = {}  # project -> held?
+        policy_holds: dict = {}  # endpoint -> held (a policy notice to show first)?
         for entry in spool.entries():
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
+                if timeout <= 0:
+                    break  # what is left goes next run
             fd = spool.open_locked(entry)
             if fd is None:  # another process is sending it, it is gone, or quarantined
                 continue
@@ -323,7 +334,9 @@ class Uploader:
                 if hold and ping_type in _HELD_TYPES:
                     if project not in holds:
                         holds[project] = first_run_holds(data_dir, project)
-                    if holds[project]:
+                    if target not in policy_holds:
+                        policy_holds[target] = _policy.holds(data_dir, target)
+                    if holds[project] or policy_holds[target]:
                         result.kept += 1  # untouched while the first run runs
                         continue
                 if ping_type in _HELD_TYPES and _refused(data_dir, project):
@@ -364,6 +377,8 @@ class Uploader:
                     spool.remove(entry)
                     self._backoff.pop(target, None)
                     result.sent += 1
+                    if answer.policy and self._record_policy(data_dir, target, answer.policy):
+                        policy_holds.pop(target, None)  # look again: maybe news to show first
                 elif status in (429, 503):
                     _pause(spool, target, answer.retry_after)
                     pauses = _read_pauses(spool)
@@ -388,6 +403,33 @@ class Uploader:
                 spool.close(entry, fd)
         return result
 
+    def _record_policy(self, data_dir: str, endpoint: str, policy: tuple) -> bool:
+        """Keep what the server said of its policy; True if it was new to this process."""
+        if self._policy_seen.get((data_dir, endpoint)) == policy:
+            return False
+        try:
+            _policy.record(data_dir, endpoint, policy)
+        except (OSError, TimeoutError) as error:  # the next answer says it again
+            _guard.logger().debug("sempervirens: policy not recorded: %s", error)
+            return False
+        self._policy_seen[(data_dir, endpoint)] = policy
+        return True
+
+    def send_here(self, deadline: float) -> None:
+        """Send from this thread until `deadline` (monotonic): at exit, when no thread starts.
+
+        Each endpoint gets an equal share of the time left, so that one that never
+        answers cannot hold another's pings, as it cannot with a sender per endpoint.
+        """
+        endpoints = self._endpoints_to_try()
+        for i, endpoint in enumerate(endpoints):
+            share = (deadline - time.monotonic()) / (len(endpoints) - i)
+            if share <= 0:
+                return
+            until = min(deadline, time.monotonic() + share)
+            for data_dir in list(self.data_dirs):
+                self.drain(data_dir, endpoint=endpoint, deadline=until)
+
     def _may_try(self, endpoint: str, pauses: dict) -> bool:
         if pauses.get(endpoint, 0) > time.time():
             return False
@@ -398,6 +440,24 @@ class Uploader:
         _, failures = self._backoff.get(endpoint, (0.0, 0))
         delay = min(BACKOFF_MAX, BACKOFF_BASE * 2**failures) * _jitter()
         self._backoff[endpoint] = (time.monotonic() + delay, failures + 1)
+
+
+def _without_sigterm(target, *args):
+    """Run `target` in one of our threads, which never takes a SIGTERM sent to the process.
+
+    The signal goes to a thread of the host instead (the main thread, usually):
+    where a Python handler is set (ours in multiprocessing workers, see
+    _termination.py), only the main thread runs it, and a signal that landed
+    on one of our threads would leave a main thread blocked in a system call
+    waiting forever.
+    """
+    try:
+        import signal
+
+        signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGTERM,))
+    except (AttributeError, ValueError, OSError):  # Windows: no signal masks
+        pass
+    return target(*args)
 
 
 def first_run_holds(data_dir: str, project: str) -> bool:
@@ -414,22 +474,7 @@ def first_run_holds(data_dir: str, project: str) -> bool:
     notice = store["notices"].get(project)
     if not isinstance(notice, dict):
         return False  # shown by an older client, or never: nothing to hold
-    pid, at = notice.get("pid"), notice.get("at_epoch")
-    if type(pid) is not int or not isinstance(at, (int, float)):
-        return False
-    if time.time() - at > HOLD_AFTER_NOTICE or notice.get("host") != _consent.host_id():
-        return False
-    return _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # alive, another user's (EPERM)
-        return True
-    return True
+    return _policy.running(notice, HOLD_AFTER_NOTICE)
 
 
 def _restart_ticker_on_gc(phase, info) -> None:

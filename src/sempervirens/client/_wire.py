@@ -23,6 +23,11 @@ BUCKETS_PER_DOUBLING = 4
 MAX_BUCKET = 200
 MAX_BODY_BYTES = 1024 * 1024
 
+# Response headers of every 202 (protocol/headers.py): integers, the last absent if none.
+POLICY_VERSION = "Sempervirens-Policy-Version"  # the privacy policy in force
+POLICY_MATERIAL = "Sempervirens-Policy-Material"  # its latest version that changed materially
+SECURITY_NOTICE = "Sempervirens-Security-Notice"  # id of the latest security notice
+
 _NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz")
 _NAME_CHARS = _NAME_FIRST | frozenset("0123456789_")
 _SEPARATORS = frozenset(".-")
