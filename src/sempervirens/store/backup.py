@@ -112,6 +112,7 @@ def require_store(name: str, url: str) -> None:
 def backup(deployment: Deployment, destination: str | os.PathLike) -> dict:
     """Write a backup of this deployment to `destination` (which must not exist, or be
     an empty directory); returns its manifest."""
+    from ..progress import Progress
     from .lake import Lake, LakeError
 
     destination = Path(destination).absolute()
@@ -126,11 +127,15 @@ def backup(deployment: Deployment, destination: str | os.PathLike) -> dict:
                 "started_at": _now(), "stores": {}, "lake": None, "releases": 0, "secret_key": False}
     try:
         lake = Lake(deployment.lake)
-        with _lake_lock(lake):
+        with _lake_lock(lake), Progress("backup: stores, lake, datasets", total=4) as done:
             for name, url in zip(STORES, (deployment.telemetry_url, deployment.private_url)):
                 manifest["stores"][name] = _backup_store(name, url, staging)
+                done()
             manifest["lake"] = _backup_lake(lake, staging / "lake")
-        manifest["releases"] = _backup_releases(Path(deployment.releases_dir), staging / "releases")
+            done()
+            manifest["releases"] = _backup_releases(Path(deployment.releases_dir),
+                                                    staging / "releases")
+            done()
         if deployment.key_file and Path(deployment.key_file).is_file():
             shutil.copyfile(deployment.key_file, staging / SECRET_FILE)
             os.chmod(staging / SECRET_FILE, 0o600)

@@ -35,6 +35,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
+from ..progress import Progress
+
 REVISIONS = Path(__file__).with_name("revisions")
 TRACKS = ("telemetry", "private")
 LOCK_ID = 7411  # PostgreSQL advisory lock: several workers start, one migrates
@@ -79,11 +81,11 @@ def upgrade(engine: Engine, track: str, revision: str = "head") -> None:
     def upgrades(current, _context):
         return script._upgrade_revs(revision, current)
 
-    with engine.begin() as connection:
+    with engine.begin() as connection, Progress(f"migrating the {track} store") as applied:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOCK_ID})")
         with EnvironmentContext(cfg, script, fn=upgrades, destination_rev=revision) as env:
-            env.configure(connection=connection)
+            env.configure(connection=connection, on_version_apply=lambda **_: applied())
             _adopt_old_runner(env.get_context(), script, track)
             with env.begin_transaction():
                 env.run_migrations()
