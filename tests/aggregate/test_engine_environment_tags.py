@@ -74,3 +74,13 @@ def test_a_day_sealed_before_the_tags_counts_as_unknown_beside_newer_days(source
         assert _breakdown(days, OLD, name) == {"(unknown)": 1}
     week = compute(source, "week", [OLD], DECLARED, Bounds())["installs"]
     assert sum(_breakdown(week, OLD, "scheduler").values()) == 5  # both days, one file each
+
+
+
+def test_a_period_of_days_all_sealed_before_the_tags_is_computed(source):
+    """A period whose every file predates the tags (the first release after an upgrade)."""
+    only_old = {table: [p for p in paths if f"day={OLD.isoformat()}" in p]
+                for table, paths in source.items()}
+    days = compute(only_old, "day", [OLD], DECLARED, Bounds())["installs"]
+    for name in ("scheduler", "container", "notebook", "install", "ci_provider"):
+        assert _breakdown(days, OLD, name) == {"(unknown)": 1}

@@ -10,8 +10,9 @@ from ...model.lake import BOOL, INT32, INT64, LAKE_TABLES, PARTITION, STRING, TI
 from ._tables import DECLARED_COLUMNS, PERIODS_COLUMNS
 from .errors import EngineError
 
+DATE = "date"  # the Hive partition column
 _TYPES = {STRING: "VARCHAR", INT32: "INTEGER", INT64: "BIGINT", BOOL: "BOOLEAN",
-          TIMESTAMP: "TIMESTAMPTZ"}
+          TIMESTAMP: "TIMESTAMPTZ", DATE: "DATE"}
 
 
 def quarter_of_memory() -> str:
@@ -54,16 +55,19 @@ class DuckDBRunner:
         con = self.connection
         for table in LAKE_TABLES:
             paths = files[table.name]
+            present: set[str] = set()
+            source = "(SELECT 1) AS no_file WHERE false"  # no file: the same columns, no row
             if paths:
                 listed = ", ".join(_quote(p) for p in paths)
                 # union_by_name: days sealed before a column was added read it as NULL.
-                select = (f"SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
+                source = (f"read_parquet([{listed}], hive_partitioning = true, "
                           f"union_by_name = true, hive_types = {{'{PARTITION}': DATE}})")
-            else:  # no file: the same columns, no row
-                columns = [f"CAST(NULL AS {_TYPES[t]}) AS \"{c}\"" for c, t in table.columns]
-                columns.append(f"CAST(NULL AS DATE) AS {PARTITION}")
-                select = f"SELECT {', '.join(columns)} WHERE false"
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS {select}")
+                present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+            # Every column of today's lake, NULL where no file has it (all sealed before it).
+            columns = [f'"{c}"' if c in present else f'CAST(NULL AS {_TYPES[t]}) AS "{c}"'
+                       for c, t in (*table.columns, (PARTITION, DATE))]
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS "
+                        f"SELECT {', '.join(columns)} FROM {source}")
         small = {
             "periods": pa.table({name: pa.array([row[i] for row in periods], pa.date32())
                                  for i, name in enumerate(PERIODS_COLUMNS)}),
