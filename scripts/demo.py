@@ -32,7 +32,7 @@ def main() -> int:
                         help="demo stores (wiped at start) [default: sempervirens-data/demo]")
     parser.add_argument("--port", type=int, default=8000, help="preferred port [default: 8000]")
     parser.add_argument("--size", type=int, default=400, help="simulated installations")
-    parser.add_argument("--days", type=int, default=28, help="days of history, today included")
+    parser.add_argument("--days", type=int, default=21, help="days of history, today included (three weeks: two or more complete)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--exit", action="store_true", help="stop after printing the URL")
     args = parser.parse_args()
