@@ -118,6 +118,18 @@ def _write(args, change, action: str, purpose) -> tuple:
     return config, result
 
 
+def _published(args, query: str, *arguments):
+    """What public/notices.py's `query` reads from the telemetry store of `args`."""
+    from ..public import notices
+    from ._commands import _open
+
+    _, stores = _open(args)
+    try:
+        return notices.read(stores.telemetry, getattr(notices, query), *arguments)
+    finally:
+        stores.dispose()
+
+
 def policy_publish(args) -> int:
     from .notices import NoticeError, publish_policy
 
@@ -136,14 +148,7 @@ def policy_publish(args) -> int:
 
 
 def policy_list(args) -> int:
-    from ..public import notices
-    from ._commands import _open
-
-    _, stores = _open(args)
-    try:
-        rows = notices.read(stores.telemetry, notices.policies)
-    finally:
-        stores.dispose()
+    rows = _published(args, "policies")
     for row in rows:
         print(f"{row['version']}\t{row['published_at']:%Y-%m-%d %H:%M}\t"
               f"{'material' if row['material'] else '-'}\t{row['summary']}")
@@ -151,14 +156,7 @@ def policy_list(args) -> int:
 
 
 def policy_show(args) -> int:
-    from ..public import notices
-    from ._commands import _open
-
-    _, stores = _open(args)
-    try:
-        row = notices.read(stores.telemetry, notices.policy, args.version)
-    finally:
-        stores.dispose()
+    row = _published(args, "policy", args.version)
     if row is None:
         return _fail(f"no version {args.version} (see `admin policy list`)")
     sys.stdout.write(row["text"])
@@ -180,14 +178,7 @@ def notice_post(args) -> int:
 
 
 def notice_list(args) -> int:
-    from ..public import notices
-    from ._commands import _open
-
-    _, stores = _open(args)
-    try:
-        rows = notices.read(stores.telemetry, notices.notices)
-    finally:
-        stores.dispose()
+    rows = _published(args, "notices")
     for row in rows:
         note = f"\tcorrects {row['corrects']}" if row["corrects"] else ""
         print(f"{row['id']}\t{row['posted_at']:%Y-%m-%d %H:%M}\t{row['kind']}\t{row['title']}{note}")
@@ -213,14 +204,7 @@ def transparency_record(args) -> int:
 
 
 def transparency_list(args) -> int:
-    from ..public import notices
-    from ._commands import _open
-
-    _, stores = _open(args)
-    try:
-        rows = notices.read(stores.telemetry, notices.legal_requests)
-    finally:
-        stores.dispose()
+    rows = _published(args, "legal_requests")
     for row in rows:
         undisclosed = (f"{row['undisclosed_low']}-{row['undisclosed_high']}"
                        if row["undisclosed_low"] is not None else "-")
