@@ -41,6 +41,12 @@ class ForgottenClients:
         self._read_at = float("-inf")
         self._lock = asyncio.Lock()
 
+    def known(self, client_id: str) -> bool | None:
+        """The answer from memory; None when the hashes are due to be read again."""
+        if time.monotonic() - self._read_at > REFRESH_SECONDS:
+            return None
+        return bool(self._hashes) and client_hash(self._key, client_id) in self._hashes
+
     async def contains(self, client_id: str) -> bool:
         if time.monotonic() - self._read_at > REFRESH_SECONDS:
             async with self._lock:
@@ -56,6 +62,12 @@ class ForgottenClients:
             for row_id, value in connection.execute(query):
                 self._hashes.add(value)
                 self._last_id = row_id
+
+
+def forgotten_now(app, client_id: str) -> bool | None:
+    """`forgotten` without a store read: None when one is due (or the set not yet read)."""
+    cache = getattr(app.state, "forgotten_clients", None)
+    return None if cache is None else cache.known(client_id)
 
 
 async def forgotten(app, client_id: str) -> bool:
