@@ -53,6 +53,9 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
         cycle_stores = open_stores(config["data_dir"], config["database"], config["private_database"],
                                    migrate=False, statement_timeout=config["cycle_timeout"])
         aggregation = start_periodic_aggregation(cycle_stores, config)  # its own thread
+        # Listen once the writer process can commit: the first pings need not wait for
+        # its imports (if it is not ready by then, pings get 503 until it is).
+        await app.state.writer.ready(timeout=60)
         try:
             yield
         finally:

@@ -10,7 +10,10 @@ heavy load batches grow by themselves while the previous one commits.  Past
 stays bounded and clients back off.
 
 Faults: a batch that gets no answer within `timeout` seconds (a frozen store)
-fails (`WriteFailed`, retryable) and its writer process is killed and replaced; a
+fails (`WriteFailed`, retryable) and its writer process is killed and replaced.
+Batches go only to a writer process that is ready (its imports done): while a
+replacement starts, pings wait in the queue for `timeout` at most, then fail
+too, so that a client's 503 never waits for a slow start.  A
 batch that a store refuses for its contents is split by the writer process so
 that only the offending pings fail (`Rejected`, not retryable), and the others
 are committed.  An opt-out ping is stored as the event only (its project, type,
@@ -158,7 +161,9 @@ class Writer:
         self._out = bytearray()  # bytes not yet taken by the pipe
         self._reply = bytearray()
         self._idle: asyncio.Event | None = None
-        self._fresh = True
+        self._ready = False  # the writer process's imports are done
+        self._ready_event: asyncio.Event | None = None
+        self._starting: asyncio.TimerHandle | None = None  # fails what waits for a slow start
         self._sent_at = 0.0
         self._failed_batches = 0  # since the last commit that worked
 
@@ -174,7 +179,14 @@ class Writer:
         self._loop = asyncio.get_running_loop()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._ready_event = asyncio.Event()
         self._spawn()
+
+    async def ready(self, timeout: float) -> bool:
+        """Wait (at most `timeout` s) until the writer process can take batches."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._ready_event.wait(), timeout)
+        return self._ready
 
     async def stop(self) -> None:
         """Commit what is queued, then let the writer process exit."""
@@ -222,7 +234,8 @@ class Writer:
         with contextlib.suppress(OSError, AttributeError):  # Linux: room for a batch or two
             fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
         self._process = process
-        self._fresh = True  # not ready yet: a batch sent now also waits for its imports
+        self._ready = False  # no batch goes to it before it says READY
+        self._ready_event.clear()
         self._out.clear()
         self._reply.clear()
         self._loop.add_reader(process.stdout.fileno(), self._on_reply)
@@ -252,6 +265,12 @@ class Writer:
                 self._fail(self._queued, error)
                 self._queued = []
                 return
+        if not self._ready:
+            # Starting: what is queued waits for READY, for `timeout` at most.
+            if self._starting is None:
+                self._idle.clear()
+                self._starting = self._loop.call_later(self._timeout, self._too_slow_to_start)
+            return
         batch, self._queued = self._queued[:self._batch_size], self._queued[self._batch_size:]
         self._last_batch = len(batch)
         self._in_flight = batch
@@ -265,8 +284,17 @@ class Writer:
         self._send(_REQUEST.pack(len(log_rows), len(ping_rows)) + log_rows + ping_rows)
         self._sent_at = time.monotonic()
         QUEUE_DEPTH.set(self._waiting)
-        self._deadline = self._loop.call_later(
-            self._timeout + (STARTUP_SECONDS if self._fresh else 0.0), self._too_late)
+        self._deadline = self._loop.call_later(self._timeout, self._too_late)
+
+    def _too_slow_to_start(self) -> None:
+        """The writer process is not ready after `timeout`: what waits for it fails (retry)."""
+        self._starting = None
+        queued, self._queued = self._queued, []
+        if queued:
+            _limited.log(logging.ERROR, "writer start", "the writer process was not ready within "
+                         "%.1f s; %d pings refused (retryable)", self._timeout, len(queued))
+        self._fail(queued, WriteFailed(f"the writer process did not start within {self._timeout:g} s"))
+        self._idle.set()
 
     def _too_late(self) -> None:
         """No answer in time (a frozen store): fail the batch, replace the writer process."""
@@ -339,10 +367,14 @@ class Writer:
                 self._done(None)
                 continue
             if message == READY:
-                # Imports done: from now on a batch has `timeout` alone.  (Had every
-                # batch of a replacement writer the extra STARTUP_SECONDS, clients
-                # would wait that long for their 503 after each restart.)
-                self._fresh = False
+                self._ready = True
+                self._ready_event.set()
+                if self._starting is not None:
+                    self._starting.cancel()
+                    self._starting = None
+                    self._idle.set()
+                if self._queued and self._in_flight is None:
+                    self._flush(held=True)
                 continue
             reply = orjson.loads(message)
             if "error" in reply:
@@ -411,8 +443,6 @@ class Writer:
 
 # The longest a batch is held back for more pings (see _flush).
 HOLD_SECONDS = 0.002
-# Extra time for the first batch of a new writer process (it imports SQLAlchemy first).
-STARTUP_SECONDS = 5.0
 
 _REQUEST = struct.Struct("!II")  # as in _writer_process.py
 _REPLY = struct.Struct("!I")
