@@ -7,7 +7,7 @@ import shutil
 import tempfile
 
 from ...model.lake import BOOL, INT32, INT64, LAKE_TABLES, PARTITION, STRING, TIMESTAMP
-from ._tables import DECLARED_COLUMNS, PERIODS_COLUMNS
+from ._runner import Runner
 from .errors import EngineError
 
 DATE = "date"  # the Hive partition column
@@ -25,8 +25,9 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-class DuckDBRunner:
-    """One in-memory DuckDB connection; `load` (re)defines the views the queries read."""
+class DuckDBRunner(Runner):
+    """One in-memory DuckDB connection: the lake as views, the rest temporary tables
+    (spilled to `temp_dir` past the memory limit)."""
 
     name = "duckdb"
 
@@ -34,6 +35,8 @@ class DuckDBRunner:
                  temp_dir: str | None = None) -> None:
         import duckdb
 
+        super().__init__()
+        self._tables: set[str] = set()  # the daily tables made so far
         self._own_temp = temp_dir is None
         self.temp_dir = tempfile.mkdtemp(prefix="sempervirens-engine-") if temp_dir is None \
             else temp_dir
@@ -48,10 +51,7 @@ class DuckDBRunner:
             self.close()
             raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
 
-    def load(self, files: dict[str, list[str]], periods: list[tuple],
-             declared: list[tuple]) -> None:
-        import pyarrow as pa
-
+    def lake(self, files: dict[str, list[str]]) -> None:
         con = self.connection
         for table in LAKE_TABLES:
             paths = files[table.name]
@@ -68,22 +68,36 @@ class DuckDBRunner:
                        for c, t in (*table.columns, (PARTITION, DATE))]
             con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS "
                         f"SELECT {', '.join(columns)} FROM {source}")
-        small = {
-            "periods": pa.table({name: pa.array([row[i] for row in periods], pa.date32())
-                                 for i, name in enumerate(PERIODS_COLUMNS)}),
-            "declared": pa.table({name: pa.array([row[i] for row in declared], pa.string())
-                                  for i, name in enumerate(DECLARED_COLUMNS)}),
-        }
-        for name, arrow in small.items():
-            con.register(f"{name}_arrow", arrow)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
-            con.unregister(f"{name}_arrow")
+
+    def small(self, name: str, columns: tuple[str, ...], rows: list[tuple], kind: str) -> None:
+        import pyarrow as pa
+
+        arrow_type = pa.string() if kind == "string" else pa.date32()
+        arrow = pa.table({column: pa.array([row[i] for row in rows], arrow_type)
+                          for i, column in enumerate(columns)})
+        self.connection.register(f"{name}_arrow", arrow)
+        self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+        self.connection.unregister(f"{name}_arrow")
+
+    def append(self, table: str, sql: str) -> None:
+        statement = (f"INSERT INTO {table} {sql}" if table in self._tables
+                     else f"CREATE TEMP TABLE {table} AS {sql}")
+        self._execute(statement)
+        self._tables.add(table)
+
+    def drop(self, tables: tuple[str, ...]) -> None:
+        for table in tables:
+            self.connection.execute(f"DROP TABLE IF EXISTS {table}")
+            self._tables.discard(table)
 
     def rows(self, sql: str) -> list[tuple]:
+        return self._execute(sql).fetchall()
+
+    def _execute(self, sql: str):
         import duckdb
 
         try:
-            return self.connection.execute(sql).fetchall()
+            return self.connection.execute(sql)
         except duckdb.Error as error:
             raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
 
