@@ -81,6 +81,16 @@ PATHS = {
     "/api/v1/privacy/releases": {"get": {
         "operationId": "privacyReleases", "summary": "The ledger: every release and its budget",
         "responses": _INFO}},
+    "/api/v1/notices": {"get": {
+        "operationId": "notices",
+        "summary": "Every notice (policy changes, incidents, corrections), newest first, "
+                   "never edited: a correction is a notice of its own",
+        "responses": _INFO}},
+    "/api/v1/privacy/policy": {"get": {
+        "operationId": "policyVersions",
+        "summary": "The privacy policy's versions: number, date, summary, whether material, "
+                   "and the URLs of each text and its changes",
+        "responses": _INFO}},
     "/api/v1/ecosystem": {"get": {
         "operationId": "ecosystem",
         "summary": "Every project's installations together, by Python version, OS or architecture",
@@ -117,6 +127,12 @@ PATHS = {
     BASE + "/metrics": _get(
         "metrics", "Feature and timing names released for a project", [_PROJECT, *_PERIODS],
         {"type": "object"}),
+    BASE + "/catalogue": {"get": {
+        "operationId": "catalogue",
+        "summary": "What a project collects: its declared metrics, labels, timings, crash kinds "
+                   "and versions, and when it declared them",
+        "parameters": [_PROJECT],
+        "responses": {**_INFO, "404": {"description": "Not registered, or nothing declared."}}}},
     "/datasets/{project}/{release}/{filename}": {"get": {
         "operationId": "datasetFile", "summary": "A file of a dataset release (statistics.csv, "
                                                  "statistics.parquet, README.md, manifest.json)",

@@ -39,6 +39,21 @@ log = logging.getLogger("sempervirens.server")
 _limited = RateLimitedLog(log)
 
 
+def routes(config: dict) -> list:
+    """Every route the server answers, for these resolved settings."""
+    return [
+        Route("/submit/{project}/{ping_type}/{version}/{document_id}", counted(submit), methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        *metrics_routes(config["metrics_token"]),  # /metrics behind a bearer token, if one is set
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        *admin_api.routes(),  # /api/v1/private/... and /api/v1/transparency
+        *private_pages.routes(),  # /private: the same, as pages behind a sign-in
+        # Pages, /api/v1/projects..., /datasets, /static; none under --no-dp, whose
+        # releases carry no noise (a private deployment).
+        *(public.routes() if serving_allowed(config) else []),
+    ]
+
+
 def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlette:
     """The application for these settings (see sempervirens/settings.py)."""
     config = settings_module.resolve(**(settings or {}))
@@ -65,17 +80,7 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
             cycle_stores.dispose()
 
     app = Starlette(
-        routes=[
-            Route("/submit/{project}/{ping_type}/{version}/{document_id}", counted(submit), methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            *metrics_routes(config["metrics_token"]),  # /metrics behind a bearer token, if one is set
-            Route("/openapi.json", openapi_json, methods=["GET"]),
-            *admin_api.routes(),  # /api/v1/private/... and /api/v1/transparency
-            *private_pages.routes(),  # /private: the same, as pages behind a sign-in
-            # Pages, /api/v1/projects..., /datasets, /static; none under --no-dp, whose
-            # releases carry no noise (a private deployment).
-            *(public.routes() if serving_allowed(config) else []),
-        ],
+        routes=routes(config),
         middleware=[Middleware(public.SecurityHeaders), Middleware(RequestGuard, on_unexpected=_log_unexpected),
                     Middleware(ReadDeadline, seconds=config["store_timeout"])],
         exception_handlers={ServerError: _server_error, HTTPException: _http_error,
