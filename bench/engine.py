@@ -62,7 +62,8 @@ def declared_rows() -> list[tuple[str, str, str, str]]:
 
 def generate(root: Path, pings: int, days: int) -> dict[str, list[str]]:
     """The lake, written by DuckDB; each ping's fields are hashes of its number."""
-    con = duckdb.connect()
+    spill = tempfile.mkdtemp(prefix="sempervirens-bench-spill-")  # not DuckDB's default, ./.tmp
+    con = duckdb.connect(config={"temp_directory": spill})
     con.execute(f"SET threads = {os.cpu_count() or 2}")
     projects = _array(p.name for p in PROJECTS)
     n = len(PROJECTS)
@@ -136,6 +137,7 @@ def generate(root: Path, pings: int, days: int) -> dict[str, list[str]]:
         con.execute(f"COPY ({select}) TO '{root / table}' (FORMAT PARQUET, PARTITION_BY (day))")
         source[table] = sorted(str(path) for path in (root / table).glob("day=*/*.parquet"))
     con.close()
+    shutil.rmtree(spill, ignore_errors=True)
     return source
 
 
