@@ -219,8 +219,9 @@ class _Unpacker:
     """DuckDB, in-process, turning a chunk's JSON metrics into the long tables."""
 
     def __init__(self) -> None:
-        self.db = duckdb.connect(":memory:")
-        self.db.execute("SET threads TO 2")
+        # A chunk fits in memory; never spilled to DuckDB's default ./.tmp, wherever the
+        # process runs (installation ids outside the stores and the lake).
+        self.db = duckdb.connect(":memory:", config={"threads": 2, "temp_directory": ""})
 
     def close(self) -> None:
         self.db.close()
