@@ -6,6 +6,10 @@ In one run, from a separate load generator (wrk) on loopback, with ~700-byte pin
   (b) Sempervirens on SQLite (synchronous=FULL); (c) Sempervirens on PostgreSQL (a
   throwaway cluster with fsync and synchronous_commit on);
 and the ratios b/a and c/a.  "Durable" counts the rows found in the store afterwards.
+Then (d), under attack: Sempervirens on SQLite with short header, body and keep-alive
+timeouts serves a legitimate load (wrk, 8 connections) while each attack of
+tests/_services/attacks.py runs beside it: the legitimate pings' p99 (target <= 1 s)
+and the server's peak RSS over its idle RSS (target <= 2).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -24,6 +29,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+from _services.attacks import ATTACKS, LIMIT_ARGS, peak_rss, rss_kib  # noqa: E402
 from _services.ports import free_port  # noqa: E402
 from _services.postgres import start_cluster  # noqa: E402
 
@@ -80,6 +86,38 @@ def measure(name: str, command: list[str], port: int, seconds: int, connections:
     return result
 
 
+def under_attack(data: str, seconds: int) -> None:
+    """(d): each attack beside a legitimate load on one server; p99 and peak RSS / idle."""
+    cap, port = 100, free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sempervirens", "serve", "--port", str(port), "--data-dir",
+         f"{data}/attacked", "--log-level", "error", *LIMIT_ARGS, "--max-connections", str(cap)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT / "bench")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/healthz")
+        run_wrk(base, 2, 8)  # warm up
+        idle = rss_kib(process.pid)
+        print(f"\n(d) under attack: legitimate load wrk -c8 for {seconds} s beside each attack; "
+              f"idle RSS {idle / 1024:.0f} MB; max_connections {cap}")
+        for name, attack in ATTACKS.items():
+            legitimate: dict = {}
+            load = threading.Thread(target=lambda: legitimate.update(run_wrk(base, seconds, 8)))
+            with peak_rss(process.pid) as samples:
+                load.start()
+                time.sleep(0.5)  # the legitimate connections are open first
+                got = attack(("127.0.0.1", port), cap)
+                load.join()
+            answered = {str(code): got.count(code) for code in sorted(set(got), key=str)}
+            print(f"  {name:44s} legitimate: {legitimate['requests']:6d} requests, "
+                  f"{legitimate['requests'] - legitimate['ok']} not 2xx, p99 {legitimate['p99']:>8s} "
+                  f"(target <= 1 s); peak RSS {max(samples) / idle:.2f}x idle (target <= 2); "
+                  f"attacker got {answered}", flush=True)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
@@ -87,10 +125,10 @@ def main() -> None:
                         help="rounds of a, b, c in turn; each ratio is taken within a round, "
                              "and the medians are reported (a shared machine drifts between runs)")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--only", action="append", choices=("a", "b", "c"),
+    parser.add_argument("--only", action="append", choices=("a", "b", "c", "d"),
                         help="run only this case (repeatable; the ratios need (a))")
     args = parser.parse_args()
-    cases = sorted(set(args.only or "abc"))
+    cases = sorted(set(args.only or "abcd"))
     print(f"load average at the start: {os.getloadavg()[0]:.1f} (nproc {os.cpu_count()})")
     python = sys.executable
     rounds: list[dict] = []
@@ -99,7 +137,7 @@ def main() -> None:
         try:
             for number in range(args.rounds):
                 results = {}
-                for case in cases:
+                for case in (c for c in cases if c != "d"):
                     port = free_port()
                     if case == "a":
                         results["a"] = measure(
@@ -123,8 +161,11 @@ def main() -> None:
                                 "--data-dir", f"{data}/pg{number}", "--database", telemetry,
                                 "--private-database", private, "--log-level", "warning"],
                             port, args.seconds, args.connections, telemetry)
-                rounds.append(results)
-                _print_round(number + 1, results)
+                if results:
+                    rounds.append(results)
+                    _print_round(number + 1, results)
+            if "d" in cases:
+                under_attack(data, args.seconds)
         finally:
             if cluster is not None:
                 cluster.stop()
