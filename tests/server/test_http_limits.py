@@ -17,7 +17,7 @@ import pytest
 
 from _services.attacks import ATTACKS, LIMIT_ARGS, peak_rss, rss_kib
 from _services.server import start_server
-from pings import new_id, post, usage
+from pings import post, usage
 from sempervirens.server._client_ip import ClientAddress
 
 pytestmark = pytest.mark.slow
