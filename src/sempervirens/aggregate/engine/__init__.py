@@ -13,9 +13,9 @@ See docs/aggregation.md, "The engine".
 from __future__ import annotations
 
 from ._compute import ENGINES, compute, open_runner, open_runner_from_settings
-from ._queries import Daily, Query, daily_queries, queries
+from ._queries import Query, queries
 from ._tables import period_days
 from .errors import EngineError
 
-__all__ = ["ENGINES", "Daily", "EngineError", "Query", "compute", "daily_queries",
-           "open_runner", "open_runner_from_settings", "period_days", "queries"]
+__all__ = ["ENGINES", "EngineError", "Query", "compute", "open_runner",
+           "open_runner_from_settings", "period_days", "queries"]

@@ -7,7 +7,7 @@ from datetime import date
 
 from ...model.statistics import STATISTICS, Bounds
 from ._queries import queries
-from ._tables import PERIODS_COLUMNS, declared_rows, period_days, source_files
+from ._tables import declared_rows, period_days, source_files
 from .errors import EngineError
 
 ENGINES = ("duckdb", "spark")
@@ -44,8 +44,7 @@ def compute(source: Mapping[str, Iterable], interval: str, period_starts: Iterab
       {t: lake.files(t, days)}; files of days outside the periods are ignored.
     period_starts: first days of the periods of `interval` to compute.
     declared: (project, kind, name, label) rows, every project's Declaration.rows().
-    engine: 'duckdb', 'spark', or a runner from open_runner() (kept open: it keeps
-      the daily tables of the days it has computed, see _runner.py);
+    engine: 'duckdb', 'spark', or a runner from open_runner() (kept open);
       options: open_runner()'s keywords.
 
     Returns {statistic name: sorted rows (project, period_start, key1, key2, n)}, one
@@ -62,8 +61,7 @@ def compute(source: Mapping[str, Iterable], interval: str, period_starts: Iterab
         results = {s.name: [] for s in STATISTICS if interval in s.intervals}
         if not periods:
             return results
-        runner.daily(files, {day for _, day in periods}, rows, bounds)
-        runner.small("periods", PERIODS_COLUMNS, periods, "date")
+        runner.load(files, periods, rows)
         for query in queries(interval, bounds):
             for project, start, key1, key2, *counts in runner.rows(query.sql):
                 for statistic, n in zip(query.statistics, counts):

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 
 from ...model.lake import BOOL, INT32, INT64, LAKE_TABLES, PARTITION, STRING, TIMESTAMP
-from ._runner import Runner
+from ._tables import DECLARED_COLUMNS, PERIODS_COLUMNS
 from .errors import EngineError
 
 DATE = "date"  # the Hive partition column
@@ -25,9 +25,8 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-class DuckDBRunner(Runner):
-    """One in-memory DuckDB connection: the lake as views, the rest temporary tables
-    (spilled to `temp_dir` past the memory limit)."""
+class DuckDBRunner:
+    """One in-memory DuckDB connection; `load` (re)defines the views the queries read."""
 
     name = "duckdb"
 
@@ -35,8 +34,6 @@ class DuckDBRunner(Runner):
                  temp_dir: str | None = None) -> None:
         import duckdb
 
-        super().__init__()
-        self._tables: set[str] = set()  # the daily tables made so far
         self._own_temp = temp_dir is None
         self.temp_dir = tempfile.mkdtemp(prefix="sempervirens-engine-") if temp_dir is None \
             else temp_dir
@@ -51,7 +48,10 @@ class DuckDBRunner(Runner):
             self.close()
             raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
 
-    def lake(self, files: dict[str, list[str]]) -> None:
+    def load(self, files: dict[str, list[str]], periods: list[tuple],
+             declared: list[tuple]) -> None:
+        import pyarrow as pa
+
         con = self.connection
         for table in LAKE_TABLES:
             paths = files[table.name]
@@ -68,36 +68,22 @@ class DuckDBRunner(Runner):
                        for c, t in (*table.columns, (PARTITION, DATE))]
             con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS "
                         f"SELECT {', '.join(columns)} FROM {source}")
-
-    def small(self, name: str, columns: tuple[str, ...], rows: list[tuple], kind: str) -> None:
-        import pyarrow as pa
-
-        arrow_type = pa.string() if kind == "string" else pa.date32()
-        arrow = pa.table({column: pa.array([row[i] for row in rows], arrow_type)
-                          for i, column in enumerate(columns)})
-        self.connection.register(f"{name}_arrow", arrow)
-        self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
-        self.connection.unregister(f"{name}_arrow")
-
-    def append(self, table: str, sql: str) -> None:
-        statement = (f"INSERT INTO {table} {sql}" if table in self._tables
-                     else f"CREATE TEMP TABLE {table} AS {sql}")
-        self._execute(statement)
-        self._tables.add(table)
-
-    def drop(self, tables: tuple[str, ...]) -> None:
-        for table in tables:
-            self.connection.execute(f"DROP TABLE IF EXISTS {table}")
-            self._tables.discard(table)
+        small = {
+            "periods": pa.table({name: pa.array([row[i] for row in periods], pa.date32())
+                                 for i, name in enumerate(PERIODS_COLUMNS)}),
+            "declared": pa.table({name: pa.array([row[i] for row in declared], pa.string())
+                                  for i, name in enumerate(DECLARED_COLUMNS)}),
+        }
+        for name, arrow in small.items():
+            con.register(f"{name}_arrow", arrow)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+            con.unregister(f"{name}_arrow")
 
     def rows(self, sql: str) -> list[tuple]:
-        return self._execute(sql).fetchall()
-
-    def _execute(self, sql: str):
         import duckdb
 
         try:
-            return self.connection.execute(sql)
+            return self.connection.execute(sql).fetchall()
         except duckdb.Error as error:
             raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
 

@@ -1,26 +1,18 @@
-"""The engine's query definitions: DuckDB SQL generated from the catalogue, in two stages.
+"""The engine's query definitions: DuckDB SQL generated from the catalogue.
 
-Daily (`daily_queries`): from the lake's views (`pings`, `counters`, `timings`, Hive
-column `day` as DATE) and `declared` (project, kind, name, label: every project's
-`Declaration.rows()`), one table per statistic family with a row per installation,
-day and cell: its breakdowns' public values, its events clamped per day, its timing
-samples per doubling.  This is where pings are read and mapped, once per day however
-many periods hold the day (Mozilla's clients_daily, for the same reason).
-
-Per period (`queries`): from those tables and `periods` (period_start, day: every
-day of the periods computed), rows
+Each query reads the views every runner registers (`pings`, `counters`, `timings`
+from the lake, Hive column `day` as DATE; `periods` (period_start, day): every day
+of the periods computed; `declared` (project, kind, name, label): every project's
+`Declaration.rows()`) and returns rows
 
     (project, period_start, key1, key2, n1[, n2])
 
 with the counts of one or two statistics of model.statistics (`Query.statistics`)
-of the same cells.  Every statistic is exact after the daily stage: a period's MAX
-is the MAX of its days', its sums the sums of its days' (clamped) sums.
-
-The CASE expressions of the breakdowns come from model.domains; the contribution
-bounds (model.statistics.Bounds) are written in as integer literals.  The SQL keeps
-to the subset DuckDB and Spark share (joins, GROUP BY, window functions, CASE,
-REGEXP_EXTRACT), so that the Spark runner transpiles it mechanically with SQLGlot;
-there is no second copy.
+of the same cells: one scan and one GROUP BY for both.  The CASE expressions of the
+breakdowns come from model.domains; the contribution bounds (model.statistics.Bounds)
+are written in as integer literals.  The SQL keeps to the subset DuckDB and Spark
+share (joins, GROUP BY, window functions, CASE, REGEXP_EXTRACT), so that the Spark
+runner transpiles it mechanically with SQLGlot; there is no second copy.
 """
 
 from __future__ import annotations
@@ -36,12 +28,6 @@ from ...model.statistics import BY_NAME, Bounds
 class Query:
     name: str
     statistics: tuple[str, ...]  # its rows' columns after the keys, one per statistic
-    sql: str  # DuckDB dialect
-
-
-@dataclass(frozen=True)
-class Daily:
-    table: str  # what the per-period queries read
     sql: str  # DuckDB dialect
 
 
@@ -113,146 +99,38 @@ def _kept(alias: str, ping_type: str) -> str:
             f"AND NOT COALESCE({alias}.excluded, FALSE)")
 
 
-# Breakdown names as quoted identifiers: a name may be a keyword (INSTALL in DuckDB).
-_Q = {b.name: f'"{b.name}"' for b in BREAKDOWNS}
-
-
-# -- the daily stage ---------------------------------------------------------------
-
-def installs_daily() -> Daily:
-    """Per installation and day: the greatest public value of each breakdown it reported
-    (MAX: the same in every engine)."""
-    fields = [b for b in BREAKDOWNS if b.name != "version"]
-    mapped = ",\n    ".join(f"{breakdown_sql(b, 'p.' + b.field)} AS {_Q[b.name]}" for b in fields)
-    greatest = ", ".join(f"MAX({_Q[b.name]}) AS {_Q[b.name]}" for b in BREAKDOWNS)
-    sql = f"""
-WITH usage_pings AS (
-  SELECT p.day, p.project, p.client_id, p.project_version,
-    {major_minor_sql('p.project_version')} AS version_mm,
-    {mapped}
-  FROM pings AS p WHERE {_kept('p', 'usage')}
-),{_VERSION_CTES},
-mapped AS (
-  SELECT u.day, u.project, u.client_id,
-    {_version_sql('u', 'project_version')} AS version,
-    {', '.join('u.' + _Q[b.name] for b in fields)}
-  FROM usage_pings AS u {_version_joins('u')}
-)
-SELECT day, project, client_id, {greatest} FROM mapped GROUP BY day, project, client_id
-"""
-    return Daily("installs_daily", sql)
-
-
-def features_daily(bounds: Bounds) -> Daily:
-    """Per installation, day and declared (metric, label): its events, clamped (other
-    labels of a declared labeled counter become OTHER)."""
-    sql = f"""
-WITH declared_metrics AS (
-  SELECT DISTINCT project, name, kind FROM declared
-  WHERE kind IN ('counter', 'labeled_counter')
-),
-declared_labels AS (
-  SELECT DISTINCT project, name, label FROM declared WHERE kind = 'labeled_counter'
-),
-mapped AS (
-  SELECT c.day, c.project, c.client_id, c.metric,
-    CASE WHEN dm.kind = 'counter' THEN '' WHEN dl.label IS NULL THEN {_literal(OTHER)}
-         ELSE c.label END AS label,
-    c.value
-  FROM counters AS c
-  JOIN declared_metrics AS dm ON dm.project = c.project AND dm.name = c.metric
-    AND (dm.kind = 'counter') = (COALESCE(c.label, '') = '')
-  LEFT JOIN declared_labels AS dl ON dl.project = c.project AND dl.name = c.metric
-    AND dl.label = c.label
-  WHERE {_kept('c', 'usage')} AND c.value > 0
-)
-SELECT day, project, client_id, metric, label,
-  CAST(LEAST(SUM(value), {int(bounds.max_events_per_day)}) AS BIGINT) AS events
-FROM mapped GROUP BY day, project, client_id, metric, label
-"""
-    return Daily("features_daily", sql)
-
-
-def timings_daily() -> Daily:
-    """Per installation, day and declared timing: its samples per doubling (4 buckets)."""
-    sql = f"""
-WITH declared_timings AS (
-  SELECT DISTINCT project, name FROM declared WHERE kind = 'timing'
-),
-bucketed AS (
-  SELECT t.day, t.project, t.client_id, t.metric,
-    CAST(FLOOR(t.bucket / {BUCKETS_PER_DOUBLING}) AS INTEGER) AS doubling, t."count" AS samples
-  FROM timings AS t
-  JOIN declared_timings AS dt ON dt.project = t.project AND dt.name = t.metric
-  WHERE {_kept('t', 'usage')} AND t."count" > 0
-)
-SELECT day, project, client_id, metric, doubling, CAST(SUM(samples) AS BIGINT) AS samples
-FROM bucketed GROUP BY day, project, client_id, metric, doubling
-"""
-    return Daily("timings_daily", sql)
-
-
-def crashes_daily(bounds: Bounds) -> Daily:
-    """Per installation, day and (kind, version): its crash reports, clamped.  The kind
-    is a declared one or OTHER (UNKNOWN when the ping has none), the version mapped as
-    for installs."""
-    sql = f"""
-WITH crash_pings AS (
-  SELECT p.day, p.project, p.client_id, p.crash_type, p.project_version,
-    {major_minor_sql('p.project_version')} AS version_mm
-  FROM pings AS p WHERE {_kept('p', 'crash')}
-),{_VERSION_CTES},
-declared_kinds AS (
-  SELECT DISTINCT project, name FROM declared WHERE kind = 'crash'
-),
-mapped AS (
-  SELECT cp.day, cp.project, cp.client_id,
-    CASE WHEN cp.crash_type IS NULL THEN {_literal(UNKNOWN)}
-         WHEN dk.name IS NOT NULL THEN cp.crash_type ELSE {_literal(OTHER)} END AS kind,
-    {_version_sql('cp', 'project_version')} AS version
-  FROM crash_pings AS cp {_version_joins('cp')}
-  LEFT JOIN declared_kinds AS dk ON dk.project = cp.project AND dk.name = cp.crash_type
-)
-SELECT day, project, client_id, kind, version,
-  CAST(LEAST(COUNT(*), {int(bounds.max_crashes_per_day)}) AS BIGINT) AS events
-FROM mapped GROUP BY day, project, client_id, kind, version
-"""
-    return Daily("crashes_daily", sql)
-
-
-def opt_outs_daily() -> Daily:
-    """Opt-out pings per project and day (they carry no installation id)."""
-    sql = """
-SELECT p.day, p.project, COUNT(*) AS opt_outs FROM pings AS p
-WHERE p.ping_type = 'opt-out' AND NOT COALESCE(p.excluded, FALSE)
-GROUP BY p.day, p.project
-"""
-    return Daily("opt_outs_daily", sql)
-
-
-def daily_queries(bounds: Bounds) -> tuple[Daily, ...]:
-    """The daily stage: every table the per-period queries read."""
-    return (installs_daily(), features_daily(bounds), timings_daily(), crashes_daily(bounds),
-            opt_outs_daily())
-
-
-# -- per period ----------------------------------------------------------------------
-
-def _in_periods(table: str) -> str:
-    return f"{table} AS d JOIN periods AS pr ON d.day = pr.day"
+def _in_periods(alias: str) -> str:
+    return f"JOIN periods AS pr ON CAST({alias}.day AS DATE) = pr.day"
 
 
 def installs() -> Query:
     """Each installation once per period in the total, and once per breakdown under the
-    greatest public value of its days."""
-    greatest = ", ".join(f"MAX(d.{_Q[b.name]}) AS {_Q[b.name]}" for b in BREAKDOWNS)
+    greatest public value of its reports (MAX: the same in every engine)."""
+    fields = [b for b in BREAKDOWNS if b.name != "version"]
+    # Breakdown names as quoted identifiers: a name may be a keyword (INSTALL in DuckDB).
+    q = {b.name: f'"{b.name}"' for b in BREAKDOWNS}
+    mapped = ",\n    ".join(f"{breakdown_sql(b, 'p.' + b.field)} AS {q[b.name]}" for b in fields)
+    greatest = ", ".join(f"MAX({q[b.name]}) AS {q[b.name]}" for b in BREAKDOWNS)
     # One row per installation and breakdown (the total included), one GROUP BY.
     names = ", ".join(f"({_literal(name)})" for name in (TOTAL, *(b.name for b in BREAKDOWNS)))
-    value = " ".join(f"WHEN {_literal(b.name)} THEN i.{_Q[b.name]}" for b in BREAKDOWNS)
+    value = " ".join(f"WHEN {_literal(b.name)} THEN i.{q[b.name]}" for b in BREAKDOWNS)
     sql = f"""
-WITH installations AS (
-  SELECT pr.period_start, d.project, d.client_id, {greatest}
-  FROM {_in_periods('installs_daily')} GROUP BY pr.period_start, d.project, d.client_id
+WITH usage_pings AS (
+  SELECT pr.period_start, p.project, p.client_id, p.project_version,
+    {major_minor_sql('p.project_version')} AS version_mm,
+    {mapped}
+  FROM pings AS p {_in_periods('p')}
+  WHERE {_kept('p', 'usage')}
+),{_VERSION_CTES},
+mapped AS (
+  SELECT u.period_start, u.project, u.client_id,
+    {_version_sql('u', 'project_version')} AS version,
+    {', '.join('u.' + q[b.name] for b in fields)}
+  FROM usage_pings AS u {_version_joins('u')}
+),
+installations AS (
+  SELECT period_start, project, client_id, {greatest}
+  FROM mapped GROUP BY period_start, project, client_id
 )
 SELECT i.project, i.period_start, b.name AS key1,
   CASE b.name {value} ELSE {_literal(TOTAL)} END AS key2, COUNT(*) AS installs
@@ -262,13 +140,17 @@ GROUP BY i.project, i.period_start, b.name, key2
     return Query("installs", ("installs",), sql)
 
 
-def _cells(table: str, keys: tuple[str, str]) -> str:
-    """CTE `cells`: each installation's (clamped) daily events per cell, summed over the
-    period."""
+def _clamped_cells(keys: tuple[str, str], events: str, bound: int, one_day: bool) -> str:
+    """CTE `cells` from `mapped`: each installation's events per cell, clamped to `bound`
+    per day, then summed over the period's days (a single GROUP BY when it is a day)."""
     k1, k2 = keys
-    return (f"cells AS (SELECT pr.period_start, d.project, d.client_id, d.{k1}, d.{k2}, "
-            f"SUM(d.events) AS events FROM {_in_periods(table)} "
-            f"GROUP BY pr.period_start, d.project, d.client_id, d.{k1}, d.{k2})")
+    cell = f"period_start, project, client_id, {k1}, {k2}"
+    daily = (f"SELECT {cell}, LEAST({events}, {int(bound)}) AS events FROM mapped "
+             f"GROUP BY {cell}" + ("" if one_day else ", day"))
+    if one_day:
+        return f"cells AS ({daily})"
+    return (f"daily AS ({daily}),\n"
+            f"cells AS (SELECT {cell}, SUM(events) AS events FROM daily GROUP BY {cell})")
 
 
 def _capped(cells: str, keys: tuple[str, str], bound: int) -> str:
@@ -307,10 +189,30 @@ def _tally(keys: tuple[str, str], users: str, events: str | None) -> str:
             f"{total} FROM kept GROUP BY project, period_start, {k1}, {k2}")
 
 
-def features(bounds: Bounds, with_events: bool) -> Query:
-    """Declared counters and labels: installations and their (bounded) events per cell."""
+def features(bounds: Bounds, with_events: bool, one_day: bool) -> Query:
+    """Declared counters and labels (other labels of a declared labeled counter become
+    OTHER); events summed per installation, cell and day, then clamped."""
     sql = f"""
-WITH {_cells('features_daily', ('metric', 'label'))},
+WITH declared_metrics AS (
+  SELECT DISTINCT project, name, kind FROM declared
+  WHERE kind IN ('counter', 'labeled_counter')
+),
+declared_labels AS (
+  SELECT DISTINCT project, name, label FROM declared WHERE kind = 'labeled_counter'
+),
+mapped AS (
+  SELECT pr.period_start, c.project, c.client_id, pr.day, c.metric,
+    CASE WHEN dm.kind = 'counter' THEN '' WHEN dl.label IS NULL THEN {_literal(OTHER)}
+         ELSE c.label END AS label,
+    c.value
+  FROM counters AS c {_in_periods('c')}
+  JOIN declared_metrics AS dm ON dm.project = c.project AND dm.name = c.metric
+    AND (dm.kind = 'counter') = (COALESCE(c.label, '') = '')
+  LEFT JOIN declared_labels AS dl ON dl.project = c.project AND dl.name = c.metric
+    AND dl.label = c.label
+  WHERE {_kept('c', 'usage')} AND c.value > 0
+),
+{_clamped_cells(('metric', 'label'), 'SUM(value)', bounds.max_events_per_day, one_day)},
 {_capped('cells', ('metric', 'label'), bounds.max_features)}
 {_tally(('metric', 'label'), 'feature_users', 'feature_events' if with_events else None)}
 """
@@ -320,14 +222,25 @@ WITH {_cells('features_daily', ('metric', 'label'))},
 
 def timings(bounds: Bounds) -> Query:
     """Per installation and declared timing, its histogram merged over the period, its
-    median doubling (the smallest where the running count reaches half the samples),
-    published by its lower bound in microseconds: 2 ** doubling."""
+    median bucket (the smallest where the running count reaches half the samples),
+    published by the lower bound in microseconds of its doubling: 2 ** (bucket // 4).
+
+    The histogram is merged by doubling before the running count: the median's
+    doubling is the doubling of the median bucket (the running count is monotone), and
+    the rows the window sorts are fewer."""
     sql = f"""
-WITH merged AS (
-  SELECT pr.period_start, d.project, d.client_id, d.metric, d.doubling,
-    SUM(d.samples) AS samples
-  FROM {_in_periods('timings_daily')}
-  GROUP BY pr.period_start, d.project, d.client_id, d.metric, d.doubling
+WITH declared_timings AS (
+  SELECT DISTINCT project, name FROM declared WHERE kind = 'timing'
+),
+merged AS (
+  SELECT pr.period_start, t.project, t.client_id, t.metric,
+    CAST(FLOOR(t.bucket / {BUCKETS_PER_DOUBLING}) AS INTEGER) AS doubling,
+    SUM(t."count") AS samples
+  FROM timings AS t {_in_periods('t')}
+  JOIN declared_timings AS dt ON dt.project = t.project AND dt.name = t.metric
+  WHERE {_kept('t', 'usage')} AND t."count" > 0
+  GROUP BY pr.period_start, t.project, t.client_id, t.metric,
+    CAST(FLOOR(t.bucket / {BUCKETS_PER_DOUBLING}) AS INTEGER)
 ),
 running AS (
   SELECT period_start, project, client_id, metric, doubling,
@@ -352,10 +265,29 @@ public_buckets AS (
     return Query("timings", ("timing_users",), sql)
 
 
-def crashes(bounds: Bounds, with_events: bool) -> Query:
-    """Crash reports by (kind, version): installations and their (bounded) reports."""
+def crashes(bounds: Bounds, with_events: bool, one_day: bool) -> Query:
+    """Crash reports by (kind, version): a declared kind or OTHER (UNKNOWN when the
+    ping has none), the ping's version mapped as for installs; reports counted per
+    installation, cell and day, then clamped."""
     sql = f"""
-WITH {_cells('crashes_daily', ('kind', 'version'))},
+WITH crash_pings AS (
+  SELECT pr.period_start, p.project, p.client_id, pr.day, p.crash_type, p.project_version,
+    {major_minor_sql('p.project_version')} AS version_mm
+  FROM pings AS p {_in_periods('p')}
+  WHERE {_kept('p', 'crash')}
+),{_VERSION_CTES},
+declared_kinds AS (
+  SELECT DISTINCT project, name FROM declared WHERE kind = 'crash'
+),
+mapped AS (
+  SELECT cp.period_start, cp.project, cp.client_id, cp.day,
+    CASE WHEN cp.crash_type IS NULL THEN {_literal(UNKNOWN)}
+         WHEN dk.name IS NOT NULL THEN cp.crash_type ELSE {_literal(OTHER)} END AS kind,
+    {_version_sql('cp', 'project_version')} AS version
+  FROM crash_pings AS cp {_version_joins('cp')}
+  LEFT JOIN declared_kinds AS dk ON dk.project = cp.project AND dk.name = cp.crash_type
+),
+{_clamped_cells(('kind', 'version'), 'COUNT(*)', bounds.max_crashes_per_day, one_day)},
 {_capped('cells', ('kind', 'version'), bounds.max_crash_cells)}
 {_tally(('kind', 'version'), 'crash_users', 'crash_events' if with_events else None)}
 """
@@ -363,23 +295,24 @@ WITH {_cells('crashes_daily', ('kind', 'version'))},
 
 
 def opt_outs() -> Query:
-    """Opt-out pings per project and period."""
+    """Opt-out pings per project and day (they carry no installation id)."""
     sql = f"""
-SELECT d.project, pr.period_start, '' AS key1, '' AS key2,
-  CAST(SUM(d.opt_outs) AS BIGINT) AS opt_outs
-FROM {_in_periods('opt_outs_daily')}
-GROUP BY d.project, pr.period_start
+SELECT p.project, pr.period_start, '' AS key1, '' AS key2, COUNT(*) AS opt_outs
+FROM pings AS p {_in_periods('p')}
+WHERE p.ping_type = 'opt-out' AND NOT COALESCE(p.excluded, FALSE)
+GROUP BY p.project, pr.period_start
 """
     return Query("opt_outs", ("opt_outs",), sql)
 
 
 def queries(interval: str, bounds: Bounds) -> tuple[Query, ...]:
-    """The per-period queries computing every statistic released on `interval`."""
+    """The queries computing every statistic released on `interval`."""
     def released(name: str) -> bool:
         return interval in BY_NAME[name].intervals
 
-    chosen = [installs(), features(bounds, released("feature_events")), timings(bounds),
-              crashes(bounds, released("crash_events"))]
+    one_day = interval == "day"
+    chosen = [installs(), features(bounds, released("feature_events"), one_day),
+              timings(bounds), crashes(bounds, released("crash_events"), one_day)]
     if released("opt_outs"):
         chosen.append(opt_outs())
     return tuple(chosen)

@@ -6,8 +6,7 @@ import functools
 import sys
 
 from ...model.lake import BOOL, INT32, INT64, LAKE_TABLES, PARTITION, STRING, TIMESTAMP
-from ._runner import Runner
-from ._tables import hive_base
+from ._tables import DECLARED_COLUMNS, PERIODS_COLUMNS, hive_base
 from .errors import EngineError
 
 
@@ -29,15 +28,17 @@ def _schema(columns):
     return T.StructType([T.StructField(name, kinds[kind], True) for name, kind in columns])
 
 
-class SparkRunner(Runner):
-    """A Spark session at `master` (local[N] in the tests, spark://… on a cluster); the
-    daily tables are cached DataFrames.  `close` stops the context it started."""
+class SparkRunner:
+    """A Spark session at `master` (local[N] in the tests, spark://… on a cluster).
+
+    Each `load` registers the views in a new session of the same SparkContext, so
+    jobs do not see each other's views; `close` stops the context it started.
+    """
 
     name = "spark"
 
     def __init__(self, master: str = "local[2]", temp_dir: str | None = None,
                  conf: dict[str, str] | None = None) -> None:
-        super().__init__()
         try:
             from pyspark.sql import SparkSession
         except ImportError:
@@ -52,13 +53,15 @@ class SparkRunner(Runner):
         for key, value in (conf or {}).items():
             builder = builder.config(key, value)
         try:
-            self.session = builder.getOrCreate()
+            self._root = builder.getOrCreate()
         except Exception as error:  # the JVM failed to start, a bad master URL
             raise EngineError(f"spark: cannot start a session at {master}: "
                               f"{str(error).splitlines()[0]}") from None
-        self._frames: dict[str, list] = {}  # daily table -> its cached parts
+        self.session = self._root
 
-    def lake(self, files: dict[str, list[str]]) -> None:
+    def load(self, files: dict[str, list[str]], periods: list[tuple],
+             declared: list[tuple]) -> None:
+        session = self.session = self._root.newSession()
         for table in LAKE_TABLES:
             paths = files[table.name]
             schema = _schema((*table.columns, (PARTITION, "date")))
@@ -67,33 +70,17 @@ class SparkRunner(Runner):
                 if len(bases) > 1:
                     raise EngineError(f"{table.name}: files from more than one lake: "
                                       f"{', '.join(sorted(bases))}")
-                frame = (self.session.read.schema(schema).option("basePath", bases.pop())
+                frame = (session.read.schema(schema).option("basePath", bases.pop())
                          .parquet(*paths))
             else:
-                frame = self.session.createDataFrame([], schema)
+                frame = session.createDataFrame([], schema)
             frame.createOrReplaceTempView(table.name)
-
-    def small(self, name: str, columns: tuple[str, ...], rows: list[tuple], kind: str) -> None:
-        self.session.createDataFrame(
-            rows, _schema([(c, STRING if kind == "string" else "date") for c in columns])
-        ).createOrReplaceTempView(name)
-
-    def append(self, table: str, sql: str) -> None:
-        try:
-            # Cached and counted now: the lake's views are redefined before the next use.
-            frame = self.session.sql(to_spark(sql)).persist()
-            frame.count()
-        except Exception as error:
-            raise EngineError(f"spark: {str(error).splitlines()[0]}") from None
-        frames = self._frames.setdefault(table, [])
-        frames.append(frame)
-        functools.reduce(lambda a, b: a.unionByName(b), frames).createOrReplaceTempView(table)
-
-    def drop(self, tables: tuple[str, ...]) -> None:
-        for table in tables:
-            for frame in self._frames.pop(table, []):
-                frame.unpersist()
-            self.session.catalog.dropTempView(table)
+        session.createDataFrame(
+            periods, _schema([(c, "date") for c in PERIODS_COLUMNS])).createOrReplaceTempView(
+                "periods")
+        session.createDataFrame(
+            declared, _schema([(c, STRING) for c in DECLARED_COLUMNS])).createOrReplaceTempView(
+                "declared")
 
     def rows(self, sql: str) -> list[tuple]:
         try:
@@ -102,4 +89,4 @@ class SparkRunner(Runner):
             raise EngineError(f"spark: {str(error).splitlines()[0]}") from None
 
     def close(self) -> None:
-        self.session.stop()
+        self._root.stop()
