@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import trustme
 
@@ -57,3 +59,12 @@ def tls_server(tmp_path, tls_ca):
     running = start_server(tmp_path / "data", tls_cert=str(cert_path), tls_key=str(key_path))
     yield running
     running.stop()
+
+
+@pytest.fixture
+def silent_udp_port():
+    """A loopback UDP port that receives queries and never answers them."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    yield f"127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()

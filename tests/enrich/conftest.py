@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
@@ -34,15 +33,6 @@ def dns_server_v6():
         pytest.skip(f"no IPv6 loopback here: {error}")
     yield server
     server.close()
-
-
-@pytest.fixture
-def silent_udp_port():
-    """A loopback UDP port that receives queries and never answers them."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    yield f"127.0.0.1:{sock.getsockname()[1]}"
-    sock.close()
 
 
 @pytest.fixture

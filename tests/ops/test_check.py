@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 
@@ -22,15 +21,6 @@ def dns_server():
     server = LoopbackDNS()
     yield server
     server.close()
-
-
-@pytest.fixture
-def silent_udp_port():
-    """A loopback UDP port that receives queries and never answers them."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    yield f"127.0.0.1:{sock.getsockname()[1]}"
-    sock.close()
 
 
 def _tls_files(tmp_path, tls_ca, name: str = "server") -> tuple[str, str]:
