@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from . import settings
 
-STORE_SETTINGS = ("data_dir", "database", "private_database", "log_level", "lake")
+STORE_SETTINGS = (*settings.STORES, "log_level", "lake")
 
 
 def register(subparsers) -> None:

@@ -14,8 +14,7 @@ from pathlib import Path
 from . import settings
 
 DIAGNOSED = ("secret_key", "tls_cert", "tls_key", "dns_server")  # by `check`
-DEPLOYMENT_SETTINGS = ("data_dir", "database", "private_database", "lake", "releases_dir",
-                       "secret_key")
+DEPLOYMENT_SETTINGS = (*settings.STORES, "lake", "releases_dir", "secret_key")
 
 
 def register(subparsers) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import settings
 
-STORE_SETTINGS = ("data_dir", "database", "private_database", "log_level")
+STORE_SETTINGS = (*settings.STORES, "log_level")
 
 
 def register(subparsers) -> None:

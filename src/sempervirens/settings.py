@@ -216,6 +216,8 @@ def _promise_problem(values: dict, names) -> str | None:
     return None
 
 
+# The settings that name the two stores: every command that opens them takes these.
+STORES = ("data_dir", "database", "private_database")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("text", "json")
 _AT_LEAST_ONE = ("workers", "queue_size", "batch_size", "max_connections", "retention_days",

@@ -15,7 +15,7 @@ import sys
 from .. import settings
 from . import _notice_commands
 
-STORE_SETTINGS = ("data_dir", "database", "private_database", "lake")
+STORE_SETTINGS = (*settings.STORES, "lake")
 DEFAULT_EXPIRY_DAYS = 90
 
 

@@ -8,7 +8,7 @@ import logging
 
 from .. import settings
 
-STORE_SETTINGS = ("data_dir", "database", "private_database", "log_level")
+STORE_SETTINGS = (*settings.STORES, "log_level")
 
 
 def register(subparsers) -> None:
