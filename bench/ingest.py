@@ -170,6 +170,8 @@ def main() -> None:
             if cluster is not None:
                 cluster.stop()
 
+    if not rounds:
+        return  # (d) only
     print(f"\n{args.rounds} rounds, {args.seconds} s per run, {args.connections} connections, "
           f"wrk -t1 on loopback, ~700-byte pings; load average now {os.getloadavg()[0]:.1f}")
     for case, target in (("b", 0.65), ("c", 0.40)):
