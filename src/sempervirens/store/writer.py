@@ -161,8 +161,7 @@ class Writer:
         self._out = bytearray()  # bytes not yet taken by the pipe
         self._reply = bytearray()
         self._idle: asyncio.Event | None = None
-        self._ready = False  # the writer process's imports are done
-        self._ready_event: asyncio.Event | None = None
+        self._ready: asyncio.Event | None = None  # set when the writer process's imports are done
         self._starting: asyncio.TimerHandle | None = None  # fails what waits for a slow start
         self._sent_at = 0.0
         self._failed_batches = 0  # since the last commit that worked
@@ -179,14 +178,14 @@ class Writer:
         self._loop = asyncio.get_running_loop()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._ready_event = asyncio.Event()
+        self._ready = asyncio.Event()
         self._spawn()
 
     async def ready(self, timeout: float) -> bool:
         """Wait (at most `timeout` s) until the writer process can take batches."""
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._ready_event.wait(), timeout)
-        return self._ready
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        return self._ready.is_set()
 
     async def stop(self) -> None:
         """Commit what is queued, then let the writer process exit."""
@@ -234,8 +233,7 @@ class Writer:
         with contextlib.suppress(OSError, AttributeError):  # Linux: room for a batch or two
             fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
         self._process = process
-        self._ready = False  # no batch goes to it before it says READY
-        self._ready_event.clear()
+        self._ready.clear()  # no batch goes to it before it says READY
         self._out.clear()
         self._reply.clear()
         self._loop.add_reader(process.stdout.fileno(), self._on_reply)
@@ -265,7 +263,7 @@ class Writer:
                 self._fail(self._queued, error)
                 self._queued = []
                 return
-        if not self._ready:
+        if not self._ready.is_set():
             # Starting: what is queued waits for READY, for `timeout` at most.
             if self._starting is None:
                 self._idle.clear()
@@ -367,8 +365,7 @@ class Writer:
                 self._done(None)
                 continue
             if message == READY:
-                self._ready = True
-                self._ready_event.set()
+                self._ready.set()
                 if self._starting is not None:
                     self._starting.cancel()
                     self._starting = None
