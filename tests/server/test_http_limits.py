@@ -7,6 +7,8 @@ pings meanwhile gets its answers with p99 <= 1 s.
 
 from __future__ import annotations
 
+import json
+import socket
 import statistics
 import threading
 import time
@@ -15,7 +17,7 @@ import tracemalloc
 import httpx
 import pytest
 
-from _services.attacks import ATTACKS, LIMIT_ARGS, peak_rss, rss_kib
+from _services.attacks import ATTACKS, LIMIT_ARGS, head, peak_rss, raw, rss_kib, status
 from _services.server import start_server
 from pings import post, usage
 from sempervirens.server._client_ip import ClientAddress
@@ -118,6 +120,34 @@ def test_slow_heads_slow_bodies_and_idle_connections_are_closed(limited_server, 
 def test_connections_past_the_cap_are_refused_gracefully(limited_server, idle_kib):
     statuses = _check(limited_server, idle_kib, "connections past the cap")
     assert statuses.count(503) >= 35, statuses  # the legitimate client holds one connection
+
+
+def test_one_header_line_over_the_limit_within_a_small_head_is_431(limited_server):
+    from sempervirens.server._http import MAX_HEAD_BYTES, MAX_HEADER_LINE
+
+    line = b"X-Padding: " + b"a" * MAX_HEADER_LINE
+    assert len(line) < MAX_HEAD_BYTES  # refused for the line, not for the head's size
+    assert raw(_address(limited_server), head(headers=(line,), length=2), b"{}") == 431
+    # Just under the limit, the same request is read and answered as a request.
+    line = b"X-Padding: " + b"a" * (MAX_HEADER_LINE - 200)
+    assert raw(_address(limited_server), head(headers=(line,), length=2), b"{}") == 400
+
+
+def test_a_kept_alive_connection_gets_the_deadline_again_for_its_next_head(limited_server):
+    """A client answered once may not hold its connection with a head that never ends:
+    408 within the header timeout (1 s here) plus the sweep's quarter of it, not before."""
+    body = json.dumps(usage()).encode()
+    with socket.create_connection(_address(limited_server)) as sock:
+        sock.sendall(head(length=len(body)) + body)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):  # 202, JSON body
+            answer += sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 202 ")
+        sock.sendall(b"POST /submit/numpy/usage/1/")  # the next head never ends
+        started = time.monotonic()
+        assert status(sock, timeout=5) == 408
+        waited = time.monotonic() - started
+    assert 0.9 <= waited <= 1.6, waited
 
 
 def test_the_forwarded_for_cache_is_bounded_in_bytes():
