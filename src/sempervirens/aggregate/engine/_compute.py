@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
@@ -55,18 +56,26 @@ def compute(source: Mapping[str, Iterable], interval: str, period_starts: Iterab
     rows = declared_rows(declared)
     if not isinstance(bounds, Bounds):
         raise EngineError(f"bounds must be a model.statistics.Bounds, not {bounds!r}")
-    owned = isinstance(engine, str)
-    runner = open_runner(engine, **options) if owned else engine
-    try:
-        results = {s.name: [] for s in STATISTICS if interval in s.intervals}
+    results = {s.name: [] for s in STATISTICS if interval in s.intervals}
+    with _running(engine, options) as runner:
         if not periods:
             return results
-        runner.load(files, periods, rows)
+        runner.load(files, {"periods": periods, "declared": rows})
         for query in queries(interval, bounds):
             for project, start, key1, key2, *counts in runner.rows(query.sql):
                 for statistic, n in zip(query.statistics, counts):
                     results[statistic].append((project, start, key1, key2, int(n)))
-    finally:
-        if owned:
-            runner.close()
     return {name: sorted(found) for name, found in results.items()}
+
+
+@contextlib.contextmanager
+def _running(engine, options):
+    """The runner `engine` names, opened and closed here, or the open runner given."""
+    if not isinstance(engine, str):
+        yield engine
+        return
+    runner = open_runner(engine, **options)
+    try:
+        yield runner
+    finally:
+        runner.close()

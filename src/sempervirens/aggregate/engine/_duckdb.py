@@ -7,10 +7,9 @@ import shutil
 import tempfile
 
 from ...model.lake import BOOL, INT32, INT64, LAKE_TABLES, PARTITION, STRING, TIMESTAMP
-from ._tables import DECLARED_COLUMNS, PERIODS_COLUMNS
+from ._tables import DATE, SMALL_TABLES
 from .errors import EngineError
 
-DATE = "date"  # the Hive partition column
 _TYPES = {STRING: "VARCHAR", INT32: "INTEGER", INT64: "BIGINT", BOOL: "BOOLEAN",
           TIMESTAMP: "TIMESTAMPTZ", DATE: "DATE"}
 
@@ -48,12 +47,14 @@ class DuckDBRunner:
             self.close()
             raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
 
-    def load(self, files: dict[str, list[str]], periods: list[tuple],
-             declared: list[tuple]) -> None:
+    def load(self, files: dict[str, list[str]], small: dict[str, list[tuple]]) -> None:
+        """Views of the lake's tables named in `files`, and the `small` tables."""
         import pyarrow as pa
 
         con = self.connection
         for table in LAKE_TABLES:
+            if table.name not in files:
+                continue
             paths = files[table.name]
             present: set[str] = set()
             source = "(SELECT 1) AS no_file WHERE false"  # no file: the same columns, no row
@@ -68,13 +69,11 @@ class DuckDBRunner:
                        for c, t in (*table.columns, (PARTITION, DATE))]
             con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS "
                         f"SELECT {', '.join(columns)} FROM {source}")
-        small = {
-            "periods": pa.table({name: pa.array([row[i] for row in periods], pa.date32())
-                                 for i, name in enumerate(PERIODS_COLUMNS)}),
-            "declared": pa.table({name: pa.array([row[i] for row in declared], pa.string())
-                                  for i, name in enumerate(DECLARED_COLUMNS)}),
-        }
-        for name, arrow in small.items():
+        arrow_types = {STRING: pa.string(), DATE: pa.date32(), BOOL: pa.bool_()}
+        for name, rows in small.items():
+            columns = SMALL_TABLES[name]
+            values = list(zip(*rows)) or [()] * len(columns)
+            arrow = pa.table({c: pa.array(v, arrow_types[t]) for (c, t), v in zip(columns, values)})
             con.register(f"{name}_arrow", arrow)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
             con.unregister(f"{name}_arrow")

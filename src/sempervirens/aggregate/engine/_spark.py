@@ -6,7 +6,7 @@ import functools
 import sys
 
 from ...model.lake import BOOL, INT32, INT64, LAKE_TABLES, PARTITION, STRING, TIMESTAMP
-from ._tables import DECLARED_COLUMNS, PERIODS_COLUMNS, hive_base
+from ._tables import DATE, SMALL_TABLES, hive_base
 from .errors import EngineError
 
 
@@ -24,7 +24,7 @@ def _schema(columns):
     from pyspark.sql import types as T
 
     kinds = {STRING: T.StringType(), INT32: T.IntegerType(), INT64: T.LongType(),
-             BOOL: T.BooleanType(), TIMESTAMP: T.TimestampType(), "date": T.DateType()}
+             BOOL: T.BooleanType(), TIMESTAMP: T.TimestampType(), DATE: T.DateType()}
     return T.StructType([T.StructField(name, kinds[kind], True) for name, kind in columns])
 
 
@@ -59,12 +59,14 @@ class SparkRunner:
                               f"{str(error).splitlines()[0]}") from None
         self.session = self._root
 
-    def load(self, files: dict[str, list[str]], periods: list[tuple],
-             declared: list[tuple]) -> None:
+    def load(self, files: dict[str, list[str]], small: dict[str, list[tuple]]) -> None:
+        """Views of the lake's tables named in `files`, and the `small` tables."""
         session = self.session = self._root.newSession()
         for table in LAKE_TABLES:
+            if table.name not in files:
+                continue
             paths = files[table.name]
-            schema = _schema((*table.columns, (PARTITION, "date")))
+            schema = _schema((*table.columns, (PARTITION, DATE)))
             if paths:
                 bases = {hive_base(p) for p in paths}
                 if len(bases) > 1:
@@ -75,12 +77,8 @@ class SparkRunner:
             else:
                 frame = session.createDataFrame([], schema)
             frame.createOrReplaceTempView(table.name)
-        session.createDataFrame(
-            periods, _schema([(c, "date") for c in PERIODS_COLUMNS])).createOrReplaceTempView(
-                "periods")
-        session.createDataFrame(
-            declared, _schema([(c, STRING) for c in DECLARED_COLUMNS])).createOrReplaceTempView(
-                "declared")
+        for name, rows in small.items():
+            session.createDataFrame(rows, _schema(SMALL_TABLES[name])).createOrReplaceTempView(name)
 
     def rows(self, sql: str) -> list[tuple]:
         try:

@@ -1,5 +1,5 @@
-"""What every runner registers before the queries run: the lake's tables and two small
-tables made from the arguments (the periods' days, the projects' declarations)."""
+"""What a runner registers before the queries run: the lake's tables, and small tables
+made from the arguments (the periods' days, the projects' declarations)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
-from ...model.lake import LAKE_TABLES, PARTITION
+from ...model.lake import LAKE_TABLES, PARTITION, STRING
 from ...model.periods import INTERVALS, period_end, period_start
 from .errors import EngineError
 
-DECLARED_COLUMNS = ("project", "kind", "name", "label")
+DATE = "date"  # also the type of the lake's Hive column `day`
+# The small tables, declared once: each runner types its columns from here.
+SMALL_TABLES = {
+    "periods": (("period_start", DATE), ("day", DATE)),
+    "declared": (("project", STRING), ("kind", STRING), ("name", STRING), ("label", STRING)),
+}
 DECLARED_KINDS = ("counter", "labeled_counter", "timing", "crash", "version")
-PERIODS_COLUMNS = ("period_start", "day")
 LAKE_NAMES = tuple(t.name for t in LAKE_TABLES)
 
 
