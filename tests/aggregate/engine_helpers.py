@@ -141,3 +141,26 @@ def random_pings(seed: int, days: list[date], clients: int = 60, pings: int = 30
                              counters=[(*k, v) for k, v in counters.items()],
                              timings=[(*k, v) for k, v in timings.items()]))
     return made
+
+
+# Origins as the private store gives them: (institution, kind, edu) of an address.
+_ORIGINS = (("Stanford University", "academic", True), ("University of Oxford", "academic", False),
+            ("small-college.edu", "academic", True), ("example-corp.com", "other", False),
+            ("example.edu", "other", True), (None, "unknown", False))
+
+
+def random_origins(seed: int, days: list[date], clients: int = 30,
+                   rows: int = 400) -> list[tuple]:
+    """(project, day, client_id, kind, institution, edu) rows: installations seen from
+    several origins and on several days (a few rows twice: the engine counts distinct)."""
+    import random
+
+    rng = random.Random(seed)
+    population = [(rng.choice(list(RANDOM_DECLARATIONS)), f"client-{i:04d}")
+                  for i in range(clients)]
+    made = []
+    for _ in range(rows):
+        project, client = rng.choice(population)
+        institution, kind, edu = rng.choice(_ORIGINS)
+        made.append((project, rng.choice(days), client, kind, institution, edu))
+    return made

@@ -1,4 +1,5 @@
-"""The same query definitions on Apache Spark (local[2]) give exactly DuckDB's rows.
+"""The same query definitions on Apache Spark (local[2]) give exactly DuckDB's rows,
+public statistics and private aggregates alike.
 
 One Spark session for the whole comparison (its JVM takes seconds to start), bound to
 loopback, without its web UI, with few shuffle partitions.  Java 17 comes from
@@ -11,8 +12,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from engine_helpers import random_declared, random_pings, write_lake
-from sempervirens.aggregate.engine import compute, open_runner, queries
+from engine_helpers import random_declared, random_origins, random_pings, write_lake
+from sempervirens.aggregate.engine import compute, compute_private, open_runner, queries
 from sempervirens.model.periods import INTERVALS, period_start
 from sempervirens.model.statistics import STATISTICS, Bounds
 
@@ -47,6 +48,7 @@ def test_every_query_transpiles_to_spark_sql():
 def test_duckdb_and_spark_give_identical_rows(tmp_path):
     source = write_lake(tmp_path, random_pings(seed=29, days=DAYS, clients=40, pings=1500))
     declared = random_declared()
+    origins = random_origins(seed=31, days=DAYS)
     runner = open_runner("spark", spark_master="local[2]", spark_conf=SPARK_CONF)
     try:
         # Days hold every statistic (the summed ones too); weeks merge days. Months run
@@ -59,5 +61,8 @@ def test_duckdb_and_spark_give_identical_rows(tmp_path):
             for name, rows in duckdb_rows.items():
                 assert rows, (interval, name)  # every statistic has rows to compare
                 assert spark_rows[name] == rows, (interval, name)
+            private = compute_private(origins, interval, starts)
+            assert all(private.values()), interval
+            assert compute_private(origins, interval, starts, engine=runner) == private, interval
     finally:
         runner.close()

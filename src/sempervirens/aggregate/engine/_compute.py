@@ -1,4 +1,5 @@
-"""compute(): every statistic released on an interval, for the given periods."""
+"""compute(): every statistic released on an interval, for the given periods;
+compute_private(): the private aggregates of an interval."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
 from ...model.statistics import STATISTICS, Bounds
+from ._private_queries import PRIVATE_QUERIES
 from ._queries import queries
-from ._tables import declared_rows, period_days, source_files
+from ._tables import declared_rows, origin_rows, period_days, source_files
 from .errors import EngineError
 
 ENGINES = ("duckdb", "spark")
@@ -66,6 +68,26 @@ def compute(source: Mapping[str, Iterable], interval: str, period_starts: Iterab
                 for statistic, n in zip(query.statistics, counts):
                     results[statistic].append((project, start, key1, key2, int(n)))
     return {name: sorted(found) for name, found in results.items()}
+
+
+def compute_private(origins: Iterable[Sequence], interval: str, period_starts: Iterable[date],
+                    *, engine="duckdb", **options) -> dict[str, list[tuple]]:
+    """The private aggregates of `interval` for the given periods, from `origins`:
+    (project, day, client_id, kind, institution or None, edu) rows, the distinct
+    origins of each installation per UTC day; days outside the periods are ignored.
+    engine, options: as for compute().
+
+    Returns {private table name: sorted rows of its columns without `interval`}:
+    private_institution_users (project, period_start, institution, kind, users) and
+    private_origin_summary (project, period_start, users, academic, other, unknown, edu).
+    """
+    periods = period_days(interval, period_starts)
+    rows = origin_rows(origins)
+    with _running(engine, options) as runner:
+        if not periods:
+            return {name: [] for name in PRIVATE_QUERIES}
+        runner.load({}, {"periods": periods, "origins": rows})  # no lake table
+        return {name: sorted(runner.rows(sql)) for name, sql in PRIVATE_QUERIES.items()}
 
 
 @contextlib.contextmanager

@@ -1,5 +1,5 @@
 """What a runner registers before the queries run: the lake's tables, and small tables
-made from the arguments (the periods' days, the projects' declarations)."""
+made from the arguments (the periods' days, the projects' declarations, the origins)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
-from ...model.lake import LAKE_TABLES, PARTITION, STRING
+from ...model.lake import BOOL, LAKE_TABLES, PARTITION, STRING
 from ...model.periods import INTERVALS, period_end, period_start
 from .errors import EngineError
 
@@ -16,6 +16,10 @@ DATE = "date"  # also the type of the lake's Hive column `day`
 SMALL_TABLES = {
     "periods": (("period_start", DATE), ("day", DATE)),
     "declared": (("project", STRING), ("kind", STRING), ("name", STRING), ("label", STRING)),
+    # The private aggregates' input: the distinct origins of each installation per UTC
+    # day, from the private store (no address); institution NULL when there is none.
+    "origins": (("project", STRING), ("day", DATE), ("client_id", STRING), ("kind", STRING),
+                ("institution", STRING), ("edu", BOOL)),
 }
 DECLARED_KINDS = ("counter", "labeled_counter", "timing", "crash", "version")
 LAKE_NAMES = tuple(t.name for t in LAKE_TABLES)
@@ -48,6 +52,19 @@ def declared_rows(declared: Iterable[Sequence[str]]) -> list[tuple[str, str, str
                               f"not {row[1]!r}")
         rows.append(tuple(row))
     return sorted(set(rows))
+
+
+def origin_rows(origins: Iterable[Sequence]) -> list[tuple]:
+    """The `origins` rows, checked: (project, day, client_id, kind, institution, edu)."""
+    rows = []
+    for row in origins:
+        if (len(row) != 6 or not all(isinstance(row[i], str) for i in (0, 2, 3))
+                or type(row[1]) is not date or not isinstance(row[4], (str, type(None)))
+                or not isinstance(row[5], bool)):
+            raise EngineError("an origins row is (project, day, client_id, kind, institution, "
+                              f"edu): str, date, str, str, str or None, bool; not {row!r}")
+        rows.append(tuple(row))
+    return rows
 
 
 def source_files(source: Mapping[str, Iterable]) -> dict[str, list[str]]:
