@@ -2,9 +2,11 @@
 
 Enrichment (sempervirens.enrich) runs on the distinct addresses of the new days
 that have no origin yet, at most `enrich_limit` per cycle, and stores each origin in
-ip_origins (private store, purged with the access log).  The aggregates are then SQL
-in the private store; they hold counts per project, period and institution, never
-an address or a client_id, and leave out the pings of anomalous addresses.
+ip_origins (private store, purged with the access log).  The private store then gives
+the aggregation engine IP-free rows, the origins of each installation per UTC day
+(leaving out the pings of anomalous addresses), and the engine counts them as it counts
+the public statistics; the tables hold counts per project, period and institution,
+never an address or a client_id.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import text
 from . import tables
 from ..model.periods import period_start, ranges
 from ._sql import dialect_of
+from .engine import compute_private, open_runner_from_settings
 from .state import record_days
 
 log = logging.getLogger("sempervirens.aggregate")
@@ -60,49 +63,55 @@ def enrich_new_addresses(engine, days: list[date], settings) -> tuple[int, bool]
     return len(ips), pending
 
 
-def aggregate_private(engine, days: list[date], counts: dict[date, int], today: date,
-                      *, complete_ok: bool = True) -> None:
-    for interval in tables.INTERVALS:
-        for lo, hi in ranges(interval, {period_start(interval, day) for day in days}):
-            with engine.begin() as connection:
-                _aggregate_range(connection, interval, lo, hi)
-    with engine.begin() as connection:
+def aggregate_private(store, days: list[date], counts: dict[date, int], today: date,
+                      settings, *, complete_ok: bool = True) -> None:
+    """Recompute, on the engine the settings choose, every period holding one of `days`."""
+    runner = open_runner_from_settings(settings)
+    try:
+        for interval in tables.INTERVALS:
+            starts = {period_start(interval, day) for day in days}
+            for lo, hi in ranges(interval, starts):
+                with store.connect() as connection:
+                    origins = _origins(connection, lo, hi)
+                found = compute_private(origins, interval, [s for s in starts if lo <= s < hi],
+                                        engine=runner)
+                with store.begin() as connection:
+                    _replace(connection, interval, lo, hi, found)
+    finally:
+        runner.close()
+    with store.begin() as connection:
         record_days(connection, tables.private_aggregated_days, days, counts, today,
                     complete_ok=complete_ok)
 
 
-def _aggregate_range(connection, interval: str, lo: date, hi: date) -> None:
+def _origins(connection, lo: date, hi: date) -> list[tuple]:
+    """(project, day, client_id, kind, institution, edu), distinct, of the usage and crash
+    pings received on the days [lo, hi), but those of an anomalous address."""
     d = dialect_of(connection)
     day = d.utc_day("a.received_at")
-    params = {"interval": interval, "lo": d.date(lo), "hi": d.date(hi),
-              "lo_ts": d.timestamp(lo), "hi_ts": d.timestamp(hi)}
-    for table in (tables.private_institution_users, tables.private_origin_summary):
-        connection.execute(text(f'DELETE FROM {table.name} WHERE "interval" = :interval '
-                                "AND period_start >= :lo AND period_start < :hi"), params)
-    connection.execute(text("DROP TABLE IF EXISTS agg_origin_clients"))
-    connection.execute(text(d.temp_table("agg_origin_clients", f"""
-        SELECT DISTINCT a.project, {d.period_start(interval, day)} AS period_start, a.client_id,
+    rows = connection.execute(text(f"""
+        SELECT DISTINCT a.project, {day} AS day, a.client_id,
                coalesce(o.kind, 'unknown') AS kind, o.institution,
                CASE WHEN o.domain LIKE '%.edu' THEN 1 ELSE 0 END AS edu
         FROM access_log a LEFT JOIN ip_origins o ON o.ip = a.ip
-        WHERE a.received_at >= :lo_ts AND a.received_at < :hi_ts
+        WHERE a.received_at >= :lo AND a.received_at < :hi
           AND a.client_id IS NOT NULL AND a.ping_type IN ('usage', 'crash')
           AND NOT EXISTS (SELECT 1 FROM anomalies x
-                          WHERE x.project = a.project AND x.ip = a.ip AND x.day = {day})""")),
-        params)
-    connection.execute(text("""
-        INSERT INTO private_institution_users
-            (project, "interval", period_start, institution, kind, users)
-        SELECT project, :interval, period_start, institution, kind, count(DISTINCT client_id)
-        FROM agg_origin_clients WHERE institution IS NOT NULL
-        GROUP BY project, period_start, institution, kind"""), params)
-    connection.execute(text("""
-        INSERT INTO private_origin_summary
-            (project, "interval", period_start, users, academic, other, unknown, edu)
-        SELECT project, :interval, period_start, count(DISTINCT client_id),
-               count(DISTINCT CASE WHEN kind = 'academic' THEN client_id END),
-               count(DISTINCT CASE WHEN kind = 'other' THEN client_id END),
-               count(DISTINCT CASE WHEN kind = 'unknown' THEN client_id END),
-               count(DISTINCT CASE WHEN edu = 1 THEN client_id END)
-        FROM agg_origin_clients GROUP BY project, period_start"""), params)
-    connection.execute(text("DROP TABLE IF EXISTS agg_origin_clients"))
+                          WHERE x.project = a.project AND x.ip = a.ip AND x.day = {day})"""),
+        {"lo": d.timestamp(lo), "hi": d.timestamp(hi)})
+    # The day is text on SQLite, a date on PostgreSQL.
+    return [(project, day if isinstance(day, date) else date.fromisoformat(day), client_id,
+             kind, institution, edu == 1)
+            for project, day, client_id, kind, institution, edu in rows]
+
+
+def _replace(connection, interval: str, lo: date, hi: date, found: dict) -> None:
+    """Replace the rows of the periods [lo, hi) by the engine's (its columns: the
+    table's without `interval`)."""
+    for table in (tables.private_institution_users, tables.private_origin_summary):
+        connection.execute(table.delete().where(
+            table.c.interval == interval, table.c.period_start >= lo, table.c.period_start < hi))
+        names = [c.name for c in table.c if c.name != "interval"]
+        rows = [{"interval": interval, **dict(zip(names, row))} for row in found[table.name]]
+        if rows:
+            connection.execute(table.insert(), rows)

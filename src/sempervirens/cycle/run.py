@@ -64,7 +64,7 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
     report.releases = _timed(report, "release", release_closed_periods, stores, settings, now)
     if report.private_days:
         _timed(report, "private", aggregate_private, stores.private, report.private_days,
-               private.counts, today, complete_ok=not pending)
+               private.counts, today, settings, complete_ok=not pending)
     report.deleted_clients = _timed(report, "deletions", process_pending, stores, settings)
     if purge:
         report.purged_rows = _timed(report, "purge", purge_expired, stores,
