@@ -1,8 +1,8 @@
 """The SQL that differs between SQLite and PostgreSQL, in one place.
 
-The private aggregates (institutions, anomalies, retention) run as SQL in the private
-store, written once in the SQL both understand.  Column "interval" is always quoted: it is
-a keyword in PostgreSQL.
+The SQL run in the private store (the origins given to the engine, anomalies, retention,
+the days to aggregate) is written once in the SQL both understand; only these values and
+expressions differ.
 """
 
 from __future__ import annotations
@@ -36,22 +36,9 @@ class Dialect:
             return value
         return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
 
-    def period_start(self, interval: str, day: str = "day") -> str:
-        """The first day of the period holding `day`; ISO weeks start on Monday."""
-        if interval == "day":
-            return day
-        if self.pg:
-            return f"date_trunc('{interval}', {day})::date"
-        if interval == "week":  # %w: 0 is Sunday
-            return f"date({day}, '-' || ((CAST(strftime('%w', {day}) AS INTEGER) + 6) % 7) || ' days')"
-        return f"date({day}, 'start of month')"
-
     def utc_day(self, timestamp: str) -> str:
         """The UTC date of a stored timestamp (SQLite keeps UTC text, PostgreSQL timestamptz)."""
         return f"({timestamp} AT TIME ZONE 'UTC')::date" if self.pg else f"date({timestamp})"
-
-    def temp_table(self, name: str, select: str) -> str:
-        return f"CREATE TEMPORARY TABLE {name} AS {select}"
 
 
 def dialect_of(connection) -> Dialect:
