@@ -44,14 +44,14 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
     from ..aggregate.anomalies import detect_anomalies
     from ..aggregate.institutions import aggregate_private, enrich_new_addresses
     from ..aggregate.retention import purge_expired
-    from ..aggregate.state import ACCESS_LOG, dirty_days
+    from ..aggregate.state import dirty_days
     from ..aggregate import tables
 
     now = now or datetime.now(timezone.utc)
     today = now.date()
     report = CycleReport()
     with stores.private.connect() as connection:
-        private = dirty_days(connection, tables.private_aggregated_days, ACCESS_LOG, today)
+        private = dirty_days(connection, tables.private_aggregated_days, today)
     report.private_days = private.dirty
     pending = False
     if enrich and report.private_days:
