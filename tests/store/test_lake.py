@@ -223,11 +223,16 @@ def test_prune_keeps_unsealed_days_the_margin_and_what_the_lake_lacks(store, tmp
     assert prune(store, lake, now=NOW, margin_days=3).deleted == 1
 
 
+# A ping's metrics with rows in every lake table (a random ping may have no counter).
+IN_EVERY_TABLE = {"counters": {"feature.f1": 3},
+                  "timings": {"solve": {"count": 1, "sum_us": 9, "buckets": {"12": 1}}}}
+
+
 def test_deleting_clients_rewrites_their_days_and_verifies(store, tmp_path):
     victim, other = new_id(), new_id()
     population(store, DAYS, 40)
-    mine = add_pings(store, [ping_row(DAYS[0], client_id=victim), ping_row(DAY, client_id=victim,
-                                                                        ping_type="crash")])
+    mine = add_pings(store, [ping_row(DAYS[0], client_id=victim, metrics=IN_EVERY_TABLE),
+                             ping_row(DAY, client_id=victim, ping_type="crash")])
     # another client's traceback names the victim's UUID: redacted, not left behind
     add_pings(store, [ping_row(DAY, client_id=other, ping_type="crash",
                                crash_traceback=f"KeyError: '{victim.upper()}'"),
@@ -362,7 +367,9 @@ def test_a_crash_during_a_deletion_is_finished_by_the_next_lake_write(sqlite_sto
 
     victim = new_id()
     population(sqlite_store, [DAY], 40)
-    add_pings(sqlite_store, [ping_row(DAY, client_id=victim, ping_type="crash")])
+    # rows in every table: the deletion replaces every file of the day
+    add_pings(sqlite_store, [ping_row(DAY, client_id=victim, ping_type="crash",
+                                      metrics=IN_EVERY_TABLE)])
     lake = Lake(tmp_path / "lake")
     seal(sqlite_store, lake, now=NOW)
     old = set(lake.files("pings") + lake.files("counters") + lake.files("timings"))
