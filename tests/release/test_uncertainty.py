@@ -76,5 +76,10 @@ def test_percentiles_of_a_histogram_and_their_interval():
         tight += found[99][0] <= 16
     assert hits[50] >= 36 and hits[90] >= 36  # approximate 95% intervals
     assert tight >= 36  # the noise of 45 empty buckets rarely moves even the 99th percentile
-    # pure noise is no histogram
-    assert with_intervals(draws(28.0, 0, 51), 28.0)[50] is None
+    # Pure noise is no histogram, but for the 5% the significance floor allows (for all
+    # 51 buckets together): of 400 noisy empty histograms, at most 20 expected, 40 is 4.6
+    # standard deviations above (a single draw failed this one time in 20 or more).
+    noise = draws(28.0, 0, 51 * 400)
+    shown = sum(with_intervals(noise[i:i + 51], 28.0)[50] is not None
+                for i in range(0, len(noise), 51))
+    assert shown <= 40, shown
