@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
 import sys
@@ -37,7 +38,7 @@ sys.path[:0] = [str(ROOT / "src")]
 import duckdb  # noqa: E402
 
 from sempervirens.aggregate.engine import compute, open_runner  # noqa: E402
-from sempervirens.aggregate.engine._duckdb import quarter_of_memory  # noqa: E402
+from sempervirens.aggregate.engine._duckdb import buffer_limit, quarter_of_memory  # noqa: E402
 from sempervirens.model.periods import INTERVALS, period_start  # noqa: E402
 from sempervirens.model.statistics import Bounds  # noqa: E402
 from sempervirens.simulate.population import PROJECTS  # noqa: E402
@@ -142,6 +143,12 @@ def generate(root: Path, pings: int, days: int) -> dict[str, list[str]]:
     return source
 
 
+def generated(root: Path, pings: int, days: int) -> dict[str, list[str]]:
+    """generate() in a child process, so that the peak memory printed is the engine's."""
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        return pool.apply(generate, (root, pings, days))
+
+
 def files_of(source, days: set[date]):
     return {table: [p for p in paths if date.fromisoformat(Path(p).parent.name[4:]) in days]
             for table, paths in source.items()}
@@ -201,7 +208,7 @@ def main() -> None:
     parser.add_argument("--spark-pings", type=int, default=None,
                         help="a smaller lake for Spark (default: the same lake)")
     parser.add_argument("--memory-limit", default=None,
-                        help="DuckDB's memory limit (default: a quarter of RAM), e.g. 1GiB")
+                        help="the engine's memory limit (default: a quarter of RAM), e.g. 1GiB")
     parser.add_argument("--lake", type=Path, default=None,
                         help="keep the generated lake here, and reuse it if it is there")
     args = parser.parse_args()
@@ -212,7 +219,7 @@ def main() -> None:
         if listing and listing.exists():
             source = json.loads(listing.read_text())
         else:
-            source = generate(args.lake or root / "lake", args.pings, args.days)
+            source = generated(args.lake or root / "lake", args.pings, args.days)
             if listing:
                 listing.write_text(json.dumps(source))
         rows = duckdb.connect().execute(
@@ -220,7 +227,8 @@ def main() -> None:
         print(f"lake: {rows[0]:,} pings over {args.days} days, ready in "
               f"{time.perf_counter() - started:.1f} s  [{load()}]", flush=True)
         limit = args.memory_limit or quarter_of_memory()
-        print(f"duckdb {duckdb.__version__}, memory limit {limit}", flush=True)
+        print(f"duckdb {duckdb.__version__}, engine memory limit {limit} (its buffers "
+              f"{buffer_limit(limit)})", flush=True)
         runner = open_runner("duckdb", threads=args.threads, memory_limit=limit)
         try:
             run(runner, source, args.days, f"duckdb ({args.threads} threads)")
@@ -228,7 +236,7 @@ def main() -> None:
             runner.close()
         if not args.skip_spark:
             if args.spark_pings:
-                source = generate(root / "spark-lake", args.spark_pings, args.days)
+                source = generated(root / "spark-lake", args.spark_pings, args.days)
             runner = open_runner("spark", spark_master="local[2]", spark_conf={
                 "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
                 "spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",

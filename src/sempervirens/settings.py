@@ -485,8 +485,9 @@ for _setting in (
             "Aggregation engine: duckdb (in-process) or spark (the same queries, past one "
             "machine; needs the spark extra and Java 17).", _engine),
     Setting("engine_memory_limit", None,
-            "Memory the DuckDB engine may use before spilling to --engine-temp-dir, "
-            "such as 8GB (default: a quarter of the machine's memory).", _memory),
+            "Memory the DuckDB engine's process may use, such as 8GB (default: a quarter "
+            "of the machine's memory); DuckDB's buffers get 85% of it and spill to "
+            "--engine-temp-dir beyond.", _memory),
     Setting("engine_threads", None,
             "Threads of the DuckDB engine (default: one per core).", _positive),
     Setting("engine_temp_dir", None,
