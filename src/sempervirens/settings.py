@@ -486,7 +486,7 @@ for _setting in (
             "machine; needs the spark extra and Java 17).", _engine),
     Setting("engine_memory_limit", None,
             "Memory the DuckDB engine's process may use, such as 8GB (default: a quarter "
-            "of the machine's memory); DuckDB's buffers get 85% of it and spill to "
+            "of the machine's memory); DuckDB's buffers get 85 percent of it and spill to "
             "--engine-temp-dir beyond.", _memory),
     Setting("engine_threads", None,
             "Threads of the DuckDB engine (default: one per core).", _positive),
