@@ -108,12 +108,16 @@ def random_declared() -> list[tuple[str, str, str, str]]:
     return [(project, *row) for project, rows in RANDOM_DECLARATIONS.items() for row in rows]
 
 
+def _installations(rng, clients: int) -> list[tuple[str, str]]:
+    """(project, client_id) of `clients` installations, each of a random declared project."""
+    return [(rng.choice(list(RANDOM_DECLARATIONS)), f"client-{i:04d}") for i in range(clients)]
+
+
 def random_pings(seed: int, days: list[date], clients: int = 60, pings: int = 3000) -> list[dict]:
     import random
 
     rng = random.Random(seed)
-    population = [(rng.choice(list(RANDOM_DECLARATIONS)), f"client-{i:04d}")
-                  for i in range(clients)]
+    population = _installations(rng, clients)
     made = []
     for _ in range(pings):
         project, client = rng.choice(population)
@@ -156,8 +160,7 @@ def random_origins(seed: int, days: list[date], clients: int = 30,
     import random
 
     rng = random.Random(seed)
-    population = [(rng.choice(list(RANDOM_DECLARATIONS)), f"client-{i:04d}")
-                  for i in range(clients)]
+    population = _installations(rng, clients)
     made = []
     for _ in range(rows):
         project, client = rng.choice(population)

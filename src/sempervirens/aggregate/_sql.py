@@ -41,5 +41,10 @@ class Dialect:
         return f"({timestamp} AT TIME ZONE 'UTC')::date" if self.pg else f"date({timestamp})"
 
 
+def as_date(value) -> date:
+    """A date column as the store returns it: text on SQLite, a date on PostgreSQL."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
 def dialect_of(connection) -> Dialect:
     return Dialect(connection.dialect.name)

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from . import tables
 from ..model.periods import period_start, ranges
-from ._sql import dialect_of
+from ._sql import as_date, dialect_of
 from .engine import compute_private, open_runner_from_settings
 from .state import record_days
 
@@ -99,9 +99,7 @@ def _origins(connection, lo: date, hi: date) -> list[tuple]:
           AND NOT EXISTS (SELECT 1 FROM anomalies x
                           WHERE x.project = a.project AND x.ip = a.ip AND x.day = {day})"""),
         {"lo": d.timestamp(lo), "hi": d.timestamp(hi)})
-    # The day is text on SQLite, a date on PostgreSQL.
-    return [(project, day if isinstance(day, date) else date.fromisoformat(day), client_id,
-             kind, institution, edu == 1)
+    return [(project, as_date(day), client_id, kind, institution, edu == 1)
             for project, day, client_id, kind, institution, edu in rows]
 
 

@@ -15,17 +15,13 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import Connection, Table, delete, select, text
 
-from ._sql import Dialect
+from ._sql import Dialect, as_date
 
 
 @dataclass(frozen=True)
 class DayCounts:
     counts: dict[date, int]  # rows per day, from the first day worth looking at
     dirty: list[date]
-
-
-def _as_date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def distinct_days(connection, d: Dialect) -> list[date]:
@@ -40,7 +36,7 @@ def distinct_days(connection, d: Dialect) -> list[date]:
             SELECT (SELECT min(received_at) FROM access_log WHERE received_at >= {after})
             FROM t WHERE t.v IS NOT NULL)
         SELECT {d.utc_day('v')} FROM t WHERE v IS NOT NULL"""))
-    return [_as_date(value) for (value,) in rows]
+    return [as_date(value) for (value,) in rows]
 
 
 def _count(connection, d: Dialect, day: date) -> int:
@@ -56,7 +52,7 @@ def dirty_days(connection: Connection, state: Table, today: date) -> DayCounts:
     (and any day whose record was removed, e.g. by a deletion request) only.
     """
     d = Dialect(connection.dialect.name)
-    records = {_as_date(r.day): r for r in connection.execute(select(state))}
+    records = {as_date(r.day): r for r in connection.execute(select(state))}
     days = set(distinct_days(connection, d))
     days |= {day for day, record in records.items() if not record.complete}
     counts, dirty = {}, []
