@@ -226,6 +226,9 @@ def test_bad_periods_are_one_line_errors(source, args, message):
 
 
 def test_bad_arguments_are_one_line_errors(source, tmp_path):
+    for limit in ("lots", "4 parsecs", "-1GB"):
+        with pytest.raises(EngineError, match="memory limit must be an amount such as 4GB"):
+            open_runner("duckdb", memory_limit=limit)
     with pytest.raises(EngineError, match="engine must be one of duckdb, spark"):
         compute(source, "day", [D1], DECLARED, BOUNDS, engine="postgres")
     with pytest.raises(EngineError, match="declared kind must be one of"):

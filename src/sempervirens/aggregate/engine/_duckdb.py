@@ -32,7 +32,12 @@ _UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
 
 def buffer_limit(memory_limit: str | None) -> str:
     """DuckDB's memory_limit for an engine limit such as 8GB (default: a quarter of RAM)."""
-    number, unit = re.fullmatch(r"([0-9.]+)\s*([A-Za-z]+)", memory_limit or quarter_of_memory()).groups()
+    amount = (memory_limit or quarter_of_memory()).strip()
+    found = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)", amount)
+    if found is None or found.group(2) not in _UNITS:
+        raise EngineError("memory limit must be an amount such as 4GB or 512MiB, "
+                          f"not {memory_limit!r}")
+    number, unit = found.groups()
     return f"{max(int(float(number) * _UNITS[unit] * BUFFER_SHARE) // 2**20, 48)}MiB"
 
 
@@ -49,10 +54,11 @@ class DuckDBRunner:
                  temp_dir: str | None = None) -> None:
         import duckdb
 
+        limit = buffer_limit(memory_limit)  # a refused value leaves no directory behind
         self._own_temp = temp_dir is None
         self.temp_dir = tempfile.mkdtemp(prefix="sempervirens-engine-") if temp_dir is None \
             else temp_dir
-        config = {"memory_limit": buffer_limit(memory_limit),
+        config = {"memory_limit": limit,
                   "temp_directory": self.temp_dir,
                   "preserve_insertion_order": False}
         if threads:
