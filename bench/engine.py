@@ -4,7 +4,7 @@ Generates a lake of `--pings` pings over `--days` days (inside DuckDB, as Parque
 Hive `day=` directories, the columns of model/lake.py; no row goes through Python),
 from the projects of the simulated population (simulate/population.py: their
 versions, counters, labels, timings and crash kinds, all declared), with
-Zipf-like installations, then times with each engine:
+Zipf-like installations (their ids UUID-shaped, as the client's), then times with each engine:
 
 - the full job: every statistic, for every day, ISO week and month of the lake;
 - a newly closed day alone: what the cycle computes on most days (a period is
@@ -81,7 +81,7 @@ def generate(root: Path, pings: int, days: int) -> dict[str, list[str]]:
     con.execute(f"""
         CREATE TABLE g AS
         SELECT p, client, project_index, {projects}[project_index + 1] AS project,
-          'c-' || client AS client_id,
+          CAST(CAST(md5('c-' || client) AS UUID) AS VARCHAR) AS client_id,  -- UUID-shaped
           DATE '{FIRST_DAY}' + CAST(hash(p, 'day') % {days} AS INTEGER) AS day,
           CASE WHEN hash(p, 'type') % 100 < 2 THEN 'opt-out'
                WHEN hash(p, 'type') % 100 < 5 THEN 'crash' ELSE 'usage' END AS ping_type,
