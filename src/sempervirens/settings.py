@@ -447,11 +447,26 @@ def _engine(value: str) -> str:
     return value
 
 
-def _memory(value: str) -> str:
+MEMORY_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+                "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+# Below this the engine's process cannot keep to its limit: Python and DuckDB with a
+# job's working state take about 400 MiB however small DuckDB's buffers are.
+ENGINE_MEMORY_MINIMUM = 512 * 2**20
+
+
+def memory_bytes(value: str) -> int:
+    """An amount of memory such as 4GB or 512MiB, in bytes (ValueError if it is none)."""
     import re
 
-    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value.strip()):
+    found = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)", value.strip())
+    if found is None or found.group(2) not in MEMORY_UNITS:
         raise ValueError(f"not an amount of memory such as 4GB or 512MiB: {value!r}")
+    return int(float(found.group(1)) * MEMORY_UNITS[found.group(2)])
+
+
+def _memory(value: str) -> str:
+    if memory_bytes(value) < ENGINE_MEMORY_MINIMUM:
+        raise ValueError(f"at least {ENGINE_MEMORY_MINIMUM // 2**20}MiB, not {value!r}")
     return value.strip()
 
 
@@ -485,9 +500,9 @@ for _setting in (
             "Aggregation engine: duckdb (in-process) or spark (the same queries, past one "
             "machine; needs the spark extra and Java 17).", _engine),
     Setting("engine_memory_limit", None,
-            "Memory the DuckDB engine's process may use, such as 8GB (default: a quarter "
-            "of the machine's memory); DuckDB's buffers get 85 percent of it and spill to "
-            "--engine-temp-dir beyond.", _memory),
+            "Memory the DuckDB engine's process may use, such as 8GB, at least 512MiB "
+            "(default: a quarter of the machine's memory); DuckDB's buffers get 80 percent "
+            "of it less 256 MiB and spill to --engine-temp-dir beyond.", _memory),
     Setting("engine_threads", None,
             "Threads of the DuckDB engine (default: one per core).", _positive),
     Setting("engine_temp_dir", None,

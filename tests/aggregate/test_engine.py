@@ -12,7 +12,7 @@ import pytest
 
 from engine_helpers import ping, usage, write_lake
 from sempervirens.aggregate.engine import EngineError, compute, open_runner
-from sempervirens.aggregate.engine._duckdb import BUFFER_SHARE
+from sempervirens.aggregate.engine._duckdb import BUFFER_SHARE, RESERVE
 from sempervirens.model.declarations import Declaration, Metric
 from sempervirens.model.domains import BREAKDOWN_NAMES
 from sempervirens.model.statistics import STATISTICS, Bounds
@@ -226,8 +226,11 @@ def test_bad_periods_are_one_line_errors(source, args, message):
 
 
 def test_bad_arguments_are_one_line_errors(source, tmp_path):
-    for limit in ("lots", "4 parsecs", "-1GB"):
+    for limit in ("lots", "4 parsecs", "-1GB", 4):
         with pytest.raises(EngineError, match="memory limit must be an amount such as 4GB"):
+            open_runner("duckdb", memory_limit=limit)
+    for limit in ("511MiB", "100MB", "0GB"):  # less than the process needs at the least
+        with pytest.raises(EngineError, match="memory limit must be at least 512MiB"):
             open_runner("duckdb", memory_limit=limit)
     with pytest.raises(EngineError, match="engine must be one of duckdb, spark"):
         compute(source, "day", [D1], DECLARED, BOUNDS, engine="postgres")
@@ -241,14 +244,15 @@ def test_bad_arguments_are_one_line_errors(source, tmp_path):
 
 
 def test_duckdb_runs_under_a_memory_limit_and_spills_to_its_temp_dir(source, tmp_path):
-    runner = open_runner("duckdb", memory_limit="300MB", threads=1, temp_dir=str(tmp_path))
+    runner = open_runner("duckdb", memory_limit="600MB", threads=1, temp_dir=str(tmp_path))
     try:
         setting = dict(runner.connection.execute(
             "SELECT name, value FROM duckdb_settings() WHERE name IN "
-            "('memory_limit', 'threads', 'temp_directory')").fetchall())
+            "('memory_limit', 'threads', 'temp_directory', 'enable_progress_bar')").fetchall())
         assert setting["threads"] == "1" and setting["temp_directory"] == str(tmp_path)
+        assert setting["enable_progress_bar"] == "false"  # never drawn on the server's stdout
         # DuckDB's buffers get a share of the limit; the rest is for what they do not count
-        assert abs(_bytes(setting["memory_limit"]) - BUFFER_SHARE * 300e6) < 3e6
+        assert abs(_bytes(setting["memory_limit"]) - BUFFER_SHARE * (600e6 - RESERVE)) < 3e6
         # the runner is reusable across calls, with the same results
         assert compute(source, "week", [WEEK], DECLARED, BOUNDS, engine=runner) == \
             compute(source, "week", [WEEK], DECLARED, BOUNDS)
@@ -270,7 +274,7 @@ def test_the_default_memory_limit_is_a_quarter_of_the_machine(tmp_path):
     try:
         (limit,) = runner.connection.execute("SELECT current_setting('memory_limit')").fetchone()
         ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        assert abs(_bytes(limit) - BUFFER_SHARE * ram / 4) < ram / 100
+        assert abs(_bytes(limit) - BUFFER_SHARE * (max(ram / 4, 2**29) - RESERVE)) < ram / 100
     finally:
         runner.close()
 
@@ -279,7 +283,7 @@ def test_the_operator_chooses_the_engine_in_the_settings(source, tmp_path):
     from sempervirens import settings
     from sempervirens.aggregate.engine import open_runner_from_settings
 
-    values = settings.resolve(None, {"SEMPERVIRENS_ENGINE_MEMORY_LIMIT": "256MB",
+    values = settings.resolve(None, {"SEMPERVIRENS_ENGINE_MEMORY_LIMIT": "1GB",
                                      "SEMPERVIRENS_ENGINE_THREADS": "1",
                                      "SEMPERVIRENS_ENGINE_TEMP_DIR": str(tmp_path)})
     assert values["engine"] == "duckdb" and values["spark_master"] == "local[2]"
@@ -294,6 +298,7 @@ def test_the_operator_chooses_the_engine_in_the_settings(source, tmp_path):
 @pytest.mark.parametrize("name, value, message", [
     ("ENGINE", "postgres", "must be duckdb or spark, not 'postgres'"),
     ("ENGINE_MEMORY_LIMIT", "lots", "not an amount of memory such as 4GB"),
+    ("ENGINE_MEMORY_LIMIT", "256MiB", "at least 512MiB, not '256MiB'"),
     ("ENGINE_THREADS", "0", "must be a whole number of at least 1"),
     ("SPARK_MASTER", "http://spark", "not a Spark master URL"),
 ])

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 
 from ...model.lake import BOOL, INT32, INT64, LAKE_TABLES, PARTITION, STRING, TIMESTAMP
+from ...settings import ENGINE_MEMORY_MINIMUM, memory_bytes
 from ._tables import DATE, SMALL_TABLES
 from .errors import EngineError
 
@@ -16,29 +16,32 @@ _TYPES = {STRING: "VARCHAR", INT32: "INTEGER", INT64: "BIGINT", BOOL: "BOOLEAN",
 
 
 def quarter_of_memory() -> str:
-    """The default memory limit: a quarter of the machine's RAM, as DuckDB reads it."""
+    """The default memory limit: a quarter of the machine's RAM (at least the minimum)."""
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return f"{max(total // 4 // 2**20, 64)}MiB"
+    return f"{max(total // 4, ENGINE_MEMORY_MINIMUM) // 2**20}MiB"
 
 
 # DuckDB's memory_limit bounds its buffer manager, not what it allocates beside it
-# (Parquet metadata, per-thread state) nor the Python around it: at 100M pings the
-# process peaked 9% over it.  Its buffers get this share of the engine's limit, so that
-# the process as a whole stays within the limit the operator set.
-BUFFER_SHARE = 0.85
-_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-          "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+# (Parquet readers, per-thread state: about a sixth of the buffers on big jobs) nor the
+# Python process around it: about 400 MiB at the least.  Its buffers get BUFFER_SHARE
+# of what the engine's limit leaves after RESERVE, so that the process as a whole
+# stays within the limit the operator set (measured from 512 MiB to 6 GiB:
+# docs/performance.md, tests/aggregate/test_engine_memory.py).
+BUFFER_SHARE = 0.8
+RESERVE = 256 * 2**20
 
 
 def buffer_limit(memory_limit: str | None) -> str:
     """DuckDB's memory_limit for an engine limit such as 8GB (default: a quarter of RAM)."""
-    amount = (memory_limit or quarter_of_memory()).strip()
-    found = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)", amount)
-    if found is None or found.group(2) not in _UNITS:
+    try:
+        amount = memory_bytes(memory_limit or quarter_of_memory())
+    except (ValueError, AttributeError):
         raise EngineError("memory limit must be an amount such as 4GB or 512MiB, "
+                          f"not {memory_limit!r}") from None
+    if amount < ENGINE_MEMORY_MINIMUM:
+        raise EngineError(f"memory limit must be at least {ENGINE_MEMORY_MINIMUM // 2**20}MiB, "
                           f"not {memory_limit!r}")
-    number, unit = found.groups()
-    return f"{max(int(float(number) * _UNITS[unit] * BUFFER_SHARE) // 2**20, 48)}MiB"
+    return f"{int((amount - RESERVE) * BUFFER_SHARE) // 2**20}MiB"
 
 
 def _quote(text: str) -> str:
@@ -68,6 +71,8 @@ class DuckDBRunner:
         except duckdb.Error as error:
             self.close()
             raise EngineError(f"duckdb: {str(error).splitlines()[0]}") from None
+        # A long query would draw a progress bar on stdout: the server's log stream.
+        self.connection.execute("SET enable_progress_bar = false")
 
     def load(self, files: dict[str, list[str]], small: dict[str, list[tuple]]) -> None:
         """Views of the lake's tables named in `files`, and the `small` tables."""
