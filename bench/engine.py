@@ -4,7 +4,8 @@ Generates a lake of `--pings` pings over `--days` days (inside DuckDB, as Parque
 Hive `day=` directories, the columns of model/lake.py; no row goes through Python),
 from the projects of the simulated population (simulate/population.py: their
 versions, counters, labels, timings and crash kinds, all declared), with
-Zipf-like installations (their ids UUID-shaped, as the client's), then times with each engine:
+Zipf-like installations (their ids UUID-shaped, as the client's), then times with
+each engine:
 
 - the full job: every statistic, for every day, ISO week and month of the lake;
 - a newly closed day alone: what the cycle computes on most days (a period is

@@ -447,10 +447,10 @@ def _engine(value: str) -> str:
     return value
 
 
-MEMORY_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-                "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
-# Below this the engine's process cannot keep to its limit: Python and DuckDB with a
-# job's working state take about 400 MiB however small DuckDB's buffers are.
+_MEMORY_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+                 "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+# Below this the engine's process cannot keep to its limit: Python and what DuckDB
+# allocates beside its buffers take 200 to 300 MiB on their own.
 ENGINE_MEMORY_MINIMUM = 512 * 2**20
 
 
@@ -459,9 +459,9 @@ def memory_bytes(value: str) -> int:
     import re
 
     found = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)", value.strip())
-    if found is None or found.group(2) not in MEMORY_UNITS:
+    if found is None or found.group(2) not in _MEMORY_UNITS:
         raise ValueError(f"not an amount of memory such as 4GB or 512MiB: {value!r}")
-    return int(float(found.group(1)) * MEMORY_UNITS[found.group(2)])
+    return int(float(found.group(1)) * _MEMORY_UNITS[found.group(2)])
 
 
 def _memory(value: str) -> str:

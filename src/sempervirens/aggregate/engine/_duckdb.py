@@ -22,8 +22,8 @@ def quarter_of_memory() -> str:
 
 
 # DuckDB's memory_limit bounds its buffer manager, not what it allocates beside it
-# (Parquet readers, per-thread state: about a sixth of the buffers on big jobs) nor the
-# Python process around it: about 400 MiB at the least.  Its buffers get BUFFER_SHARE
+# (Parquet readers, per-thread state) nor the Python process around it: 200 to 300 MiB
+# on small jobs, about a sixth of the buffers on big ones.  Its buffers get BUFFER_SHARE
 # of what the engine's limit leaves after RESERVE, so that the process as a whole
 # stays within the limit the operator set (measured from 512 MiB to 6 GiB:
 # docs/performance.md, tests/aggregate/test_engine_memory.py).
