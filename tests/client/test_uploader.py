@@ -33,10 +33,17 @@ def _spool_one(home, endpoint, project="busy"):
     telemetry = sempervirens.Telemetry(project, version="1.0", endpoint=endpoint)
     telemetry.opt_in()  # no first-run notice: its run (this process) would hold the ping
     telemetry.count("x")
-    # The test drives its own Uploader: the process's background one keeps off this spool.
-    _uploader.uploader.data_dirs.clear()
+    _background_uploader_off()
     telemetry._end_period()
     return telemetry
+
+
+def _background_uploader_off():
+    """The test drives its own Uploader: the process's background one keeps off this
+    spool, and the pass the first recording asked for has ended (it would hold a file
+    the test's drain then skips)."""
+    _uploader.uploader.data_dirs.clear()
+    assert _uploader.uploader.wait(_uploader.uploader.request(), timeout=15)
 
 
 def test_sends_gzip_json_to_the_submit_path(home, fault_server):
@@ -115,6 +122,7 @@ def test_pings_of_the_notice_run_wait_until_that_run_has_ended(home, fault_serve
     server = fault_server((202, {}))
     telemetry = sempervirens.Telemetry("busy", version="1.0", endpoint=server.url)
     telemetry.count("x")  # the notice is shown by this process: the first run
+    _background_uploader_off()
     telemetry._end_period()
     assert Uploader().drain(str(home)).kept == 1 and server.requests == []
     # The run that showed it is another process (a sibling); it is still running...
