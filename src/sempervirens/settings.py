@@ -458,8 +458,9 @@ def memory_bytes(value: str) -> int:
     """An amount of memory such as 4GB or 512MiB, in bytes (ValueError if it is none)."""
     import re
 
-    found = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)", value.strip())
-    if found is None or found.group(2) not in _MEMORY_UNITS:
+    found = isinstance(value, str) and re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)",
+                                                    value.strip())
+    if not found or found.group(2) not in _MEMORY_UNITS:
         raise ValueError(f"not an amount of memory such as 4GB or 512MiB: {value!r}")
     return int(float(found.group(1)) * _MEMORY_UNITS[found.group(2)])
 

@@ -16,6 +16,7 @@ from sempervirens.aggregate.engine._duckdb import BUFFER_SHARE, RESERVE
 from sempervirens.model.declarations import Declaration, Metric
 from sempervirens.model.domains import BREAKDOWN_NAMES
 from sempervirens.model.statistics import STATISTICS, Bounds
+from sempervirens.settings import ENGINE_MEMORY_MINIMUM, memory_bytes
 
 D1, D2 = date(2026, 11, 30), date(2026, 12, 1)  # a Monday and the Tuesday, across a month
 WEEK = D1
@@ -252,19 +253,12 @@ def test_duckdb_runs_under_a_memory_limit_and_spills_to_its_temp_dir(source, tmp
         assert setting["threads"] == "1" and setting["temp_directory"] == str(tmp_path)
         assert setting["enable_progress_bar"] == "false"  # never drawn on the server's stdout
         # DuckDB's buffers get a share of the limit; the rest is for what they do not count
-        assert abs(_bytes(setting["memory_limit"]) - BUFFER_SHARE * (600e6 - RESERVE)) < 3e6
+        assert abs(memory_bytes(setting["memory_limit"]) - BUFFER_SHARE * (600e6 - RESERVE)) < 3e6
         # the runner is reusable across calls, with the same results
         assert compute(source, "week", [WEEK], DECLARED, BOUNDS, engine=runner) == \
             compute(source, "week", [WEEK], DECLARED, BOUNDS)
     finally:
         runner.close()
-
-
-def _bytes(limit: str) -> float:
-    """DuckDB's spelling of a memory limit (e.g. '243.0 MiB') in bytes."""
-    number, unit = limit.split()
-    return float(number) * {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "MB": 10**6,
-                            "GB": 10**9}[unit]
 
 
 def test_the_default_memory_limit_is_a_quarter_of_the_machine(tmp_path):
@@ -274,7 +268,8 @@ def test_the_default_memory_limit_is_a_quarter_of_the_machine(tmp_path):
     try:
         (limit,) = runner.connection.execute("SELECT current_setting('memory_limit')").fetchone()
         ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        assert abs(_bytes(limit) - BUFFER_SHARE * (max(ram / 4, 2**29) - RESERVE)) < ram / 100
+        default = max(ram / 4, ENGINE_MEMORY_MINIMUM)
+        assert abs(memory_bytes(limit) - BUFFER_SHARE * (default - RESERVE)) < ram / 100
     finally:
         runner.close()
 

@@ -35,7 +35,7 @@ def buffer_limit(memory_limit: str | None) -> str:
     """DuckDB's memory_limit for an engine limit such as 8GB (default: a quarter of RAM)."""
     try:
         amount = memory_bytes(memory_limit or quarter_of_memory())
-    except (ValueError, AttributeError):
+    except ValueError:
         raise EngineError("memory limit must be an amount such as 4GB or 512MiB, "
                           f"not {memory_limit!r}") from None
     if amount < ENGINE_MEMORY_MINIMUM:
