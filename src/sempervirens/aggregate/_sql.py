@@ -42,7 +42,10 @@ class Dialect:
 
 
 def as_date(value) -> date:
-    """A date column as the store returns it: text on SQLite, a date on PostgreSQL."""
+    """The day of a date or timestamp column as the store returns it: text on SQLite, a
+    date or datetime on PostgreSQL."""
+    if isinstance(value, datetime):
+        return value.date()
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 

@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import select, text
 
 from . import tables
-from ._sql import dialect_of
+from ._sql import as_date, dialect_of
 
 EXCLUSION_BATCH = 10_000
 
@@ -64,15 +64,15 @@ def detect_anomalies(stores, days: list[date], settings) -> tuple[int, int, list
     Returns (anomalies, excluded pings, days whose exclusions changed).
     """
     key = hash_key(stores.private, settings["ip_hash_key"])
-    wanted = {day.isoformat() for day in days}
+    wanted = set(days)
     now = datetime.now(timezone.utc)
     with stores.private.begin() as connection:
         found = [row for row in _find(connection, days, settings["anomaly_min_clients"])
-                 if str(row.day)[:10] in wanted]
+                 if as_date(row.day) in wanted]
         connection.execute(tables.anomalies.delete().where(tables.anomalies.c.day.in_(days)))
         if found:
             connection.execute(tables.anomalies.insert(), [
-                {"project": r.project, "day": date.fromisoformat(str(r.day)[:10]),
+                {"project": r.project, "day": as_date(r.day),
                  "ip_hash": ip_hash(key, r.ip), "ip": r.ip, "clients": r.clients,
                  "pings": r.pings, "detected_at": now} for r in found])
     excluded, changed = _copy_exclusions(stores, days)
@@ -99,7 +99,7 @@ def _copy_exclusions(stores, days: list[date]) -> tuple[int, list[date]]:
                       f"VALUES (:document_id, :day) {conflict}")
         for batch in rows.partitions(EXCLUSION_BATCH):
             target.execute(insert, [
-                {"document_id": r.document_id, "day": td.date(date.fromisoformat(str(r.day)[:10]))}
+                {"document_id": r.document_id, "day": td.date(as_date(r.day))}
                 for r in batch])
         after = _exclusion_counts(target, td, days)
     changed = [day for day in days if before.get(day, 0) != after.get(day, 0)]
@@ -110,7 +110,7 @@ def _exclusion_counts(connection, d, days: list[date]) -> dict[date, int]:
     rows = connection.execute(text(
         "SELECT day, count(*) FROM aggregate_exclusions WHERE day >= :lo AND day <= :hi "
         "GROUP BY day"), {"lo": d.date(min(days)), "hi": d.date(max(days))})
-    return {date.fromisoformat(str(day)[:10]): n for day, n in rows}
+    return {as_date(day): n for day, n in rows}
 
 
 def list_anomalies(stores, min_clients: int, configured_key: str | None = None) -> list[dict]:
@@ -120,21 +120,21 @@ def list_anomalies(stores, min_clients: int, configured_key: str | None = None) 
     """
     key = hash_key(stores.private, configured_key)
     found: dict[tuple, dict] = {}
+
+    def add(project, day, hashed, clients, pings) -> None:
+        day = as_date(day).isoformat()
+        found[project, day, hashed] = {"project": project, "day": day, "ip_hash": hashed,
+                                       "clients": clients, "pings": pings}
+
     with stores.private.connect() as connection:
         for r in connection.execute(select(tables.anomalies).where(
                 tables.anomalies.c.clients >= min_clients)):
-            found[r.project, str(r.day)[:10], r.ip_hash] = {
-                "project": r.project, "day": str(r.day)[:10], "ip_hash": r.ip_hash,
-                "clients": r.clients, "pings": r.pings}
+            add(r.project, r.day, r.ip_hash, r.clients, r.pings)
         first, last = connection.execute(text(
             "SELECT min(received_at), max(received_at) FROM access_log")).one()
         if first is not None:
-            days = [date.fromisoformat(str(first)[:10]), date.fromisoformat(str(last)[:10])]
-            for r in _find(connection, days, min_clients):
-                hashed = ip_hash(key, r.ip)
-                found[r.project, str(r.day)[:10], hashed] = {
-                    "project": r.project, "day": str(r.day)[:10], "ip_hash": hashed,
-                    "clients": r.clients, "pings": r.pings}
+            for r in _find(connection, [as_date(first), as_date(last)], min_clients):
+                add(r.project, r.day, ip_hash(key, r.ip), r.clients, r.pings)
     return sorted(found.values(), key=lambda a: (a["day"], a["project"], -a["clients"]))
 
 

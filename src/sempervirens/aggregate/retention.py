@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from sqlalchemy import text
 
 from . import tables
-from ._sql import dialect_of
+from ._sql import as_date, dialect_of
 from .state import utc_today
 
 
@@ -27,7 +27,7 @@ def _first_pending(connection, state: str, day_sql: str, source: str, bound: str
         WHERE {bound} < :cutoff AND NOT EXISTS
             (SELECT 1 FROM {state} s WHERE s.day = {day_sql} AND s.complete)"""),
         {"cutoff": cutoff_value}).scalar()
-    return None if value is None else date.fromisoformat(str(value)[:10])
+    return None if value is None else as_date(value)
 
 
 def purge_expired(stores, retention_days: int, today: date | None = None) -> int:
