@@ -50,7 +50,17 @@ def run_checks(values: dict) -> list[Result]:
     results.append(_dns(values))
     results.extend(_disk(values))
     results.append(_lake(values))
+    results.append(_engine(values))
     return results
+
+
+def _engine(values: dict) -> Result:
+    from .aggregate.engine import EngineError, check_engine
+
+    try:
+        return Result("engine", True, check_engine(values))
+    except EngineError as error:
+        return Result("engine", False, str(error))
 
 
 def _urls(values: dict, store_urls) -> dict[str, str]:

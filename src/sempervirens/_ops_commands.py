@@ -41,11 +41,13 @@ def register(subparsers) -> None:
     parser.set_defaults(func=restore_command)
 
     parser = subparsers.add_parser(
-        "check", help="check a deployment: stores, migrations, secret key, TLS, DNS, disk, lake",
+        "check", help="check a deployment: stores, migrations, secret key, TLS, DNS, disk, lake, "
+                 "engine",
         description="One line per check, ok or FAIL with why; exits 1 when any check fails. "
                     "Reads only: creates nothing.",
         epilog="example: sempervirens check --data-dir /var/lib/sempervirens")
-    settings.add_arguments(parser, *dict.fromkeys((*DEPLOYMENT_SETTINGS, *DIAGNOSED)))
+    settings.add_arguments(parser, *dict.fromkeys((*DEPLOYMENT_SETTINGS, *settings.ENGINE,
+                                                   *DIAGNOSED)))
     # What `check` diagnoses is its output (a FAIL line each), not refused before it runs.
     parser.set_defaults(func=check_command, settings=tuple(
         name for name in parser.get_default("settings") if name not in DIAGNOSED))

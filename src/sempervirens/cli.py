@@ -115,7 +115,10 @@ def _check_settings(args: argparse.Namespace) -> str | None:
     names = getattr(args, "settings", None)
     if not names:
         return None
-    values = settings.resolve(args)
+    try:
+        values = settings.resolve(args)
+    except SystemExit as error:  # a value from the environment or the file: still status 2
+        return str(error.code).removeprefix("sempervirens: ")
     problem = settings.check(values, names)
     if problem is None and "dns_server" in names and values["dns_server"]:
         from .enrich import parse_nameserver

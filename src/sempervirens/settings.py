@@ -218,6 +218,9 @@ def _promise_problem(values: dict, names) -> str | None:
 
 # The settings that name the two stores: every command that opens them takes these.
 STORES = ("data_dir", "database", "private_database")
+# The aggregation engine's: every command that runs a job, and `check`.
+ENGINE = ("engine", "engine_memory_limit", "engine_threads", "engine_temp_dir", "spark_master",
+          "spark_conf")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("text", "json")
 _AT_LEAST_ONE = ("workers", "queue_size", "batch_size", "max_connections", "retention_days",
@@ -346,7 +349,8 @@ def _from_toml(s: Setting, value: Any) -> Any:
         if isinstance(value, bool):
             return value
         raise ValueError(f"expected true or false, not {value!r}")
-    if isinstance(value, (bool, dict)) or (isinstance(value, list) and s.type is not _csv):
+    lists = (_csv, _spark_conf)
+    if isinstance(value, (bool, dict)) or (isinstance(value, list) and s.type not in lists):
         raise ValueError(f"expected {_expected(s)}, not {value!r}")
     if s.type is int:
         if isinstance(value, int):
@@ -356,11 +360,11 @@ def _from_toml(s: Setting, value: Any) -> Any:
         if isinstance(value, (int, float)):
             return float(value)
         raise ValueError(f"expected a number, not {value!r}")
-    if s.type is _csv:
+    if s.type in lists:
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            return tuple(item.strip() for item in value if item.strip())
+            return tuple(part for item in value for part in s.type(item))
         if isinstance(value, str):
-            return _csv(value)
+            return s.type(value)
         raise ValueError(f"expected a list of strings, not {value!r}")
     if s.type is str:
         if isinstance(value, str):
@@ -373,7 +377,8 @@ def _from_toml(s: Setting, value: Any) -> Any:
 
 def _expected(s: Setting) -> str:
     return {_bool: "true or false", int: "a whole number", float: "a number",
-            _csv: "a list of strings", str: "a string"}.get(s.type, "a string")
+            _csv: "a list of strings", _spark_conf: "a list of strings",
+            str: "a string"}.get(s.type, "a string")
 
 
 def add_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
@@ -394,8 +399,23 @@ def add_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
     for name in names:
         s = SETTINGS[name]
         shown = "" if s.default in (None, ()) else f" [default: {_show(s.default)}]"
-        group.add_argument(s.flag, dest=s.name, type=s.type, default=None,
+        group.add_argument(s.flag, dest=s.name, type=_flag_type(s), default=None,
                            help=f"{s.help}{shown} (env: {s.env_var})")
+
+
+def _flag_type(s: Setting) -> Callable[[str], Any]:
+    """The setting's parser for argparse, which says why a value is refused (its own
+    error says only "invalid <type> value" for a ValueError)."""
+    if s.type in (int, float, str):
+        return s.type
+
+    def parse(value: str) -> Any:
+        try:
+            return s.type(value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"{error}") from None
+    parse.__name__ = s.type.__name__
+    return parse
 
 
 def resolve(args: argparse.Namespace | None = None, environ: dict | None = None, **overrides) -> dict:
@@ -447,54 +467,90 @@ def _engine(value: str) -> str:
     return value
 
 
-_MEMORY_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-                 "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+# Spelled in any case: 4gb, 4GB and 4Gb are all 4 * 10**9 bytes (as DuckDB reads them).
+_MEMORY_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+                 "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 # Below this the engine's process cannot keep to its limit: Python and what DuckDB
 # allocates beside its buffers take 200 to 300 MiB on their own.
 ENGINE_MEMORY_MINIMUM = 512 * 2**20
+THREADS_PER_CORE = 8  # the most engine threads per core: more only thrash (and DuckDB
+# takes minutes to start 100,000)
 
 
 def memory_bytes(value: str) -> int:
     """An amount of memory such as 4GB or 512MiB, in bytes (ValueError if it is none)."""
-    import re
-
-    found = isinstance(value, str) and re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)",
+    found = isinstance(value, str) and re.fullmatch(r"([0-9]{1,15}(?:\.[0-9]{1,6})?)\s*([A-Za-z]+)",
                                                     value.strip())
-    if not found or found.group(2) not in _MEMORY_UNITS:
+    if not found or found.group(2).lower() not in _MEMORY_UNITS:
         raise ValueError(f"not an amount of memory such as 4GB or 512MiB: {value!r}")
-    return int(float(found.group(1)) * _MEMORY_UNITS[found.group(2)])
+    return int(float(found.group(1)) * _MEMORY_UNITS[found.group(2).lower()])
+
+
+def machine_memory() -> int:
+    """The memory this process may use: the machine's RAM, or its control group's limit
+    when lower (a container's)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limit = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if limit.isdigit():
+            total = min(total, int(limit))
+    return total
+
+
+def engine_memory(value: str) -> int:
+    """An engine memory limit in bytes: ValueError unless it is an amount from the
+    minimum to the machine's memory (a limit it cannot reach would never make it spill)."""
+    amount = memory_bytes(value)
+    if amount < ENGINE_MEMORY_MINIMUM:
+        raise ValueError(f"at least {ENGINE_MEMORY_MINIMUM // 2**20}MiB, not {value!r}")
+    if amount > machine_memory():
+        raise ValueError(f"at most this machine's memory, {machine_memory() // 2**20}MiB, "
+                         f"not {value!r}")
+    return amount
 
 
 def _memory(value: str) -> str:
-    if memory_bytes(value) < ENGINE_MEMORY_MINIMUM:
-        raise ValueError(f"at least {ENGINE_MEMORY_MINIMUM // 2**20}MiB, not {value!r}")
+    engine_memory(value)
     return value.strip()
 
 
-def _positive(value: str) -> int:
+def _threads(value: str) -> int:
+    most = THREADS_PER_CORE * (os.cpu_count() or 1)
     try:
         number = int(value)
     except ValueError:
         number = 0
-    if number < 1:
-        raise ValueError(f"must be a whole number of at least 1, not {value!r}")
+    if not 1 <= number <= most:
+        raise ValueError(f"must be a whole number from 1 to {most} ({THREADS_PER_CORE} per "
+                         f"core), not {value!r}")
     return number
 
 
 def _master(value: str) -> str:
-    import re
-
-    if not re.fullmatch(r"local(\[([0-9]+|\*)(,[0-9]+)?\])?|(spark|mesos|k8s)://\S+|yarn",
+    if not re.fullmatch(r"local(\[([1-9][0-9]*|\*)(,[0-9]+)?\])?|(spark|mesos|k8s)://\S+|yarn",
                         value.strip()):
-        raise ValueError(f"not a Spark master URL (local[N], spark://HOST:PORT, yarn, "
-                         f"k8s://…): {value!r}")
+        raise ValueError(f"not a Spark master URL (local[N] with N at least 1, "
+                         f"spark://HOST:PORT, yarn, k8s://…): {value!r}")
     return value.strip()
+
+
+def _spark_conf(value: str) -> tuple[str, ...]:
+    pairs = _csv(value)
+    for pair in pairs:
+        key, equals, _ = pair.partition("=")
+        if not (equals and re.fullmatch(r"spark\.[A-Za-z0-9_.\-]+", key.strip())):
+            raise ValueError(f"not a Spark property as spark.NAME=VALUE: {pair!r}")
+    return pairs
 
 
 _engine.__name__ = "engine"
 _memory.__name__ = "amount of memory"
-_positive.__name__ = "positive integer"
+_threads.__name__ = "number of threads"
 _master.__name__ = "Spark master URL"
+_spark_conf.__name__ = "list of Spark properties"
 
 for _setting in (
     Setting("engine", "duckdb",
@@ -505,12 +561,18 @@ for _setting in (
             "(default: a quarter of the machine's memory); DuckDB's buffers get 80 percent "
             "of it less 256 MiB and spill to --engine-temp-dir beyond.", _memory),
     Setting("engine_threads", None,
-            "Threads of the DuckDB engine (default: one per core).", _positive),
+            "Threads of the DuckDB engine (default: one per core).", _threads),
     Setting("engine_temp_dir", None,
             "Directory where the engine spills what does not fit in memory (DuckDB's "
-            "temp_directory, Spark's spark.local.dir; default: a new temporary directory)."),
+            "temp_directory, Spark's spark.local.dir): each job spills into a directory of "
+            "its own in it, removed after the job, or by the next job if the process was "
+            "killed (default: the system's temporary directory).", _location),
     Setting("spark_master", "local[2]",
             "Spark master URL for --engine spark: local[N], spark://HOST:PORT, yarn, k8s://….",
             _master),
+    Setting("spark_conf", (),
+            "Spark properties for --engine spark, comma-separated spark.NAME=VALUE (e.g. "
+            "spark.driver.memory=8g); the memory limit and threads above are DuckDB's.",
+            _spark_conf),
 ):
     SETTINGS[_setting.name] = _setting

@@ -6,6 +6,9 @@ Project 'astro' declares its metrics, versions and crash kinds; 'geno' declares 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
 
 import pytest
@@ -16,7 +19,7 @@ from sempervirens.aggregate.engine._duckdb import BUFFER_SHARE, RESERVE
 from sempervirens.model.declarations import Declaration, Metric
 from sempervirens.model.domains import BREAKDOWN_NAMES
 from sempervirens.model.statistics import STATISTICS, Bounds
-from sempervirens.settings import ENGINE_MEMORY_MINIMUM, memory_bytes
+from sempervirens.settings import ENGINE_MEMORY_MINIMUM, machine_memory, memory_bytes
 
 D1, D2 = date(2026, 11, 30), date(2026, 12, 1)  # a Monday and the Tuesday, across a month
 WEEK = D1
@@ -227,12 +230,15 @@ def test_bad_periods_are_one_line_errors(source, args, message):
 
 
 def test_bad_arguments_are_one_line_errors(source, tmp_path):
-    for limit in ("lots", "4 parsecs", "-1GB", 4):
-        with pytest.raises(EngineError, match="memory limit must be an amount such as 4GB"):
+    for limit in ("lots", "4 parsecs", "-1GB", 4, "1" + "0" * 310 + "MB"):
+        with pytest.raises(EngineError, match="memory limit: not an amount of memory such as 4GB"):
             open_runner("duckdb", memory_limit=limit)
     for limit in ("511MiB", "100MB", "0GB"):  # less than the process needs at the least
-        with pytest.raises(EngineError, match="memory limit must be at least 512MiB"):
+        with pytest.raises(EngineError, match="memory limit: at least 512MiB"):
             open_runner("duckdb", memory_limit=limit)
+    # More than the machine has: DuckDB would never spill, and the machine would run out
+    with pytest.raises(EngineError, match="memory limit: at most this machine's memory"):
+        open_runner("duckdb", memory_limit="100000TB")
     with pytest.raises(EngineError, match="engine must be one of duckdb, spark"):
         compute(source, "day", [D1], DECLARED, BOUNDS, engine="postgres")
     with pytest.raises(EngineError, match="declared kind must be one of"):
@@ -250,7 +256,10 @@ def test_duckdb_runs_under_a_memory_limit_and_spills_to_its_temp_dir(source, tmp
         setting = dict(runner.connection.execute(
             "SELECT name, value FROM duckdb_settings() WHERE name IN "
             "('memory_limit', 'threads', 'temp_directory', 'enable_progress_bar')").fetchall())
-        assert setting["threads"] == "1" and setting["temp_directory"] == str(tmp_path)
+        # Each job spills into a directory of its own in the temp dir, gone after the job
+        job_dir = setting["temp_directory"]
+        assert setting["threads"] == "1" and os.path.dirname(job_dir) == str(tmp_path)
+        assert os.path.basename(job_dir).startswith(f"sempervirens-engine-{os.getpid()}-")
         assert setting["enable_progress_bar"] == "false"  # never drawn on the server's stdout
         # DuckDB's buffers get a share of the limit; the rest is for what they do not count
         assert abs(memory_bytes(setting["memory_limit"]) - BUFFER_SHARE * (600e6 - RESERVE)) < 3e6
@@ -259,15 +268,46 @@ def test_duckdb_runs_under_a_memory_limit_and_spills_to_its_temp_dir(source, tmp
             compute(source, "week", [WEEK], DECLARED, BOUNDS)
     finally:
         runner.close()
+    assert not os.path.exists(job_dir)
+
+
+def test_a_killed_jobs_spill_is_removed_by_the_next_job(tmp_path):
+    """kill -9 (or the OOM killer) leaves a job's spill behind: the next job removes it,
+    and never the directory of a job still running, nor what is not a job's."""
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()
+    orphan = tmp_path / f"sempervirens-engine-{killed.pid}-x1"
+    (orphan / "spill").mkdir(parents=True)
+    (orphan / "spill" / "duckdb_temp_block-1.block").write_bytes(b"0" * 4096)
+    alive = tmp_path / f"sempervirens-engine-{os.getppid()}-x2"
+    alive.mkdir()
+    other = tmp_path / "sempervirens-engine-notes"
+    other.mkdir()
+    runner = open_runner("duckdb", temp_dir=str(tmp_path))
+    runner.close()
+    assert not orphan.exists() and alive.exists() and other.exists()
+
+
+def test_an_unusable_temp_dir_is_one_line_error(tmp_path):
+    missing = tmp_path / "a" / "b"  # made when missing
+    open_runner("duckdb", temp_dir=str(missing)).close()
+    assert missing.is_dir() and not list(missing.iterdir())
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    with pytest.raises(EngineError, match=f"engine temp dir {a_file}: cannot make a directory"):
+        open_runner("duckdb", temp_dir=str(a_file))
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(EngineError, match="Permission denied"):
+            open_runner("duckdb", temp_dir=str(locked))
 
 
 def test_the_default_memory_limit_is_a_quarter_of_the_machine(tmp_path):
-    import os
-
     runner = open_runner("duckdb")
     try:
         (limit,) = runner.connection.execute("SELECT current_setting('memory_limit')").fetchone()
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        ram = machine_memory()
         default = max(ram / 4, ENGINE_MEMORY_MINIMUM)
         assert abs(memory_bytes(limit) - BUFFER_SHARE * (default - RESERVE)) < ram / 100
     finally:
@@ -284,7 +324,7 @@ def test_the_operator_chooses_the_engine_in_the_settings(source, tmp_path):
     assert values["engine"] == "duckdb" and values["spark_master"] == "local[2]"
     runner = open_runner_from_settings(values)
     try:
-        assert runner.name == "duckdb" and runner.temp_dir == str(tmp_path)
+        assert runner.name == "duckdb" and os.path.dirname(runner.temp.path) == str(tmp_path)
         assert runner.connection.execute("SELECT current_setting('threads')").fetchone() == (1,)
     finally:
         runner.close()
@@ -294,8 +334,15 @@ def test_the_operator_chooses_the_engine_in_the_settings(source, tmp_path):
     ("ENGINE", "postgres", "must be duckdb or spark, not 'postgres'"),
     ("ENGINE_MEMORY_LIMIT", "lots", "not an amount of memory such as 4GB"),
     ("ENGINE_MEMORY_LIMIT", "256MiB", "at least 512MiB, not '256MiB'"),
-    ("ENGINE_THREADS", "0", "must be a whole number of at least 1"),
+    ("ENGINE_MEMORY_LIMIT", "100000TB", "at most this machine's memory"),
+    ("ENGINE_MEMORY_LIMIT", "1" + "0" * 310 + "MB", "not an amount of memory"),
+    ("ENGINE_THREADS", "0", "must be a whole number from 1 to"),
+    ("ENGINE_THREADS", "100000", "must be a whole number from 1 to"),
+    ("ENGINE_TEMP_DIR", "", "empty location"),
     ("SPARK_MASTER", "http://spark", "not a Spark master URL"),
+    ("SPARK_MASTER", "local[0]", "not a Spark master URL"),
+    ("SPARK_CONF", "spark.driver.memory", "not a Spark property as spark.NAME=VALUE"),
+    ("SPARK_CONF", "driver.memory=4g", "not a Spark property as spark.NAME=VALUE"),
 ])
 def test_bad_engine_settings_are_one_line_errors(name, value, message):
     from sempervirens import settings

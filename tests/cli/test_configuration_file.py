@@ -119,7 +119,53 @@ def test_serve_refuses_a_bad_configuration_file_in_one_line(tmp_path):
     path = tmp_path / "sempervirens.toml"
     path.write_text("k_anonimity = 5\n")
     result = run_process("serve", "--data-dir", str(tmp_path / "data"), env={settings.CONFIG_ENV: str(path)})
-    assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == (f"sempervirens: configuration file {path}: unknown setting "
-                                     f"'k_anonimity' (did you mean k_anonymity?)")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (f"sempervirens serve: configuration file {path}: unknown "
+                                     f"setting 'k_anonimity' (did you mean k_anonymity?)")
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("env, says", [
+    ({"SEMPERVIRENS_ENGINE": "duckdbb"}, "SEMPERVIRENS_ENGINE: must be duckdb or spark"),
+    ({"SEMPERVIRENS_PORT": "eighty"}, "SEMPERVIRENS_PORT: invalid literal"),
+    ({"SEMPERVIRENS_ENGINE_MEMORY_LIMIT": "1" + "0" * 310 + "MB"}, "not an amount of memory"),
+    ("engine = \"x\"", "engine: must be duckdb or spark"),
+])
+def test_a_bad_value_from_the_environment_or_the_file_is_status_2(tmp_path, env, says):
+    """A bad setting is status 2 wherever it comes from: systemd does not restart a server
+    that exits 2 (deploy/sempervirens.service), as restarting cannot mend a setting."""
+    if isinstance(env, str):
+        (tmp_path / "bad.toml").write_text(env)
+        env = {settings.CONFIG_ENV: str(tmp_path / "bad.toml")}
+    for command in ("serve", "aggregate"):
+        result = run_process(command, "--data-dir", str(tmp_path / "data"), env=env)
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"sempervirens {command}: ") and says in line
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("value, says", [
+    ("511MiB", "at least 512MiB, not '511MiB'"),
+    ("100000TB", "at most this machine's memory"),
+])
+def test_a_refused_flag_says_why(capsys, tmp_path, value, says):
+    ran = run(capsys, "aggregate", "--data-dir", str(tmp_path / "data"),
+              "--engine-memory-limit", value)
+    assert ran.status == 2 and len(ran.err_lines) == 1
+    assert f"argument --engine-memory-limit: {says}" in ran.err_lines[0]
+
+
+def test_amounts_of_memory_take_their_units_in_any_case():
+    assert settings.memory_bytes("512mib") == settings.memory_bytes("512MiB") == 512 * 2**20
+    assert settings.memory_bytes("4gb") == settings.memory_bytes(" 4 GB ") == 4 * 10**9
+
+
+def test_spark_properties_come_from_the_flag_the_environment_or_the_file(tmp_path):
+    path = tmp_path / "spark.toml"
+    path.write_text('spark_conf = ["spark.driver.memory=8g", "spark.executor.cores=4"]\n')
+    from_file = settings.resolve(None, {settings.CONFIG_ENV: str(path)})
+    from_env = settings.resolve(None, {"SEMPERVIRENS_SPARK_CONF":
+                                       "spark.driver.memory=8g, spark.executor.cores=4"})
+    assert from_file["spark_conf"] == from_env["spark_conf"] == (
+        "spark.driver.memory=8g", "spark.executor.cores=4")

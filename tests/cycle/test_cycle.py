@@ -10,6 +10,7 @@ import pytest
 from population import Ping, client, insert
 from sqlalchemy import select
 
+from _services.ports import free_port
 from _services.server import start_server
 from sempervirens import cli
 from sempervirens.admin.projects import add
@@ -96,3 +97,49 @@ def test_serve_runs_the_cycle(tmp_path, dns_server):
             stores.dispose()
     finally:
         server.stop()
+
+
+def test_a_failed_cycle_inside_serve_logs_the_reason_of_the_lake_or_the_engine(
+        tmp_path, caplog, dns_server):
+    """The cycle's log line gives the type of most errors (a store's may quote an address),
+    but the lake's and the engine's reasons in full: they are about the job, never a ping."""
+    from sempervirens import settings
+    from sempervirens.cycle.background import PeriodicAggregation
+    from sempervirens.store.lake import Lake
+
+    data = tmp_path / "data"
+    stores = open_stores(data)
+    closed = free_port()  # no Spark master there
+
+    def first_error(**values) -> str:
+        resolved = settings.resolve(None, {"SEMPERVIRENS_DATA_DIR": str(data),
+                                           "SEMPERVIRENS_DNS_SERVER": dns_server.nameserver})
+        resolved.update(values, aggregate_interval_seconds=0.1)
+        caplog.clear()
+        with caplog.at_level("ERROR", logger="sempervirens.cycle"):
+            cycle = PeriodicAggregation(stores, resolved).start()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not caplog.records:
+                time.sleep(0.1)
+            cycle.stop(timeout=30)
+        (message, *_) = [r.getMessage() for r in caplog.records]
+        assert "\n" not in message
+        return message
+
+    try:
+        _declared_project(stores, days_ago=3)
+        insert(stores, [Ping("numpy", client(), datetime.now(timezone.utc).date()
+                             - timedelta(days=2)) for _ in range(4)])
+        assert first_error(engine="spark", spark_master=f"spark://127.0.0.1:{closed}") == (
+            f"aggregation cycle failed: spark: cannot reach the master at 127.0.0.1:{closed}: "
+            f"Connection refused")
+        lake = Lake(data / "lake")
+        (day,) = lake.manifest()["days"].values()  # the cycle sealed it before it failed
+        damaged = lake.path(next(f["path"] for f in day["files"] if f["table"] == "pings"))
+        with open(damaged, "wb") as handle:
+            handle.write(b"not parquet")
+        message = first_error()
+        assert message.startswith(f"aggregation cycle failed: {damaged}: cannot be read ")
+        assert "sempervirens lake verify" in message
+    finally:
+        stores.dispose()

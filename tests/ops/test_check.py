@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from _services.dns import LoopbackDNS
+from _services.ports import free_port
 from ops_helpers import CLOSED, run, store_args
 from population import Ping, client, insert
 from sempervirens.admin._secret import load_key
@@ -13,7 +14,7 @@ from sempervirens.store import open_stores
 from sempervirens.store.lake import Lake
 
 CHECKS = ("telemetry store", "telemetry migrations", "private store", "private migrations",
-          "secret key", "TLS", "DNS", "disk", "lake")
+          "secret key", "TLS", "DNS", "disk", "lake", "engine")
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,8 @@ def test_a_ready_deployment_passes_every_check(tmp_path, tls_ca, dns_server, new
     assert "2 day(s)" in lines["lake"][0] and "match the manifest" in lines["lake"][0]
     assert "readable and matching" in lines["TLS"][0]
     assert dns_server.nameserver in lines["DNS"][0]
-    assert "all 10 checks passed" in result.stdout
+    assert lines["engine"][0].startswith("ok    engine: duckdb, buffers ")
+    assert "all 11 checks passed" in result.stdout
 
 
 def test_each_problem_is_a_fail_line_saying_why_and_the_exit_is_non_zero(tmp_path, tls_ca,
@@ -81,19 +83,24 @@ def test_each_problem_is_a_fail_line_saying_why_and_the_exit_is_non_zero(tmp_pat
     cert, _ = _tls_files(tmp_path, tls_ca, "one")
     _, other_key = _tls_files(tmp_path, tls_ca, "other")
 
+    nobody = free_port()  # no Spark master answers there
     result = run("check", "--data-dir", data, "--tls-cert", cert, "--tls-key", other_key,
-                 "--dns-server", silent_udp_port, env={"SEMPERVIRENS_SECRET_KEY": "too short"})
+                 "--dns-server", silent_udp_port, "--engine", "spark",
+                 "--spark-master", f"spark://127.0.0.1:{nobody}",
+                 env={"SEMPERVIRENS_SECRET_KEY": "too short"})
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = _lines(result.stdout)
     failed = {name: group[0] for name, group in lines.items() if group[0].startswith("FAIL")}
-    assert set(failed) == {"telemetry migrations", "secret key", "TLS", "DNS", "lake"}, result.stdout
+    assert set(failed) == {"telemetry migrations", "secret key", "TLS", "DNS", "lake",
+                           "engine"}, result.stdout
     assert "at 0007, head is " in failed["telemetry migrations"]
     assert "9 characters, 32 at least" in failed["secret key"]
     assert "not a matching PEM certificate and key" in failed["TLS"]
     assert silent_udp_port in failed["DNS"] and "no answer" in failed["DNS"]
     assert "sha256 differs" in failed["lake"] or "bytes" in failed["lake"]
-    assert result.stderr.strip() == "sempervirens check: 5 of 10 checks failed"
+    assert f"cannot reach the master at 127.0.0.1:{nobody}: Connection refused" in failed["engine"]
+    assert result.stderr.strip() == "sempervirens check: 6 of 11 checks failed"
 
 
 def test_check_creates_nothing_and_names_the_stores_it_looked_for(tmp_path, silent_udp_port):

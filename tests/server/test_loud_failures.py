@@ -36,8 +36,20 @@ def _serve(tmp_path, *args: str, env: dict | None = None) -> subprocess.Complete
     (("--store-timeout", "0"), None, "--store-timeout 0.0: must be a positive number"),
     (("--database", "postgresql://nobody@127.0.0.1:1/none"), None, "cannot open the stores (OperationalError"),
     ((), {"SEMPERVIRENS_DNS_SERVER": "[::1"}, "--dns-server '[::1'"),
+    ((), {"SEMPERVIRENS_ENGINE": "duckdbb"}, "SEMPERVIRENS_ENGINE: must be duckdb or spark"),
+    # The cycle's engine is checked at start, not at its first due job hours later
+    (("--engine", "spark", "--spark-master", "spark://127.0.0.1:{closed}"), None,
+     "--engine spark: spark: cannot reach the master at 127.0.0.1:{closed}: Connection refused"),
+    (("--engine", "spark"), {"PATH": "/nonexistent", "JAVA_HOME": ""},
+     "--engine spark: spark: no Java found"),
+    (("--engine-temp-dir", "{tmp}/a-file/spill"), None,
+     "--engine duckdb: engine temp dir {tmp}/a-file/spill: {tmp}/a-file is not a writable "
+     "directory"),
 ])
 def test_a_bad_setting_stops_serve_with_one_clear_line(tmp_path, args, env, says):
+    (tmp_path / "a-file").write_text("")
+    where = {"closed": free_port(), "tmp": tmp_path}  # nothing listens on that port
+    args, says = tuple(a.format(**where) for a in args), says.format(**where)
     result = _serve(tmp_path, *args, env=env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

@@ -75,8 +75,16 @@ class PeriodicAggregation:
                         run_cycle(self.stores, self.settings)
             except (Exception, SystemExit) as error:  # SystemExit: a bad setting must not end the thread
                 # The type only: database errors quote their parameters, which may be IPs.
-                log.error("aggregation cycle failed: %s", type(error).__name__)
+                # The lake's and the engine's are one line about the job, never about a ping.
+                log.error("aggregation cycle failed: %s", _shown(error))
                 log.debug("aggregation cycle failed", exc_info=True)
+
+
+def _shown(error: BaseException) -> str:
+    from ..aggregate.engine import EngineError
+    from ..store.lake import LakeError
+
+    return f"{error}" if isinstance(error, (EngineError, LakeError)) else type(error).__name__
 
 
 def start_periodic_aggregation(stores, settings: dict) -> PeriodicAggregation:

@@ -46,6 +46,19 @@ def check(config: dict) -> str | None:
     return None
 
 
+def _engine(config: dict) -> str | None:
+    """The aggregation cycle's engine, checked now rather than at its first due job."""
+    if not config["aggregate_interval_seconds"]:
+        return None
+    from ..aggregate.engine import EngineError, check_engine
+
+    try:
+        check_engine(config)
+    except EngineError as error:
+        return f"--engine {config['engine']}: {error}"
+    return None
+
+
 def _open_stores(config: dict) -> str | None:
     """Reach and migrate both stores once, before any worker starts; a problem as one line."""
     from ..store import open_stores
@@ -82,7 +95,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     config = settings.resolve(args)  # checked by the command line (settings.check) already
-    problem = check(config) or _open_stores(config)
+    problem = check(config) or _engine(config) or _open_stores(config)
     if problem:
         print(f"sempervirens serve: {problem}", file=sys.stderr)
         return 2

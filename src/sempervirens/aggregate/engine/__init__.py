@@ -14,10 +14,11 @@ by Apache Spark.  See docs/aggregation.md, "The engine".
 
 from __future__ import annotations
 
-from ._compute import ENGINES, compute, compute_private, open_runner, open_runner_from_settings
+from ._compute import (ENGINES, check_engine, compute, compute_private, open_runner,
+                       open_runner_from_settings)
 from ._queries import Query, queries
 from ._tables import period_days
 from .errors import EngineError
 
-__all__ = ["ENGINES", "EngineError", "Query", "compute", "compute_private", "open_runner",
+__all__ = ["ENGINES", "EngineError", "check_engine", "Query", "compute", "compute_private", "open_runner",
            "open_runner_from_settings", "period_days", "queries"]

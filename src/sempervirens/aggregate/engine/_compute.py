@@ -10,6 +10,7 @@ from datetime import date
 from ...model.statistics import STATISTICS, Bounds
 from ._private_queries import PRIVATE_QUERIES
 from ._queries import queries
+from ._temp import check_base
 from ._tables import declared_rows, origin_rows, period_days, source_files
 from .errors import EngineError
 
@@ -31,11 +32,37 @@ def open_runner(engine: str = "duckdb", *, memory_limit: str | None = None,
     raise EngineError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
 
 
-def open_runner_from_settings(values: Mapping, spark_conf: dict[str, str] | None = None):
+def open_runner_from_settings(values: Mapping):
     """open_runner() from the operator's settings (settings.resolve())."""
     return open_runner(values["engine"], memory_limit=values["engine_memory_limit"],
                        threads=values["engine_threads"], temp_dir=values["engine_temp_dir"],
-                       spark_master=values["spark_master"], spark_conf=spark_conf)
+                       spark_master=values["spark_master"],
+                       spark_conf=dict(pair.split("=", 1) for pair in values["spark_conf"]))
+
+
+def check_engine(values: Mapping) -> str:
+    """What the settings' engine would run on, checked without running a job or making
+    anything: its library, its temp dir; DuckDB's memory limit; for Spark, Java and
+    the master answering.  EngineError, one line, for the first problem."""
+    temp_dir = check_base(values["engine_temp_dir"])
+    if values["engine"] == "spark":
+        from ._spark import preflight
+
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            raise EngineError("the spark engine needs pyspark: pip install "
+                              "'sempervirens[spark]' (and Java 17)") from None
+        preflight(values["spark_master"])
+        return f"spark at {values['spark_master']}, spilling to {temp_dir}"
+    from ._duckdb import buffer_limit
+
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        raise EngineError("the duckdb engine needs duckdb: pip install "
+                          "'sempervirens[server]'") from None
+    return f"duckdb, buffers {buffer_limit(values['engine_memory_limit'])}, spilling to {temp_dir}"
 
 
 def compute(source: Mapping[str, Iterable], interval: str, period_starts: Iterable[date],

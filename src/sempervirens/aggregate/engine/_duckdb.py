@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-
 from ...model.lake import BOOL, INT32, INT64, LAKE_TABLES, PARTITION, STRING, TIMESTAMP
-from ...settings import ENGINE_MEMORY_MINIMUM, memory_bytes
+from ...settings import ENGINE_MEMORY_MINIMUM, engine_memory, machine_memory
+from ._temp import JobTempDir
 from ._tables import DATE, SMALL_TABLES
 from .errors import EngineError
 
@@ -16,9 +13,8 @@ _TYPES = {STRING: "VARCHAR", INT32: "INTEGER", INT64: "BIGINT", BOOL: "BOOLEAN",
 
 
 def quarter_of_memory() -> str:
-    """The default memory limit: a quarter of the machine's RAM (at least the minimum)."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return f"{max(total // 4, ENGINE_MEMORY_MINIMUM) // 2**20}MiB"
+    """The default memory limit: a quarter of the machine's memory (at least the minimum)."""
+    return f"{max(machine_memory() // 4, ENGINE_MEMORY_MINIMUM) // 2**20}MiB"
 
 
 # DuckDB's memory_limit bounds its buffer manager, not what it allocates beside it
@@ -34,13 +30,9 @@ RESERVE = 256 * 2**20
 def buffer_limit(memory_limit: str | None) -> str:
     """DuckDB's memory_limit for an engine limit such as 8GB (default: a quarter of RAM)."""
     try:
-        amount = memory_bytes(memory_limit or quarter_of_memory())
-    except ValueError:
-        raise EngineError("memory limit must be an amount such as 4GB or 512MiB, "
-                          f"not {memory_limit!r}") from None
-    if amount < ENGINE_MEMORY_MINIMUM:
-        raise EngineError(f"memory limit must be at least {ENGINE_MEMORY_MINIMUM // 2**20}MiB, "
-                          f"not {memory_limit!r}")
+        amount = engine_memory(memory_limit or quarter_of_memory())
+    except ValueError as error:
+        raise EngineError(f"memory limit: {error}") from None
     return f"{int((amount - RESERVE) * BUFFER_SHARE) // 2**20}MiB"
 
 
@@ -58,11 +50,9 @@ class DuckDBRunner:
         import duckdb
 
         limit = buffer_limit(memory_limit)  # a refused value leaves no directory behind
-        self._own_temp = temp_dir is None
-        self.temp_dir = tempfile.mkdtemp(prefix="sempervirens-engine-") if temp_dir is None \
-            else temp_dir
+        self.temp = JobTempDir(temp_dir)
         config = {"memory_limit": limit,
-                  "temp_directory": self.temp_dir,
+                  "temp_directory": self.temp.path,
                   "preserve_insertion_order": False}
         if threads:
             config["threads"] = int(threads)
@@ -118,5 +108,4 @@ class DuckDBRunner:
         if connection is not None:
             connection.close()
             self.connection = None
-        if self._own_temp:
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
+        self.temp.remove()

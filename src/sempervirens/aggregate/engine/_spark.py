@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import functools
+import os
+import re
+import shutil
+import socket
 import sys
 
 from ...model.lake import BOOL, INT32, INT64, LAKE_TABLES, PARTITION, STRING, TIMESTAMP
 from ._tables import DATE, SMALL_TABLES, hive_base
+from ._temp import JobTempDir
 from .errors import EngineError
 
 
@@ -44,19 +49,23 @@ class SparkRunner:
         except ImportError:
             raise EngineError("the spark engine needs pyspark: pip install "
                               "'sempervirens[spark]' (and Java 17)") from None
+        preflight(master)
+        self.temp = JobTempDir(temp_dir)
         # Python workers run this interpreter (its packages), not whatever `python3` is.
+        # No progress bar: Spark draws it on stderr, the server's log stream.
         builder = (SparkSession.builder.master(master).appName("sempervirens-engine")
                    .config("spark.sql.session.timeZone", "UTC")
-                   .config("spark.pyspark.python", sys.executable))
-        if temp_dir:
-            builder = builder.config("spark.local.dir", temp_dir)
+                   .config("spark.pyspark.python", sys.executable)
+                   .config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.local.dir", self.temp.path))
         for key, value in (conf or {}).items():
             builder = builder.config(key, value)
         try:
             self._root = builder.getOrCreate()
         except Exception as error:  # the JVM failed to start, a bad master URL
+            self.temp.remove()
             raise EngineError(f"spark: cannot start a session at {master}: "
-                              f"{str(error).splitlines()[0]}") from None
+                              f"{_reason(error)}") from None
         self.session = self._root
 
     def load(self, files: dict[str, list[str]], small: dict[str, list[tuple]]) -> None:
@@ -88,3 +97,31 @@ class SparkRunner:
 
     def close(self) -> None:
         self._root.stop()
+        self.temp.remove()
+
+
+def preflight(master: str) -> None:
+    """What would otherwise fail only after the JVM has started, in a page of Java stack
+    traces (or after a minute of retries): no Java; a master that does not answer."""
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise EngineError("spark: no Java found: install Java 17 (Debian: "
+                          "openjdk-17-jre-headless) or set JAVA_HOME")
+    if master.startswith("spark://"):
+        problems = []
+        for address in master[len("spark://"):].split(","):  # several masters: standby ones
+            host, _, port = address.rpartition(":")
+            try:
+                socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+                return
+            except (OSError, ValueError) as error:
+                problems.append(f"{address}: {getattr(error, 'strerror', None) or error}")
+        raise EngineError(f"spark: cannot reach the master at {'; '.join(problems)}")
+
+
+def _reason(error: Exception) -> str:
+    """The line of a Java error that says why (Py4J's own first line does not)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    for line in lines:
+        if re.match(r"[\w.$]+(Exception|Error): ", line):
+            return line
+    return lines[0] if lines else type(error).__name__

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, Text, cast, delete, select, type_coerce
 
 from ...model.ping import COLUMN_JSON, in_lake
 from ..schema import pings
-from ._layout import FileEntry, Lake, arrow_schema, checkpoint, now_text
+from ._layout import FileEntry, Lake, LakeError, arrow_schema, checkpoint, now_text
 
 log = logging.getLogger("sempervirens.lake")
 
@@ -129,7 +129,12 @@ def _lake_documents(lake: Lake, day: str) -> frozenset[str]:
 
 def _read(lake: Lake, uri: str, columns: list[str] | None = None) -> pa.Table:
     path = uri if lake.local else uri.split("://", 1)[-1]
-    return pq.read_table(path, columns=columns, filesystem=lake.fs)
+    try:
+        return pq.read_table(path, columns=columns, filesystem=lake.fs)
+    except (pa.ArrowException, OSError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise LakeError(f"{uri}: cannot be read ({reason}); `sempervirens lake verify` "
+                        f"lists what differs from the manifest") from None
 
 
 def _write_day(engine: Engine, lake: Lake, day: date, excluded_ids: frozenset[str], *,
