@@ -81,3 +81,22 @@ def test_bad_input_is_a_one_line_error(origins, interval, starts, message):
     with pytest.raises(EngineError, match=message) as error:
         compute_private(origins, interval, starts)
     assert "\n" not in str(error.value)
+
+
+def test_each_query_returns_its_catalogue_tables_columns_in_order():
+    """The cycle stores the engine's rows by position (aggregate/institutions.py)."""
+    import duckdb
+    import typing
+
+    from sempervirens.aggregate.engine._private_queries import PRIVATE_QUERIES
+    from sempervirens.enrich._classify import Kind
+    from sempervirens.model.private import ORIGIN_KINDS, PRIVATE_TABLES
+
+    assert typing.get_args(Kind) == ORIGIN_KINDS  # what enrichment makes, what is counted
+    con = duckdb.connect()
+    con.execute("CREATE TABLE origins (project VARCHAR, day DATE, client_id VARCHAR, "
+                "kind VARCHAR, institution VARCHAR, edu BOOLEAN)")
+    con.execute("CREATE TABLE periods (period_start DATE, day DATE)")
+    for table in PRIVATE_TABLES:
+        columns = [row[0] for row in con.execute(f"DESCRIBE {PRIVATE_QUERIES[table.name]}").fetchall()]
+        assert columns == ["project", "period_start", *(k for k, _ in table.keys), *table.counts]

@@ -4,6 +4,8 @@ under /private are for people and are not described here."""
 
 from __future__ import annotations
 
+from ..model.periods import INTERVALS
+from ..model.private import BY_NAME as PRIVATE
 from .audit import CATEGORIES, MAX_PURPOSE
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -56,6 +58,12 @@ def _rows(properties: dict) -> dict:
     return {"type": "array", "items": {"type": "object", "properties": properties}}
 
 
+def _private_rows(table) -> dict:
+    """A private aggregate's rows (model/private.py) as the API gives them."""
+    return _rows({"period_start": _DATE, **{name: _S for name, _ in table.keys},
+                  **{name: _N for name in table.counts}})
+
+
 SECURITY_SCHEMES = {"bearerAuth": {
     "type": "http", "scheme": "bearer", "bearerFormat": "svt_<id>_<secret>",
     "description": "A token from `sempervirens admin token create` (admin, or maintainer of a project)."}}
@@ -65,14 +73,13 @@ PATHS = {
         "privateInstitutions", "Institutions and academic counts of a project",
         [_param("project", {"type": "string", "maxLength": 100}, "path", True,
                 "project name (PEP 503 normalised)"),
-         _param("interval", {"type": "string", "enum": ["day", "week", "month"], "default": "month"}),
+         _param("interval", {"type": "string", "enum": list(INTERVALS), "default": "month"}),
          _param("start", _DATE, description="first period start included"),
          _param("end", _DATE, description="last period start included")],
         {"type": "object", "properties": {
             "project": _S, "interval": _S,
-            "summary": _rows({"period_start": _DATE, "users": _N, "academic": _N, "other": _N,
-                              "unknown": _N, "edu": _N}),
-            "institutions": _rows({"period_start": _DATE, "institution": _S, "kind": _S, "users": _N})}},
+            "summary": _private_rows(PRIVATE["private_origin_summary"]),
+            "institutions": _private_rows(PRIVATE["private_institution_users"])}},
         "The project's maintainer, or an admin."),
     "/api/v1/private/anomalies": _private(
         "privateAnomalies", "Addresses that sent for unusually many installations",

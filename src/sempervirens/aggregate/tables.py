@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 
 from ..model.periods import INTERVALS
+from ..model.private import PRIVATE_TABLES, PrivateTable
 from ..store.schema import UUID_LENGTH, String, private, telemetry
 
 __all__ = ["INTERVALS"]
@@ -63,25 +64,17 @@ anomalies = Table(
     PrimaryKeyConstraint("project", "day", "ip_hash"),
 )
 
-private_institution_users = Table(
-    "private_institution_users", private,
-    *_period(),
-    Column("institution", String(255), nullable=False),
-    Column("kind", String(10), nullable=False),
-    Column("users", BigInteger, nullable=False),  # distinct clients (no UUID kept)
-    PrimaryKeyConstraint("project", "interval", "period_start", "institution", "kind"),
-)
+def _private_aggregate(table: PrivateTable) -> Table:
+    keys = [name for name, _ in table.keys]
+    return Table(
+        table.name, private, *_period(),
+        *(Column(name, String(length), nullable=False) for name, length in table.keys),
+        *(Column(name, BigInteger, nullable=False) for name in table.counts),
+        PrimaryKeyConstraint("project", "interval", "period_start", *keys))
 
-private_origin_summary = Table(
-    "private_origin_summary", private,
-    *_period(),
-    Column("users", BigInteger, nullable=False),  # distinct clients in all
-    Column("academic", BigInteger, nullable=False),
-    Column("other", BigInteger, nullable=False),
-    Column("unknown", BigInteger, nullable=False),
-    Column("edu", BigInteger, nullable=False),  # registered domain under .edu
-    PrimaryKeyConstraint("project", "interval", "period_start"),
-)
+
+# Declared in the catalogue (model/private.py).
+private_institution_users, private_origin_summary = map(_private_aggregate, PRIVATE_TABLES)
 
 private_aggregated_days = Table(
     "aggregate_private_days", private,

@@ -6,7 +6,8 @@
 - `domains`: the breakdowns and their public value domains;
 - `declarations`: a project's metrics file (what it collects);
 - `lake`: the lake's tables and columns;
-- `statistics`: the public statistics, their keys and their share of the budget.
+- `statistics`: the public statistics, their keys and their share of the budget;
+- `private`: the private aggregates' tables and the origins' kinds.
 
 This package imports nothing else of the project and nothing outside the standard
 library, so that every layer (the client's tests included) may import it.
