@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from public_helpers import table_rows
+from sempervirens.model.domains import SHARED_BREAKDOWN_NAMES
 from sempervirens.model.periods import period_end
 
 pytestmark = pytest.mark.slow
@@ -19,7 +20,7 @@ def get(published, path, **params) -> httpx.Response:
     return httpx.get(published.url + path, params=params, timeout=10)
 
 
-@pytest.mark.parametrize("breakdown", ["python", "os", "arch"])
+@pytest.mark.parametrize("breakdown", SHARED_BREAKDOWN_NAMES)
 def test_ecosystem_sums_every_projects_released_numbers(published, breakdown):
     answer = get(published, "/api/v1/ecosystem", interval="week", breakdown=breakdown).json()
     released = table_rows(published.server, "public_statistics", interval="week",
@@ -60,7 +61,7 @@ def test_ecosystem_page_says_whom_it_describes(published):
     projects = [p["project"] for p in get(published, "/api/v1/projects").json()["projects"]]
     assert "Whom this describes" in html and "did not opt out" in html and "counts twice" in html
     assert all(p in html for p in projects)
-    assert all(f'data-breakdown="{b}"' in html for b in ("python", "os", "arch"))
+    assert all(f'data-breakdown="{b}"' in html for b in SHARED_BREAKDOWN_NAMES)
 
 
 def test_headline_compares_complete_periods_like_with_like(published):

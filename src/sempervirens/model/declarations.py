@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 from .limits import MAX_LABEL_LENGTH, MAX_LABELS_PER_METRIC, MAX_NAME_LENGTH
 
 KINDS = ("counter", "labeled_counter", "timing")
+# The kinds of Declaration.rows(): the metrics', and what else a project declares.
+ROW_KINDS = (*KINDS, "crash", "version")
 # Lower-case dotted snake case, as the protocol's metric names.
 _NAME = re.compile(r"[a-z][a-z0-9_]*(?:[.\-][a-z0-9_]+)*\Z")
 _LABEL = re.compile(r"[a-z0-9][a-z0-9_.\-]*\Z")

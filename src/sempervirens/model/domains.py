@@ -96,6 +96,9 @@ BREAKDOWNS: tuple[Breakdown, ...] = (
 )
 
 BREAKDOWN_NAMES = tuple(b.name for b in BREAKDOWNS)
+# The breakdowns whose public values are the same for every project (all but the
+# version): their released counts add up across projects (the ecosystem view).
+SHARED_BREAKDOWN_NAMES = tuple(b.name for b in BREAKDOWNS if b.public_values)
 BY_NAME = {b.name: b for b in BREAKDOWNS}
 
 

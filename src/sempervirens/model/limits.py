@@ -35,6 +35,8 @@ LATEST_TIMESTAMP = datetime(2100, 1, 1, tzinfo=timezone.utc)
 # microseconds) with floor(BUCKETS_PER_DOUBLING * log2(d)) == b; d < 1 is bucket 0.
 BUCKETS_PER_DOUBLING = 4
 MAX_BUCKET = 200  # 2**50 us, about 35 years
+# A timing on the wire: its samples, their sum (us), and its histogram {bucket: samples}.
+TIMING_FIELDS = ("count", "sum_us", "buckets")
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -56,4 +58,5 @@ __all__ = [
     "LATEST_TIMESTAMP",
     "BUCKETS_PER_DOUBLING",
     "MAX_BUCKET",
+    "TIMING_FIELDS",
 ]

@@ -17,6 +17,7 @@ also the public schema: the API, the datasets and the budget split derive from i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .domains import BREAKDOWN_NAMES
@@ -87,12 +88,14 @@ class Bounds:
     max_crash_cells: int = 3  # (kind, version) cells one installation counts in, per period
     max_crashes_per_day: int = 5  # crash reports per installation, cell and day
 
+    def factors(self, statistic: Statistic) -> tuple[int, ...]:
+        """The values of the bounds its sensitivity is the product of: the first, how many
+        keys one installation touches; the others, by how much each."""
+        values = {"one": 1, "breakdowns_plus_total": 1 + len(BREAKDOWN_NAMES),
+                  **{name: getattr(self, name) for name in self.__dataclass_fields__}}
+        return tuple(values[name] for name in statistic.sensitivity)
+
     def sensitivity(self, statistic: Statistic) -> int:
         """The L1 sensitivity of a statistic: what adding or removing one installation
         changes its whole table (every key of one project and period) by, at most."""
-        values = {"one": 1, "breakdowns_plus_total": 1 + len(BREAKDOWN_NAMES),
-                  **{name: getattr(self, name) for name in self.__dataclass_fields__}}
-        result = 1
-        for name in statistic.sensitivity:
-            result *= values[name]
-        return result
+        return math.prod(self.factors(statistic))

@@ -33,6 +33,7 @@ from ._limits import (
     MAX_STRING_LENGTH,
     MAX_TRACEBACK_LENGTH,
     PING_TYPES,
+    TIMING_FIELDS,
 )
 
 
@@ -101,7 +102,7 @@ _MEMORY_FIELDS = children("metrics.memory")
 _LIBRARY_FIELDS = children("library")
 _PERIOD_FIELDS = children("period")
 _CRASH_FIELDS = children("crash")
-_TIMING_FIELDS = frozenset(("count", "sum_us", "buckets"))  # a timing's shape (docs/protocol.md)
+_TIMING_FIELDS = frozenset(TIMING_FIELDS)
 # Which ping types must, and which may, carry a field.
 _CLIENT_ID = BY_PATH["client_id"]
 _PROJECT_VERSION_REQUIRED = BY_PATH["project_version"].required_in

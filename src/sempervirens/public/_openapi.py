@@ -3,8 +3,9 @@ come from the catalogue (model/)."""
 
 from __future__ import annotations
 
-from ..model.domains import BREAKDOWN_NAMES
+from ..model.domains import BREAKDOWN_NAMES, SHARED_BREAKDOWN_NAMES
 from ..model.periods import INTERVALS
+from ..model.statistics import PERCENTILES
 
 _DATE = {"type": "string", "format": "date"}
 
@@ -93,9 +94,10 @@ PATHS = {
         "responses": _INFO}},
     "/api/v1/ecosystem": {"get": {
         "operationId": "ecosystem",
-        "summary": "Every project's installations together, by Python version, OS or architecture",
-        "parameters": [_param("interval", {"type": "string", "enum": ["day", "week", "month"]}),
-                       _param("breakdown", {"type": "string", "enum": ["python", "os", "arch"]}),
+        "summary": "Every project's installations together, by a breakdown whose values are the "
+                   "same for every project (all but the version)",
+        "parameters": [_param("interval", {"type": "string", "enum": list(INTERVALS)}),
+                       _param("breakdown", {"type": "string", "enum": list(SHARED_BREAKDOWN_NAMES)}),
                        _param("from", _DATE), _param("to", _DATE),
                        _param("format", {"type": "string", "enum": ["json", "csv"]})],
         "responses": {"200": {"description": "Each period's sum over the projects, per value, "
@@ -115,7 +117,7 @@ PATHS = {
         "timings", "Percentiles of the installations' median durations (microseconds)",
         [_PROJECT, *_PERIODS, _METRIC],
         _table({"period_start": _DATE, "metric": _S,
-                **{f"p{p}_us{x}": _F for p in (50, 90, 99) for x in ("", "_low", "_high")}})),
+                **{f"p{p}_us{x}": _F for p in PERCENTILES for x in ("", "_low", "_high")}})),
     BASE + "/crashes": _get(
         "crashes", "Crashes by declared kind and version", [_PROJECT, *_PERIODS],
         _table({"period_start": _DATE, "exception_type": _S, "version": _S,

@@ -14,7 +14,7 @@ from datetime import date
 
 from sqlalchemy import Engine, func, select
 
-from ..model.domains import BREAKDOWN_NAMES
+from ..model.domains import BREAKDOWN_NAMES, SHARED_BREAKDOWN_NAMES
 from ..model.periods import INTERVALS, period_end
 from ..model.statistics import PERCENTILES
 from ..release.tables import PERCENTILE_STATISTIC, public_releases, public_statistics
@@ -192,8 +192,7 @@ def headline(engine: Engine, project: str) -> dict:
     return out
 
 
-# The breakdowns whose public values are the same for every project (a version is not).
-ECOSYSTEM_BREAKDOWNS = ("python", "os", "arch")
+ECOSYSTEM_BREAKDOWNS = SHARED_BREAKDOWN_NAMES  # the same values in every project
 
 
 def ecosystem(engine: Engine, interval: str, breakdown: str, start: date | None = None,

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from ..model.periods import period_end, period_start
+from ..model.periods import INTERVALS, period_end, period_start
 from .budget import Budget
 from .tables import public_releases
 
@@ -83,7 +83,7 @@ def _full_calendar(budget: Budget, kind: str) -> Loss:
              "year": date(2040, 1, 1)}[kind]  # a leap year from a Sunday: 54 ISO weeks
     lo, hi = _windows(kind, start)
     releases = []
-    for interval in ("day", "week", "month"):
+    for interval in INTERVALS:
         period = period_start(interval, lo)
         while period < hi:
             releases.append((interval, period, budget.epsilon[interval], budget.delta[interval]))

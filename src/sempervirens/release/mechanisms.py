@@ -21,7 +21,6 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..model.domains import BREAKDOWN_NAMES
 from ..model.statistics import Bounds, Statistic
 from .domains import Domain, Key
 
@@ -44,13 +43,8 @@ def _dp():
 
 def contribution(statistic: Statistic, bounds: Bounds) -> tuple[int, int, int]:
     """(l0, l1, linf): how many keys one installation touches, by how much in all, per key."""
-    values = {"one": 1, "breakdowns_plus_total": 1 + len(BREAKDOWN_NAMES),
-              **{name: getattr(bounds, name) for name in bounds.__dataclass_fields__}}
-    l0 = values[statistic.sensitivity[0]]
-    linf = math.prod(values[name] for name in statistic.sensitivity[1:])
-    l1 = bounds.sensitivity(statistic)
-    assert l0 * linf == l1
-    return l0, l1, linf
+    l0, *per_key = bounds.factors(statistic)
+    return l0, bounds.sensitivity(statistic), math.prod(per_key)
 
 
 @dataclass(frozen=True)

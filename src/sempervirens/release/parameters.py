@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..model.periods import INTERVALS
 from ..model.statistics import Bounds
 
 _BOUNDS = {
@@ -20,7 +21,7 @@ def parameters(settings: Mapping) -> list[dict]:
     rows = [
         {"name": f"epsilon_{interval}", "value": settings[f"dp_epsilon_{interval}"],
          "description": f"privacy loss (ε) of each {interval}'s release of a project"}
-        for interval in ("day", "week", "month")]
+        for interval in INTERVALS]
     rows += [
         {"name": "delta", "value": settings["dp_delta"],
          "description": "δ per day of one installation's data (spent only where versions "

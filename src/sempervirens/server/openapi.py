@@ -18,7 +18,7 @@ from ..protocol import (
     PING_TYPES,
     SCHEMA_VERSION,
 )
-from ..model.limits import MAX_DROPPED_REASONS
+from ..model.limits import BUCKETS_PER_DOUBLING, MAX_DROPPED_REASONS, TIMING_FIELDS
 from ..model.ping import BOOLEAN, COUNT, FIELDS, STRING, TEXT, TIMESTAMP, UUID4, PingField
 from ..public._openapi import PATHS as PUBLIC_PATHS
 
@@ -38,18 +38,11 @@ _TIMING = _object(
     {"count": _COUNT, "sum_us": _COUNT,
      "buckets": {"type": "object", "propertyNames": {"pattern": r"^(0|[1-9][0-9]{0,2})$"},
                  "additionalProperties": _COUNT, "maxProperties": MAX_BUCKET + 1}},
-    required=["count", "sum_us", "buckets"],
+    required=list(TIMING_FIELDS),
     description=f"A histogram over shared log-scale buckets: bucket b holds durations d (us) "
-                f"with floor(4*log2(d)) == b (b <= {MAX_BUCKET}); count is the sum of bucket counts.",
+                f"with floor({BUCKETS_PER_DOUBLING}*log2(d)) == b (b <= {MAX_BUCKET}); count is "
+                f"the sum of bucket counts.",
 )
-_METRICS = _object({
-    "counters": {"type": "object", "propertyNames": _NAME, "additionalProperties": _COUNT},
-    "labeled_counters": {"type": "object", "propertyNames": _NAME, "additionalProperties": {
-        "type": "object", "maxProperties": MAX_LABELS_PER_METRIC,
-        "propertyNames": {"maxLength": MAX_LABEL_LENGTH}, "additionalProperties": _COUNT}},
-    "timings": {"type": "object", "propertyNames": _NAME, "additionalProperties": _TIMING},
-    "memory": _object({"peak_rss_bytes": _COUNT}),
-}, description=f"At most {MAX_METRICS} metrics (counters, labels and timings) in all.")
 # Objects whose keys are the client's names (metrics, reasons) rather than fields.
 _SHAPES = {
     "metrics": _object({}, description=f"At most {MAX_METRICS} metrics (counters, labels and "
@@ -101,14 +94,13 @@ def _ping_schema(ping_type: str, **extra) -> dict:
     return {**root, **extra}
 
 
-PING_SCHEMAS = {
-    "usage": _ping_schema("usage"),
-    "crash": _ping_schema("crash"),
-    "opt-out": _ping_schema("opt-out", description="Counts an opt-out event. Must NOT carry a "
-                                                    "client_id."),
-    "deletion-request": _ping_schema("deletion-request", description="Asks for every row about "
-                                                                      "this client_id to be deleted."),
+_PING_DESCRIPTIONS = {
+    "opt-out": "Counts an opt-out event. Must NOT carry a client_id.",
+    "deletion-request": "Asks for every row about this client_id to be deleted.",
 }
+PING_SCHEMAS = {ping_type: _ping_schema(ping_type, **(
+    {"description": _PING_DESCRIPTIONS[ping_type]} if ping_type in _PING_DESCRIPTIONS else {}))
+    for ping_type in PING_TYPES}
 _ERROR = _object({"error": _object({
     "status": {"type": "integer"}, "code": {"type": "string"},
     "field": {"type": "string"}, "message": {"type": "string"}})})

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
+from ...model.declarations import ROW_KINDS as DECLARED_KINDS
 from ...model.lake import BOOL, LAKE_TABLES, PARTITION, STRING
 from ...model.periods import INTERVALS, period_end, period_start
 from .errors import EngineError
@@ -21,7 +22,6 @@ SMALL_TABLES = {
     "origins": (("project", STRING), ("day", DATE), ("client_id", STRING), ("kind", STRING),
                 ("institution", STRING), ("edu", BOOL)),
 }
-DECLARED_KINDS = ("counter", "labeled_counter", "timing", "crash", "version")
 LAKE_NAMES = tuple(t.name for t in LAKE_TABLES)
 
 
