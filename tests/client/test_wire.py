@@ -1,5 +1,7 @@
 """The client's copy of the protocol's run-time rules agrees with sempervirens.protocol."""
 
+import sys
+
 import pytest
 
 from sempervirens import protocol
@@ -96,31 +98,78 @@ def test_clean_string_makes_environment_strings_acceptable():
 
 # -- the environment: the client's names and tag values against the catalogue ------
 
-def test_the_client_sends_only_environment_fields_the_catalogue_declares():
+def test_the_client_sends_exactly_the_environment_fields_the_catalogue_declares():
     from sempervirens.client import _environment
     from sempervirens.model.ping import ENVIRONMENT
 
-    declared = {f.name for f in ENVIRONMENT}
     sent = _environment.environment()
-    assert set(sent) <= declared
+    assert set(sent) == {f.name for f in ENVIRONMENT}  # none unknown, none forgotten
     assert set(_environment.SENT_TAGS) <= set(sent)  # always sent, "none" if nothing found
     protocol.validate_ping("usage", {"client_id": "0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405162",
                                      "project_version": "1.0", "environment": sent})
 
 
-def test_the_tags_the_client_detects_are_in_the_public_domains():
+def _detected(monkeypatch, tmp_path) -> dict[str, set]:
+    """Every value the client's detection gives for each tag, each branch driven by the
+    environment, files or modules it looks at (None: nothing found, sent as "none")."""
+    import types
+
+    from sempervirens.client import _environment
+
+    def run(environ=(), files=(), prefix=None, shell=None):
+        root = tmp_path / f"root{len(seen['scheduler'])}-{len(seen['container'])}"
+        for name in files:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text("")
+        root.mkdir(exist_ok=True)
+        with monkeypatch.context() as m:
+            m.setattr(_environment.sys, "prefix", str(prefix or tmp_path / "system"))
+            m.setattr(_environment.sys, "base_prefix", str(tmp_path / "system"))
+            if shell is not None:
+                m.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+                m.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+            else:
+                m.delitem(sys.modules, "IPython", raising=False)
+            found = _environment.tags(dict(environ), str(root))
+        for tag in _environment.SENT_TAGS:
+            seen[tag].add(found[tag])
+
+    seen: dict[str, set] = {tag: set() for tag in _environment.SENT_TAGS}
+    run()
+    for _, variable in (*_environment.SCHEDULERS, *_environment.CI_PROVIDERS):
+        run({variable: "1"})
+    run({"JOB_ID": "7", "SGE_ROOT": "/opt/sge"})
+    run({"CI": "true"})  # a CI service the client does not know by name
+    for variable in ("APPTAINER_CONTAINER", "SINGULARITY_CONTAINER"):
+        run({variable: "/img.sif"})
+    run(files=["run/.containerenv"])
+    run(files=[".dockerenv"])
+    conda = tmp_path / "conda"
+    (conda / "conda-meta").mkdir(parents=True)
+    run(prefix=conda)
+    run(prefix=tmp_path / "venv")
+    run(shell=type("ZMQInteractiveShell", (), {})())
+    run(shell=type("TerminalInteractiveShell", (), {})())
+    return seen
+
+
+def test_every_tag_the_client_can_send_is_in_its_public_domain_and_back(monkeypatch, tmp_path):
+    """Both ways: no value the client detects falls outside the published domain (it
+    would only ever count as '(other)'), and no public value is one it never sends."""
     from sempervirens.client import _environment
     from sempervirens.model.domains import BREAKDOWNS
     from sempervirens.model.ping import BY_PATH
 
     domain = {b.field: {value for value, _ in b.values} for b in BREAKDOWNS}
-    column = {name: BY_PATH[f"environment.{name}"].column for name in _environment.SENT_TAGS}
-    assert {tag for tag, _ in _environment.SCHEDULERS} | {"none"} == domain[column["scheduler"]]
-    assert {tag for tag, _ in _environment.CI_PROVIDERS} | {"other", "none"} == domain[
-        column["ci_provider"]]
-    assert {"docker", "podman", "apptainer", "singularity", "none"} == domain[column["container"]]
-    assert {"jupyter", "ipython", "none"} == domain[column["notebook"]]
-    assert {"conda", "pip-venv", "system"} == domain[column["install"]]
+    for tag, values in _detected(monkeypatch, tmp_path).items():
+        sent = {"none" if value is None else value for value in values}
+        assert sent == domain[BY_PATH[f"environment.{tag}"].column], tag
+
+
+def test_the_label_alphabet_is_the_protocols_character_by_character():
+    for code in [*range(0x20, 0x7F), 0xE9, 0x2028, 0x1F600]:
+        char = chr(code)
+        assert _wire.valid_label(char) == bool(_validate._TOKEN.match(char)), repr(char)
 
 
 def test_none_is_sent_when_nothing_was_detected(monkeypatch):
