@@ -192,3 +192,4 @@ def test_the_header_names_are_the_protocol_s():
     assert _wire.POLICY_VERSION == headers.POLICY_VERSION
     assert _wire.POLICY_MATERIAL == headers.POLICY_MATERIAL
     assert _wire.SECURITY_NOTICE == headers.SECURITY_NOTICE
+

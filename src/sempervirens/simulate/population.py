@@ -75,6 +75,15 @@ HOME_NETWORK = "198.18.0.0/15"  # home ISP customers, one address each
 HOME_DOMAIN = "dsl.example-isp.net"
 # One address shared by a crowd of installations (a CI farm, a big NAT): the
 # anomaly the private aggregates are meant to spot.
+# Where the software runs, as the client's environment tags say (model/domains.py):
+# weights for a scientific user base.  The CI service follows `ci`.
+TAGS = {
+    "scheduler": (("none", 84), ("slurm", 11), ("pbs", 3), ("lsf", 1), ("sge", 1)),
+    "container": (("none", 84), ("docker", 9), ("apptainer", 5), ("podman", 2)),
+    "notebook": (("none", 68), ("jupyter", 27), ("ipython", 5)),
+    "install": (("pip-venv", 45), ("conda", 37), ("system", 18)),
+}
+
 CROWDED_ADDRESS = "203.0.113.200"
 CROWDED_HOST = "ci-gateway.example-cloud.net"
 CROWDED_SHARE = 0.08
@@ -97,6 +106,7 @@ class Installation:
 def generate(size: int, days: int, seed: int) -> list[Installation]:
     """`size` installations active over the last `days` days (today is day 0)."""
     rng = random.Random(seed)
+    tags = random.Random(seed + 1)  # drawn apart: the rest of a seed's population stays as it was
     addresses = _AddressBook(rng)
     population = []
     for index in range(size):
@@ -114,6 +124,8 @@ def generate(size: int, days: int, seed: int) -> list[Installation]:
             "memory_total": rng.choice((8, 16, 16, 32, 64, 256)) * 2**30,
             "ci": ip == CROWDED_ADDRESS,
             "platform_tag": _platform_tag(os_name, arch, python),
+            **{tag: _weighted(tags, values) for tag, values in TAGS.items()},
+            "ci_provider": "github-actions" if ip == CROWDED_ADDRESS else "none",
         }
         installation = Installation(
             index=index, client_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
