@@ -29,7 +29,13 @@ from dataclasses import asdict, dataclass, field
 
 from .limits import MAX_LABEL_LENGTH, MAX_LABELS_PER_METRIC, MAX_NAME_LENGTH
 
-KINDS = ("counter", "labeled_counter", "timing")
+# The metric kinds, with what each measures (for readers: the public catalogue page).
+KIND_DESCRIPTIONS = {
+    "counter": "how many times something happened (calls, files, runs)",
+    "labeled_counter": "a counter split by a closed list of labels, declared here",
+    "timing": "how long something took: a distribution, published as percentiles",
+}
+KINDS = tuple(KIND_DESCRIPTIONS)
 # The kinds of Declaration.rows(): the metrics', and what else a project declares.
 ROW_KINDS = (*KINDS, "crash", "version")
 # Lower-case dotted snake case, as the protocol's metric names.

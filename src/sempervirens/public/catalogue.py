@@ -19,18 +19,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..model.declarations import Declaration
+from ..model.declarations import KIND_DESCRIPTIONS, Declaration
 from ..model.domains import BREAKDOWNS, OTHER, UNKNOWN
 from ..protocol import ProtocolError, normalize_project
 from ..protocol.errors import NotFound
 from ..store.schema import projects
 from ._respond import cached
 
-KINDS = {
-    "counter": "how many times something happened (calls, files, runs)",
-    "labeled_counter": "a counter split by a closed list of labels, declared here",
-    "timing": "how long something took: a distribution, published as percentiles",
-}
 
 
 def _declared(request: Request) -> tuple[str, Declaration, str | None] | None:
@@ -63,7 +58,7 @@ def catalogue(project: str, declaration: Declaration, declared_at: str | None) -
                     for m in declaration.metrics],
         "versions": list(declaration.versions),
         "crash_kinds": list(declaration.crash_kinds),
-        "kinds": KINDS,
+        "kinds": KIND_DESCRIPTIONS,
         "breakdowns": [_breakdown(b, declaration) for b in BREAKDOWNS],
     }
 

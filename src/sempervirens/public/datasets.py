@@ -12,8 +12,10 @@ import json
 import re
 from pathlib import Path
 
+from ..model.periods import INTERVALS
+
 PROJECT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
-RELEASE_NAME = re.compile(r"^(day|week|month)-\d{4}-\d{2}-\d{2}-v\d+$")
+RELEASE_NAME = re.compile(rf"^({'|'.join(INTERVALS)})-\d{{4}}-\d{{2}}-\d{{2}}-v\d+$")
 FILE_NAME = re.compile(r"^statistics\.(csv|parquet)$|^README\.md$|^manifest\.json$")
 
 
