@@ -158,3 +158,47 @@ def test_the_aggregation_cycle_deletes_on_request(server, capsys):
     telemetry_url, private_url = store_urls_of(server)
     stored = dump_store(telemetry_url) + dump_store(private_url)
     assert clients[0] not in stored and clients[1] in stored
+
+
+def test_a_deletion_request_outlives_a_lake_step_that_failed(tmp_path):
+    """The request is the only record that a client asked to be deleted: it goes last,
+    so a lake out of reach (here, its manifest unreadable) delays the deletion, never
+    loses it."""
+    from datetime import timedelta
+
+    import pyarrow.parquet as pq
+    from sqlalchemy import select
+
+    from population import Ping, insert
+    from sempervirens.admin.deletion import process_deletion_requests
+    from sempervirens.store import open_stores
+    from sempervirens.store.lake import Lake, LakeError, seal
+    from sempervirens.store.schema import pings
+
+    victim, now = new_id(), datetime.now(timezone.utc)
+    stores = open_stores(tmp_path / "data")
+    try:
+        insert(stores, [Ping("numpy", victim, now.date() - timedelta(days=2)),
+                        Ping("numpy", victim, now.date(), ping_type="deletion-request")])
+        lake = Lake(tmp_path / "lake")
+        seal(stores.telemetry, lake, now=now)
+        manifest = tmp_path / "lake" / "manifest.json"
+        text = manifest.read_text()
+        manifest.write_text("{damaged")
+
+        def requests() -> list:
+            with stores.telemetry.connect() as connection:
+                return connection.execute(select(pings.c.ping_type).where(
+                    pings.c.client_id == victim)).scalars().all()
+
+        with pytest.raises(LakeError):
+            process_deletion_requests(stores, b"k" * 32, lake=str(lake.location), settle=0)
+        assert requests() == ["deletion-request"]  # the rest of the store is done already
+        manifest.write_text(text)
+        report = process_deletion_requests(stores, b"k" * 32, lake=str(lake.location), settle=0)
+        assert report.clients == 1 and report.rows["lake pings"] == 1
+        assert requests() == []
+        assert victim not in {row["client_id"] for path in lake.files("pings")
+                              for row in pq.read_table(path).to_pylist()}
+    finally:
+        stores.dispose()

@@ -161,9 +161,11 @@ seal(stores.telemetry, Lake({str(lake_dir)!r}), now=datetime.fromisoformat({NOW.
 
 @pytest.mark.slow
 @pytest.mark.parametrize("step, hit, sealed", [
+    # A new lake's first write is its empty manifest (hits 1), then the days'.
+    ("manifest-written", 1, 0), ("manifest-renamed", 1, 0),
     ("chunk-written", 2, 0), ("files-written", 1, 0), ("file-published", 1, 0),
-    ("file-published", 3, 0), ("manifest-written", 1, 0), ("manifest-renamed", 1, 1),
-    ("chunk-written", 5, 1), ("manifest-written", 2, 1),
+    ("file-published", 3, 0), ("manifest-written", 2, 0), ("manifest-renamed", 2, 1),
+    ("chunk-written", 5, 1), ("manifest-written", 3, 1),
 ])
 def test_a_crash_at_any_step_leaves_days_unsealed_or_sealed_completely(tmp_path, step, hit, sealed):
     opened = open_stores(tmp_path / "data")
@@ -394,3 +396,50 @@ delete_clients(Lake({str(tmp_path / "lake")!r}), [{victim!r}])
     assert not any(os.path.exists(path) for path in old)  # leftovers removed
     listed = {f["path"] for d in lake.manifest()["days"].values() for f in d["files"]}
     assert _lake_files(lake) == listed
+
+
+def test_a_deletion_of_thousands_of_clients_with_their_pings_on_one_day(sqlite_store, tmp_path):
+    """What `admin restored` or a busy day of requests asks: 21,000 UUIDs to remove from
+    one day (one regular expression of them all is too large for Arrow's engine)."""
+    rng = __import__("random").Random(3)
+    victims = [new_id() for _ in range(1000)]
+    add_pings(sqlite_store, [ping_row(DAY, client_id=victim, rng=rng, seconds=rng.randrange(86400))
+                             for victim in victims for _ in range(20)])
+    other = add_pings(sqlite_store, [ping_row(DAY, ping_type="crash", crash_traceback=(
+        f"KeyError: {victims[7].upper()}, {victims[8]} and {new_id()}"))])
+    lake = Lake(tmp_path / "lake")
+    seal(sqlite_store, lake, now=NOW)
+
+    report = delete_clients(lake, victims)
+
+    assert report.rows["pings"] == 20_000 and report.redacted == 1
+    (left,) = read_lake(lake, "pings")
+    assert left["document_id"] == other[0]["document_id"]
+    assert left["crash_traceback"].startswith("KeyError: [deleted], [deleted] and ")
+    assert lake.verify() == []
+
+
+def test_a_lost_manifest_is_refused_not_taken_for_an_empty_lake(sqlite_store, tmp_path):
+    """Without its manifest every file would look like a leftover of a crash: the next
+    write would remove the whole lake (and the hot store no longer has those days)."""
+    population(sqlite_store, [DAY], 10)
+    lake = Lake(tmp_path / "lake")
+    seal(sqlite_store, lake, now=NOW)
+    files = _lake_files(lake)
+    (tmp_path / "lake" / "manifest.json").rename(tmp_path / "manifest.json")
+    for write in (lambda: seal(sqlite_store, lake, now=NOW), lambda: delete_clients(lake, [new_id()]),
+                  lambda: lake.days()):
+        with pytest.raises(LakeError, match="manifest.json is missing but the lake holds data"):
+            write()
+    assert _lake_files(lake) == files
+    (tmp_path / "manifest.json").rename(tmp_path / "lake" / "manifest.json")
+    assert lake.days() == [DAY] and lake.verify() == []
+
+
+@pytest.mark.parametrize("manifest", ['{"format": 1}', '{"format": 1, "days": []}',
+                                      '{"format": 1, "days": {"2026-11-30": {"files": [{}]}}}'])
+def test_a_manifest_of_the_wrong_shape_is_one_clear_error(tmp_path, manifest):
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "lake" / "manifest.json").write_text(manifest)
+    with pytest.raises(LakeError, match="not a manifest of this lake"):
+        Lake(tmp_path / "lake").days()

@@ -8,7 +8,9 @@ Order matters:
    the aggregation's per-ping exclusions, and the enrichment results of addresses
    that no remaining log line uses; the private days they touched are marked for
    re-aggregation (the private institution counts no longer include the client),
-   and every lake partition holding the client is rewritten without it.  Released
+   and every lake partition holding the client is rewritten without it; the
+   client's deletion-request pings go last, so that a step that failed (the lake on
+   object storage out of reach) is carried out again by the next cycle.  Released
    public statistics are not re-released: they are differentially private, not
    personal data, and a new release of a period would spend budget and differ
    from the old by this client (docs/privacy.md);
@@ -77,6 +79,11 @@ def delete_clients(stores: Stores, key: bytes, client_ids, *, lake: str | None =
         rewritten = delete_from_lake(Lake(lake), ids)
         for table, count in rewritten.rows.items():
             _count(report, f"lake {table}", count)
+    # The requests go last: if a step above failed, they are still there, and the next
+    # cycle carries them out again (every step is idempotent).
+    with stores.telemetry.begin() as connection:
+        _count(report, pings.name, _delete_in(connection, pings, pings.c.client_id, ids,
+                                              pings.c.ping_type == "deletion-request"))
     for name, engine in (("telemetry", stores.telemetry), ("private", stores.private)):
         report.compaction.append(f"{name}: {_compact(engine, ids, report.rows)}")
     return report
@@ -154,17 +161,19 @@ def _delete_telemetry(engine: Engine, ids: list[str], report: DeletionReport) ->
 
 
 def _delete_by_client(connection, engine: Engine, metadata, ids: list[str], report: DeletionReport) -> None:
-    """Every table of this store with a client_id column, the aggregation's included."""
+    """Every table of this store with a client_id column, the aggregation's included; of
+    the pings, all but the deletion requests (removed once everything else is done)."""
     existing = set(inspect(connection).get_table_names())
     for table in metadata.sorted_tables:
         if table.name in existing and "client_id" in table.c:
-            _count(report, table.name, _delete_in(connection, table, table.c.client_id, ids))
+            kept = [table.c.ping_type != "deletion-request"] if table is pings else []
+            _count(report, table.name, _delete_in(connection, table, table.c.client_id, ids, *kept))
 
 
-def _delete_in(connection, table: Table, column, values: list) -> int:
+def _delete_in(connection, table: Table, column, values: list, *where) -> int:
     deleted = 0
     for chunk in _chunks(values):
-        deleted += connection.execute(delete(table).where(column.in_(chunk))).rowcount
+        deleted += connection.execute(delete(table).where(column.in_(chunk), *where)).rowcount
     return deleted
 
 

@@ -91,9 +91,8 @@ def _rewrite_day(lake: Lake, day: str, sealed: dict, ids: list[str], wanted: pa.
             keys = _read(lake, f["path"], ["client_id", "document_id"])
             mine = pc.is_in(keys["client_id"], wanted)
             documents.update(pc.filter(keys["document_id"], mine).to_pylist())
-    needles = sorted(set(ids) | documents)
-    needles_array = pa.array(needles, pa.string())
-    pattern = "(?i)" + "|".join(re.escape(n) for n in needles)
+    needles = frozenset(ids) | documents  # canonical: lower-case 8-4-4-4-12
+    needles_array = pa.array(sorted(needles), pa.string())
     removed: dict[str, int] = {}
     replaced, written, redacted = {}, [], 0
     try:
@@ -108,7 +107,7 @@ def _rewrite_day(lake: Lake, day: str, sealed: dict, ids: list[str], wanted: pa.
                 batch = conform(f["table"], batch)
                 mine = pc.is_in(batch["client_id"], wanted)
                 removed[f["table"]] = removed.get(f["table"], 0) + pc.sum(mine).as_py()
-                kept, count = _redact(batch.filter(pc.invert(pc.fill_null(mine, False))), pattern)
+                kept, count = _redact(batch.filter(pc.invert(pc.fill_null(mine, False))), needles)
                 redacted += count if f["table"] == "pings" else 0
                 writer.write(kept)
             writer.close()
@@ -139,24 +138,44 @@ def _rewrite_day(lake: Lake, day: str, sealed: dict, ids: list[str], wanted: pa.
         report.rows[table] = report.rows.get(table, 0) + count
 
 
-def _redact(table: pa.Table, pattern: str) -> tuple[pa.Table, int]:
+# Any UUID in text, found as a lookahead so that overlapping ones are all seen.  The
+# needles (thousands, for a big deletion) are then looked up in a set: one regular
+# expression of them all would be too large for Arrow's engine, and slow for Python's.
+_ANY_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_UUIDS_IN = re.compile(f"(?=({_ANY_UUID}))")
+_UUIDS_IN_BYTES = re.compile(f"(?=({_ANY_UUID}))".encode())
+
+
+def _named(text: str, needles: frozenset[str]) -> set[str]:
+    """The needles written in `text`, in any case."""
+    return {m.group(1).lower() for m in _UUIDS_IN.finditer(text)} & needles
+
+
+def _redact(table: pa.Table, needles: frozenset[str]) -> tuple[pa.Table, int]:
     """Other clients' rows that name a deleted UUID in free text: the UUID becomes '[deleted]'."""
     touched = None
     for index, name in enumerate(table.column_names):
         if name in _KEY_COLUMNS or not pa.types.is_string(table.schema.field(name).type):
             continue
         column = table.column(name)
-        hits = pc.fill_null(pc.match_substring_regex(column, pattern), False)
-        if not pc.any(hits).as_py():
-            continue
-        touched = hits if touched is None else pc.or_(touched, hits)
-        table = table.set_column(index, name, pc.replace_substring_regex(column, pattern, REDACTED))
+        if not pc.any(pc.fill_null(pc.match_substring_regex(column, _ANY_UUID), False)).as_py():
+            continue  # the usual case: no UUID at all in this column
+        values, hits = column.to_pylist(), []
+        for row, text in enumerate(values):
+            found = _named(text, needles) if text else set()
+            hits.append(bool(found))
+            for needle in found:
+                text = re.sub(re.escape(needle), REDACTED, text, flags=re.IGNORECASE)
+            values[row] = text
+        if any(hits):
+            hits = pa.array(hits)
+            touched = hits if touched is None else pc.or_(touched, hits)
+            table = table.set_column(index, name, pa.array(values, pa.string()))
     return table, 0 if touched is None else pc.sum(touched).as_py()
 
 
-def _verify(lake: Lake, relative: str, needles_array: pa.Array, needles: list[str]) -> None:
+def _verify(lake: Lake, relative: str, needles_array: pa.Array, needles: frozenset[str]) -> None:
     """The new file, decoded and as bytes, holds none of the UUIDs."""
-    pattern = "(?i)" + "|".join(re.escape(n) for n in needles)
     source = pq.ParquetFile(lake.path(relative), filesystem=lake.fs)
     for batch in source.iter_batches(batch_size=65_536):
         for name in batch.schema.names:
@@ -165,12 +184,13 @@ def _verify(lake: Lake, relative: str, needles_array: pa.Array, needles: list[st
                 continue
             if name in ("client_id", "document_id") and pc.any(pc.is_in(column, needles_array)).as_py():
                 raise LakeDeletionIncomplete(f"{relative}: a deleted id is still in column {name}")
-            if pc.any(pc.fill_null(pc.match_substring_regex(column, pattern), False)).as_py():
+            with_uuids = pc.filter(column, pc.fill_null(pc.match_substring_regex(column, _ANY_UUID), False))
+            if any(_named(text, needles) for text in with_uuids.to_pylist()):
                 raise LakeDeletionIncomplete(f"{relative}: a deleted UUID is still in column {name}")
-    raw = re.compile(b"(?i)" + b"|".join(re.escape(n.encode()) for n in needles))
     with lake.fs.open_input_stream(lake.path(relative)) as stream:
-        if raw.search(stream.read()):
-            raise LakeDeletionIncomplete(f"{relative}: a deleted UUID is still in the file's bytes")
+        raw = stream.read()
+    if any(m.group(1).lower().decode() in needles for m in _UUIDS_IN_BYTES.finditer(raw)):
+        raise LakeDeletionIncomplete(f"{relative}: a deleted UUID is still in the file's bytes")
 
 
 def _read(lake: Lake, relative: str, columns: list[str] | None = None, filters=None) -> pa.Table:

@@ -111,12 +111,11 @@ class Lake:
         try:
             with self.fs.open_input_stream(self.path(MANIFEST)) as stream:
                 data = stream.read()
-        except FileNotFoundError:
-            return {"format": FORMAT, "days": {}}
         except OSError as error:
-            if _missing(error):
-                return {"format": FORMAT, "days": {}}
-            raise LakeError(f"cannot read {self.uri(MANIFEST)}: {error}") from None
+            if not (isinstance(error, FileNotFoundError) or _missing(error)):
+                raise LakeError(f"cannot read {self.uri(MANIFEST)}: {error}") from None
+            self._no_data_without_manifest()
+            return {"format": FORMAT, "days": {}}
         try:
             manifest = json.loads(data)
         except ValueError:
@@ -124,7 +123,19 @@ class Lake:
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise LakeError(f"{self.uri(MANIFEST)}: unknown manifest format "
                             f"{manifest.get('format') if isinstance(manifest, dict) else None!r}")
+        if not _well_formed(manifest):
+            raise LakeError(f"{self.uri(MANIFEST)}: not a manifest of this lake (its days or "
+                            f"files lack what every manifest has): damaged")
         return manifest
+
+    def _no_data_without_manifest(self) -> None:
+        """A lake without a manifest is empty.  If it holds data files, the manifest was
+        lost (a bad copy, a slip): nothing may treat them as leftovers and remove them."""
+        for table in TABLES:
+            selector = pafs.FileSelector(self.path(table), recursive=True, allow_not_found=True)
+            if any(info.type == pafs.FileType.File for info in self.fs.get_file_info(selector)):
+                raise LakeError(f"{self.uri(MANIFEST)} is missing but the lake holds data files: "
+                                f"restore it (from a backup) before anything writes to this lake")
 
     def days(self) -> list[date]:
         """The sealed days, oldest first."""
@@ -259,10 +270,25 @@ class Lake:
             if fcntl is not None:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
+                if self.manifest() == {"format": FORMAT, "days": {}} and not self._has_manifest():
+                    # Written before any data file: a lake with data files and no manifest
+                    # is then always a lost manifest, never a first seal under way.
+                    self.write_manifest({"format": FORMAT, "days": {}})
                 yield
             finally:
                 if fcntl is not None:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _has_manifest(self) -> bool:
+        return self.fs.get_file_info(self.path(MANIFEST)).type == pafs.FileType.File
+
+
+def _well_formed(manifest: dict) -> bool:
+    days = manifest.get("days")
+    return isinstance(days, dict) and all(
+        isinstance(day, dict) and isinstance(day.get("files"), list) and all(
+            isinstance(f, dict) and {"table", "path", "rows", "bytes", "sha256"} <= set(f)
+            for f in day["files"]) for day in days.values())
 
 
 def _missing(error: OSError) -> bool:
