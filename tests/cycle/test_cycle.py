@@ -139,7 +139,7 @@ def test_a_failed_cycle_inside_serve_logs_the_reason_of_the_lake_or_the_engine(
         with open(damaged, "wb") as handle:
             handle.write(b"not parquet")
         message = first_error()
-        assert message.startswith(f"aggregation cycle failed: {damaged}: cannot be read ")
+        assert message.startswith("aggregation cycle failed: ") and "the manifest says" in message
         assert "sempervirens lake verify" in message
     finally:
         stores.dispose()

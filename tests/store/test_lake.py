@@ -443,3 +443,37 @@ def test_a_manifest_of_the_wrong_shape_is_one_clear_error(tmp_path, manifest):
     (tmp_path / "lake" / "manifest.json").write_text(manifest)
     with pytest.raises(LakeError, match="not a manifest of this lake"):
         Lake(tmp_path / "lake").days()
+
+
+def test_a_ping_sent_again_after_its_day_left_the_hot_store_is_sealed_once(store, tmp_path):
+    """A client that missed the 202 sends the same document again, days later: the hot
+    store (a margin of days) no longer has it, the lake does."""
+    first = add_pings(store, [ping_row(DAYS[0], seconds=600), ping_row(DAYS[0], ping_type="crash")])
+    lake = Lake(tmp_path / "lake")
+    seal(store, lake, now=NOW)
+    prune(store, lake, now=NOW, margin_days=0)
+    assert store_rows(store) == []
+    again = [{**row, "day": DAY, "received_at": row["received_at"] + (DAY - DAYS[0])}
+             for row in first]
+    fresh = add_pings(store, [*again, ping_row(DAY)])
+    seal(store, lake, now=NOW + timedelta(days=1))
+    held = [r["document_id"] for r in read_lake(lake, "pings")]
+    assert sorted(held) == sorted([r["document_id"] for r in first] + [fresh[-1]["document_id"]])
+
+
+def test_a_damaged_file_of_a_sealed_day_stops_the_seal_instead_of_doubling_its_pings(
+        sqlite_store, tmp_path):
+    population(sqlite_store, [DAY], 30)
+    lake = Lake(tmp_path / "lake")
+    seal(sqlite_store, lake, now=NOW)
+    (path,) = [f["path"] for f in lake.manifest()["days"][DAY.isoformat()]["files"]
+               if f["table"] == "pings"]
+    with open(tmp_path / "lake" / path, "r+b") as handle:  # one byte, inside a data page
+        handle.seek(200)
+        byte = handle.read(1)
+        handle.seek(200)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    add_pings(sqlite_store, [ping_row(DAY)])  # a late ping: the seal reads the day's ids
+    with pytest.raises(LakeError, match="sha256 differs from the manifest.*sempervirens lake verify"):
+        seal(sqlite_store, lake, now=NOW)
+    assert len(lake.manifest()["days"][DAY.isoformat()]["files"]) == 3  # nothing added

@@ -159,11 +159,15 @@ class Lake:
 
         return client_rows(self, client_ids)
 
-    def verify(self) -> list[str]:
-        """Re-read every file the manifest lists; one line per problem (missing file,
-        size or sha256 differing from the manifest).  Empty: the lake is intact."""
+    def verify(self, days=None) -> list[str]:
+        """Re-read every file the manifest lists (of these days, 'YYYY-MM-DD', default
+        all); one line per problem (missing file, size or sha256 differing from the
+        manifest).  Empty: the lake is intact."""
         problems = []
-        for day, sealed in sorted(self.manifest()["days"].items()):
+        listed = self.manifest()["days"]
+        for day, sealed in sorted(listed.items()):
+            if days is not None and day not in days:
+                continue
             for f in sealed["files"]:
                 try:
                     size, digest = self.digest(f["path"])

@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import Engine, Text, cast, delete, select, type_coerce
+from sqlalchemy import Engine, Text, cast, delete, or_, select, type_coerce
 
 from ...model.ping import COLUMN_JSON, in_lake
 from ..schema import pings
@@ -37,6 +37,9 @@ CHUNK_ROWS = 20_000  # pings per chunk read from the store (and per row group)
 DELETE_CHUNK = 500  # document ids per DELETE ... IN (...)
 DELETE_BATCH = 20_000  # document ids per transaction when pruning
 NOT_SEALED = ("deletion-request",)  # carried out by admin/deletion, never analysed
+# A client drops a ping it could not send after 30 days (its spool's age limit): a
+# document sent again is looked for in the sealed days this far back.
+RESEND_DAYS = 31
 _KEY = ("document_id", "project", "client_id", "ping_type")
 # The store's columns the lake's pings table takes as they are: the key, the arrival,
 # and the ping's fields with a lake column (model/ping.py); the JSON columns travel
@@ -83,14 +86,15 @@ def seal(engine: Engine, lake: Lake, *, now: datetime, grace: timedelta = timede
         for day in _store_days(engine, last):
             key = day.isoformat()
             if key not in sealed:
-                entries = _write_day(engine, lake, day, _excluded(excluded, day), skip=frozenset(),
-                                     late=False)
+                entries = _write_day(engine, lake, day, _excluded(excluded, day),
+                                     skip=_resent(engine, lake, day, sealed), late=False)
                 report.days.append(day)
             else:
                 held = _lake_documents(lake, key)
                 if not _has_late(engine, day, held):  # the usual case: ids only, no JSON read
                     continue
-                entries = _write_day(engine, lake, day, _excluded(excluded, day), skip=held, late=True)
+                entries = _write_day(engine, lake, day, _excluded(excluded, day),
+                                     skip=held | _resent(engine, lake, day, sealed), late=True)
                 if not entries:
                     continue
                 report.late[day] = entries[0].rows
@@ -121,10 +125,40 @@ def _has_late(engine: Engine, day: date, held: frozenset[str]) -> bool:
 
 
 def _lake_documents(lake: Lake, day: str) -> frozenset[str]:
+    """The document ids a sealed day holds, from files checked against the manifest
+    first: a damaged file would make the day's pings look late, and sealed again."""
+    problems = lake.verify([day])
+    if problems:
+        raise LakeError(f"{problems[0]}: `sempervirens lake verify` lists every damaged file; "
+                        f"restore them from a backup before sealing")
     held = set()
     for path in lake.files("pings", [day]):
         held.update(_read(lake, path, ["document_id"]).column(0).to_pylist())
     return frozenset(held)
+
+
+def _resent(engine: Engine, lake: Lake, day: date, sealed: set[str]) -> frozenset[str]:
+    """The day's pings that an earlier sealed day already holds.  A client that missed
+    the answer to an upload sends the same document again, up to RESEND_DAYS later; the
+    hot store, which keeps only a margin of sealed days, no longer knows it.  Only pings
+    made before the day (by their period's end, or without one) can be such resends."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    query = select(pings.c.document_id).where(
+        pings.c.day == day, pings.c.ping_type.not_in(NOT_SEALED),
+        or_(pings.c.period_end.is_(None), pings.c.period_end < midnight))
+    with engine.connect() as connection:
+        candidates = connection.execute(query).scalars().all()
+    earlier = [d for d in sealed if day - timedelta(days=RESEND_DAYS) <= date.fromisoformat(d) < day]
+    if not candidates or not earlier:
+        return frozenset()
+    wanted, found = pa.array(candidates, pa.string()), set()
+    for path in lake.files("pings", earlier):
+        column = _read(lake, path, ["document_id"]).column(0)
+        found.update(pc.filter(column, pc.is_in(column, wanted)).to_pylist())
+    if found:
+        log.info("lake: %d ping(s) of %s sent again, already sealed on an earlier day: left out",
+                 len(found), day)
+    return frozenset(found)
 
 
 def _read(lake: Lake, uri: str, columns: list[str] | None = None) -> pa.Table:
