@@ -73,6 +73,12 @@ def _lake(values: dict, command: str):
     return lake
 
 
+def _no_lake(command: str, lake) -> int:
+    print(f"sempervirens lake {command}: no lake at {lake.location} (nothing sealed there yet; "
+          f"check --lake and --data-dir)", file=sys.stderr)
+    return 1
+
+
 def _say_lake(command: str, lake) -> None:
     """Which lake a command uses, once its manifest was read (an error stays one line)."""
     print(f"sempervirens lake {command}: lake: {lake.location}", file=sys.stderr)
@@ -131,6 +137,8 @@ def list_command(args: argparse.Namespace) -> int:
 
     values = settings.resolve(args)
     lake = _lake(values, "list")
+    if not lake.exists():
+        return _no_lake("list", lake)
     try:
         days = lake.manifest()["days"]
     except LakeError as error:
@@ -159,6 +167,8 @@ def verify_command(args: argparse.Namespace) -> int:
 
     values = settings.resolve(args)
     lake = _lake(values, "verify")
+    if not lake.exists():
+        return _no_lake("verify", lake)
     try:
         problems = lake.verify()
         files = sum(len(d["files"]) for d in lake.manifest()["days"].values())

@@ -55,20 +55,20 @@ def _location(value: str) -> str:
     return value.strip()
 
 
-def _whole(unit: str):
+def _whole(unit: str, most: int):
     def parse(value: str) -> int:
         try:
             number = int(value)
         except ValueError:
             raise ValueError(f"not a whole number of {unit}: {value!r}") from None
-        if number < 0:
-            raise ValueError(f"must be 0 or more {unit}, not {number}")
+        if not 0 <= number <= most:
+            raise ValueError(f"must be from 0 to {most} {unit}, not {number}")
         return number
     parse.__name__ = f"whole number of {unit}"  # argparse names the type in its error message
     return parse
 
 
-_hours, _days = _whole("hours"), _whole("days")
+_hours, _days = _whole("hours", 24 * 366), _whole("days", 3660)  # a year; ten years
 _bool.__name__ = "boolean"  # argparse names the type in its error message
 _csv.__name__ = "comma-separated list"
 _BOUNDS = Bounds()  # the contribution bounds' defaults are the catalogue's

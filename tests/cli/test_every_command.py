@@ -134,11 +134,8 @@ def test_a_bad_setting_is_one_line_naming_it(path, name, value, tmp_path, capsys
 def test_no_command_but_serve_and_init_creates_a_store(path, tmp_path, capsys):
     data_dir = tmp_path / "data"
     ran = run(capsys, *path, *required_arguments(LEAVES[path], CLIENT_ID), "--data-dir", str(data_dir))
-    if path in (("lake", "list"), ("lake", "verify")):
-        assert ran.status == 0, ran  # an empty lake is listed empty
-    else:
-        assert ran.status != 0, ran
-        assert len(ran.err_lines) == 1, ran.err
+    assert ran.status != 0, ran
+    assert len(ran.err_lines) == 1, ran.err
     assert not data_dir.exists()
 
 

@@ -477,3 +477,8 @@ def test_a_damaged_file_of_a_sealed_day_stops_the_seal_instead_of_doubling_its_p
     with pytest.raises(LakeError, match="sha256 differs from the manifest.*sempervirens lake verify"):
         seal(sqlite_store, lake, now=NOW)
     assert len(lake.manifest()["days"][DAY.isoformat()]["files"]) == 3  # nothing added
+
+
+def test_a_deletion_where_no_lake_is_makes_none(tmp_path):
+    report = delete_clients(Lake(tmp_path / "typo"), [new_id()])
+    assert report.days == [] and not (tmp_path / "typo").exists()

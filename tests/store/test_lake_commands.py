@@ -95,7 +95,9 @@ def test_the_lake_setting_moves_the_lake(data_dir, tmp_path):
     (("--through", "2026-13-01"), {}, ("not a day", "2026-13-01")),
     (("--through", (TODAY + timedelta(days=1)).isoformat()), {}, ("has not ended",)),
     (("--through", TODAY.isoformat()), {}, ("has not ended",)),
-    ((), {"SEMPERVIRENS_SEAL_GRACE_HOURS": "-1"}, ("SEMPERVIRENS_SEAL_GRACE_HOURS", "0 or more")),
+    ((), {"SEMPERVIRENS_SEAL_GRACE_HOURS": "-1"}, ("SEMPERVIRENS_SEAL_GRACE_HOURS", "from 0 to")),
+    ((), {"SEMPERVIRENS_SEAL_GRACE_HOURS": "100000000000"}, ("SEMPERVIRENS_SEAL_GRACE_HOURS",
+                                                             "from 0 to 8784 hours")),
     ((), {"SEMPERVIRENS_SEAL_GRACE_HOURS": "two"}, ("SEMPERVIRENS_SEAL_GRACE_HOURS", "whole number")),
     (("--seal-grace-hours", "-3"), {}, ("--seal-grace-hours",)),
     ((), {"SEMPERVIRENS_HOT_MARGIN_DAYS": "-1"}, ("SEMPERVIRENS_HOT_MARGIN_DAYS",)),
@@ -120,12 +122,23 @@ def test_lake_settings_defaults_and_validation():
     values = settings.resolve(None, {"SEMPERVIRENS_SEAL_GRACE_HOURS": "0", "SEMPERVIRENS_HOT_MARGIN_DAYS": "7",
                                      "SEMPERVIRENS_LAKE": " s3://bucket/lake "})
     assert (values["seal_grace_hours"], values["hot_margin_days"], values["lake"]) == (0, 7, "s3://bucket/lake")
-    with pytest.raises(SystemExit, match="SEMPERVIRENS_HOT_MARGIN_DAYS: must be 0 or more days"):
+    with pytest.raises(SystemExit, match="SEMPERVIRENS_HOT_MARGIN_DAYS: must be from 0 to 3660 days"):
         settings.resolve(None, {"SEMPERVIRENS_HOT_MARGIN_DAYS": "-2"})
     with pytest.raises(SystemExit, match="SEMPERVIRENS_LAKE: empty"):
         settings.resolve(None, {"SEMPERVIRENS_LAKE": "  "})
 
 
 def test_list_of_an_empty_lake(tmp_path):
+    (tmp_path / "lake").mkdir()
     result = run("lake", "list", "--data-dir", str(tmp_path))
     assert result.returncode == 0 and "no sealed day" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["list", "verify"])
+def test_a_lake_that_is_not_there_is_said_not_listed_empty(tmp_path, command):
+    """A typo in --lake must not pass for a lake with nothing sealed."""
+    result = run("lake", command, "--lake", str(tmp_path / "typo"))
+    assert result.returncode == 1 and result.stderr.strip() == (
+        f"sempervirens lake {command}: no lake at {tmp_path / 'typo'} (nothing sealed there "
+        f"yet; check --lake and --data-dir)")
+    assert not (tmp_path / "typo").exists()

@@ -64,7 +64,7 @@ def delete_clients(lake: Lake, client_ids) -> LakeDeletionReport:
     """Remove every row of these clients from the lake, verified; see the module doc."""
     ids = canonical_ids(client_ids)
     report = LakeDeletionReport(clients=len(ids))
-    if not ids:
+    if not ids or not lake.exists():  # nothing sealed: nothing to rewrite, nothing to make
         return report
     wanted = pa.array(ids, pa.string())
     with lake.lock():

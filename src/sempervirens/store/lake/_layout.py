@@ -137,6 +137,10 @@ class Lake:
                 raise LakeError(f"{self.uri(MANIFEST)} is missing but the lake holds data files: "
                                 f"restore it (from a backup) before anything writes to this lake")
 
+    def exists(self) -> bool:
+        """Whether the lake's directory (or prefix) is there at all."""
+        return self.fs.get_file_info(self.root).type != pafs.FileType.NotFound
+
     def days(self) -> list[date]:
         """The sealed days, oldest first."""
         return sorted(date.fromisoformat(day) for day in self.manifest()["days"])
