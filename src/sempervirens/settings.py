@@ -163,7 +163,8 @@ SETTINGS = {
                 "then served publicly.", _bool),
         Setting("lake", None,
                 "Where sealed days are kept as Parquet: a directory, or a URI that pyarrow "
-                "opens (s3://bucket/path, gs://..., hdfs://...) (default: lake in --data-dir).",
+                "opens (s3://bucket/path, gs://..., hdfs://...) or fsspec does (abfs://..., "
+                "...) (default: lake in --data-dir).",
                 _location),
         Setting("seal_grace_hours", 2,
                 "Hours after a UTC day ends before it is sealed into the lake (pings still "

@@ -93,6 +93,10 @@ def read_lake(lake, table: str) -> list[dict]:
         return []
     with duckdb.connect() as db:
         db.execute("SET TimeZone = 'UTC'")
+        if files[0].startswith("memory://"):  # fsspec's in-memory filesystem
+            import fsspec
+
+            db.register_filesystem(fsspec.filesystem("memory"))
         relation = db.sql(f"SELECT * FROM read_parquet({files!r}, hive_partitioning = true)")
         return relation.to_arrow_table().to_pylist()
 

@@ -482,3 +482,24 @@ def test_a_damaged_file_of_a_sealed_day_stops_the_seal_instead_of_doubling_its_p
 def test_a_deletion_where_no_lake_is_makes_none(tmp_path):
     report = delete_clients(Lake(tmp_path / "typo"), [new_id()])
     assert report.days == [] and not (tmp_path / "typo").exists()
+
+
+def test_a_lake_on_an_fsspec_filesystem_seals_aggregates_and_deletes(sqlite_store):
+    """A filesystem pyarrow does not know (here fsspec's in-memory one, standing for
+    abfs://, webdav://, ...): the lake is written, read by the engine and rewritten."""
+    from sempervirens.aggregate.engine import compute
+
+    victim = new_id()
+    population(sqlite_store, [DAY], 30)
+    add_pings(sqlite_store, [ping_row(DAY, client_id=victim)])
+    lake = Lake(f"memory://lake-{new_id()}")
+    seal(sqlite_store, lake, now=NOW)
+    assert lake.days() == [DAY] and lake.verify() == []
+    files = {table: lake.files(table) for table in TABLES}
+    assert all(path.startswith("memory://") for path in files["pings"])
+    installs = compute(files, "day", [DAY], [])["installs"]
+    total = sum(n for project, _, key1, _, n in installs if key1 == "")
+    usage = [r for r in store_rows(sqlite_store) if r["ping_type"] == "usage"]
+    assert total == len({(r["project"], r["client_id"]) for r in usage})
+    assert delete_clients(lake, [victim]).rows["pings"] == 1
+    assert victim not in {r["client_id"] for r in read_lake(lake, "pings")}

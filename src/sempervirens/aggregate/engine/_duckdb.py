@@ -12,6 +12,11 @@ _TYPES = {STRING: "VARCHAR", INT32: "INTEGER", INT64: "BIGINT", BOOL: "BOOLEAN",
           TIMESTAMP: "TIMESTAMPTZ", DATE: "DATE"}
 
 
+# What DuckDB reads itself (its httpfs and azure extensions); others go through fsspec.
+_NATIVE_SCHEMES = {"s3", "s3a", "s3n", "r2", "gs", "gcs", "az", "azure", "abfss", "http",
+                   "https", "hf"}
+
+
 def quarter_of_memory() -> str:
     """The default memory limit: a quarter of the machine's memory (at least the minimum)."""
     return f"{max(machine_memory() // 4, ENGINE_MEMORY_MINIMUM) // 2**20}MiB"
@@ -50,6 +55,7 @@ class DuckDBRunner:
         import duckdb
 
         limit = buffer_limit(memory_limit)  # a refused value leaves no directory behind
+        self._registered: set[str] = set()
         self.temp = JobTempDir(temp_dir)
         config = {"memory_limit": limit,
                   "temp_directory": self.temp.path,
@@ -69,6 +75,8 @@ class DuckDBRunner:
         import pyarrow as pa
 
         con = self.connection
+        self._register_filesystems({p.split("://", 1)[0] for ps in files.values() for p in ps
+                                    if "://" in p})
         for table in LAKE_TABLES:
             if table.name not in files:
                 continue
@@ -94,6 +102,17 @@ class DuckDBRunner:
             con.register(f"{name}_arrow", arrow)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
             con.unregister(f"{name}_arrow")
+
+    def _register_filesystems(self, schemes: set[str]) -> None:
+        """A lake on a filesystem DuckDB does not read itself is read through fsspec."""
+        for scheme in sorted(schemes - _NATIVE_SCHEMES - self._registered):
+            import fsspec
+
+            try:
+                self.connection.register_filesystem(fsspec.filesystem(scheme))
+            except (ImportError, ValueError) as error:
+                raise EngineError(f"duckdb: cannot read {scheme}:// files: {error}") from None
+            self._registered.add(scheme)
 
     def rows(self, sql: str) -> list[tuple]:
         import duckdb

@@ -73,16 +73,19 @@ class FileEntry:
 
 
 class Lake:
-    """A lake: a local directory (the default) or any URI pyarrow's filesystems open
-    (s3://, gs://, hdfs://, file://).  Only one process writes to a lake at a time:
-    on a local filesystem a lock file beside the manifest enforces it."""
+    """A lake: a local directory (the default), a URI pyarrow's filesystems open (s3://,
+    gs://, hdfs://, file://), or one of any other fsspec filesystem (abfs://, memory://,
+    ...).  Only one process writes to a lake at a time: on a local filesystem a lock
+    file beside the manifest enforces it."""
 
     def __init__(self, location: str | os.PathLike) -> None:
         text = os.fspath(location)
         if "://" in text:
             try:
                 self.fs, root = pafs.FileSystem.from_uri(text)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as error:
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+                self.fs, root = _fsspec(text, error)
+            except OSError as error:
                 raise LakeError(f"cannot open the lake {text!r}: {error}") from None
             self._scheme = text.split("://", 1)[0]
         else:
@@ -289,6 +292,19 @@ class Lake:
 
     def _has_manifest(self) -> bool:
         return self.fs.get_file_info(self.path(MANIFEST)).type == pafs.FileType.File
+
+
+def _fsspec(uri: str, why: Exception) -> tuple[pafs.FileSystem, str]:
+    """A filesystem pyarrow does not know, through fsspec (its own reason if none knows it)."""
+    try:
+        from fsspec.core import url_to_fs
+    except ImportError:
+        raise LakeError(f"cannot open the lake {uri!r}: {why}") from None
+    try:
+        fs, root = url_to_fs(uri)
+    except (ImportError, ValueError, OSError) as error:
+        raise LakeError(f"cannot open the lake {uri!r}: {str(error).splitlines()[0]}") from None
+    return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), root
 
 
 def _well_formed(manifest: dict) -> bool:
