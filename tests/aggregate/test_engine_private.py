@@ -98,5 +98,6 @@ def test_each_query_returns_its_catalogue_tables_columns_in_order():
                 "kind VARCHAR, institution VARCHAR, edu BOOLEAN)")
     con.execute("CREATE TABLE periods (period_start DATE, day DATE)")
     for table in PRIVATE_TABLES:
-        columns = [row[0] for row in con.execute(f"DESCRIBE {PRIVATE_QUERIES[table.name]}").fetchall()]
+        described = con.execute(f"DESCRIBE {PRIVATE_QUERIES[table.name]}").fetchall()
+        columns = [row[0] for row in described]
         assert columns == ["project", "period_start", *(k for k, _ in table.keys), *table.counts]

@@ -427,8 +427,8 @@ def test_a_lost_manifest_is_refused_not_taken_for_an_empty_lake(sqlite_store, tm
     seal(sqlite_store, lake, now=NOW)
     files = _lake_files(lake)
     (tmp_path / "lake" / "manifest.json").rename(tmp_path / "manifest.json")
-    for write in (lambda: seal(sqlite_store, lake, now=NOW), lambda: delete_clients(lake, [new_id()]),
-                  lambda: lake.days()):
+    for write in (lambda: seal(sqlite_store, lake, now=NOW),
+                  lambda: delete_clients(lake, [new_id()]), lambda: lake.days()):
         with pytest.raises(LakeError, match="manifest.json is missing but the lake holds data"):
             write()
     assert _lake_files(lake) == files
@@ -474,7 +474,7 @@ def test_a_damaged_file_of_a_sealed_day_stops_the_seal_instead_of_doubling_its_p
         handle.seek(200)
         handle.write(bytes([byte[0] ^ 0xFF]))
     add_pings(sqlite_store, [ping_row(DAY)])  # a late ping: the seal reads the day's ids
-    with pytest.raises(LakeError, match="sha256 differs from the manifest.*sempervirens lake verify"):
+    with pytest.raises(LakeError, match="sha256 differs from the manifest.*lake verify"):
         seal(sqlite_store, lake, now=NOW)
     assert len(lake.manifest()["days"][DAY.isoformat()]["files"]) == 3  # nothing added
 

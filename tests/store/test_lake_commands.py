@@ -122,7 +122,7 @@ def test_lake_settings_defaults_and_validation():
     values = settings.resolve(None, {"SEMPERVIRENS_SEAL_GRACE_HOURS": "0", "SEMPERVIRENS_HOT_MARGIN_DAYS": "7",
                                      "SEMPERVIRENS_LAKE": " s3://bucket/lake "})
     assert (values["seal_grace_hours"], values["hot_margin_days"], values["lake"]) == (0, 7, "s3://bucket/lake")
-    with pytest.raises(SystemExit, match="SEMPERVIRENS_HOT_MARGIN_DAYS: must be from 0 to 3660 days"):
+    with pytest.raises(SystemExit, match="HOT_MARGIN_DAYS: must be from 0 to 3660 days"):
         settings.resolve(None, {"SEMPERVIRENS_HOT_MARGIN_DAYS": "-2"})
     with pytest.raises(SystemExit, match="SEMPERVIRENS_LAKE: empty"):
         settings.resolve(None, {"SEMPERVIRENS_LAKE": "  "})

@@ -12,9 +12,9 @@ CYCLE_SETTINGS = (
     "data_dir", "database", "private_database", "log_level", "secret_key", "retention_days",
     "anomaly_min_clients", "ip_hash_key", "dns_server", "lake", "seal_grace_hours",
     "hot_margin_days", *settings.ENGINE, "k_anonymity", "dp_epsilon_day", "dp_epsilon_week",
-    "dp_epsilon_month", "dp_delta", "release_grace_hours", "bound_max_features", "bound_max_events_per_day",
-    "bound_max_timings", "bound_max_crash_cells", "bound_max_crashes_per_day", "no_dp",
-    "releases_dir",
+    "dp_epsilon_month", "dp_delta", "release_grace_hours", "bound_max_features",
+    "bound_max_events_per_day", "bound_max_timings", "bound_max_crash_cells",
+    "bound_max_crashes_per_day", "no_dp", "releases_dir",
 )
 
 

@@ -97,7 +97,8 @@ PATHS = {
         "summary": "Every project's installations together, by a breakdown whose values are the "
                    "same for every project (all but the version)",
         "parameters": [_param("interval", {"type": "string", "enum": list(INTERVALS)}),
-                       _param("breakdown", {"type": "string", "enum": list(SHARED_BREAKDOWN_NAMES)}),
+                       _param("breakdown", {"type": "string",
+                                            "enum": list(SHARED_BREAKDOWN_NAMES)}),
                        _param("from", _DATE), _param("to", _DATE),
                        _param("format", {"type": "string", "enum": ["json", "csv"]})],
         "responses": {"200": {"description": "Each period's sum over the projects, per value, "

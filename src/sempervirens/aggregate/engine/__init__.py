@@ -20,5 +20,5 @@ from ._queries import Query, queries
 from ._tables import period_days
 from .errors import EngineError
 
-__all__ = ["ENGINES", "EngineError", "check_engine", "Query", "compute", "compute_private", "open_runner",
-           "open_runner_from_settings", "period_days", "queries"]
+__all__ = ["ENGINES", "EngineError", "check_engine", "Query", "compute", "compute_private",
+           "open_runner", "open_runner_from_settings", "period_days", "queries"]

@@ -184,7 +184,8 @@ def _verify(lake: Lake, relative: str, needles_array: pa.Array, needles: frozens
                 continue
             if name in ("client_id", "document_id") and pc.any(pc.is_in(column, needles_array)).as_py():
                 raise LakeDeletionIncomplete(f"{relative}: a deleted id is still in column {name}")
-            with_uuids = pc.filter(column, pc.fill_null(pc.match_substring_regex(column, _ANY_UUID), False))
+            has_uuid = pc.fill_null(pc.match_substring_regex(column, _ANY_UUID), False)
+            with_uuids = pc.filter(column, has_uuid)
             if any(_named(text, needles) for text in with_uuids.to_pylist()):
                 raise LakeDeletionIncomplete(f"{relative}: a deleted UUID is still in column {name}")
     with lake.fs.open_input_stream(lake.path(relative)) as stream:

@@ -148,7 +148,8 @@ def _resent(engine: Engine, lake: Lake, day: date, sealed: set[str]) -> frozense
         or_(pings.c.period_end.is_(None), pings.c.period_end < midnight))
     with engine.connect() as connection:
         candidates = connection.execute(query).scalars().all()
-    earlier = [d for d in sealed if day - timedelta(days=RESEND_DAYS) <= date.fromisoformat(d) < day]
+    since = day - timedelta(days=RESEND_DAYS)
+    earlier = [d for d in sealed if since <= date.fromisoformat(d) < day]
     if not candidates or not earlier:
         return frozenset()
     wanted, found = pa.array(candidates, pa.string()), set()
