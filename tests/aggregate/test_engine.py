@@ -125,9 +125,8 @@ def test_installs_count_each_installation_once_under_its_public_values(days):
     assert cells(days["installs"], "astro", D2) == {
         ("", ""): 1, ("version", "2.0"): 1, ("os", "macos"): 1, ("arch", "arm64"): 1,
         ("python", "3.12"): 1, ("ci", "true"): 1,
-        # c1 reports no environment tags (test_engine_environment_tags.py has them)
-        **{(name, "(unknown)"): 1 for name in ("scheduler", "container", "notebook", "install",
-                                               "ci_provider")}}
+        # c1 reports no other field (test_engine_environment_tags.py has the tags)
+        **{(name, "(unknown)"): 1 for name in BREAKDOWN_NAMES[5:]}}
 
 
 def test_each_breakdown_adds_up_to_the_total(days, week):

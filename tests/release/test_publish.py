@@ -10,7 +10,7 @@ import pytest
 from release_helpers import LATER, MONDAY, day_exact, release_days
 from sqlalchemy import select
 
-from sempervirens.model.domains import OTHER, UNKNOWN
+from sempervirens.model.domains import BREAKDOWN_NAMES, OTHER, UNKNOWN
 from sempervirens.release import (
     AlreadyReleased,
     NotClosed,
@@ -116,7 +116,8 @@ def test_values_below_k_are_withheld_but_their_row_stays(engine, domains, settin
     withheld = [r for r in rows if r["value"] is None]
     shown = [r for r in rows if r["value"] is not None]
     assert withheld and shown  # most breakdown values have no installation at all
-    q = laplace_halfwidth(38.5)  # installs: sensitivity 11 (10 breakdowns) / (0.5 * 8 / 14)
+    # installs: sensitivity 1 + the breakdowns (11), over its share of a day's 0.5 (8 / 14)
+    q = laplace_halfwidth((1 + len(BREAKDOWN_NAMES)) / (0.5 * 8 / 14))
     for row in withheld:
         assert row["noisy"] < k and (row["low"], row["high"]) == (0, k - 1 + q)
     for row in shown:

@@ -26,7 +26,8 @@ def ping_row(day: date, *, client_id: str | None = None, project: str = "numpy",
     rng = rng or random.Random()
     at = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(seconds=seconds,
                                                                          microseconds=rng.randrange(10**6))
-    row = {
+    row = {column.name: None for column in pings.columns}  # a field added later: NULL
+    row |= {
         "document_id": new_id(), "project": project, "ping_type": ping_type,
         "client_id": None if ping_type == "opt-out" else (client_id or new_id()),
         "received_at": at, "day": day, "project_version": f"1.{rng.randrange(5)}",
