@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from datetime import date
 
 import pytest
@@ -258,7 +259,7 @@ def test_duckdb_runs_under_a_memory_limit_and_spills_to_its_temp_dir(source, tmp
         # Each job spills into a directory of its own in the temp dir, gone after the job
         job_dir = setting["temp_directory"]
         assert setting["threads"] == "1" and os.path.dirname(job_dir) == str(tmp_path)
-        assert os.path.basename(job_dir).startswith(f"sempervirens-engine-{os.getpid()}-")
+        assert os.path.basename(job_dir).startswith("sempervirens-engine-")
         assert setting["enable_progress_bar"] == "false"  # never drawn on the server's stdout
         # DuckDB's buffers get a share of the limit; the rest is for what they do not count
         assert abs(memory_bytes(setting["memory_limit"]) - BUFFER_SHARE * (600e6 - RESERVE)) < 3e6
@@ -273,18 +274,32 @@ def test_duckdb_runs_under_a_memory_limit_and_spills_to_its_temp_dir(source, tmp
 def test_a_killed_jobs_spill_is_removed_by_the_next_job(tmp_path):
     """kill -9 (or the OOM killer) leaves a job's spill behind: the next job removes it,
     and never the directory of a job still running, nor what is not a job's."""
-    killed = subprocess.Popen([sys.executable, "-c", "pass"])
-    killed.wait()
-    orphan = tmp_path / f"sempervirens-engine-{killed.pid}-x1"
-    (orphan / "spill").mkdir(parents=True)
-    (orphan / "spill" / "duckdb_temp_block-1.block").write_bytes(b"0" * 4096)
-    alive = tmp_path / f"sempervirens-engine-{os.getppid()}-x2"
-    alive.mkdir()
-    other = tmp_path / "sempervirens-engine-notes"
+    def job(then: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", f"""
+import os, sys, time
+from sempervirens.aggregate.engine._temp import JobTempDir
+spill = JobTempDir({str(tmp_path)!r})
+open(os.path.join(spill.path, "block-1.tmp"), "wb").write(b"0" * 4096)
+print(spill.path, flush=True)
+{then}"""], stdout=subprocess.PIPE, text=True)
+
+    orphan = job("os._exit(9)").communicate()[0].strip()  # no clean-up, as after kill -9
+    running = job("time.sleep(60)")
+    alive = running.stdout.readline().strip()
+    other = tmp_path / "sempervirens-engine-notes"  # no lock to ask, recent: left alone
     other.mkdir()
-    runner = open_runner("duckdb", temp_dir=str(tmp_path))
-    runner.close()
-    assert not orphan.exists() and alive.exists() and other.exists()
+    stale = tmp_path / "sempervirens-engine-x1"  # no lock, untouched for two hours
+    stale.mkdir()
+    os.utime(stale, (time.time() - 7200,) * 2)
+    try:
+        open_runner("duckdb", temp_dir=str(tmp_path)).close()
+        assert os.path.isdir(alive) and other.exists()
+        assert not os.path.exists(orphan) and not stale.exists()
+    finally:
+        running.kill()
+        running.communicate()
+    open_runner("duckdb", temp_dir=str(tmp_path)).close()
+    assert not os.path.exists(alive)  # its job was killed meanwhile
 
 
 def test_an_unusable_temp_dir_is_one_line_error(tmp_path):
