@@ -22,7 +22,7 @@ from ._limits import (
     PING_TYPES_WITH_CLIENT_ID,
     SCHEMA_VERSION,
 )
-from ._identifiers import identifier_in
+from ._identifiers import UUID_ANYWHERE, identifier_in
 from ._validate import (
     Environment,
     Ping,
@@ -53,6 +53,7 @@ __all__ = [
     "PING_TYPES",
     "PING_TYPES_WITH_CLIENT_ID",
     "SCHEMA_VERSION",
+    "UUID_ANYWHERE",
     "Environment",
     "Ping",
     "ProtocolError",

@@ -13,6 +13,7 @@ from datetime import date
 from starlette.requests import Request
 from starlette.routing import Route
 
+from ..model.domains import SHARED_BREAKDOWN_NAMES
 from ..model.periods import INTERVALS
 from ..protocol import ProtocolError, normalize_project
 from ..protocol.errors import BadRequest, NotFound
@@ -150,8 +151,8 @@ def ecosystem(request: Request):
     if interval not in INTERVALS:
         raise BadRequest(f"interval must be one of {', '.join(INTERVALS)}", field="interval")
     breakdown = params.get("breakdown", "python")
-    if breakdown not in queries.ECOSYSTEM_BREAKDOWNS:
-        raise BadRequest(f"breakdown must be one of {', '.join(queries.ECOSYSTEM_BREAKDOWNS)}",
+    if breakdown not in SHARED_BREAKDOWN_NAMES:
+        raise BadRequest(f"breakdown must be one of {', '.join(SHARED_BREAKDOWN_NAMES)}",
                          field="breakdown")
     if params.get("format", "json") not in ("json", "csv"):
         raise BadRequest("format must be json or csv", field="format")

@@ -27,7 +27,6 @@ from ..store.schema import projects
 from ._respond import cached
 
 
-
 def _declared(request: Request) -> tuple[str, Declaration, str | None] | None:
     """(project, its declaration, when declared) or None (not registered, or nothing declared)."""
     try:

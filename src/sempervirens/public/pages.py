@@ -16,7 +16,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..model.domains import BREAKDOWNS
+from ..model.domains import BREAKDOWNS, SHARED_BREAKDOWN_NAMES
 from ..protocol import ProtocolError, normalize_project
 from ..protocol.errors import NotFound
 from . import datasets, notices, queries
@@ -132,7 +132,7 @@ def ecosystem(request: Request) -> Response:
     params = request.query_params
     interval = params.get("interval") if params.get("interval") in INTERVAL_NAMES else "week"
     return render(request, "ecosystem.html", interval=interval, intervals=INTERVAL_NAMES,
-                  breakdowns={b: BREAKDOWN_NAMES[b] for b in queries.ECOSYSTEM_BREAKDOWNS},
+                  breakdowns={b: BREAKDOWN_NAMES[b] for b in SHARED_BREAKDOWN_NAMES},
                   projects=queries.projects(_engine(request)))
 
 

@@ -14,7 +14,7 @@ from datetime import date
 
 from sqlalchemy import Engine, func, select
 
-from ..model.domains import BREAKDOWN_NAMES, SHARED_BREAKDOWN_NAMES
+from ..model.domains import BREAKDOWN_NAMES
 from ..model.periods import INTERVALS, period_end
 from ..model.statistics import PERCENTILES
 from ..release.tables import PERCENTILE_STATISTIC, public_releases, public_statistics
@@ -190,9 +190,6 @@ def headline(engine: Engine, project: str) -> dict:
     out["daily"] = [r for r in active_installs(engine, Query(project, "day", days[-1], days[0]))
                     if r["value"] == ""] if days else []
     return out
-
-
-ECOSYSTEM_BREAKDOWNS = SHARED_BREAKDOWN_NAMES  # the same values in every project
 
 
 def ecosystem(engine: Engine, interval: str, breakdown: str, start: date | None = None,

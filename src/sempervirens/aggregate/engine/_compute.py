@@ -42,26 +42,16 @@ def open_runner_from_settings(values: Mapping):
 
 def check_engine(values: Mapping) -> str:
     """What the settings' engine would run on, checked without running a job or making
-    anything: its library, its temp dir; DuckDB's memory limit; for Spark, Java and
-    the master answering.  EngineError, one line, for the first problem."""
+    anything: its temp dir; DuckDB's memory limit; for Spark, pyspark, Java and the master
+    answering.  EngineError, one line, for the first problem."""
     temp_dir = check_base(values["engine_temp_dir"])
     if values["engine"] == "spark":
         from ._spark import preflight
 
-        try:
-            import pyspark  # noqa: F401
-        except ImportError:
-            raise EngineError("the spark engine needs pyspark: pip install "
-                              "'sempervirens[spark]' (and Java 17)") from None
         preflight(values["spark_master"])
         return f"spark at {values['spark_master']}, spilling to {temp_dir}"
     from ._duckdb import buffer_limit
 
-    try:
-        import duckdb  # noqa: F401
-    except ImportError:
-        raise EngineError("the duckdb engine needs duckdb: pip install "
-                          "'sempervirens[server]'") from None
     return f"duckdb, buffers {buffer_limit(values['engine_memory_limit'])}, spilling to {temp_dir}"
 
 

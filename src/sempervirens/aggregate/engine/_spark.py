@@ -44,12 +44,9 @@ class SparkRunner:
 
     def __init__(self, master: str = "local[2]", temp_dir: str | None = None,
                  conf: dict[str, str] | None = None) -> None:
-        try:
-            from pyspark.sql import SparkSession
-        except ImportError:
-            raise EngineError("the spark engine needs pyspark: pip install "
-                              "'sempervirens[spark]' (and Java 17)") from None
         preflight(master)
+        from pyspark.sql import SparkSession
+
         self.temp = JobTempDir(temp_dir)
         # Python workers run this interpreter (its packages), not whatever `python3` is.
         # No progress bar: Spark draws it on stderr, the server's log stream.
@@ -102,7 +99,13 @@ class SparkRunner:
 
 def preflight(master: str) -> None:
     """What would otherwise fail only after the JVM has started, in a page of Java stack
-    traces (or after a minute of retries): no Java; a master that does not answer."""
+    traces (or after a minute of retries): no pyspark, no Java, a master that does not
+    answer."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise EngineError("the spark engine needs pyspark: pip install "
+                          "'sempervirens[spark]' (and Java 17)") from None
     if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
         raise EngineError("spark: no Java found: install Java 17 (Debian: "
                           "openjdk-17-jre-headless) or set JAVA_HOME")

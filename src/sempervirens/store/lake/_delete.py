@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ...protocol import UUID_ANYWHERE
 from ._layout import FileEntry, Lake, LakeError, checkpoint, conform, now_text
 from ._seal import _TableWriter
 
@@ -141,7 +142,7 @@ def _rewrite_day(lake: Lake, day: str, sealed: dict, ids: list[str], wanted: pa.
 # Any UUID in text, found as a lookahead so that overlapping ones are all seen.  The
 # needles (thousands, for a big deletion) are then looked up in a set: one regular
 # expression of them all would be too large for Arrow's engine, and slow for Python's.
-_ANY_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_ANY_UUID = UUID_ANYWHERE.pattern
 _UUIDS_IN = re.compile(f"(?=({_ANY_UUID}))")
 _UUIDS_IN_BYTES = re.compile(f"(?=({_ANY_UUID}))".encode())
 

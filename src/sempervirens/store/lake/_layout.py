@@ -281,9 +281,10 @@ class Lake:
             if fcntl is not None:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
-                if self.manifest() == {"format": FORMAT, "days": {}} and not self._has_manifest():
+                if not self._has_manifest():
                     # Written before any data file: a lake with data files and no manifest
                     # is then always a lost manifest, never a first seal under way.
+                    self._no_data_without_manifest()
                     self.write_manifest({"format": FORMAT, "days": {}})
                 yield
             finally:
