@@ -3,8 +3,10 @@ exact drop accounting, per-project trust, the first run's hold across processes.
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -316,3 +318,64 @@ def test_many_processes_on_one_home_keep_the_spool_whole(tmp_path, monkeypatch):
     assert counted == len(left)  # one count per ping
     assert carried + waiting + len(left) == 8 * 15  # every ping sent, kept, or counted once
     assert len({(home / "client_id").read_text()}) == 1
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="no signal masks")
+def test_our_threads_never_take_a_sigterm_not_even_in_their_first_instant():
+    """A SIGTERM sent to a multiprocessing worker must land on its main thread (the only
+    one that runs Python handlers, _termination.py): a thread of ours that took it would
+    leave the worker blocked waiting for a task, alive after pool.terminate().  The mask
+    is the new thread's from its first instruction, and the starting thread's is as it
+    was."""
+    from sempervirens.client import _uploader
+
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    seen = []
+    started = threading.Thread(
+        target=lambda: seen.append(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+    _uploader._born_without_sigterm(started.start)
+    started.join()
+    assert signal.SIGTERM in seen[0]
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
+
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="no pthread_kill")
+def test_a_sigterm_whose_handler_waits_behind_a_blocking_call_is_delivered_again(tmp_path):
+    """CPython notes a SIGTERM that comes just before the main thread blocks, but runs its
+    handler only once the call returns: an idle pool worker then lived on, and
+    pool.terminate() waited for ever.  Here the worker is told of a SIGTERM as CPython
+    tells its wakeup fd (the race itself cannot be timed on demand) while it sleeps: our
+    watcher signals the main thread again, the handler writes the counts, and the worker
+    dies of SIGTERM within seconds, not after its 30 s sleep."""
+    home = tmp_path / "home"
+    _opted_in(home, "hostpkg")
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "sleeper.py").write_text("""\
+import multiprocessing, os, signal, time, sempervirens
+telemetry = sempervirens.Telemetry("hostpkg", version="1.0", endpoint="http://127.0.0.1:9")
+
+def work():
+    telemetry.count("worker.task", 5)  # installs the handler and its watcher
+    from sempervirens.client import _termination
+    os.write(_termination._wakeups[1], bytes([signal.SIGTERM]))
+    time.sleep(30)
+
+if __name__ == "__main__":
+    worker = multiprocessing.get_context("fork").Process(target=work)
+    started = time.monotonic()
+    worker.start()
+    worker.join(20)
+    print("exitcode", worker.exitcode, "after", round(time.monotonic() - started))
+""")
+    env = clean_env(SEMPERVIRENS_HOME=str(home), PYTHONPATH=str(pkg))
+    result = subprocess.run([sys.executable, str(pkg / "sleeper.py")], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    _, code, _, seconds = result.stdout.split()
+    assert code == "-15" and int(seconds) < 10, result.stdout
+    total = sum(json.loads(body)["metrics"].get("counters", {}).get("worker.task", 0)
+                for _, body in read_spool(home))
+    assert total == 5

@@ -530,6 +530,9 @@ def _after_fork_in_child() -> None:
     _terminating = False
     _ending.clear()
     try:
+        from . import _termination
+
+        _termination.after_fork_in_child()
         from ._uploader import uploader
 
         uploader._reinit()

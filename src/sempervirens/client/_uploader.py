@@ -126,7 +126,7 @@ class Uploader:
                 done.acquire()
                 self._ticker = done
                 try:
-                    _thread.start_new_thread(_without_sigterm, (self._tick, done))
+                    _born_without_sigterm(_thread.start_new_thread, self._tick, (done,))
                 except RuntimeError:  # interpreter shutting down
                     self._ticker = None
                     return False
@@ -136,14 +136,12 @@ class Uploader:
 
     def _spawn(self, target, name: str, preload: bool = False, busy: bool = True, args=()):
         """Start a daemon thread (with `_cond` held); None if the interpreter refuses."""
-        thread = threading.Thread(
-            target=_without_sigterm, name=name, args=(target, *args), daemon=True
-        )
+        thread = threading.Thread(target=target, name=name, args=args, daemon=True)
         need_preload = preload and not _preloaded
         if need_preload:
             _importing.acquire()  # released by the thread when its imports are done
         try:
-            thread.start()
+            _born_without_sigterm(thread.start)
         except RuntimeError:  # interpreter shutting down (Python 3.12+ refuses threads)
             if need_preload:
                 _importing.release()
@@ -442,22 +440,30 @@ class Uploader:
         self._backoff[endpoint] = (time.monotonic() + delay, failures + 1)
 
 
-def _without_sigterm(target, *args):
-    """Run `target` in one of our threads, which never takes a SIGTERM sent to the process.
+def _born_without_sigterm(start, *args):
+    """Call `start(*args)`, which starts one of our threads, with SIGTERM blocked here:
+    the new thread inherits the mask from its first instruction, and never takes a
+    SIGTERM sent to the process.
 
     The signal goes to a thread of the host instead (the main thread, usually):
     where a Python handler is set (ours in multiprocessing workers, see
-    _termination.py), only the main thread runs it, and a signal that landed
-    on one of our threads would leave a main thread blocked in a system call
-    waiting forever.
+    _termination.py), only the main thread runs it, and a signal that landed on one
+    of our threads would leave a main thread blocked in a system call waiting
+    forever.  (Blocking it inside the new thread, once started, left a window in
+    which a worker that `pool.terminate()` signalled lived on: a hang in 1 of ~120
+    runs.)  A SIGTERM that comes meanwhile waits, and reaches this thread once its
+    mask is restored.
     """
     try:
         import signal
 
-        signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGTERM,))
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGTERM,))
     except (AttributeError, ValueError, OSError):  # Windows: no signal masks
-        pass
-    return target(*args)
+        return start(*args)
+    try:
+        return start(*args)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def first_run_holds(data_dir: str, project: str) -> bool:
