@@ -45,7 +45,7 @@ def test_every_query_transpiles_to_spark_sql():
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # 2 shared cores: 84 s at load average 4, 473 s at 20-30
-def test_duckdb_and_spark_give_identical_rows(tmp_path):
+def test_duckdb_and_spark_give_identical_rows(tmp_path, capfd):
     source = write_lake(tmp_path, random_pings(seed=29, days=DAYS, clients=40, pings=1500))
     declared = random_declared()
     origins = random_origins(seed=31, days=DAYS)
@@ -66,3 +66,9 @@ def test_duckdb_and_spark_give_identical_rows(tmp_path):
             assert compute_private(origins, interval, starts, engine=runner) == private, interval
     finally:
         runner.close()
+    # Nothing of Spark's on stderr, the server's log stream (no warning, banner or progress
+    # bar): only the JVM's own line about the incubator module Spark adds, which no setting
+    # turns off.
+    spark_said = [line for line in capfd.readouterr().err.splitlines()
+                  if not line.startswith("WARNING: Using incubator modules")]
+    assert spark_said == []

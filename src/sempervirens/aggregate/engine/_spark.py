@@ -8,11 +8,15 @@ import re
 import shutil
 import socket
 import sys
+from pathlib import Path
 
 from ...model.lake import BOOL, INT32, INT64, LAKE_TABLES, PARTITION, STRING, TIMESTAMP
 from ._tables import DATE, SMALL_TABLES, hive_base
 from ._temp import JobTempDir
 from .errors import EngineError
+
+
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 
 
 @functools.lru_cache(maxsize=64)
@@ -49,11 +53,13 @@ class SparkRunner:
 
         self.temp = JobTempDir(temp_dir)
         # Python workers run this interpreter (its packages), not whatever `python3` is.
-        # No progress bar: Spark draws it on stderr, the server's log stream.
+        # No progress bar and errors only (LOG_CONFIG): stderr is the server's log stream.
         builder = (SparkSession.builder.master(master).appName("sempervirens-engine")
                    .config("spark.sql.session.timeZone", "UTC")
                    .config("spark.pyspark.python", sys.executable)
                    .config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.driver.extraJavaOptions",
+                           f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
                    .config("spark.local.dir", self.temp.path))
         for key, value in (conf or {}).items():
             builder = builder.config(key, value)
