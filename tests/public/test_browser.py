@@ -12,6 +12,8 @@ import shutil
 import httpx
 import pytest
 
+from sempervirens.model.statistics import PERCENTILES
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
@@ -168,6 +170,15 @@ def test_query_form_offers_only_what_fits_the_metric(published, page):
     page.wait_for_selector("#form-error:not([hidden])")
     assert "reversed" in page.text_content("#form-error")
     assert page.url == before
+    assert page.problems == []
+
+
+def test_timings_show_the_catalogues_percentiles(published, page):
+    page.goto(f"{published.url}/projects/{PROJECT}?metric=timings&interval=week")
+    page.wait_for_selector('table[data-testid="main-table"] tbody tr', state="attached")
+    columns = page.eval_on_selector_all('table[data-testid="main-table"] thead th',
+                                        "(hs) => hs.map((h) => h.textContent)")
+    assert [c for c in columns if c not in ("period", "95% interval")] == [f"p{p}" for p in PERCENTILES]
     assert page.problems == []
 
 

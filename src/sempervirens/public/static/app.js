@@ -161,7 +161,9 @@ const QUERIES = {
     const mine = rows.filter((r) => r.metric === metric);
     const ms = (v) => (v === null ? null : v / 1000);
     const data = { periods: [], series: {}, bounds: {} };
-    for (const p of ["p50", "p90", "p99"]) {
+    // The percentiles the API answers with (p50_us, ...: the catalogue's), not a list here.
+    const percentiles = Object.keys(mine[0] || {}).filter((k) => /^p\d+_us$/.test(k));
+    for (const p of percentiles.map((k) => k.slice(0, -3))) {
       const one = pivot(mine, () => p, (r) => ms(r[p + "_us"]), (r) => ms(r[p + "_us_low"]),
         (r) => ms(r[p + "_us_high"]));
       data.periods = one.periods;
