@@ -87,7 +87,7 @@ def _say_lake(command: str, lake) -> None:
 def seal_command(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .aggregate.anomalies import excluded_documents
+    from .aggregate.anomalies import exclusions_at_seal
     from .store._existing import open_existing
     from .store.lake import LakeError, seal
 
@@ -110,7 +110,7 @@ def seal_command(args: argparse.Namespace) -> int:
     _say_lake("seal", lake)
     try:
         report = seal(stores.telemetry, lake, now=now, grace=grace,
-                      excluded=lambda day: excluded_documents(stores.telemetry, day),
+                      excluded=exclusions_at_seal(stores, values),
                       through=args.through)
     except (LakeError, OSError, SQLAlchemyError) as error:
         print(f"sempervirens lake seal: {_first_line(error)}", file=sys.stderr)

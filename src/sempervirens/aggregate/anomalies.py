@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets as secrets_module
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select, text
@@ -144,3 +144,24 @@ def excluded_documents(engine, day: date) -> set[str]:
     with engine.connect() as connection:
         return set(connection.execute(select(exclusions.c.document_id).where(
             exclusions.c.day == day)).scalars())
+
+
+def exclusions_at_seal(stores, settings) -> Callable[[date], set[str]]:
+    """The `excluded(day)` of a seal: the day's anomalies detected again from its
+    access log as it is when the day is sealed, then its excluded documents.
+
+    Sealing is the last moment the lake takes a day's exclusions: the cycle's private
+    step may have judged the day before its last pings were committed (it does so at
+    the first cycle after midnight, the seal waits the grace period), and `sempervirens
+    release` and `lake seal` seal without that step.  A day whose access log is gone
+    (retention) keeps the exclusions already recorded."""
+    def excluded(day: date) -> set[str]:
+        with stores.private.connect() as connection:
+            d = dialect_of(connection)
+            logged = connection.execute(text(
+                "SELECT 1 FROM access_log WHERE received_at >= :lo AND received_at < :hi LIMIT 1"),
+                {"lo": d.timestamp(day), "hi": d.timestamp(day + timedelta(days=1))}).first()
+        if logged is not None:
+            detect_anomalies(stores, [day], settings)
+        return excluded_documents(stores.telemetry, day)
+    return excluded

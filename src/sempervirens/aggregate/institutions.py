@@ -13,21 +13,27 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta, timezone
+from functools import partial
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from . import tables
-from ..model.periods import period_start, ranges
+from ..model.periods import period_end, period_start, ranges
 from ._sql import as_date, dialect_of
 from .engine import compute_private, open_runner_from_settings
 from .state import record_days
 
 log = logging.getLogger("sempervirens.aggregate")
 ENRICH_LIMIT = 20_000  # most new addresses looked up per cycle: DNS time is bounded
+# A day whose lookups failed (DNS down) stays incomplete, so its addresses are tried
+# again by the next cycles, for this many days after it ended; then it is recorded
+# complete with them as unknown (retention waits for complete days: never forever).
+ENRICH_RETRY_DAYS = 3
 
 
-def enrich_new_addresses(engine, days: list[date], settings) -> tuple[int, bool]:
-    """Enrich the addresses of these days that have no origin; (how many, more pending)."""
+def enrich_new_addresses(engine, days: list[date], settings) -> tuple[int, bool, int]:
+    """Enrich the addresses of these days that have no origin; (how many, more pending,
+    how many got no definite DNS answer)."""
     from ..enrich import enrich
 
     with engine.connect() as connection:
@@ -42,7 +48,7 @@ def enrich_new_addresses(engine, days: list[date], settings) -> tuple[int, bool]
     pending = len(ips) > ENRICH_LIMIT
     ips = ips[:ENRICH_LIMIT]
     if not ips:
-        return 0, False
+        return 0, False, 0
     failed: set[str] = set()  # no definite DNS answer (timeout, SERVFAIL): pending, retried next cycle
     origins = enrich(ips, nameserver=settings["dns_server"], failed=failed)
     now = datetime.now(timezone.utc)
@@ -60,16 +66,28 @@ def enrich_new_addresses(engine, days: list[date], settings) -> tuple[int, bool]
         log.info("enrichment: %d addresses got no DNS answer; tried again next cycle", len(failed))
     if pending:
         log.info("enrichment: %d addresses done, more left for the next cycle", len(ips))
-    return len(ips), pending
+    return len(ips), pending, len(failed)
 
 
 def aggregate_private(store, days: list[date], counts: dict[date, int], today: date,
-                      settings, *, complete_ok: bool = True) -> None:
-    """Recompute, on the engine the settings choose, every period holding one of `days`."""
+                      settings, *, complete_before: date | None = None) -> None:
+    """Recompute, on the engine the settings choose, every period holding one of `days`;
+    record the days before `complete_before` (default: today) as complete."""
+    with store.connect() as connection:
+        purged = _purged_days(connection)
     runner = open_runner_from_settings(settings)
     try:
         for interval in tables.INTERVALS:
             starts = {period_start(interval, day) for day in days}
+            # A period that has ended and lost days to retention cannot be counted again
+            # from the log: its rows stay as they were computed before the purge.  (With
+            # a retention under a month, an open period is counted from the days left.)
+            kept = {start for start in map(partial(period_start, interval), purged)
+                    if period_end(interval, start) <= today}
+            if starts & kept:
+                log.info("private aggregates: %d %s period(s) partly purged, kept as computed",
+                         len(starts & kept), interval)
+            starts -= kept
             for lo, hi in ranges(interval, starts):
                 with store.connect() as connection:
                     origins = _origins(connection, lo, hi)
@@ -80,8 +98,19 @@ def aggregate_private(store, days: list[date], counts: dict[date, int], today: d
     finally:
         runner.close()
     with store.begin() as connection:
-        record_days(connection, tables.private_aggregated_days, days, counts, today,
-                    complete_ok=complete_ok)
+        record_days(connection, tables.private_aggregated_days, days, counts,
+                    complete_before or today)
+
+
+def _purged_days(connection) -> set[date]:
+    """Days aggregated with log rows that retention has since deleted: the recorded days
+    before the first one the access log still holds (the purge deletes a prefix)."""
+    first = connection.execute(text("SELECT min(received_at) FROM access_log")).scalar()
+    state = tables.private_aggregated_days
+    query = select(state.c.day).where(state.c.rows > 0, state.c.complete)
+    if first is not None:
+        query = query.where(state.c.day < as_date(first))
+    return set(map(as_date, connection.execute(query).scalars()))
 
 
 def _origins(connection, lo: date, hi: date) -> list[tuple]:

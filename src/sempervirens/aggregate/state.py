@@ -2,10 +2,11 @@
 
 The private store records the days it has aggregated (aggregate_private_days) with how
 many access-log rows the day held and whether the day was over (complete).  A day is
-dirty when it has no record, or is incomplete and has changed or has just ended.
-The days are listed by a loose index scan (one probe per day) and only those
-without a complete record are counted, so an incremental run reads the new days
-only.  Today is aggregated provisionally.
+dirty when it has no record, or is incomplete and has changed or has ended, or is one
+of the last RECOUNT_DAYS and its rows changed after it was recorded complete.  The days
+are listed by a loose index scan (one probe per day) and only those without a complete
+record, or recent, are counted, so an incremental run reads the new days only.  Today
+is aggregated provisionally.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import Connection, Table, delete, select, text
 
 from ._sql import Dialect, as_date
+
+
+# Complete days this recent are counted again each cycle and redone if their rows changed:
+# rows of a day committed after it was recorded complete (a batch committed just after
+# midnight, an ingestion worker whose clock lags) are aggregated and checked for anomalies.
+RECOUNT_DAYS = 2
 
 
 @dataclass(frozen=True)
@@ -56,25 +63,28 @@ def dirty_days(connection: Connection, state: Table, today: date) -> DayCounts:
     days = set(distinct_days(connection, d))
     days |= {day for day, record in records.items() if not record.complete}
     counts, dirty = {}, []
+    recount_from = today - timedelta(days=RECOUNT_DAYS)
     for day in sorted(days):
         record = records.get(day)
-        if record is not None and record.complete:
+        if record is not None and record.complete and day < recount_from:
             continue
         counts[day] = n = _count(connection, d, day)
-        if record is None or record.rows != n or day < today:
+        if record is None or record.rows != n or (day < today and not record.complete):
             dirty.append(day)
     return DayCounts(counts, dirty)
 
 
 def record_days(connection: Connection, state: Table, days: list[date], counts: dict[date, int],
-                today: date, *, complete_ok: bool = True) -> None:
+                complete_before: date) -> None:
+    """Record these days as aggregated; those from `complete_before` on stay incomplete
+    (today, and days with work left: they are redone next cycle)."""
     now = datetime.now(timezone.utc)
     if not days:
         return
     connection.execute(delete(state).where(state.c.day.in_(days)))
     connection.execute(state.insert(), [
         {"day": day, "rows": counts.get(day, 0),
-         "complete": complete_ok and day < today, "aggregated_at": now}
+         "complete": day < complete_before, "aggregated_at": now}
         for day in days])
 
 

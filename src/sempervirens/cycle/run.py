@@ -42,7 +42,7 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
               enrich: bool = True) -> CycleReport:
     from ..admin.deletion import process_pending
     from ..aggregate.anomalies import detect_anomalies
-    from ..aggregate.institutions import aggregate_private, enrich_new_addresses
+    from ..aggregate.institutions import ENRICH_RETRY_DAYS, aggregate_private, enrich_new_addresses
     from ..aggregate.retention import purge_expired
     from ..aggregate.state import dirty_days
     from ..aggregate import tables
@@ -53,18 +53,22 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
     with stores.private.connect() as connection:
         private = dirty_days(connection, tables.private_aggregated_days, today)
     report.private_days = private.dirty
-    pending = False
+    pending, failed = False, 0
     if enrich and report.private_days:
-        report.enriched, pending = _timed(report, "enrich", enrich_new_addresses, stores.private,
-                                          report.private_days, settings)
+        report.enriched, pending, failed = _timed(report, "enrich", enrich_new_addresses,
+                                                  stores.private, report.private_days, settings)
     if report.private_days:
         report.anomalies, report.excluded_pings, _ = _timed(
             report, "anomalies", detect_anomalies, stores, report.private_days, settings)
     report.sealed_days = _timed(report, "seal", seal_closed_days, stores, settings, now)
     report.releases = _timed(report, "release", release_closed_periods, stores, settings, now)
     if report.private_days:
+        # Days with addresses still to look up stay incomplete: redone next cycle (those
+        # whose lookups failed, for ENRICH_RETRY_DAYS; then they count as unknown).
+        complete_before = (min(report.private_days) if pending else
+                           today - timedelta(days=ENRICH_RETRY_DAYS) if failed else today)
         _timed(report, "private", aggregate_private, stores.private, report.private_days,
-               private.counts, today, settings, complete_ok=not pending)
+               private.counts, today, settings, complete_before=complete_before)
     report.deleted_clients = _timed(report, "deletions", process_pending, stores, settings)
     if purge:
         report.purged_rows = _timed(report, "purge", purge_expired, stores,
@@ -89,13 +93,18 @@ def _timed(report: CycleReport, name: str, function, *args, **kwargs):
 
 def seal_closed_days(stores, settings: dict, now: datetime) -> list[date]:
     """Seal every closed day into the lake, then prune the hot store to its margin."""
-    from ..aggregate.anomalies import excluded_documents
+    from ..admin.projects import declarations, registered_days
+    from ..aggregate.anomalies import exclusions_at_seal
     from ..store import lake
 
     where = lake.Lake(settings["lake"])
+    # Every day from the first registration of a declared project is sealed, pings or
+    # not: its periods are released once all their days are (release_closed_periods).
+    declared, registered = declarations(stores.telemetry), registered_days(stores.telemetry)
+    since = min((registered[p] for p in declared if p in registered), default=None)
     sealed = lake.seal(stores.telemetry, where, now=now,
                        grace=timedelta(hours=settings["seal_grace_hours"]),
-                       excluded=lambda day: excluded_documents(stores.telemetry, day))
+                       excluded=exclusions_at_seal(stores, settings), since=since)
     lake.prune(stores.telemetry, where, now=now, margin_days=settings["hot_margin_days"])
     return sealed.days
 
@@ -111,8 +120,11 @@ def release_closed_periods(stores, settings: dict, now: datetime) -> list[tuple[
     from ..model.lake import LAKE_TABLES
     from ..model.periods import INTERVALS
     from ..release import bounds_from_settings, domains_for, release_period
+    from ..release.datasets import write_missing
     from ..store import lake
 
+    # Files of earlier releases that a failure after their commit left unwritten.
+    write_missing(stores.telemetry, Path(settings["releases_dir"]), int(settings["k_anonymity"]))
     declared = declarations(stores.telemetry)
     if not declared:
         return []

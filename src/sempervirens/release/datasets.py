@@ -17,8 +17,12 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+from datetime import timezone
 from pathlib import Path
+
+from sqlalchemy import select
 
 from .errors import DatasetExists
 
@@ -129,3 +133,37 @@ Laplace). The budget of each statistic is in manifest.json (`statistics`). Versi
 without a declared list are published only when their noisy count passes a threshold
 (partition selection). These files never change; a correction is a new version.
 """
+
+
+
+def write_missing(engine, releases_dir: Path, k: int) -> list[Path]:
+    """Write the files of every release of the ledger that has none, and remove the
+    staging directories a failed write left.  The files are written after the release's
+    commit: a full disk, a read-only directory or a crash in between would otherwise
+    leave a released period without its dataset for good.  Run under the cycle's lock."""
+    from .publish import Release
+    from .tables import public_releases, public_statistics
+
+    root = Path(releases_dir)
+    for staging in root.glob("*/.writing-*"):
+        staging.chmod(0o755)  # made read-only once complete
+        shutil.rmtree(staging, ignore_errors=True)
+    r, s = public_releases.c, public_statistics.c
+    written = []
+    with engine.connect() as connection:
+        missing = [row.release_id for row in connection.execute(
+            select(r.release_id, r.project, r.interval, r.period_start, r.version))
+            if not path_of(root, row).exists()]
+        for release_id in sorted(missing):
+            entry = connection.execute(select(public_releases).where(
+                r.release_id == release_id)).mappings().one()
+            release = Release(**{name: entry[name] for name in Release.__dataclass_fields__
+                                 if name != "rows"})
+            if release.released_at.tzinfo is None:  # SQLite keeps naive UTC times
+                release.released_at = release.released_at.replace(tzinfo=timezone.utc)
+            release.rows = [dict(row) for row in connection.execute(
+                select(s.release_id, s.project, s.interval, s.period_start, s.statistic, s.key1,
+                       s.key2, s.value, s.noise_sd, s.low, s.high)
+                .where(s.release_id == release.release_id)).mappings()]
+            written.append(write_release(root, release, k))
+    return written

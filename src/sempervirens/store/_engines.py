@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 
 CONNECT_TIMEOUT = 10  # seconds for libpq to open a connection
 
@@ -50,10 +50,16 @@ def create_store_engine(url: str, *, statement_timeout: float | None = None) -> 
     if url.startswith("postgresql+psycopg://"):
         # An unreachable or frozen server must not hold a connection attempt forever
         # (libpq waits without limit by default); callers add deadlines of their own.
-        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+        # Every session in UTC, whatever the server's, database's or role's TimeZone:
+        # the writer sends UTC text without an offset (cast in the session's zone), and
+        # dates of received_at are read back in it.  The URL's own options come first.
+        given = make_url(url).query.get("options", ())
+        settings = [*([given] if isinstance(given, str) else given), "-c TimeZone=UTC"]
         if statement_timeout is not None:
             milliseconds = max(1, math.ceil(statement_timeout * 1000))
-            options["connect_args"]["options"] = f"-c statement_timeout={milliseconds}"
+            settings.append(f"-c statement_timeout={milliseconds}")
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT,
+                                   "options": " ".join(settings)}
     engine = create_engine(url, pool_pre_ping=True, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -69,12 +69,18 @@ def sealable_through(now: datetime, grace: timedelta) -> date:
 
 
 def seal(engine: Engine, lake: Lake, *, now: datetime, grace: timedelta = timedelta(hours=2),
-         excluded: Excluded | None = None, through: date | None = None) -> SealReport:
+         excluded: Excluded | None = None, through: date | None = None,
+         since: date | None = None) -> SealReport:
     """Seal every day that ended at least `grace` before `now` (and no later than
     `through`) and that the store holds pings of; add the late pings of sealed days.
 
     excluded(day) -> document ids that anomaly detection leaves out of public counts;
     they are sealed with excluded = true.  Sealing again is a no-op.
+
+    since: every ended day from this one on is sealed, with empty files when the store
+    holds no ping of it (a quiet day, an outage): a period is released once all its
+    days are sealed, so a day without pings must not hold back its week and month,
+    and whether a day is released must not depend on whether anyone sent a ping.
     """
     last = sealable_through(now, grace)
     if through is not None:
@@ -83,7 +89,11 @@ def seal(engine: Engine, lake: Lake, *, now: datetime, grace: timedelta = timede
     with lake.lock():
         report.cleaned = lake.clean()
         sealed = set(lake.manifest()["days"])
-        for day in _store_days(engine, last):
+        days = set(_store_days(engine, last))
+        if since is not None:
+            days |= {since + timedelta(days=i) for i in range((last - since).days + 1)
+                     if (since + timedelta(days=i)).isoformat() not in sealed}
+        for day in sorted(days):
             key = day.isoformat()
             if key not in sealed:
                 entries = _write_day(engine, lake, day, _excluded(excluded, day),
@@ -364,11 +374,15 @@ def prune(engine: Engine, lake: Lake, *, now: datetime, margin_days: int) -> Pru
     oldest_kept = now.astimezone(timezone.utc).date() - timedelta(days=margin_days)
     report = PruneReport()
     with lake.lock():
+        every = set(lake.manifest()["days"])
         sealed = {day for day in lake.days() if day < oldest_kept}
         for day in _store_days(engine, oldest_kept - timedelta(days=1)):
             if day not in sealed:
                 continue
-            held = _lake_documents(lake, day.isoformat())
+            # A document sent again, that an earlier sealed day holds, was left out of
+            # this day by the seal: the lake holds it, so it goes too (else it would
+            # stay in the store for ever, and every seal and prune re-read its day).
+            held = _lake_documents(lake, day.isoformat()) | _resent(engine, lake, day, every)
             with engine.connect() as connection:
                 stored = connection.execute(select(pings.c.document_id).where(
                     pings.c.day == day, pings.c.ping_type.not_in(NOT_SEALED))).scalars().all()

@@ -1,0 +1,123 @@
+"""The cycle after a fault: a quiet day, an anomaly judged before its last pings, a dataset
+write that failed after its release's commit, a resend: real SQLite stores and lake."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+from population import Ping, client, insert
+from sqlalchemy import func, select, update
+
+from sempervirens import settings as settings_module
+from sempervirens.admin.projects import add
+from sempervirens.cycle.run import release_closed_periods, run_cycle, seal_closed_days
+from sempervirens.model.declarations import parse
+from sempervirens.release import public_releases, public_statistics
+from sempervirens.store import open_stores
+from sempervirens.store.lake import Lake
+from sempervirens.store.schema import pings
+
+METRICS = '[metrics."core.fit"]\nkind = "counter"\ndescription = "Models fitted."\n'
+MONDAY = date(2025, 3, 3)
+
+
+def _at(day: date, hour: int = 12) -> datetime:
+    return datetime.combine(day, time(hour), tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def stores_and_settings(tmp_path):
+    stores = open_stores(tmp_path / "data")
+    values = settings_module.resolve(None, {"SEMPERVIRENS_DATA_DIR": str(tmp_path / "data")},
+                                     no_dp=True, anomaly_min_clients=20)
+    add(stores, "numpy", declaration=parse(METRICS), registered_at=_at(MONDAY, 0))
+    yield stores, values
+    stores.dispose()
+
+
+def _cycles(stores, values, first: datetime, hours: int) -> None:
+    for h in range(hours):
+        run_cycle(stores, values, now=first + timedelta(hours=h), enrich=False, purge=False)
+
+
+def _released(stores, interval: str) -> set[date]:
+    with stores.telemetry.connect() as connection:
+        return set(connection.execute(select(public_releases.c.period_start).where(
+            public_releases.c.interval == interval)).scalars())
+
+
+def _week_installs(stores) -> int:
+    with stores.telemetry.connect() as connection:
+        return connection.execute(select(public_statistics.c.value).where(
+            public_statistics.c.interval == "week", public_statistics.c.statistic == "installs",
+            public_statistics.c.key1 == "")).scalar_one()
+
+
+def test_a_day_without_pings_does_not_hold_back_its_week_and_month(stores_and_settings):
+    stores, values = stores_and_settings
+    quiet = MONDAY + timedelta(days=2)
+    insert(stores, [Ping("numpy", client(), MONDAY + timedelta(days=i))
+                    for i in range(7) if MONDAY + timedelta(days=i) != quiet])
+    _cycles(stores, values, _at(MONDAY + timedelta(days=7), 3), hours=2)
+    assert quiet in _released(stores, "day")
+    assert MONDAY in _released(stores, "week")
+
+
+@pytest.mark.parametrize("how", ["release-command", "late-pings"])
+def test_an_anomaly_is_left_out_however_its_day_was_sealed(stores_and_settings, how):
+    stores, values = stores_and_settings
+    tuesday = MONDAY + timedelta(days=1)
+    honest = [Ping("numpy", client(), MONDAY + timedelta(days=i))
+              for i in range(7) for _ in range(2)]
+    crowd = [Ping("numpy", client(), tuesday, ip="192.0.2.66") for _ in range(30)]
+    if how == "release-command":  # seal and release only (`sempervirens release`)
+        insert(stores, honest + crowd)
+        seal_closed_days(stores, values, _at(tuesday + timedelta(days=1), 3))
+        release_closed_periods(stores, values, _at(tuesday + timedelta(days=1), 3))
+    else:  # the private step judged Tuesday; a stalled writer commits 5 more of the crowd
+        insert(stores, honest + crowd[:25])
+        run_cycle(stores, values, now=_at(tuesday + timedelta(days=1), 0), enrich=False,
+                  purge=False)
+        insert(stores, crowd[25:])
+    _cycles(stores, values, _at(MONDAY + timedelta(days=7), 3), hours=2)
+    assert _week_installs(stores) == 14  # the 30 installations of the crowd left out
+    files = Lake(values["lake"]).files("pings", [tuesday])
+    assert duckdb.sql(f"SELECT count(*) FROM read_parquet({files!r}) WHERE excluded"
+                      ).fetchall() == [(30,)]
+
+
+def test_datasets_of_a_release_whose_files_failed_are_written_by_the_next_cycle(
+        stores_and_settings):
+    stores, values = stores_and_settings
+    add(stores, "scipy", declaration=parse(METRICS), registered_at=_at(MONDAY, 0))
+    insert(stores, [Ping(p, client(), MONDAY) for p in ("numpy", "scipy") for _ in range(3)])
+    releases = Path(values["releases_dir"])
+    releases.parent.mkdir(parents=True, exist_ok=True)
+    releases.write_text("")  # a file where the directory should be: every write fails
+    with pytest.raises(OSError):
+        run_cycle(stores, values, now=_at(MONDAY + timedelta(days=1), 3), enrich=False,
+                  purge=False)
+    assert _released(stores, "day") == {MONDAY}  # committed before the files failed
+    releases.unlink()
+    run_cycle(stores, values, now=_at(MONDAY + timedelta(days=1), 4), enrich=False, purge=False)
+    for project in ("numpy", "scipy"):
+        assert (releases / project / f"day-{MONDAY}-v1" / "manifest.json").exists()
+
+
+def test_a_resent_ping_left_out_of_its_day_is_pruned_with_it(stores_and_settings):
+    stores, values = stores_and_settings
+    document, installation = str(uuid.uuid4()), client()
+    insert(stores, [Ping("numpy", installation, MONDAY, document_id=document)])
+    run_cycle(stores, values, now=_at(MONDAY + timedelta(days=4), 3), enrich=False, purge=False)
+    again = MONDAY + timedelta(days=5)
+    insert(stores, [Ping("numpy", installation, again, document_id=document)])
+    with stores.telemetry.begin() as connection:
+        connection.execute(update(pings).where(pings.c.day == again).values(
+            period_start=_at(MONDAY, 0), period_end=_at(MONDAY, 13)))
+    run_cycle(stores, values, now=_at(again + timedelta(days=4), 3), enrich=False, purge=False)
+    with stores.telemetry.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(pings)).scalar() == 0
