@@ -45,3 +45,20 @@ def test_crowded_address_is_excluded_and_listed(stores, tmp_path, capsys):
     assert {(a["project"], a["clients"]) for a in listed} == {("numpy", 40), ("scipy", 3)}
     assert {a["ip_hash"] for a in listed} == {expected_hash}
     assert CROWDED not in output
+
+
+def test_processes_making_the_hash_key_at_once_all_get_the_one_kept(stores):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from sempervirens.aggregate.anomalies import hash_key
+
+    start = Barrier(8)
+
+    def make() -> bytes:
+        start.wait()
+        return hash_key(stores.private, None)
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: make(), range(8)))
+    assert len(keys) == 1 and len(keys.pop()) == 32

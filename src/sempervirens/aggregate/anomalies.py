@@ -32,11 +32,13 @@ def hash_key(private_engine, configured: str | None) -> bytes:
     if configured:
         return configured.encode()
     with private_engine.begin() as connection:
+        # Two processes may make one at once (the cycle in `serve`, a command): the first
+        # insert wins and both read it.
+        connection.execute(text(
+            "INSERT INTO aggregate_secrets (name, value) VALUES ('ip_hash_key', :value) "
+            "ON CONFLICT (name) DO NOTHING"), {"value": secrets_module.token_hex(32)})
         stored = connection.execute(select(tables.secrets.c.value).where(
-            tables.secrets.c.name == "ip_hash_key")).scalar()
-        if stored is None:
-            stored = secrets_module.token_hex(32)
-            connection.execute(tables.secrets.insert().values(name="ip_hash_key", value=stored))
+            tables.secrets.c.name == "ip_hash_key")).scalar_one()
     return bytes.fromhex(stored)
 
 
