@@ -41,6 +41,10 @@ def buffer_limit(memory_limit: str | None) -> str:
     return f"{int((amount - RESERVE) * BUFFER_SHARE) // 2**20}MiB"
 
 
+# The day of a lake file, from its own directory (the last before the file name).
+_DAY_OF_FILE = PARTITION + r"=([0-9]{4}-[0-9]{2}-[0-9]{2})[/\\][^/\\]*$"
+
+
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -83,15 +87,21 @@ class DuckDBRunner:
             paths = files[table.name]
             present: set[str] = set()
             source = "(SELECT 1) AS no_file WHERE false"  # no file: the same columns, no row
+            day = f'CAST(NULL AS DATE) AS "{PARTITION}"'
             if paths:
                 listed = ", ".join(_quote(p) for p in paths)
                 # union_by_name: days sealed before a column was added read it as NULL.
-                source = (f"read_parquet([{listed}], hive_partitioning = true, "
-                          f"union_by_name = true, hive_types = {{'{PARTITION}': DATE}})")
+                # Not hive_partitioning: DuckDB takes every key=value directory of the whole
+                # path as a column, overriding the file's (a lake under /srv/project=x/
+                # would count every ping as project x's); only the file's own day= is.
+                source = (f"read_parquet([{listed}], hive_partitioning = false, "
+                          f"union_by_name = true, filename = true)")
                 present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+                day = (f"CAST(REGEXP_EXTRACT(filename, {_quote(_DAY_OF_FILE)}, 1) AS DATE) "
+                       f'AS "{PARTITION}"')
             # Every column of today's lake, NULL where no file has it (all sealed before it).
             columns = [f'"{c}"' if c in present else f'CAST(NULL AS {_TYPES[t]}) AS "{c}"'
-                       for c, t in (*table.columns, (PARTITION, DATE))]
+                       for c, t in table.columns] + [day]
             con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS "
                         f"SELECT {', '.join(columns)} FROM {source}")
         arrow_types = {STRING: pa.string(), DATE: pa.date32(), BOOL: pa.bool_()}

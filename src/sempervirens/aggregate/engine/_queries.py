@@ -154,7 +154,11 @@ GROUP BY i.project, i.period_start, b.name, key2
 
 def _clamped_cells(keys: tuple[str, str], events: str, bound: int, one_day: bool) -> str:
     """CTE `cells` from `mapped`: each installation's events per cell, clamped to `bound`
-    per day, then summed over the period's days (a single GROUP BY when it is a day)."""
+    per day, then summed over the period's days (a single GROUP BY when it is a day).
+
+    `events` must not overflow a BIGINT before it is clamped: Spark's SUM of BIGINT is a
+    BIGINT (an error under ANSI mode, else it wraps), DuckDB's a HUGEINT.  Counter values
+    are clamped row by row first (the same result: they are positive)."""
     k1, k2 = keys
     cell = f"period_start, project, client_id, {k1}, {k2}"
     daily = (f"SELECT {cell}, LEAST({events}, {int(bound)}) AS events FROM mapped "
@@ -224,7 +228,8 @@ mapped AS (
     AND dl.label = c.label
   WHERE {_kept('c', 'usage')} AND c.value > 0
 ),
-{_clamped_cells(('metric', 'label'), 'SUM(value)', bounds.max_events_per_day, one_day)},
+{_clamped_cells(('metric', 'label'), f'SUM(LEAST(value, {int(bounds.max_events_per_day)}))',
+                bounds.max_events_per_day, one_day)},
 {_capped('cells', ('metric', 'label'), bounds.max_features)}
 {_tally(('metric', 'label'), 'feature_users', 'feature_events' if with_events else None)}
 """
@@ -239,7 +244,9 @@ def timings(bounds: Bounds) -> Query:
 
     The histogram is merged by doubling before the running count: the median's
     doubling is the doubling of the median bucket (the running count is monotone), and
-    the rows the window sorts are fewer."""
+    the rows the window sorts are fewer.  Samples are summed as DECIMAL(38, 0): one
+    installation's (each bucket at most 2**53 - 1) pass 2**63 in 1,025 pings, and
+    `2 * below` 2**63 in 513; Spark's BIGINT arithmetic would fail or wrap there."""
     sql = f"""
 WITH declared_timings AS (
   SELECT DISTINCT project, name FROM declared WHERE kind = 'timing'
@@ -247,7 +254,7 @@ WITH declared_timings AS (
 merged AS (
   SELECT pr.period_start, t.project, t.client_id, t.metric,
     CAST(FLOOR(t.bucket / {BUCKETS_PER_DOUBLING}) AS INTEGER) AS doubling,
-    SUM(t."count") AS samples
+    SUM(CAST(t."count" AS DECIMAL(38, 0))) AS samples
   FROM timings AS t {_in_periods('t')}
   JOIN declared_timings AS dt ON dt.project = t.project AND dt.name = t.metric
   WHERE {_kept('t', 'usage')} AND t."count" > 0

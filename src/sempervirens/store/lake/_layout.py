@@ -150,8 +150,8 @@ class Lake:
 
     def files(self, table: str, days=None) -> list[str]:
         """Paths (or URIs) of the table's files, for readers, e.g. DuckDB's
-        read_parquet([...], hive_partitioning=true) or Spark's spark.read.parquet(*files):
-        each lies under `<table>/day=YYYY-MM-DD/`.  days: an iterable of dates (or
+        read_parquet([...]) or Spark's spark.read.parquet(*files): each lies under
+        `<table>/day=YYYY-MM-DD/` (its day: see docs/lake.md).  days: an iterable of dates (or
         'YYYY-MM-DD'), default every sealed day."""
         if table not in TABLES:
             raise LakeError(f"no lake table {table!r} (tables: {', '.join(TABLES)})")
