@@ -102,6 +102,21 @@ def test_opt_out_from_the_api_deletes_pending_data_and_queues_one_anonymous_even
     assert len(spooled(home)) == 1 and telemetry.enabled is False
 
 
+def test_a_user_who_opts_out_again_the_same_day_is_counted_once(home):
+    # The published opt-out count assumes one an installation a day (no id bounds it).
+    telemetry = _use("toggling")
+    for _ in range(3):
+        telemetry.opt_in()
+        telemetry.count("again")
+        assert telemetry.opt_out() is True
+    headers = [json.loads(p.read_bytes().partition(b"\n")[0]) for p in spooled(home)]
+    assert [h["ping_type"] for h in headers] == ["opt-out"]
+    other = _use("another")  # another project the same day: its own opt-out
+    other.opt_out()
+    headers = [json.loads(p.read_bytes().partition(b"\n")[0]) for p in spooled(home)]
+    assert sorted(h["project"] for h in headers) == ["another", "toggling"]
+
+
 def test_a_timed_function_follows_consent_given_after_it_was_decorated(home, capsys):
     telemetry = sempervirens.Telemetry(
         "decorated", version="1.0", endpoint="http://127.0.0.1:9", consent="opt-in"

@@ -2,15 +2,22 @@
 
 Opting out deletes the project's pending data and spools one `opt-out` ping
 without a client id, but only when collection was on until then (so the server
-counts real opt-out events).  `forget` spools a `deletion-request` for the old
+counts real opt-out events), and at most one a project a UTC day: the published count
+assumes one opt-out per installation a day (an opt-out carries no id the server could
+bound it by), and a user who opts in and out again is counted once.  `forget` spools a `deletion-request` for the old
 installation id to every project that collected, clears the spool, then makes a
 new id.
 """
 
 from __future__ import annotations
 
-from . import _consent, _identity, _pings, _projects
+import os
+from datetime import datetime, timezone
+
+from . import _consent, _files, _identity, _pings, _projects
 from ._spool import Spool
+
+OPT_OUTS = "opt-outs.json"  # {project: the UTC day of its last opt-out ping}
 
 
 def opt_out(
@@ -36,12 +43,33 @@ def opt_out(
     spool = Spool(data_dir)
     spool.remove_project(project)
     notified = []
-    for p in targets:
-        if was_on[p]:
-            body = _pings.opt_out(_pings.clean_version(known[p].get("version")))
-            spool.put(known[p]["endpoint"], p, "opt-out", _pings.encode(body))
-            notified.append(p)
+    for p in _first_today(data_dir, [p for p in targets if was_on[p]]):
+        body = _pings.opt_out(_pings.clean_version(known[p].get("version")))
+        spool.put(known[p]["endpoint"], p, "opt-out", _pings.encode(body))
+        notified.append(p)
     return notified
+
+
+def _first_today(data_dir: str, projects: list[str]) -> list[str]:
+    """Those of `projects` sent no opt-out ping yet this UTC day, now marked as sent."""
+    if not projects:
+        return []
+    path = os.path.join(data_dir, OPT_OUTS)
+    today = datetime.now(timezone.utc).date().isoformat()
+    try:
+        with _files.FileLock(path + ".lock"):
+            try:
+                sent = _files.read_json(path, {})
+            except (OSError, ValueError):
+                sent = {}
+            first = [p for p in projects if sent.get(p) != today]
+            if first:
+                kept = {p: day for p, day in sent.items() if day == today}  # the file stays small
+                kept.update(dict.fromkeys(first, today))
+                _files.write_json(path, kept)
+    except (OSError, TimeoutError):
+        return projects  # the opt-out itself has been recorded; its ping is what may repeat
+    return first
 
 
 def opt_in(data_dir: str, project: str | None, *, crash_only: bool = False) -> None:
