@@ -1,12 +1,12 @@
 """What a user decides, done the same way from the API and from the CLI.
 
-Opting out deletes the project's pending data and spools one `opt-out` ping
-without a client id, but only when collection was on until then (so the server
-counts real opt-out events), and at most one a project a UTC day: the published count
-assumes one opt-out per installation a day (an opt-out carries no id the server could
-bound it by), and a user who opts in and out again is counted once.  `forget` spools a `deletion-request` for the old
-installation id to every project that collected, clears the spool, then makes a
-new id.
+Opting out deletes the project's pending data and spools one `opt-out` ping without
+a client id, but only when collection was on until then (so the server counts real
+opt-out events), and at most one a project a UTC day: the published count assumes one
+opt-out per installation a day (an opt-out carries no id the server could bound it
+by), and a user who opts in and out again is counted once.  `forget` spools a
+`deletion-request` for the old installation id to every project that collected,
+clears the spool, then makes a new id.
 """
 
 from __future__ import annotations
