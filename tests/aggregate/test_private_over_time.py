@@ -48,7 +48,7 @@ def test_month_recomputed_after_purge_keeps_purged_days(stores, tmp_path):
 
 
 # An old origin stays while its address is still logged: a period redone later reads it.
-def test_origin_purged_while_its_address_is_still_in_the_log(sqlite_stores, tmp_path, dns_server):
+def test_an_old_origin_stays_while_its_address_is_logged(sqlite_stores, tmp_path, dns_server):
     stores, data = sqlite_stores, tmp_path / "data"
     stanford = "192.0.2.10"
     dns = {"dns_server": dns_server.nameserver}
