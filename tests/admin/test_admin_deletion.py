@@ -202,3 +202,51 @@ def test_a_deletion_request_outlives_a_lake_step_that_failed(tmp_path):
                               for row in pq.read_table(path).to_pylist()}
     finally:
         stores.dispose()
+
+
+def test_two_deletions_at_once_are_both_seen_by_a_running_server(store_kind, request, tmp_path):
+    # PostgreSQL hands out a tombstone's id when it is inserted, not when it commits; a
+    # server reading ids above the last it read must never skip one committed late.
+    import threading
+    import time
+    import uuid
+
+    from sempervirens.admin.deletion import _bury
+    from sempervirens.admin.tables import tombstones
+    from sempervirens.admin.tombstones import ForgottenClients, client_hash, serialise_inserts
+    from sempervirens.store import open_stores
+
+    key = b"k" * 32
+    urls = (None, None)
+    if store_kind == "postgresql":
+        cluster = request.getfixturevalue("postgres")
+        urls = (cluster.create_database("telemetry"), cluster.create_database("private"))
+    stores = open_stores(tmp_path / "data", *urls)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    server = ForgottenClients(stores.private, key)
+    inserted, go = threading.Event(), threading.Event()
+
+    def slow_deletion() -> None:  # its tombstone inserted, not yet committed
+        with stores.private.begin() as connection:
+            serialise_inserts(connection)
+            connection.execute(tombstones.insert().values(hash=client_hash(key, first),
+                                                          month="2026-03"))
+            inserted.set()
+            go.wait(10)
+
+    try:
+        slow = threading.Thread(target=slow_deletion)
+        slow.start()
+        assert inserted.wait(10)
+        quick = threading.Thread(target=_bury, args=(stores.private, key, [second]))
+        quick.start()
+        time.sleep(0.5)
+        server._read_new()  # a refresh meanwhile
+        go.set()
+        slow.join()
+        quick.join()
+        server._read_new()
+        server._read_at = time.monotonic()
+        assert server.known(first) and server.known(second)
+    finally:
+        stores.dispose()

@@ -37,7 +37,7 @@ from ..aggregate.state import mark_dirty
 from ..store import Stores
 from ..store.schema import access_log, pings, private, telemetry
 from .tables import tombstones
-from .tombstones import REFRESH_SECONDS, client_hash
+from .tombstones import REFRESH_SECONDS, client_hash, serialise_inserts
 
 log = logging.getLogger("sempervirens.admin")
 SETTLE_SECONDS = 2 * REFRESH_SECONDS + 0.5
@@ -123,6 +123,7 @@ def _bury(engine: Engine, key: bytes, ids: list[str]) -> None:
         hashed = client_hash(key, client_id)
         try:
             with engine.begin() as connection:
+                serialise_inserts(connection)
                 if connection.execute(select(tombstones.c.id).where(tombstones.c.hash == hashed)).first():
                     continue
                 connection.execute(tombstones.insert().values(hash=hashed, month=month))

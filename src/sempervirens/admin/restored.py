@@ -18,7 +18,7 @@ from ..store import Stores
 from ..store.schema import access_log, pings
 from .deletion import delete_clients
 from .tables import tombstones
-from .tombstones import client_hash
+from .tombstones import client_hash, serialise_inserts
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ def reapply(stores: Stores, key: bytes, saved: SavedTombstones, *, lake: str | N
     missing = [(h, m) for h, m in dict(saved.rows).items() if h not in present]
     if missing:
         with stores.private.begin() as connection:
+            serialise_inserts(connection)
             connection.execute(tombstones.insert(), [{"hash": h, "month": m} for h, m in missing])
     saved_hashes = {h for h, _ in missing}
     present |= saved_hashes

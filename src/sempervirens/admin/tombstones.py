@@ -30,6 +30,20 @@ def is_tombstoned(connection: Connection, key: bytes, client_id: str) -> bool:
     return connection.execute(select(tombstones.c.id).where(tombstones.c.hash == wanted)).first() is not None
 
 
+def serialise_inserts(connection: Connection) -> None:
+    """Call first in a transaction that inserts tombstones.
+
+    Servers read the tombstones incrementally (id > the last id read).  PostgreSQL hands
+    out ids when a row is inserted, not when it commits: of two deletions at once, the
+    later id may commit first, a server read it, and the earlier id, committed a moment
+    later, is below what that server reads from -- never seen, and the deleted client's
+    pings accepted again.  One inserter at a time (readers are not blocked) makes ids
+    commit in their order.  SQLite has one writer at a time anyway.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("LOCK TABLE tombstones IN SHARE ROW EXCLUSIVE MODE")
+
+
 class ForgottenClients:
     """The tombstone hashes, read incrementally (tombstones are never removed)."""
 

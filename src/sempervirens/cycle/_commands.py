@@ -49,12 +49,12 @@ def aggregate(args: argparse.Namespace) -> int:
 
     values, stores = open_stores_of(args)
     try:
-        with cycle_lock(stores) as acquired:
-            if not acquired:
+        with cycle_lock(stores) as lock:
+            if lock is None:
                 print("sempervirens aggregate: another cycle is running; nothing done")
                 return 1
             with Progress("aggregate: one cycle", total=None):  # a terminal sees it run
-                report = run_cycle(stores, values, purge=not args.no_purge)
+                report = run_cycle(stores, values, purge=not args.no_purge, lock=lock)
     finally:
         stores.dispose()
     print(f"sealed {len(report.sealed_days)} days; released {len(report.releases)} periods; "
@@ -75,13 +75,14 @@ def release(args: argparse.Namespace) -> int:
     values, stores = open_stores_of(args)
     now = datetime.now(timezone.utc)
     try:
-        with cycle_lock(stores) as acquired:
-            if not acquired:
+        with cycle_lock(stores) as lock:
+            if lock is None:
                 print("sempervirens release: a cycle is running; nothing done")
                 return 1
             with Progress("release: seal closed days, then release", total=2) as bar:
                 sealed = seal_closed_days(stores, values, now)
                 bar()
+                lock.check()
                 released = release_closed_periods(stores, values, now)
                 bar()
     finally:

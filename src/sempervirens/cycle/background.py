@@ -14,33 +14,66 @@ import logging
 import threading
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 log = logging.getLogger("sempervirens.cycle")
 LOCK_ID = 7412  # pg advisory lock key of the aggregation cycle (migrations use 7411)
 
 
+class CycleLockLost(Exception):
+    """The database session holding the cycle's lock ended (a restart): another cycle may
+    run now, so this one stops before its next step."""
+
+
+class CycleLock:
+    """The lock a cycle holds; check() before each step that writes the lake or the
+    releases, which must have one writer."""
+
+    def __init__(self, connection=None) -> None:
+        self._connection = connection  # PostgreSQL: the session holding the advisory lock
+
+    def check(self) -> None:
+        if self._connection is None:
+            return  # a file lock: held until this process lets it go
+        try:
+            held = self._connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                f"AND pid = pg_backend_pid() AND objid = {LOCK_ID}").scalar()
+        except SQLAlchemyError:
+            held = 0
+        if not held:
+            raise CycleLockLost("the database session holding the cycle lock ended; the cycle "
+                                "stopped and runs again at the next interval")
+
+
 @contextlib.contextmanager
 def cycle_lock(stores):
-    """Yields True when this process may run a cycle now, False if another one is."""
+    """Yields a CycleLock when this process may run a cycle now, None if another one is."""
     engine = stores.telemetry
     if engine.dialect.name == "postgresql":
-        with engine.connect() as connection:
+        # A session lock, on a connection in autocommit: between statements the session
+        # is idle, never "idle in transaction", which idle_in_transaction_session_timeout
+        # would end, and the lock with it, while the cycle runs on other connections.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             acquired = connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({LOCK_ID})").scalar()
             try:
-                yield bool(acquired)
+                yield CycleLock(connection) if acquired else None
             finally:
                 if acquired:
-                    connection.exec_driver_sql(f"SELECT pg_advisory_unlock({LOCK_ID})")
-                    connection.commit()
+                    try:
+                        connection.exec_driver_sql(f"SELECT pg_advisory_unlock({LOCK_ID})")
+                    except SQLAlchemyError:  # the session ended, and its lock with it
+                        log.warning("the session holding the cycle lock ended during the cycle")
         return
     path = Path(engine.url.database or ".").with_suffix(".aggregate-lock")
     with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield False
+            yield None
             return
         try:
-            yield True
+            yield CycleLock()
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -70,9 +103,9 @@ class PeriodicAggregation:
 
         while not self._stop.wait(self.interval):
             try:
-                with cycle_lock(self.stores) as acquired:
-                    if acquired:
-                        run_cycle(self.stores, self.settings)
+                with cycle_lock(self.stores) as lock:
+                    if lock is not None:
+                        run_cycle(self.stores, self.settings, lock=lock)
             except (Exception, SystemExit) as error:  # SystemExit: a bad setting must not end the thread
                 # The type only: database errors quote their parameters, which may be IPs.
                 # The lake's and the engine's are one line about the job, never about a ping.
@@ -84,7 +117,8 @@ def _shown(error: BaseException) -> str:
     from ..aggregate.engine import EngineError
     from ..store.lake import LakeError
 
-    return f"{error}" if isinstance(error, (EngineError, LakeError)) else type(error).__name__
+    ours = (EngineError, LakeError, CycleLockLost)
+    return f"{error}" if isinstance(error, ours) else type(error).__name__
 
 
 def start_periodic_aggregation(stores, settings: dict) -> PeriodicAggregation:

@@ -39,7 +39,9 @@ class CycleReport:
 
 
 def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: bool = True,
-              enrich: bool = True) -> CycleReport:
+              enrich: bool = True, lock=None) -> CycleReport:
+    """One cycle; `lock`: the CycleLock held (background.cycle_lock), checked before each
+    step that writes the lake or the releases."""
     from ..admin.deletion import process_pending
     from ..aggregate.anomalies import detect_anomalies
     from ..aggregate.institutions import ENRICH_RETRY_DAYS, aggregate_private, enrich_new_addresses
@@ -60,7 +62,10 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
     if report.private_days:
         report.anomalies, report.excluded_pings, _ = _timed(
             report, "anomalies", detect_anomalies, stores, report.private_days, settings)
+    check = lock.check if lock is not None else (lambda: None)
+    check()
     report.sealed_days = _timed(report, "seal", seal_closed_days, stores, settings, now)
+    check()
     report.releases = _timed(report, "release", release_closed_periods, stores, settings, now)
     if report.private_days:
         # Days with addresses still to look up stay incomplete: redone next cycle (those
@@ -69,6 +74,7 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
                            today - timedelta(days=ENRICH_RETRY_DAYS) if failed else today)
         _timed(report, "private", aggregate_private, stores.private, report.private_days,
                private.counts, today, settings, complete_before=complete_before)
+    check()
     report.deleted_clients = _timed(report, "deletions", process_pending, stores, settings)
     if purge:
         report.purged_rows = _timed(report, "purge", purge_expired, stores,

@@ -52,8 +52,10 @@ def create_store_engine(url: str, *, statement_timeout: float | None = None) -> 
         # (libpq waits without limit by default); callers add deadlines of their own.
         # Every session in UTC, whatever the server's, database's or role's TimeZone:
         # the writer sends UTC text without an offset (cast in the session's zone), and
-        # dates of received_at are read back in it.  The URL's own options come first.
-        given = make_url(url).query.get("options", ())
+        # dates of received_at are read back in it.  The operator's own options come
+        # first: the URL's, else PGOPTIONS (which libpq reads only when a connection
+        # gives no options of its own).
+        given = make_url(url).query.get("options") or os.environ.get("PGOPTIONS") or ()
         settings = [*([given] if isinstance(given, str) else given), "-c TimeZone=UTC"]
         if statement_timeout is not None:
             milliseconds = max(1, math.ceil(statement_timeout * 1000))
