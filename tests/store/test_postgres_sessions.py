@@ -26,7 +26,8 @@ def test_the_urls_options_apply_and_utc_wins(postgres):
 
 
 def test_a_postgres_scheme_url_runs_in_utc(postgres):
-    engine = create_store_engine(postgres.create_database("t").replace("postgresql://", "postgres://"))
+    url = postgres.create_database("t").replace("postgresql://", "postgres://")
+    engine = create_store_engine(url)
     try:
         assert _show(engine, "TimeZone") == "UTC"
     finally:
