@@ -134,6 +134,10 @@ def restore_command(args: argparse.Namespace) -> int:
                                     f"store would release their periods again; restore a newer "
                                     f"backup (docs/operations.md, 'Backups'); nothing restored")
         saved = _saved_tombstones(deployment, values)
+        # Kept on disk until the deletions are carried out again: a restore stopped part
+        # way (kill, Ctrl-C, a full disk) has replaced the private store, and the next
+        # restore would otherwise find only the backup's tombstones.
+        _keep_pending_tombstones(values, saved)
     except (BackupError, LakeError) as error:
         return _fail("restore", f"{error}; nothing restored")
     except (SQLAlchemyError, sqlite3.Error) as error:
@@ -152,28 +156,73 @@ def restore_command(args: argparse.Namespace) -> int:
           f"{len(report.releases_added)} published dataset(s) added, "
           f"{len(report.releases_kept)} already here left as they are")
     try:
-        return _after_restore(values, saved)
+        status = _after_restore(values, saved)
     except (LakeError, SQLAlchemyError, sqlite3.Error, OSError) as error:
         return _fail("restore", f"the stores were restored, but carrying out the deletions since "
                                 f"the backup and the retention purge failed: {_first_line(error)}; "
                                 f"fix the cause and restore again with --force")
+    if status == 0:
+        _pending_tombstones_file(values).unlink(missing_ok=True)
+    return status
+
+
+PENDING_TOMBSTONES = ".restore-tombstones.json"
+
+
+def _pending_tombstones_file(values: dict) -> Path:
+    return Path(values["data_dir"]) / PENDING_TOMBSTONES
+
+
+def _keep_pending_tombstones(values: dict, saved) -> None:
+    """Write the tombstones read before the restore (keyed hashes, and the key they were
+    made with) beside the secret key, mode 0600, replacing the file atomically."""
+    import json
+    import os
+
+    path = _pending_tombstones_file(values)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.{os.getpid()}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        json.dump({"rows": [list(row) for row in saved.rows],
+                   "key": saved.key.hex() if saved.key else None}, out)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
 
 
 def _saved_tombstones(deployment, values: dict):
-    """The target's tombstones, read before it is replaced (deletions since the backup)."""
+    """The target's tombstones, read before it is replaced (deletions since the backup),
+    with those an earlier restore that stopped part way kept on disk."""
+    import json
+
     from .admin._secret import load_key
     from .admin.restored import SavedTombstones, saved_tombstones
     from .store import create_store_engine
-    from .store.backup import sqlite_path
+    from .store.backup import BackupError, sqlite_path
 
     path = sqlite_path(deployment.private_url)
     if path is not None and not path.exists():
-        return SavedTombstones((), None)
-    engine = create_store_engine(deployment.private_url)
+        saved = SavedTombstones((), None)
+    else:
+        engine = create_store_engine(deployment.private_url)
+        try:
+            saved = saved_tombstones(engine, load_key(values, create=False))
+        finally:
+            engine.dispose()
+    pending = _pending_tombstones_file(values)
+    if not pending.exists():
+        return saved
     try:
-        return saved_tombstones(engine, load_key(values, create=False))
-    finally:
-        engine.dispose()
+        earlier = json.loads(pending.read_text())
+        rows = tuple(tuple(row) for row in earlier["rows"])
+        key = bytes.fromhex(earlier["key"]) if earlier["key"] else None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise BackupError(f"{pending}: the tombstones kept by a restore that stopped part way "
+                          f"cannot be read ({error})") from None
+    # The earlier restore's rows were read from the deployment's own store, before any
+    # restore replaced it: they are the ones to carry over, with their key.
+    return SavedTombstones(tuple(dict.fromkeys(rows + saved.rows)), key or saved.key)
 
 
 def _after_restore(values: dict, saved) -> int:

@@ -169,6 +169,41 @@ def test_a_restore_deletes_again_the_clients_deleted_since_the_backup(tmp_path, 
     assert kept in lake_clients and gone not in lake_clients
 
 
+def test_a_restore_killed_part_way_keeps_the_deletions_since_the_backup(tmp_path):
+    """kill -9 once the private store is replaced: the next `restore --force` (what the
+    error says to do) must still carry out the deletions made after the backup."""
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    gone, kept = client(), client()
+    _deployment(data, (None, None), [gone, kept], [*CLOSED, TODAY])
+    assert run("backup", tmp_path / "backup", *store_args(data)).returncode == 0
+    assert run("admin", "delete", gone, *store_args(data)).returncode == 0
+
+    killed = subprocess.run([sys.executable, "-c", (
+        "import os, signal, sys\n"
+        "import sempervirens.store.backup as b\n"
+        "b._restore_lake = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "from sempervirens.cli import main\n"
+        f"sys.exit(main(['restore', '--force', {str(tmp_path / 'backup')!r}, '--data-dir', {str(data)!r}]))")],
+        capture_output=True, text=True, env={**os.environ}, timeout=180)
+    assert killed.returncode == -9, killed.stderr
+
+    restored = run("restore", tmp_path / "backup", *store_args(data), "--force")
+    assert restored.returncode == 0, restored.stderr
+    assert "1 tombstone(s) carried over, 1 client(s) deleted again" in restored.stdout
+    stores = open_stores(data)
+    try:
+        with stores.telemetry.connect() as connection:
+            ping_clients = set(connection.execute(select(pings.c.client_id)).scalars())
+    finally:
+        stores.dispose()
+    assert gone not in ping_clients and kept in ping_clients
+    assert not (data / ".restore-tombstones.json").exists()
+
+
 def test_a_restored_private_store_keeps_no_address_past_retention(tmp_path):
     data = tmp_path / "data"
     old, recent = TODAY - timedelta(days=40), TODAY - timedelta(days=5)
