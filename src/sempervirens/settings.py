@@ -203,12 +203,15 @@ def validate(values: dict) -> None:
 def _promise_problem(values: dict, names) -> str | None:
     """The first of these settings that breaks a promise of the release, as one line."""
     for name in ("dp_epsilon_day", "dp_epsilon_week", "dp_epsilon_month"):
-        if name in names and not values[name] > 0:
-            return f"{name} must be positive (got {values[name]})"
+        # inf would be a release without noise, served publicly: that is --no-dp, said so.
+        if name in names and not 0 < values[name] < float("inf"):
+            return (f"{name} must be a positive, finite number (got {values[name]}; "
+                    f"exact counts are --no-dp, for a private deployment only)")
     if "dp_delta" in names and not 0 < values["dp_delta"] < 1e-3:
         return f"dp_delta must be between 0 and 0.001 (got {values['dp_delta']})"
-    if "release_grace_hours" in names and not values["release_grace_hours"] >= 0:
-        return f"release_grace_hours must be 0 or more (got {values['release_grace_hours']})"
+    if "release_grace_hours" in names and not 0 <= values["release_grace_hours"] <= 8784:
+        return (f"release_grace_hours must be from 0 to 8784 hours "
+                f"(got {values['release_grace_hours']})")
     for name in SETTINGS:
         if name in names and name.startswith("bound_") and not values[name] >= 1:
             return f"{name} must be 1 or more (got {values[name]})"
@@ -256,6 +259,8 @@ def check(values: dict, names) -> str | None:
     for name in _AT_LEAST_ONE:
         if name in names and values[name] < 1:
             return f"{flag[name]} {values[name]}: must be at least 1"
+    if "retention_days" in names and values["retention_days"] > 36600:
+        return f"{flag['retention_days']} {values['retention_days']}: must be at most 36600 days"
     for name in _SECONDS:
         if name in names and not values[name] > 0:
             return f"{flag[name]} {values[name]}: must be a positive number of seconds"

@@ -55,10 +55,13 @@ def test_bounds_and_budget_come_from_the_settings():
 
 
 @pytest.mark.parametrize("name, value, message", [
-    ("dp_epsilon_week", 0.0, "dp_epsilon_week must be positive"),
+    ("dp_epsilon_week", 0.0, "dp_epsilon_week must be a positive, finite number"),
+    ("dp_epsilon_day", float("inf"), "dp_epsilon_day must be a positive, finite number"),
+    ("dp_epsilon_month", float("nan"), "dp_epsilon_month must be a positive, finite number"),
     ("dp_delta", 0.5, "dp_delta must be between 0 and 0.001"),
     ("bound_max_timings", 0, "bound_max_timings must be 1 or more"),
-    ("release_grace_hours", -1.0, "release_grace_hours must be 0 or more"),
+    ("release_grace_hours", -1.0, "release_grace_hours must be from 0 to 8784 hours"),
+    ("release_grace_hours", float("inf"), "release_grace_hours must be from 0 to 8784 hours"),
 ])
 def test_settings_that_break_the_promise_are_refused_in_one_line(name, value, message):
     with pytest.raises(SystemExit, match=message) as refused:
