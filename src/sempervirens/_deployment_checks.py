@@ -45,6 +45,7 @@ def run_checks(values: dict) -> list[Result]:
                                   f"no store at {path} (`sempervirens serve` creates it; check --data-dir)"))
             continue
         results.extend(_store(name, url, shown(url)))
+    results.append(_settings(values))
     results.append(_secret_key(values))
     results.append(_tls(values))
     results.append(_dns(values))
@@ -52,6 +53,20 @@ def run_checks(values: dict) -> list[Result]:
     results.append(_lake(values))
     results.append(_engine(values))
     return results
+
+
+def _settings(values: dict) -> Result:
+    """Every setting of the configuration (file, environment), as `serve` and the cycle
+    would check it: `check` must not pass a deployment whose server then refuses to start.
+    (Those diagnosed by a line of their own are left to it.)"""
+    from . import settings
+
+    names = [name for name in settings.SETTINGS
+             if name not in ("secret_key", "tls_cert", "tls_key", "dns_server")]
+    problem = settings.check(values, names)
+    if problem:
+        return Result("settings", False, problem)
+    return Result("settings", True, f"{len(names)} settings valid for serve and the cycle")
 
 
 def _engine(values: dict) -> Result:

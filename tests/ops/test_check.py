@@ -14,7 +14,7 @@ from sempervirens.store import open_stores
 from sempervirens.store.lake import Lake
 
 CHECKS = ("telemetry store", "telemetry migrations", "private store", "private migrations",
-          "secret key", "TLS", "DNS", "disk", "lake", "engine")
+          "settings", "secret key", "TLS", "DNS", "disk", "lake", "engine")
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_a_ready_deployment_passes_every_check(tmp_path, tls_ca, dns_server, new
     assert "readable and matching" in lines["TLS"][0]
     assert dns_server.nameserver in lines["DNS"][0]
     assert lines["engine"][0].startswith("ok    engine: duckdb, buffers ")
-    assert "all 11 checks passed" in result.stdout
+    assert "all 12 checks passed" in result.stdout
 
 
 def test_each_problem_is_a_fail_line_saying_why_and_the_exit_is_non_zero(tmp_path, tls_ca,
@@ -100,7 +100,7 @@ def test_each_problem_is_a_fail_line_saying_why_and_the_exit_is_non_zero(tmp_pat
     assert silent_udp_port in failed["DNS"] and "no answer" in failed["DNS"]
     assert "sha256 differs" in failed["lake"] or "bytes" in failed["lake"]
     assert f"cannot reach the master at 127.0.0.1:{nobody}: Connection refused" in failed["engine"]
-    assert result.stderr.strip() == "sempervirens check: 6 of 11 checks failed"
+    assert result.stderr.strip() == "sempervirens check: 6 of 12 checks failed"
 
 
 def test_check_creates_nothing_and_names_the_stores_it_looked_for(tmp_path, silent_udp_port):
@@ -124,3 +124,13 @@ def test_an_unreachable_database_fails_its_check_without_showing_the_password(tm
     assert "cannot be reached" in lines["telemetry store"][0]
     assert "127.0.0.1:1/telemetry" in lines["telemetry store"][0]
     assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_a_setting_serve_would_refuse_fails_the_check(tmp_path, silent_udp_port):
+    data = tmp_path / "data"
+    open_stores(data).dispose()
+    config = tmp_path / "sempervirens.toml"
+    config.write_text(f'data_dir = "{data}"\nport = 99999\n')
+    result = run("check", "--config", config, "--dns-server", silent_udp_port)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert _lines(result.stdout)["settings"] == ["FAIL  settings: --port 99999: must be from 1 to 65535"]
