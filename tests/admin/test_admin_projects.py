@@ -181,3 +181,20 @@ def test_bad_metrics_files_fail_without_a_traceback_in_a_real_process(tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"sempervirens admin: {tmp_path / 'metrics.toml'}: metrics.'a': kind must be one of "
         "counter, labeled_counter, timing"]
+
+
+def test_release_says_which_registered_projects_declare_nothing(tmp_path):
+    """A project registered without a metrics file is never released: say so, not silence."""
+    import subprocess
+    import sys
+
+    def sv(*args):
+        return subprocess.run([sys.executable, "-m", "sempervirens", *args, "--data-dir",
+                               str(tmp_path / "data")], capture_output=True, text=True, timeout=120)
+
+    assert sv("init").returncode == 0
+    added = sv("admin", "project", "add", "mypkg")
+    assert "declaring nothing" in added.stderr and "--metrics FILE" in added.stderr
+    released = sv("release")
+    assert released.returncode == 0, released.stderr
+    assert "nothing released for mypkg: registered but declaring nothing" in released.stderr

@@ -232,7 +232,9 @@ def project_add(args) -> int:
         return _fail(_one_line(error))
     finally:
         stores.dispose()
-    declared = f", declaring {_summary(declaration)}" if declaration is not None else ""
+    declared = (f", declaring {_summary(declaration)}" if declaration is not None else
+                f", declaring nothing: nothing of it is released until `sempervirens admin "
+                f"project update {name} --metrics FILE`" if new else "")
     print(f"{'registered' if new else 'already registered:'} {name}{declared}", file=sys.stderr)
     for maintainer, token in issued:
         print(f"{maintainer}\t{token}")

@@ -41,6 +41,23 @@ def register(subparsers) -> None:
     parser.set_defaults(func=release)
 
 
+def _undeclared(stores) -> list[str]:
+    """Registered projects that declare nothing: the cycle releases nothing of theirs."""
+    from ..admin.projects import declarations, registered_days
+
+    declared = declarations(stores.telemetry)
+    return sorted(p for p in registered_days(stores.telemetry) if p not in declared)
+
+
+def _say_undeclared(command: str, projects: list[str]) -> None:
+    import sys
+
+    if projects:
+        print(f"sempervirens {command}: nothing released for {', '.join(projects)}: registered "
+              f"but declaring nothing (`sempervirens admin project update NAME --metrics FILE`)",
+              file=sys.stderr)
+
+
 def aggregate(args: argparse.Namespace) -> int:
     from ..aggregate._commands import open_stores_of
     from ..progress import Progress
@@ -55,12 +72,14 @@ def aggregate(args: argparse.Namespace) -> int:
                 return 1
             with Progress("aggregate: one cycle", total=None):  # a terminal sees it run
                 report = run_cycle(stores, values, purge=not args.no_purge, lock=lock)
+        undeclared = _undeclared(stores)
     finally:
         stores.dispose()
     print(f"sealed {len(report.sealed_days)} days; released {len(report.releases)} periods; "
           f"{len(report.private_days)} private days; {report.enriched} addresses enriched; "
           f"{report.anomalies} anomalies ({report.excluded_pings} pings excluded); "
           f"{report.deleted_clients} clients deleted; {report.purged_rows} rows purged")
+    _say_undeclared("aggregate", undeclared)
     return 0
 
 
@@ -85,8 +104,10 @@ def release(args: argparse.Namespace) -> int:
                 lock.check()
                 released = release_closed_periods(stores, values, now)
                 bar()
+        undeclared = _undeclared(stores)
     finally:
         stores.dispose()
     print(f"sealed {len(sealed)} days; released {len(released)} periods to "
           f"{values['releases_dir']}")
+    _say_undeclared("release", undeclared)
     return 0
