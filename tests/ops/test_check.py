@@ -134,3 +134,14 @@ def test_a_setting_serve_would_refuse_fails_the_check(tmp_path, silent_udp_port)
     result = run("check", "--config", config, "--dns-server", silent_udp_port)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert _lines(result.stdout)["settings"] == ["FAIL  settings: --port 99999: must be from 1 to 65535"]
+
+
+def test_a_deployment_just_made_by_init_passes_its_checks(tmp_path, dns_server):
+    # init makes what check looks for: the stores, the secret key and the (empty) lake,
+    # which `lake verify` and `lake list` then find rather than "no lake here".
+    data = tmp_path / "data"
+    assert run("init", "--data-dir", data).returncode == 0
+    result = run("check", "--data-dir", data, "--dns-server", dns_server.nameserver)
+    assert result.returncode == 0, result.stdout
+    for command in ("verify", "list"):
+        assert run("lake", command, "--data-dir", data).returncode == 0
