@@ -147,3 +147,17 @@ def test_a_failed_cycle_inside_serve_logs_the_reason_of_the_lake_or_the_engine(
         assert "sempervirens lake verify" in message
     finally:
         stores.dispose()
+
+
+@pytest.mark.parametrize("command", ["aggregate", "release"])
+def test_a_lake_to_repair_stops_the_cycle_commands_in_one_line(tmp_path, capsys, command):
+    data = tmp_path / "data"
+    assert cli.main(["init", "--data-dir", str(data)]) == 0
+    (data / "lake" / "manifest.json").unlink()  # lost, while the lake holds a day's file
+    (data / "lake" / "pings" / "day=2026-01-01").mkdir(parents=True)
+    (data / "lake" / "pings" / "day=2026-01-01" / "part-0.parquet").write_bytes(b"PAR1")
+    capsys.readouterr()
+    assert cli.main([command, "--data-dir", str(data)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"sempervirens {command}: ") and "manifest.json is missing" in err
+    assert "failed (" not in err and "Traceback" not in err

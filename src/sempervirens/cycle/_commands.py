@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .. import settings
 
@@ -50,12 +51,25 @@ def _undeclared(stores) -> list[str]:
 
 
 def _say_undeclared(command: str, projects: list[str]) -> None:
-    import sys
-
     if projects:
         print(f"sempervirens {command}: nothing released for {', '.join(projects)}: registered "
               f"but declaring nothing (`sempervirens admin project update NAME --metrics FILE`)",
               file=sys.stderr)
+
+
+def _explained():
+    """The errors whose message is the reason, in one line of ours (a lake to repair, an
+    engine that cannot run, a lost lock), never a ping's data."""
+    from ..aggregate.engine import EngineError
+    from ..store.lake import LakeError
+    from .background import CycleLockLost
+
+    return LakeError, EngineError, CycleLockLost
+
+
+def _stopped(command: str, error: Exception) -> int:
+    print(f"sempervirens {command}: {str(error).splitlines()[0]}", file=sys.stderr)
+    return 1
 
 
 def aggregate(args: argparse.Namespace) -> int:
@@ -68,11 +82,14 @@ def aggregate(args: argparse.Namespace) -> int:
     try:
         with cycle_lock(stores) as lock:
             if lock is None:
-                print("sempervirens aggregate: another cycle is running; nothing done")
+                print("sempervirens aggregate: another cycle is running; nothing done",
+                      file=sys.stderr)
                 return 1
             with Progress("aggregate: one cycle", total=None):  # a terminal sees it run
                 report = run_cycle(stores, values, purge=not args.no_purge, lock=lock)
         undeclared = _undeclared(stores)
+    except _explained() as error:
+        return _stopped("aggregate", error)
     finally:
         stores.dispose()
     print(f"sealed {len(report.sealed_days)} days; released {len(report.releases)} periods; "
@@ -96,7 +113,7 @@ def release(args: argparse.Namespace) -> int:
     try:
         with cycle_lock(stores) as lock:
             if lock is None:
-                print("sempervirens release: a cycle is running; nothing done")
+                print("sempervirens release: a cycle is running; nothing done", file=sys.stderr)
                 return 1
             with Progress("release: seal closed days, then release", total=2) as bar:
                 sealed = seal_closed_days(stores, values, now)
@@ -105,6 +122,8 @@ def release(args: argparse.Namespace) -> int:
                 released = release_closed_periods(stores, values, now)
                 bar()
         undeclared = _undeclared(stores)
+    except _explained() as error:
+        return _stopped("release", error)
     finally:
         stores.dispose()
     print(f"sealed {len(sealed)} days; released {len(released)} periods to "
