@@ -99,6 +99,7 @@ def test_roles_and_projects_are_checked(stores):
 def test_cli_prints_the_token_once_and_lists_without_secrets(tmp_path, capsys):
     data = str(tmp_path / "data")
     assert main(["init", "--data-dir", data]) == 0  # only init and serve create a store
+    assert main(["admin", "project", "add", "numpy", "--data-dir", data]) == 0
     assert main(["admin", "token", "create", "--role", "maintainer", "--project", "NumPy",
                  "--holder", "alice", "--expires", "7", "--data-dir", data]) == 0
     out = capsys.readouterr()
@@ -116,3 +117,14 @@ def test_cli_prints_the_token_once_and_lists_without_secrets(tmp_path, capsys):
     assert main(["admin", "token", "list", "--data-dir", data]) == 0
     assert "revoked" in capsys.readouterr().out
     assert main(["admin", "token", "create", "--role", "maintainer", "--data-dir", data]) == 2
+
+
+def test_no_maintainer_token_for_a_project_not_registered(tmp_path, capsys):
+    data = str(tmp_path / "data")
+    assert main(["init", "--data-dir", data]) == 0
+    assert main(["admin", "project", "add", "astroflux", "--data-dir", data]) == 0
+    capsys.readouterr()
+    assert main(["admin", "token", "create", "--role", "maintainer", "--project", "astrofluxx",
+                 "--data-dir", data]) != 0  # a typo: the token would open nothing
+    out = capsys.readouterr()
+    assert out.out == "" and "no project 'astrofluxx' is registered here" in out.err

@@ -157,10 +157,17 @@ def _operator() -> str:
 
 def token_create(args) -> int:
     from . import tokens
-    from ..protocol import ProtocolError
+    from ..protocol import ProtocolError, normalize_project
+    from .projects import is_registered
 
     _, stores = _open(args)
     try:
+        if args.role == "maintainer" and args.project:
+            project = normalize_project(args.project)
+            with stores.telemetry.connect() as connection:
+                if not is_registered(connection, project):  # a typo would make a dead token
+                    return _fail(f"no project {project!r} is registered here "
+                                 f"(sempervirens admin project add {project})")
         with stores.private.begin() as connection:
             token_id, token = tokens.create(connection, args.role, project=args.project,
                                             holder=args.holder, expires_days=args.expires)
