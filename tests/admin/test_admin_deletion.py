@@ -250,3 +250,27 @@ def test_two_deletions_at_once_are_both_seen_by_a_running_server(store_kind, req
         assert server.known(first) and server.known(second)
     finally:
         stores.dispose()
+
+
+def test_a_lake_that_cannot_be_rewritten_is_said_in_one_line(tmp_path, capsys):
+    import os
+    from datetime import timedelta
+
+    from population import Ping, insert
+    from sempervirens.store import open_stores
+    from sempervirens.store.lake import Lake
+
+    data, gone = tmp_path / "data", new_id()
+    assert main(["init", "--data-dir", str(data)]) == 0
+    stores = open_stores(data)
+    insert(stores, [Ping("numpy", gone, date.today() - timedelta(days=2))])
+    stores.dispose()
+    assert main(["lake", "seal", "--data-dir", str(data)]) == 0
+    lake = Lake(data / "lake")
+    (day,) = lake.manifest()["days"].values()
+    os.unlink(lake.path(day["files"][0]["path"]))  # a file of the day is lost
+    capsys.readouterr()
+    assert main(["admin", "delete", gone, "--data-dir", str(data)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sempervirens admin: deletion incomplete: ") and "\n" not in err
+    assert "run this command again" in err and "failed (" not in err

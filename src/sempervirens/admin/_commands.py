@@ -335,6 +335,7 @@ def project_remove(args) -> int:
 
 
 def delete_command(args) -> int:
+    from ..store.lake import LakeError
     from ._secret import load_key
     from .deletion import canonical_client_id, delete_clients
 
@@ -345,6 +346,9 @@ def delete_command(args) -> int:
     config, stores = _open(args)
     try:
         report = delete_clients(stores, load_key(config), ids, lake=config["lake"])
+    except (LakeError, OSError) as error:
+        _fail(_lake_step_failed(error))
+        return 1  # not a usage error: the lake needs repair
     finally:
         stores.dispose()
     _report(report)
@@ -352,16 +356,27 @@ def delete_command(args) -> int:
 
 
 def process_deletions(args) -> int:
+    from ..store.lake import LakeError
     from ._secret import load_key
     from .deletion import process_deletion_requests
 
     config, stores = _open(args)
     try:
         report = process_deletion_requests(stores, load_key(config), lake=config["lake"])
+    except (LakeError, OSError) as error:
+        _fail(_lake_step_failed(error))
+        return 1  # not a usage error: the lake needs repair
     finally:
         stores.dispose()
     _report(report)
     return 0
+
+
+def _lake_step_failed(error: Exception) -> str:
+    # Running again is safe: what is done is not redone, and the lake step is retried.
+    return (f"deletion incomplete: the clients are tombstoned and gone from the stores, but "
+            f"the lake could not be rewritten ({str(error).splitlines()[0]}); repair the lake "
+            f"(sempervirens lake verify), then run this command again")
 
 
 def _report(report) -> None:
