@@ -212,11 +212,11 @@ def _promise_problem(values: dict, names) -> str | None:
     if "release_grace_hours" in names and not 0 <= values["release_grace_hours"] <= 8784:
         return (f"release_grace_hours must be from 0 to 8784 hours "
                 f"(got {values['release_grace_hours']})")
-    for name in SETTINGS:
-        if name in names and name.startswith("bound_") and not values[name] >= 1:
-            return f"{name} must be 1 or more (got {values[name]})"
-    if "k_anonymity" in names and values["k_anonymity"] < 1:
-        return f"k_anonymity must be 1 or more (got {values['k_anonymity']})"
+    # Counts and thresholds: at most a million, so that each is a small integer in every
+    # engine's SQL and store column.
+    for name in (*(n for n in SETTINGS if n.startswith("bound_")), "k_anonymity"):
+        if name in names and not 1 <= values[name] <= 1_000_000:
+            return f"{name} must be from 1 to 1000000 (got {values[name]})"
     return None
 
 

@@ -59,7 +59,9 @@ def test_bounds_and_budget_come_from_the_settings():
     ("dp_epsilon_day", float("inf"), "dp_epsilon_day must be a positive, finite number"),
     ("dp_epsilon_month", float("nan"), "dp_epsilon_month must be a positive, finite number"),
     ("dp_delta", 0.5, "dp_delta must be between 0 and 0.001"),
-    ("bound_max_timings", 0, "bound_max_timings must be 1 or more"),
+    ("bound_max_timings", 0, "bound_max_timings must be from 1 to 1000000"),
+    ("bound_max_events_per_day", 10**30, "bound_max_events_per_day must be from 1 to 1000000"),
+    ("k_anonymity", 10**20, "k_anonymity must be from 1 to 1000000"),
     ("release_grace_hours", -1.0, "release_grace_hours must be from 0 to 8784 hours"),
     ("release_grace_hours", float("inf"), "release_grace_hours must be from 0 to 8784 hours"),
 ])
