@@ -72,3 +72,15 @@ def test_duckdb_and_spark_give_identical_rows(tmp_path, capfd):
     spark_said = [line for line in capfd.readouterr().err.splitlines()
                   if not line.startswith("WARNING: Using incubator modules")]
     assert spark_said == []
+
+
+def test_a_failed_job_is_told_by_its_java_exception_not_py4js_first_line():
+    from sempervirens.aggregate.engine._spark import _reason
+
+    said = ("An error occurred while calling o101.collectToPython.\n"
+            ": org.apache.spark.SparkException: Job aborted due to stage failure: "
+            "[FAILED_READ_FILE.FILE_NOT_EXIST] file:///lake/pings/day=2026-11-27/part-0.parquet\n"
+            "\tat org.apache.spark.scheduler.DAGScheduler.failJobAndIndependentStages(x.scala:1)")
+    assert _reason(Exception(said)).startswith(
+        "org.apache.spark.SparkException: Job aborted due to stage failure: "
+        "[FAILED_READ_FILE.FILE_NOT_EXIST]")

@@ -8,6 +8,9 @@ import re
 import shutil
 import socket
 import sys
+import threading
+import time
+import uuid
 from pathlib import Path
 
 from ...model.lake import BOOL, INT32, INT64, LAKE_TABLES, PARTITION, STRING, TIMESTAMP
@@ -17,6 +20,10 @@ from .errors import EngineError
 
 
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
+# Seconds a job on a cluster may go on with no executor at all (no worker up, none with
+# the free cores and memory the job asks for, or every one lost) before it is cancelled:
+# Spark itself waits for one forever, and says so only in a warning.
+NO_EXECUTOR_TIMEOUT = 120.0
 
 
 @functools.lru_cache(maxsize=64)
@@ -47,10 +54,21 @@ class SparkRunner:
     name = "spark"
 
     def __init__(self, master: str = "local[2]", temp_dir: str | None = None,
-                 conf: dict[str, str] | None = None) -> None:
+                 conf: dict[str, str] | None = None,
+                 no_executor_timeout: float = NO_EXECUTOR_TIMEOUT) -> None:
         preflight(master)
         from pyspark.sql import SparkSession
 
+        self.master = master
+        self.no_executor_timeout = no_executor_timeout
+        conf = dict(conf or {})
+        # The operator's driver options come after ours, the log configuration kept
+        # unless they name one of their own.
+        java_options = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
+        theirs = conf.pop("spark.driver.extraJavaOptions", "").strip()
+        if theirs:
+            java_options = (theirs if "-Dlog4j2.configurationFile=" in theirs
+                            else f"{java_options} {theirs}")
         self.temp = JobTempDir(temp_dir)
         # Python workers run this interpreter (its packages), not whatever `python3` is.
         # No progress bar and errors only (LOG_CONFIG): stderr is the server's log stream.
@@ -58,10 +76,9 @@ class SparkRunner:
                    .config("spark.sql.session.timeZone", "UTC")
                    .config("spark.pyspark.python", sys.executable)
                    .config("spark.ui.showConsoleProgress", "false")
-                   .config("spark.driver.extraJavaOptions",
-                           f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
+                   .config("spark.driver.extraJavaOptions", java_options)
                    .config("spark.local.dir", self.temp.path))
-        for key, value in (conf or {}).items():
+        for key, value in conf.items():
             builder = builder.config(key, value)
         try:
             self._root = builder.getOrCreate()
@@ -93,10 +110,20 @@ class SparkRunner:
             session.createDataFrame(rows, _schema(SMALL_TABLES[name])).createOrReplaceTempView(name)
 
     def rows(self, sql: str) -> list[tuple]:
+        spark_sql = to_spark(sql)
+        watch = None if self.master.startswith("local") else _ExecutorWatch(
+            self._root.sparkContext, self.master, self.no_executor_timeout)
         try:
-            return [tuple(row) for row in self.session.sql(to_spark(sql)).collect()]
+            if watch:
+                watch.start()
+            return [tuple(row) for row in self.session.sql(spark_sql).collect()]
         except Exception as error:
-            raise EngineError(f"spark: {str(error).splitlines()[0]}") from None
+            if watch and watch.reason:
+                raise EngineError(f"spark: {watch.reason}") from None
+            raise EngineError(f"spark: {_reason(error)}") from None
+        finally:
+            if watch:
+                watch.stop()
 
     def close(self) -> None:
         self._root.stop()
@@ -127,10 +154,61 @@ def preflight(master: str) -> None:
         raise EngineError(f"spark: cannot reach the master at {'; '.join(problems)}")
 
 
+class _ExecutorWatch:
+    """Cancels the calling thread's jobs once the application has had no executor for
+    `timeout` seconds, and keeps the reason."""
+
+    def __init__(self, context, master: str, timeout: float) -> None:
+        self.context, self.master, self.timeout = context, master, timeout
+        self.group = f"sempervirens-{uuid.uuid4().hex}"
+        self.reason: str | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True,
+                                        name="sempervirens-spark-watch")
+
+    def start(self) -> None:
+        self.context.setJobGroup(self.group, "sempervirens engine", True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def _executors(self) -> int:
+        # Block managers the driver knows, its own among them.
+        return self.context._jsc.sc().getExecutorMemoryStatus().size() - 1
+
+    def _watch(self) -> None:
+        since = time.monotonic()
+        while not self._done.wait(1.0):
+            try:
+                if self._executors() > 0:
+                    since = time.monotonic()
+                    continue
+            except Exception:  # the context is stopping: the job fails by itself
+                return
+            if time.monotonic() - since >= self.timeout:
+                self.reason = (
+                    f"the job had no executor for {self.timeout:.0f} s and was cancelled: "
+                    f"no worker of the master at {self.master} runs one (none registered, "
+                    "none with the free cores and memory spark.executor.cores and "
+                    "spark.executor.memory ask for, or every one lost)")
+                try:
+                    self.context.cancelJobGroup(self.group)
+                except Exception:
+                    pass
+                return
+
+
 def _reason(error: Exception) -> str:
     """The line of a Java error that says why (Py4J's own first line does not)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    # Py4J: "An error occurred while calling o1.f.\n: org.apache.spark.SparkException: why"
+    lines = [line.strip().removeprefix(":").strip() for line in str(error).splitlines()]
+    lines = [line for line in lines if line]
     for line in lines:
         if re.match(r"[\w.$]+(Exception|Error): ", line):
             return line
+    if lines and "JAVA_GATEWAY_EXITED" in lines[0]:
+        return f"{lines[0]} (the JVM's reason is on stderr, above: a --spark-conf value?)"
     return lines[0] if lines else type(error).__name__
