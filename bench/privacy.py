@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from sempervirens import settings as settings_module  # noqa: E402
 from sempervirens.model.declarations import Declaration, Metric  # noqa: E402
 from sempervirens.model.domains import BREAKDOWNS, OTHER, UNKNOWN  # noqa: E402
-from sempervirens.model.statistics import BY_NAME, STATISTICS  # noqa: E402
+from sempervirens.model.statistics import STATISTICS  # noqa: E402
 from sempervirens.release import Budget, bounds_from_settings, build_domains, split  # noqa: E402
 from sempervirens.release.accountant import _full_calendar  # noqa: E402
-from sempervirens.release.mechanisms import noise  # noqa: E402
+from sempervirens.release.mechanisms import contribution, noise  # noqa: E402
 
 SHARES = {
     "os": {"linux": 0.62, "macos": 0.2, "windows": 0.16, "bsd": 0.005, OTHER: 0.005,
@@ -119,11 +119,11 @@ def main(argv=None) -> None:
             if name.split(" ")[0] != statistic.name:
                 continue
             values.sort()
-            scale = BY_NAME[statistic.name]
-            share = split("day", build_domains(BREAKDOWNS, Declaration()), budget)[scale.name]
+            share = split("day", build_domains(BREAKDOWNS, Declaration()), budget)[statistic.name]
+            sensitivity = contribution(statistic, bounds, "day")[1]
             print(f"{name:<40} {len(values):>7} {statistics.median(values):>17.2%} "
                   f"{values[int(0.9 * (len(values) - 1))]:>8.1%}  "
-                  f"{bounds.sensitivity(scale) / share.epsilon:.0f}")
+                  f"{sensitivity / share.epsilon:.0f}")
     for kind in ("day", "month", "year"):
         epsilon, delta = _full_calendar(budget, kind)
         print(f"budget per installation per {kind:<5}: epsilon {epsilon:.4g}, delta {delta:.3g}")
