@@ -16,8 +16,9 @@ def test_the_release_guide_counts_the_breakdowns_and_their_sensitivity():
     n = len(BREAKDOWN_NAMES)
     assert f"once in each of the {n} breakdowns of `model/domains.py` (sensitivity {n + 1} " \
            f"for active installations)" in text
-    (table,) = re.findall(r"\| \d+ \(and [^|]*\| (\d+) \|", text)  # the noise table's last row
-    assert int(table) == n + 1
+    # the noise table's last row: the sensitivity of a day, and of a week or a month
+    (day, week), = re.findall(r"\| \d+ \(and [^|]*\| (\d+) / (\d+) \|", text)
+    assert (int(day), int(week)) == (n + 1, 2 * n)
 
 
 def test_the_installs_row_names_every_breakdown():

@@ -111,7 +111,8 @@ SETTINGS = {
                 "aggregated.", int),
         Setting("anomaly_min_clients", 100000,
                 "Distinct client_ids from one address, for one project in one UTC day, that make "
-                "it an anomaly (left out of public counts, listed by `sempervirens anomalies`).", int),
+                "it an anomaly (left out of private aggregates, listed by "
+                "`sempervirens anomalies`).", int),
         Setting("dp_delta", 1e-7,
                 "Differential privacy: delta per day of one installation's data, split over the "
                 "day, week and month releases like their epsilons (only statistics with private "

@@ -24,7 +24,8 @@ def test_crowded_address_is_excluded_and_listed(stores, tmp_path, capsys):
            + [Ping("scipy", client(), DAY, ip=CROWDED) for _ in range(3)])  # under N for scipy
     report = cycle(stores, tmp_path / "data", TODAY, anomaly_min_clients=30, ip_hash_key=KEY)
     assert report.anomalies == 1 and report.excluded_pings == 40
-    # Sealed as excluded: the engine leaves them out of every public number.
+    # Marked in the lake and left out of private aggregates (public numbers count them:
+    # tests/privacy/test_crowded_addresses.py says why).
     sealed = [p for p in lake_pings(tmp_path / "data") if p["project"] == "numpy"]
     assert sorted(p["excluded"] for p in sealed) == [False] * 12 + [True] * 40
     (summary,) = rows(stores, tables.private_origin_summary, interval="day", project="numpy")

@@ -56,23 +56,17 @@ def _pings():
         usage("astro", "c2", D1, project_version=None, os=None, arch=None, python_version=None,
               is_ci=None, counters=[("io.format", "csv", 2)],
               timings=[("solve", 3, 1), ("load", 9, 5)]),
-        usage("astro", "c2", D1, excluded=True, counters=[("io.read", "", 50)]),
         # c3: values outside the public domains.
         usage("astro", "c3", D1, project_version="3.1", os="Haiku", arch="AMD64",
               python_version="2.7.18", is_ci=False),
-        # c4 sent only an excluded ping: never counted.
-        usage("astro", "c4", D1, excluded=True),
         *[ping("astro", "c1", D1, ping_type="crash", crash_type="ValueError",
                project_version="1.0.2") for _ in range(3)],
         ping("astro", "c1", D1, ping_type="crash", crash_type="KeyError", project_version="1.0.0"),
         *[ping("astro", "c1", D2, ping_type="crash", crash_type="KeyError",
                project_version="2.0.1") for _ in range(2)],
         ping("astro", "c2", D1, ping_type="crash"),  # no type, no version
-        ping("astro", "c3", D1, ping_type="crash", crash_type="ValueError", excluded=True,
-             project_version="1.0.0"),
         ping("astro", None, D1, ping_type="opt-out"),
         ping("astro", None, D1, ping_type="opt-out"),
-        ping("astro", None, D1, ping_type="opt-out", excluded=True),
         # geno declares nothing: versions kept as major.minor, no feature, timing or kind.
         usage("geno", "g1", D1, project_version="0.9.1", counters=[("align.run", "", 3)],
               timings=[("align.run", 20, 1)]),
@@ -114,7 +108,7 @@ def test_each_interval_gets_exactly_the_statistics_released_on_it(days, week):
 
 def test_installs_count_each_installation_once_under_its_public_values(days):
     d1 = cells(days["installs"], "astro", D1)
-    assert d1[("", "")] == 3  # c1, c2, c3; c4's only ping was excluded
+    assert d1[("", "")] == 3  # c1, c2, c3
     assert breakdown(days["installs"], "astro", D1, "version") == {
         "1.0": 1, "(unknown)": 1, "(other)": 1}  # 3.1 is not declared
     assert breakdown(days["installs"], "astro", D1, "os") == {

@@ -8,7 +8,9 @@ admins can match an address they are told about without the store showing one.
 The address itself is kept beside it only until the purge (to leave its rows out of
 the private aggregates).  The anomalous pings are copied, by document_id only and
 in bounded batches, to the telemetry store's aggregate_exclusions: sealing marks them
-excluded in the lake, and the engine leaves them out of every public number.
+excluded in the lake.  Public numbers count them: whether an address is crowded depends
+on other installations, so leaving its pings out would let one installation decide
+whether N - 1 others are counted (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def _find(connection, days: list[date], min_clients: int) -> Iterator:
 
 
 def detect_anomalies(stores, days: list[date], settings) -> tuple[int, int, list[date]]:
-    """Record the anomalies of these days and exclude their pings from public counts.
+    """Record the anomalies of these days and their pings' document ids.
 
     Returns (anomalies, excluded pings, days whose exclusions changed).
     """
@@ -141,7 +143,7 @@ def list_anomalies(stores, min_clients: int, configured_key: str | None = None) 
 
 
 def excluded_documents(engine, day: date) -> set[str]:
-    """The document ids of a day's pings left out of public numbers (sealed as excluded)."""
+    """The document ids of a day's pings from anomalous addresses (sealed as excluded)."""
     exclusions = tables.anomaly_exclusions
     with engine.connect() as connection:
         return set(connection.execute(select(exclusions.c.document_id).where(

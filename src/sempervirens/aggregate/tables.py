@@ -35,7 +35,7 @@ def _period() -> list[Column]:
 
 anomaly_exclusions = Table(
     "aggregate_exclusions", telemetry,
-    Column("document_id", String(UUID_LENGTH), primary_key=True),  # a ping left out of public counts
+    Column("document_id", String(UUID_LENGTH), primary_key=True),  # a ping of an anomalous address
     Column("day", Date, nullable=False),
     Index("ix_aggregate_exclusions_day", "day"),
 )

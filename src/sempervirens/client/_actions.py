@@ -2,9 +2,10 @@
 
 Opting out deletes the project's pending data and spools one `opt-out` ping without
 a client id, but only when collection was on until then (so the server counts real
-opt-out events), and at most one a project a UTC day: the published count assumes one
-opt-out per installation a day (an opt-out carries no id the server could bound it
-by), and a user who opts in and out again is counted once.  `forget` spools a
+opt-out events), at most one a project a UTC day and at most one waiting to be sent:
+the published count assumes at most two arriving from an installation a day (an opt-out
+carries no id the server could bound it by), and a user who opts in and out again is
+counted once.  `forget` spools a
 `deletion-request` for the old installation id to every project that collected,
 clears the spool, then makes a new id.
 """
@@ -44,6 +45,14 @@ def opt_out(
     spool.remove_project(project)
     notified = []
     for p in _first_today(data_dir, [p for p in targets if was_on[p]]):
+        # At most one opt-out ping of a project waits in the spool: the server counts a
+        # ping on the day it arrives, so pings queued on several days (offline, the server
+        # down) would otherwise all land on one day.  With this, a server day receives at
+        # most two of one installation (one queued earlier, one queued that day): the
+        # release's sensitivity for opt_outs (model/statistics.py).
+        for entry in spool.entries():
+            if entry.ping_type == "opt-out" and entry.project == p:
+                spool.remove(entry)
         body = _pings.opt_out(_pings.clean_version(known[p].get("version")))
         spool.put(known[p]["endpoint"], p, "opt-out", _pings.encode(body))
         notified.append(p)

@@ -9,9 +9,10 @@ Layout (Hive partitioning, one directory per table and day, files sorted by proj
 
 Metrics are unpacked into long tables at sealing, so that the engine's queries are
 plain SQL (GROUP BY, JOIN, windows) that DuckDB and Spark read alike.  `day` is
-the partition column, not stored in the files.  `excluded` marks the pings that
-anomaly detection left out of public counts.  A column added later (a new ping field)
-is missing from the files of the days sealed before it: readers take it as NULL.
+the partition column, not stored in the files.  `excluded` marks the pings of an
+anomalous address (left out of the private aggregates; public numbers count them).
+A column added later (a new ping field) is missing from the files of the days sealed
+before it: readers take it as NULL.
 """
 
 from __future__ import annotations

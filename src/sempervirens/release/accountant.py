@@ -95,9 +95,10 @@ def guarantee(engine, settings: Mapping, project: str | None = None) -> dict:
     """The guarantee for one installation over a day, a month and a year.
 
     {"day": (eps, delta), "month": ..., "year": ..., "configured": {"day": ..., ...}}:
-    the first three from the ledger (worst window of `project`, or of any project),
-    "configured" for a deployment that releases every period with the current settings
-    (what a deployment with no releases yet will give).
+    the first three from the ledger (worst window of `project`, or, without one, of every
+    project's releases together: an installation id is shared by all the projects of a
+    machine), "configured" for a deployment that releases every period of each of its
+    projects with the current settings (what a deployment with no releases yet will give).
     """
     query = select(public_releases.c.project, public_releases.c.interval,
                    public_releases.c.period_start, public_releases.c.epsilon,
@@ -110,8 +111,13 @@ def guarantee(engine, settings: Mapping, project: str | None = None) -> dict:
             by_project[p].append((interval, start, epsilon, delta))
     budget = Budget.from_settings(settings)
     result = {}
+    # One installation id is shared by every project on a machine (client/_identity.py):
+    # an installation-day is in every project's day, week and month release, so without a
+    # project the releases of all projects compose (not the worst single project).
+    everything = [r for releases in by_project.values() for r in releases]
     for kind in ("day", "month", "year"):
-        losses = [_worst(releases, kind) for releases in by_project.values()]
-        result[kind] = max(losses, default=(0.0, 0.0))
-    result["configured"] = {kind: _full_calendar(budget, kind) for kind in ("day", "month", "year")}
+        result[kind] = _worst(everything, kind)
+    projects = max(1, len(by_project))
+    result["configured"] = {kind: compose([_full_calendar(budget, kind)] * projects)
+                            for kind in ("day", "month", "year")}
     return result

@@ -41,10 +41,24 @@ def _dp():
     return dp
 
 
-def contribution(statistic: Statistic, bounds: Bounds) -> tuple[int, int, int]:
-    """(l0, l1, linf): how many keys one installation touches, by how much in all, per key."""
+def contribution(statistic: Statistic, bounds: Bounds,
+                 interval: str = "day") -> tuple[int, int, int]:
+    """(l0, l1, linf): how many keys one installation touches, by how much in all, per key.
+
+    The promise is about one *day* of an installation's data.  On a week or a month, an
+    installation active on other days too is counted with or without that day, but the
+    day can move it: from one value of every breakdown to another (installs: 2 per
+    breakdown, the total unchanged), or swap every cell the cap keeps (2 per cell).  So
+    a week's and a month's statistics are noised for twice the cells (installs: the
+    larger of the installation's 1 + B keys and the 2 B a move touches)."""
     l0, *per_key = bounds.factors(statistic)
-    return l0, bounds.sensitivity(statistic), math.prod(per_key)
+    linf = math.prod(per_key)
+    if interval != "day":
+        if statistic.sensitivity == ("breakdowns_plus_total",):
+            l0 = max(l0, 2 * (l0 - 1))
+        else:
+            l0 = 2 * l0
+    return l0, l0 * linf, linf
 
 
 @dataclass(frozen=True)
@@ -72,10 +86,10 @@ def _threshold(scale: float, d_in: tuple[int, int, int], delta: float) -> int:
 
 
 def noise(statistic: Statistic, domain: Domain, exact: dict[Key, int], bounds: Bounds,
-          epsilon: float, delta: float) -> Noised:
+          epsilon: float, delta: float, interval: str = "day") -> Noised:
     """Noisy counts of one statistic of one project and period."""
     dp = _dp()
-    l0, l1, linf = contribution(statistic, bounds)
+    l0, l1, linf = contribution(statistic, bounds, interval)
     # A hair wider than l1 / epsilon, so that the library's map (which rounds up) never
     # reports more than the share.
     scale = l1 / epsilon * (1 + 1e-12)

@@ -170,7 +170,8 @@ def _release_project(connection, project, domains, interval, start, counts, budg
                             | {key: n for key, n in exact.items() if domain.is_open(key)},
                             0.0, math.inf, 1.0, None, "none: no_dp (a private deployment)")
         else:
-            noised = noise(statistic, domain, exact, bounds, share.epsilon, share.delta)
+            noised = noise(statistic, domain, exact, bounds, share.epsilon, share.delta,
+                           interval)
         losses.append((noised.epsilon, noised.delta))
         finite = math.isfinite(noised.epsilon)
         spent[statistic.name] = {"epsilon": noised.epsilon if finite else None,

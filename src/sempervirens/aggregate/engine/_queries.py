@@ -94,9 +94,15 @@ def _version_joins(row: str) -> str:
 
 
 def _kept(alias: str, ping_type: str) -> str:
-    """The pings a statistic reads: of its type, not excluded, from an installation."""
-    return (f"{alias}.ping_type = {_literal(ping_type)} AND {alias}.client_id IS NOT NULL "
-            f"AND NOT COALESCE({alias}.excluded, FALSE)")
+    """The pings a statistic reads: of its type, from an installation.
+
+    The lake's `excluded` flag (anomaly detection: an address with at least N client ids
+    in a day) is deliberately NOT read here.  Whether a ping is excluded depends on how
+    many *other* installations used its address, so one installation's presence would
+    decide whether N - 1 others are counted: a sensitivity of N, not the bounds'.  The
+    public numbers are differentially private whatever others send; anomalies stay a
+    private list (`sempervirens anomalies`) and leave the private aggregates."""
+    return f"{alias}.ping_type = {_literal(ping_type)} AND {alias}.client_id IS NOT NULL"
 
 
 def _in_periods(alias: str) -> str:
@@ -318,7 +324,7 @@ def opt_outs() -> Query:
     sql = f"""
 SELECT p.project, pr.period_start, '' AS key1, '' AS key2, COUNT(*) AS opt_outs
 FROM pings AS p {_in_periods('p')}
-WHERE p.ping_type = 'opt-out' AND NOT COALESCE(p.excluded, FALSE)
+WHERE p.ping_type = 'opt-out'
 GROUP BY p.project, pr.period_start
 """
     return Query("opt_outs", ("opt_outs",), sql)

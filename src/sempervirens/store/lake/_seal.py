@@ -74,8 +74,8 @@ def seal(engine: Engine, lake: Lake, *, now: datetime, grace: timedelta = timede
     """Seal every day that ended at least `grace` before `now` (and no later than
     `through`) and that the store holds pings of; add the late pings of sealed days.
 
-    excluded(day) -> document ids that anomaly detection leaves out of public counts;
-    they are sealed with excluded = true.  Sealing again is a no-op.
+    excluded(day) -> document ids of the pings of anomalous addresses; they are sealed
+    with excluded = true.  Sealing again is a no-op.
 
     since: every ended day from this one on is sealed, with empty files when the store
     holds no ping of it (a quiet day, an outage): a period is released once all its
