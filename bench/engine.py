@@ -85,8 +85,7 @@ def generate(root: Path, pings: int, days: int) -> dict[str, list[str]]:
           CAST(CAST(md5('c-' || client) AS UUID) AS VARCHAR) AS client_id,  -- UUID-shaped
           DATE '{FIRST_DAY}' + CAST(hash(p, 'day') % {days} AS INTEGER) AS day,
           CASE WHEN hash(p, 'type') % 100 < 2 THEN 'opt-out'
-               WHEN hash(p, 'type') % 100 < 5 THEN 'crash' ELSE 'usage' END AS ping_type,
-          hash(p, 'excluded') % 1000 = 0 AS excluded
+               WHEN hash(p, 'type') % 100 < 5 THEN 'crash' ELSE 'usage' END AS ping_type
         FROM (SELECT range AS p,
                 CAST(floor(pow(hash(range, 'client') % 1000000 / 1000000.0, 2) * {clients})
                      AS BIGINT) AS client
@@ -107,7 +106,7 @@ def generate(root: Path, pings: int, days: int) -> dict[str, list[str]]:
         "pings": f"""
           SELECT 'd-' || p AS document_id, project,
             CASE WHEN ping_type = 'opt-out' THEN NULL ELSE client_id END AS client_id,
-            ping_type, excluded, CAST(day AS TIMESTAMPTZ) AS received_at,
+            ping_type, CAST(day AS TIMESTAMPTZ) AS received_at,
             CASE WHEN ping_type = 'opt-out' THEN NULL ELSE {versions} END AS project_version,
             'sempervirens' AS library_name, '0.1.0' AS library_version,
             CAST(day AS TIMESTAMPTZ) AS period_start, CAST(day AS TIMESTAMPTZ) AS period_end,
@@ -122,14 +121,14 @@ def generate(root: Path, pings: int, days: int) -> dict[str, list[str]]:
             CAST(NULL AS VARCHAR) AS crash_traceback, CAST(NULL AS VARCHAR) AS dropped, day
           FROM g""",
         "counters": f"""
-          SELECT 'd-' || p AS document_id, project, client_id, ping_type, excluded,
+          SELECT 'd-' || p AS document_id, project, client_id, ping_type,
             metric, CASE WHEN list_contains({labeled}, metric) THEN {label} ELSE '' END
               AS label,
             CAST(1 + hash(p, r, 'value') % 20 AS BIGINT) AS value, day
           FROM (SELECT g.*, r.range AS r, {counters} AS metric
                 FROM g, range(3) AS r WHERE ping_type = 'usage')""",
         "timings": f"""
-          SELECT 'd-' || p AS document_id, project, client_id, ping_type, excluded,
+          SELECT 'd-' || p AS document_id, project, client_id, ping_type,
             {timings} AS metric, CAST(40 + hash(p, r, 'bucket') % 40 AS INTEGER) AS bucket,
             CAST(1 + hash(p, r, 'count') % 5 AS BIGINT) AS count, day
           FROM g, range(2) AS r WHERE ping_type = 'usage'""",

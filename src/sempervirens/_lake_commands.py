@@ -87,7 +87,6 @@ def _say_lake(command: str, lake) -> None:
 def seal_command(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .aggregate.anomalies import exclusions_at_seal
     from .store._existing import open_existing
     from .store.lake import LakeError, seal
 
@@ -109,9 +108,7 @@ def seal_command(args: argparse.Namespace) -> int:
     stores = open_existing(values, "lake seal")
     _say_lake("seal", lake)
     try:
-        report = seal(stores.telemetry, lake, now=now, grace=grace,
-                      excluded=exclusions_at_seal(stores, values),
-                      through=args.through)
+        report = seal(stores.telemetry, lake, now=now, grace=grace, through=args.through)
     except (LakeError, OSError, SQLAlchemyError) as error:
         print(f"sempervirens lake seal: {_first_line(error)}", file=sys.stderr)
         return 1

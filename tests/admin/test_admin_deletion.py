@@ -43,7 +43,7 @@ def _send(client, server, client_id: str, ip: str, ping_type: str = "usage", bod
     return document_id
 
 
-def _enrich_and_aggregate_as_the_other_layers_do(server, excluded_document: str) -> None:
+def _enrich_as_the_other_layers_do(server) -> None:
     stores = stores_of(server)
     now = datetime.now(timezone.utc)
     try:
@@ -51,9 +51,6 @@ def _enrich_and_aggregate_as_the_other_layers_do(server, excluded_document: str)
             connection.execute(aggregate_tables.ip_origins.insert(), [
                 dict(ip=ip, hostname=None, domain=None, institution=None, kind="unknown", enriched_at=now)
                 for ip in (DELETED_IP, KEPT_IP)])
-        with stores.telemetry.begin() as connection:
-            connection.execute(aggregate_tables.anomaly_exclusions.insert().values(
-                document_id=excluded_document, day=now.date()))
     finally:
         stores.dispose()
 
@@ -73,14 +70,13 @@ def test_delete_removes_every_trace_and_later_pings_are_dropped(any_store_server
         _send(client, server, gone, DELETED_IP, "crash",
               usage(gone, crash={"exception_type": "ValueError", "traceback": "Traceback ...\nValueError: x"}))
         _send(client, server, kept, KEPT_IP)
-    _enrich_and_aggregate_as_the_other_layers_do(server, documents[0])
+    _enrich_as_the_other_layers_do(server)
 
     # Access first: the export holds everything about the client, its address included.
     exported = _export(server, gone, tmp_path / "before.json", capsys)
     assert len(exported["telemetry"]["pings"]) == 4
     assert {row["ip"] for row in exported["private"]["access_log"]} == {DELETED_IP}
     assert [row["ip"] for row in exported["private"]["ip_origins"]] == [DELETED_IP]
-    assert [row["document_id"] for row in exported["telemetry"]["aggregate_exclusions"]] == [documents[0]]
     assert exported["deleted"] is False
 
     assert main(["admin", "delete", gone, *_store_args(server)]) == 0  # while the server runs

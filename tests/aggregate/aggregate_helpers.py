@@ -18,16 +18,6 @@ def cycle(stores, data_dir, today: date, *, purge: bool = True, enrich: bool = F
                      purge=purge, enrich=enrich)
 
 
-def lake_pings(data_dir) -> list[dict]:
-    """Every ping the lake holds (sealed days), as dicts."""
-    import pyarrow.parquet as pq
-
-    from sempervirens.store.lake import Lake
-
-    files = Lake(str(data_dir / "lake")).files("pings")
-    return [row for path in files for row in pq.read_table(path).to_pylist()]
-
-
 def rows(stores, table, **where) -> list:
     query = select(table)
     for name, value in where.items():

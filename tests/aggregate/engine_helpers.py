@@ -23,13 +23,13 @@ _ids = itertools.count()
 
 
 def ping(project: str, client_id: str | None, day: date, *, ping_type: str = "usage",
-         excluded: bool = False, counters=(), timings=(), **fields) -> dict:
+         counters=(), timings=(), **fields) -> dict:
     """One ping of `day`: pings columns in `fields` (project_version, os, crash_type…),
     counters as (metric, label, value), timings as (metric, bucket, count)."""
     unknown = set(fields) - set(PINGS.column_names)
     assert not unknown, f"not a pings column: {unknown}"
     return {"document_id": f"doc-{next(_ids)}", "project": project, "client_id": client_id,
-            "ping_type": ping_type, "excluded": excluded, "day": day,
+            "ping_type": ping_type, "day": day,
             "received_at": datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc),
             "counters": list(counters), "timings": list(timings), **fields}
 
@@ -45,7 +45,7 @@ def usage(project, client_id, day, **kw) -> dict:
 
 def _rows(pings: list[dict]) -> dict[str, list[dict]]:
     tables = {t.name: [] for t in LAKE_TABLES}
-    key = ("document_id", "project", "client_id", "ping_type", "excluded", "day")
+    key = ("document_id", "project", "client_id", "ping_type", "day")
     for p in pings:
         tables["pings"].append({c: p.get(c) for c in (*PINGS.column_names, "day")})
         base = {c: p[c] for c in key}
@@ -123,11 +123,9 @@ def random_pings(seed: int, days: list[date], clients: int = 60, pings: int = 30
         project, client = rng.choice(population)
         day = rng.choice(days)
         roll = rng.random()
-        common = {"excluded": rng.random() < 0.05,
-                  "project_version": rng.choice(_VERSIONS)}
+        common = {"project_version": rng.choice(_VERSIONS)}
         if roll < 0.05:
-            made.append(ping(project, None, day, ping_type="opt-out",
-                             excluded=common["excluded"]))
+            made.append(ping(project, None, day, ping_type="opt-out"))
         elif roll < 0.15:
             made.append(ping(project, client, day, ping_type="crash",
                              crash_type=rng.choice(_CRASHES), **common))

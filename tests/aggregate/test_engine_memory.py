@@ -43,7 +43,7 @@ def crowded_day(tmp_path_factory):
         con.execute(f"""
             COPY (SELECT 'd-' || range AS document_id, 'astro' AS project,
                     CAST(CAST(md5(CAST(range AS VARCHAR)) AS UUID) AS VARCHAR) AS client_id,
-                    'usage' AS ping_type, FALSE AS excluded,
+                    'usage' AS ping_type,
                     '1.' || (range % 7) || '.0' AS project_version,
                     ['Linux', 'Darwin', 'Windows'][1 + range % 3] AS os,
                     DATE '{DAY}' AS day

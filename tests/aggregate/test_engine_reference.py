@@ -50,7 +50,7 @@ def reference(pings, interval, starts, declared, bounds: Bounds):
     crash_days = defaultdict(int)
     for p in pings:
         start = period_start(interval, p["day"])
-        if start not in starts:  # the excluded flag is not read for public numbers
+        if start not in starts:
             continue
         project, client, decl = p["project"], p["client_id"], decls[p["project"]]
         if p["ping_type"] == "opt-out":

@@ -1,5 +1,5 @@
-"""The cycle after a fault: a quiet day, an anomaly judged before its last pings, a dataset
-write that failed after its release's commit, a resend: real SQLite stores and lake."""
+"""The cycle after a fault: a quiet day, a dataset write that failed after its release's
+commit, a resend: real SQLite stores and lake."""
 
 from __future__ import annotations
 
@@ -7,18 +7,16 @@ import uuid
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
-import duckdb
 import pytest
 from population import Ping, client, insert
 from sqlalchemy import func, select, update
 
 from sempervirens import settings as settings_module
 from sempervirens.admin.projects import add
-from sempervirens.cycle.run import release_closed_periods, run_cycle, seal_closed_days
+from sempervirens.cycle.run import run_cycle
 from sempervirens.model.declarations import parse
-from sempervirens.release import public_releases, public_statistics
+from sempervirens.release import public_releases
 from sempervirens.store import open_stores
-from sempervirens.store.lake import Lake
 from sempervirens.store.schema import pings
 
 METRICS = '[metrics."core.fit"]\nkind = "counter"\ndescription = "Models fitted."\n'
@@ -50,13 +48,6 @@ def _released(stores, interval: str) -> set[date]:
             public_releases.c.interval == interval)).scalars())
 
 
-def _week_installs(stores) -> int:
-    with stores.telemetry.connect() as connection:
-        return connection.execute(select(public_statistics.c.value).where(
-            public_statistics.c.interval == "week", public_statistics.c.statistic == "installs",
-            public_statistics.c.key1 == "")).scalar_one()
-
-
 def test_a_day_without_pings_does_not_hold_back_its_week_and_month(stores_and_settings):
     stores, values = stores_and_settings
     quiet = MONDAY + timedelta(days=2)
@@ -65,30 +56,6 @@ def test_a_day_without_pings_does_not_hold_back_its_week_and_month(stores_and_se
     _cycles(stores, values, _at(MONDAY + timedelta(days=7), 3), hours=2)
     assert quiet in _released(stores, "day")
     assert MONDAY in _released(stores, "week")
-
-
-@pytest.mark.parametrize("how", ["release-command", "late-pings"])
-def test_an_anomaly_is_marked_in_the_lake_however_its_day_was_sealed(stores_and_settings, how):
-    stores, values = stores_and_settings
-    tuesday = MONDAY + timedelta(days=1)
-    honest = [Ping("numpy", client(), MONDAY + timedelta(days=i))
-              for i in range(7) for _ in range(2)]
-    crowd = [Ping("numpy", client(), tuesday, ip="192.0.2.66") for _ in range(30)]
-    if how == "release-command":  # seal and release only (`sempervirens release`)
-        insert(stores, honest + crowd)
-        seal_closed_days(stores, values, _at(tuesday + timedelta(days=1), 3))
-        release_closed_periods(stores, values, _at(tuesday + timedelta(days=1), 3))
-    else:  # the private step judged Tuesday; a stalled writer commits 5 more of the crowd
-        insert(stores, honest + crowd[:25])
-        run_cycle(stores, values, now=_at(tuesday + timedelta(days=1), 0), enrich=False,
-                  purge=False)
-        insert(stores, crowd[25:])
-    _cycles(stores, values, _at(MONDAY + timedelta(days=7), 3), hours=2)
-    # public numbers count every installation (tests/privacy/test_crowded_addresses.py)
-    assert _week_installs(stores) == 44
-    files = Lake(values["lake"]).files("pings", [tuesday])
-    assert duckdb.sql(f"SELECT count(*) FROM read_parquet({files!r}) WHERE excluded"
-                      ).fetchall() == [(30,)]
 
 
 def test_datasets_of_a_release_whose_files_failed_are_written_by_the_next_cycle(

@@ -102,14 +102,13 @@ def read_lake(lake, table: str) -> list[dict]:
         return relation.to_arrow_table().to_pylist()
 
 
-def expected_tables(rows: list[dict], excluded: set[str] = frozenset()) -> dict[str, list[dict]]:
+def expected_tables(rows: list[dict]) -> dict[str, list[dict]]:
     """The lake's three tables computed from store rows in plain Python."""
     out = {"pings": [], "counters": [], "timings": []}
     for row in rows:
         if row["ping_type"] == "deletion-request":
             continue
         key = {k: row[k] for k in ("document_id", "project", "client_id", "ping_type")}
-        key["excluded"] = row["document_id"] in excluded
         metrics = row["metrics"] or {}
         ping = {k: v for k, v in row.items() if k not in ("metrics", "day")}
         ping.update(key, day=row["day"], peak_rss_bytes=metrics.get("memory", {}).get("peak_rss_bytes"))

@@ -57,21 +57,19 @@ def _lake_files(lake: Lake) -> set[str]:
 def test_sealing_matches_the_store_row_for_row(store, tmp_path, small_chunks):
     rows = population(store, DAYS, 150)
     today = add_pings(store, [ping_row(NOW.date()), ping_row(DAY + timedelta(days=1))])
-    excluded = {rows[0]["document_id"], rows[5]["document_id"]}
     lake = Lake(tmp_path / "lake")
 
-    report = seal(store, lake, now=NOW, excluded=lambda day: excluded)
+    report = seal(store, lake, now=NOW)
 
     assert report.days == DAYS  # not the day that has not ended (plus grace)
     stored = [r for r in store_rows(store) if r["day"] in DAYS]
-    expected = expected_tables(stored, excluded)
+    expected = expected_tables(stored)
     for table in TABLES:
         assert normalise(read_lake(lake, table)) == normalise(expected[table]), table
         assert report.rows[table] == len(expected[table])
     lake_documents = {r["document_id"] for r in read_lake(lake, "pings")}
     assert not lake_documents & {r["document_id"] for r in today}
     assert not lake_documents & {r["document_id"] for r in rows if r["ping_type"] == "deletion-request"}
-    assert {r["document_id"] for r in read_lake(lake, "pings") if r["excluded"]} == excluded
     # each file is sorted by project, in several row groups (chunks)
     for path in lake.files("counters", [DAY]):
         projects = pq.read_table(path, columns=["project"]).column(0).to_pylist()
@@ -120,15 +118,15 @@ def test_late_pings_of_a_sealed_day_are_sealed_as_an_extra_file(store, tmp_path)
     population(store, [DAY], 40)
     lake = Lake(tmp_path / "lake")
     seal(store, lake, now=NOW)
-    late = add_pings(store, [ping_row(DAY, seconds=86399), ping_row(DAY, ping_type="crash")])
+    add_pings(store, [ping_row(DAY, seconds=86399), ping_row(DAY, ping_type="crash")])
 
-    report = seal(store, lake, now=NOW + timedelta(hours=5), excluded=lambda day: {late[1]["document_id"]})
+    report = seal(store, lake, now=NOW + timedelta(hours=5))
 
     assert report.days == [] and report.late == {DAY: 2}
     sealed = lake.manifest()["days"][DAY.isoformat()]
     assert [entry["pings"] for entry in sealed["late"]] == [2]
     assert len(lake.files("pings", [DAY])) == 2
-    expected = expected_tables(store_rows(store, DAY), {late[1]["document_id"]})
+    expected = expected_tables(store_rows(store, DAY))
     for table in TABLES:
         assert normalise(read_lake(lake, table)) == normalise(expected[table]), table
     assert seal(store, lake, now=NOW + timedelta(hours=6)).late == {}  # once

@@ -151,14 +151,8 @@ def _delete_private(engine: Engine, ids: list[str], report: DeletionReport) -> N
 
 
 def _delete_telemetry(engine: Engine, ids: list[str], report: DeletionReport) -> None:
-    exclusions = aggregate_tables.anomaly_exclusions
     with engine.begin() as connection:
-        documents = []
-        for chunk in _chunks(ids):
-            documents += connection.execute(
-                select(pings.c.document_id).where(pings.c.client_id.in_(chunk))).scalars().all()
         _delete_by_client(connection, engine, telemetry, ids, report)
-        _count(report, exclusions.name, _delete_in(connection, exclusions, exclusions.c.document_id, documents))
 
 
 def _delete_by_client(connection, engine: Engine, metadata, ids: list[str], report: DeletionReport) -> None:

@@ -25,10 +25,6 @@ def export_client(stores: Stores, key: bytes, client_id: str) -> dict:
               "telemetry": {}, "private": {}}
     with stores.telemetry.connect() as connection:
         result["telemetry"] = _rows_by_client(connection, telemetry, client_id)
-        documents = [row["document_id"] for row in result["telemetry"].get("pings", [])]
-        exclusions = aggregate_tables.anomaly_exclusions
-        result["telemetry"][exclusions.name] = json_rows(connection.execute(select(exclusions).where(
-            exclusions.c.document_id.in_(documents))))
     with stores.private.connect() as connection:
         result["private"] = _rows_by_client(connection, private, client_id)
         ips = sorted({row["ip"] for row in result["private"].get(access_log.name, [])})

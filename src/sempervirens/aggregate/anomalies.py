@@ -6,10 +6,8 @@ Detection is one GROUP BY in the private store; what is kept and shown is a keye
 hash (HMAC-SHA256) of the address, so the list survives the retention purge and
 admins can match an address they are told about without the store showing one.
 The address itself is kept beside it only until the purge (to leave its rows out of
-the private aggregates).  The anomalous pings are copied, by document_id only and
-in bounded batches, to the telemetry store's aggregate_exclusions: sealing marks them
-excluded in the lake.  Public numbers count them: whether an address is crowded depends
-on other installations, so leaving its pings out would let one installation decide
+the private aggregates).  Public numbers count its pings: whether an address is crowded
+depends on other installations, so leaving them out would let one installation decide
 whether N - 1 others are counted (docs/privacy.md).
 """
 
@@ -18,15 +16,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets as secrets_module
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select, text
 
 from . import tables
 from ._sql import as_date, dialect_of
-
-EXCLUSION_BATCH = 10_000
 
 
 def hash_key(private_engine, configured: str | None) -> bytes:
@@ -62,11 +58,8 @@ def _find(connection, days: list[date], min_clients: int) -> Iterator:
          "n": min_clients})
 
 
-def detect_anomalies(stores, days: list[date], settings) -> tuple[int, int, list[date]]:
-    """Record the anomalies of these days and their pings' document ids.
-
-    Returns (anomalies, excluded pings, days whose exclusions changed).
-    """
+def detect_anomalies(stores, days: list[date], settings) -> tuple[int, int]:
+    """Record the anomalies of these days: (anomalies, their pings)."""
     key = hash_key(stores.private, settings["ip_hash_key"])
     wanted = set(days)
     now = datetime.now(timezone.utc)
@@ -79,42 +72,7 @@ def detect_anomalies(stores, days: list[date], settings) -> tuple[int, int, list
                 {"project": r.project, "day": as_date(r.day),
                  "ip_hash": ip_hash(key, r.ip), "ip": r.ip, "clients": r.clients,
                  "pings": r.pings, "detected_at": now} for r in found])
-    excluded, changed = _copy_exclusions(stores, days)
-    return len(found), excluded, changed
-
-
-def _copy_exclusions(stores, days: list[date]) -> tuple[int, list[date]]:
-    """Replace the exclusions of these days by the pings of their anomalies."""
-    with stores.telemetry.connect() as connection:
-        d = dialect_of(connection)
-        before = _exclusion_counts(connection, d, days)
-    with stores.private.connect() as source, stores.telemetry.begin() as target:
-        pd, td = dialect_of(source), dialect_of(target)
-        day = pd.utc_day("a.received_at")
-        target.execute(tables.anomaly_exclusions.delete().where(
-            tables.anomaly_exclusions.c.day.in_(days)))
-        rows = source.execution_options(stream_results=True, yield_per=EXCLUSION_BATCH).execute(
-            text(f"""SELECT a.document_id, {day} AS day FROM access_log a
-                     JOIN anomalies x ON x.project = a.project AND x.ip = a.ip AND x.day = {day}
-                     WHERE a.received_at >= :lo AND a.received_at < :hi"""),
-            {"lo": pd.timestamp(min(days)), "hi": pd.timestamp(max(days) + timedelta(days=1))})
-        conflict = "ON CONFLICT (document_id) DO NOTHING"
-        insert = text(f"INSERT INTO aggregate_exclusions (document_id, day) "
-                      f"VALUES (:document_id, :day) {conflict}")
-        for batch in rows.partitions(EXCLUSION_BATCH):
-            target.execute(insert, [
-                {"document_id": r.document_id, "day": td.date(as_date(r.day))}
-                for r in batch])
-        after = _exclusion_counts(target, td, days)
-    changed = [day for day in days if before.get(day, 0) != after.get(day, 0)]
-    return sum(after.values()), changed
-
-
-def _exclusion_counts(connection, d, days: list[date]) -> dict[date, int]:
-    rows = connection.execute(text(
-        "SELECT day, count(*) FROM aggregate_exclusions WHERE day >= :lo AND day <= :hi "
-        "GROUP BY day"), {"lo": d.date(min(days)), "hi": d.date(max(days))})
-    return {as_date(day): n for day, n in rows}
+    return len(found), sum(r.pings for r in found)
 
 
 def list_anomalies(stores, min_clients: int, configured_key: str | None = None) -> list[dict]:
@@ -140,32 +98,3 @@ def list_anomalies(stores, min_clients: int, configured_key: str | None = None) 
             for r in _find(connection, [as_date(first), as_date(last)], min_clients):
                 add(r.project, r.day, ip_hash(key, r.ip), r.clients, r.pings)
     return sorted(found.values(), key=lambda a: (a["day"], a["project"], -a["clients"]))
-
-
-def excluded_documents(engine, day: date) -> set[str]:
-    """The document ids of a day's pings from anomalous addresses (sealed as excluded)."""
-    exclusions = tables.anomaly_exclusions
-    with engine.connect() as connection:
-        return set(connection.execute(select(exclusions.c.document_id).where(
-            exclusions.c.day == day)).scalars())
-
-
-def exclusions_at_seal(stores, settings) -> Callable[[date], set[str]]:
-    """The `excluded(day)` of a seal: the day's anomalies detected again from its
-    access log as it is when the day is sealed, then its excluded documents.
-
-    Sealing is the last moment the lake takes a day's exclusions: the cycle's private
-    step may have judged the day before its last pings were committed (it does so at
-    the first cycle after midnight, the seal waits the grace period), and `sempervirens
-    release` and `lake seal` seal without that step.  A day whose access log is gone
-    (retention) keeps the exclusions already recorded."""
-    def excluded(day: date) -> set[str]:
-        with stores.private.connect() as connection:
-            d = dialect_of(connection)
-            logged = connection.execute(text(
-                "SELECT 1 FROM access_log WHERE received_at >= :lo AND received_at < :hi LIMIT 1"),
-                {"lo": d.timestamp(day), "hi": d.timestamp(day + timedelta(days=1))}).first()
-        if logged is not None:
-            detect_anomalies(stores, [day], settings)
-        return excluded_documents(stores.telemetry, day)
-    return excluded

@@ -1,7 +1,6 @@
 """Tables of the aggregation layer, on the two stores' MetaData.
 
-The public statistics are the release's (release/tables.py).  Here: the anomalous
-pings left out of every public number (telemetry store), and the private store's
+The public statistics are the release's (release/tables.py).  Here: the private store's
 enrichment results, anomalies and institution aggregates, which hold counts per
 project, period and institution, never an address or a client UUID (except the
 address beside an anomaly's hash until the retention purge).
@@ -13,14 +12,13 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    Index,
     PrimaryKeyConstraint,
     Table,
 )
 
 from ..model.periods import INTERVALS
 from ..model.private import PRIVATE_TABLES, PrivateTable
-from ..store.schema import UUID_LENGTH, String, private, telemetry
+from ..store.schema import String, private
 
 __all__ = ["INTERVALS"]
 
@@ -32,13 +30,6 @@ def _period() -> list[Column]:
         Column("period_start", Date, nullable=False, comment="first UTC day of the period"),
     ]
 
-
-anomaly_exclusions = Table(
-    "aggregate_exclusions", telemetry,
-    Column("document_id", String(UUID_LENGTH), primary_key=True),  # a ping of an anomalous address
-    Column("day", Date, nullable=False),
-    Index("ix_aggregate_exclusions_day", "day"),
-)
 
 # -- private store ----------------------------------------------------------------
 

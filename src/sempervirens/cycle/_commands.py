@@ -94,7 +94,7 @@ def aggregate(args: argparse.Namespace) -> int:
         stores.dispose()
     print(f"sealed {len(report.sealed_days)} days; released {len(report.releases)} periods; "
           f"{len(report.private_days)} private days; {report.enriched} addresses enriched; "
-          f"{report.anomalies} anomalies ({report.excluded_pings} pings excluded); "
+          f"{report.anomalies} anomalies ({report.anomaly_pings} pings); "
           f"{report.deleted_clients} clients deleted; {report.purged_rows} rows purged")
     _say_undeclared("aggregate", undeclared)
     return 0

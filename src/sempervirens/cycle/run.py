@@ -32,7 +32,7 @@ class CycleReport:
     private_days: list[date] = field(default_factory=list)
     enriched: int = 0
     anomalies: int = 0
-    excluded_pings: int = 0
+    anomaly_pings: int = 0
     deleted_clients: int = 0
     purged_rows: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
@@ -60,7 +60,7 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
         report.enriched, pending, failed = _timed(report, "enrich", enrich_new_addresses,
                                                   stores.private, report.private_days, settings)
     if report.private_days:
-        report.anomalies, report.excluded_pings, _ = _timed(
+        report.anomalies, report.anomaly_pings = _timed(
             report, "anomalies", detect_anomalies, stores, report.private_days, settings)
     check = lock.check if lock is not None else (lambda: None)
     check()
@@ -80,10 +80,10 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
         report.purged_rows = _timed(report, "purge", purge_expired, stores,
                                     settings["retention_days"], today)
     log.info("cycle: %d days sealed, %d periods released, %d private days, %d addresses "
-             "enriched, %d anomalies (%d pings excluded), %d clients deleted, %d rows purged "
+             "enriched, %d anomalies (%d pings), %d clients deleted, %d rows purged "
              "in %.1f s", len(report.sealed_days), len(report.releases),
              len(report.private_days), report.enriched, report.anomalies,
-             report.excluded_pings, report.deleted_clients, report.purged_rows,
+             report.anomaly_pings, report.deleted_clients, report.purged_rows,
              sum(report.seconds.values()))
     record_cycle(sum(report.seconds.values()))
     return report
@@ -100,7 +100,6 @@ def _timed(report: CycleReport, name: str, function, *args, **kwargs):
 def seal_closed_days(stores, settings: dict, now: datetime) -> list[date]:
     """Seal every closed day into the lake, then prune the hot store to its margin."""
     from ..admin.projects import declarations, registered_days
-    from ..aggregate.anomalies import exclusions_at_seal
     from ..store import lake
 
     where = lake.Lake(settings["lake"])
@@ -109,8 +108,7 @@ def seal_closed_days(stores, settings: dict, now: datetime) -> list[date]:
     declared, registered = declarations(stores.telemetry), registered_days(stores.telemetry)
     since = min((registered[p] for p in declared if p in registered), default=None)
     sealed = lake.seal(stores.telemetry, where, now=now,
-                       grace=timedelta(hours=settings["seal_grace_hours"]),
-                       excluded=exclusions_at_seal(stores, settings), since=since)
+                       grace=timedelta(hours=settings["seal_grace_hours"]), since=since)
     lake.prune(stores.telemetry, where, now=now, margin_days=settings["hot_margin_days"])
     return sealed.days
 

@@ -9,10 +9,9 @@ Layout (Hive partitioning, one directory per table and day, files sorted by proj
 
 Metrics are unpacked into long tables at sealing, so that the engine's queries are
 plain SQL (GROUP BY, JOIN, windows) that DuckDB and Spark read alike.  `day` is
-the partition column, not stored in the files.  `excluded` marks the pings of an
-anomalous address (left out of the private aggregates; public numbers count them).
-A column added later (a new ping field) is missing from the files of the days sealed
-before it: readers take it as NULL.
+the partition column, not stored in the files.  A column added later (a new ping field)
+is missing from the files of the days sealed before it: readers take it as NULL; a
+column removed later (`excluded`, before telemetry revision 0011) is left unread.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ class LakeTable:
 
 
 _PING_KEY = (("document_id", STRING), ("project", STRING), ("client_id", STRING),
-             ("ping_type", STRING), ("excluded", BOOL))
+             ("ping_type", STRING))
 
 PINGS = LakeTable("pings", (
     *_PING_KEY,

@@ -96,12 +96,9 @@ def _version_joins(row: str) -> str:
 def _kept(alias: str, ping_type: str) -> str:
     """The pings a statistic reads: of its type, from an installation.
 
-    The lake's `excluded` flag (anomaly detection: an address with at least N client ids
-    in a day) is deliberately NOT read here.  Whether a ping is excluded depends on how
-    many *other* installations used its address, so one installation's presence would
-    decide whether N - 1 others are counted: a sensitivity of N, not the bounds'.  The
-    public numbers are differentially private whatever others send; anomalies stay a
-    private list (`sempervirens anomalies`) and leave the private aggregates."""
+    Those of anomalous addresses too (aggregate/anomalies.py): whether an address is
+    crowded depends on how many *other* installations used it, so leaving its pings out
+    would let one installation decide whether N - 1 others are counted."""
     return f"{alias}.ping_type = {_literal(ping_type)} AND {alias}.client_id IS NOT NULL"
 
 

@@ -1,7 +1,7 @@
 """The lake: closed UTC days of the telemetry store as Parquet (layout in model/lake.py).
 
     lake = Lake(settings["lake"])            # a directory, or s3://..., gs://..., hdfs://...
-    seal(engine, lake, now=now, grace=timedelta(hours=2), excluded=lambda day: set())
+    seal(engine, lake, now=now, grace=timedelta(hours=2))
     prune(engine, lake, now=now, margin_days=2)
     lake.files("counters")                   # for DuckDB's read_parquet, or Spark
     delete_clients(lake, ["<uuid>", ...])    # after the hot store's deletion

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Iterable
 
 import duckdb
 import pyarrow as pa
@@ -49,7 +48,6 @@ _STORE_COLUMNS = (
     *(f.column for f in in_lake() if f.column_type != COLUMN_JSON and f.column in pings.c),
 )
 _TIMES = ("received_at", "period_start", "period_end")
-Excluded = Callable[[date], Iterable[str]]
 
 
 @dataclass
@@ -69,13 +67,11 @@ def sealable_through(now: datetime, grace: timedelta) -> date:
 
 
 def seal(engine: Engine, lake: Lake, *, now: datetime, grace: timedelta = timedelta(hours=2),
-         excluded: Excluded | None = None, through: date | None = None,
-         since: date | None = None) -> SealReport:
+         through: date | None = None, since: date | None = None) -> SealReport:
     """Seal every day that ended at least `grace` before `now` (and no later than
     `through`) and that the store holds pings of; add the late pings of sealed days.
 
-    excluded(day) -> document ids of the pings of anomalous addresses; they are sealed
-    with excluded = true.  Sealing again is a no-op.
+    Sealing again is a no-op.
 
     since: every ended day from this one on is sealed, with empty files when the store
     holds no ping of it (a quiet day, an outage): a period is released once all its
@@ -96,14 +92,14 @@ def seal(engine: Engine, lake: Lake, *, now: datetime, grace: timedelta = timede
         for day in sorted(days):
             key = day.isoformat()
             if key not in sealed:
-                entries = _write_day(engine, lake, day, _excluded(excluded, day),
+                entries = _write_day(engine, lake, day,
                                      skip=_resent(engine, lake, day, sealed), late=False)
                 report.days.append(day)
             else:
                 held = _lake_documents(lake, key)
                 if not _has_late(engine, day, held):  # the usual case: ids only, no JSON read
                     continue
-                entries = _write_day(engine, lake, day, _excluded(excluded, day),
+                entries = _write_day(engine, lake, day,
                                      skip=held | _resent(engine, lake, day, sealed), late=True)
                 if not entries:
                     continue
@@ -114,10 +110,6 @@ def seal(engine: Engine, lake: Lake, *, now: datetime, grace: timedelta = timede
                 report.rows[entry.table] = report.rows.get(entry.table, 0) + entry.rows
                 report.bytes += entry.bytes
     return report
-
-
-def _excluded(excluded: Excluded | None, day: date) -> frozenset[str]:
-    return frozenset(excluded(day)) if excluded is not None else frozenset()
 
 
 def _store_days(engine: Engine, last: date) -> list[date]:
@@ -182,15 +174,13 @@ def _read(lake: Lake, uri: str, columns: list[str] | None = None) -> pa.Table:
                         f"lists what differs from the manifest") from None
 
 
-def _write_day(engine: Engine, lake: Lake, day: date, excluded_ids: frozenset[str], *,
-               skip: frozenset[str], late: bool) -> list[FileEntry]:
+def _write_day(engine: Engine, lake: Lake, day: date, *, skip: frozenset[str],
+               late: bool) -> list[FileEntry]:
     key = day.isoformat()
     writers = {name: _TableWriter(lake, name, key) for name in ("pings", "counters", "timings")}
     unpacker = _Unpacker()
     try:
         for chunk in _chunks(engine, day, skip):
-            chunk = chunk.append_column("excluded", pc.is_in(chunk["document_id"],
-                                                             pa.array(excluded_ids, pa.string())))
             for name, table in unpacker.unpack(chunk).items():
                 writers[name].write(table)
             checkpoint("chunk-written")
@@ -290,7 +280,7 @@ class _Unpacker:
         return table.cast(arrow_schema(name))
 
 
-_KEY_SQL = "document_id, project, client_id, ping_type, excluded"
+_KEY_SQL = "document_id, project, client_id, ping_type"
 # Each ping's JSON is parsed once, into the shape the protocol validated.
 _METRICS_TYPE = ('{"counters": "MAP(VARCHAR, BIGINT)", '
                  '"labeled_counters": "MAP(VARCHAR, MAP(VARCHAR, BIGINT))", '
