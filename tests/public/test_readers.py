@@ -113,7 +113,13 @@ def test_datasets_page_lists_periods_with_a_latest_link_per_kind(published):
 def test_privacy_page_states_the_numbers(published):
     html = get(published, "/privacy").text
     assert 'data-testid="retention">30 days<' in html
-    assert 'data-testid="year-epsilon"' in html and "Deletion" in html
+    assert "Deletion" in html
+    # A year's guarantee for one project, and for an installation in every project
+    # (one installation id serves all the projects of a machine)
+    budget = get(published, "/api/v1/privacy/budget").json()
+    assert budget["projects"] > 1
+    assert f'data-testid="year-epsilon">{budget["per_project"]["year"][0]:.3g}<' in html
+    assert f'data-testid="year-epsilon-all">{budget["configured"]["year"][0]:.3g}<' in html
     assert "max features" in html  # a contribution bound, in words
 
 

@@ -38,8 +38,14 @@ def test_the_ledger_composes_day_week_month_and_corrections(engine, domains, set
     assert scipy["day"] == pytest.approx((2 * 0.5 * 10 / 14 + 0.25 * 9 / 12, 0.0), abs=1e-6)
     # without a project: both projects' releases together (one installation id is
     # shared by every project of a machine)
-    both = guarantee(engine, settings)["day"]
-    assert both[0] == pytest.approx(answer["day"][0] + scipy["day"][0], abs=1e-6)
+    both = guarantee(engine, settings)
+    assert both["day"][0] == pytest.approx(answer["day"][0] + scipy["day"][0], abs=1e-6)
+    # with these settings: one project's calendar, and both projects' composed
+    assert both["projects"] == 2
+    for kind in ("day", "month", "year"):
+        one = both["per_project"][kind]
+        assert one == guarantee(engine, settings, "numpy")["configured"][kind]
+        assert both["configured"][kind] == pytest.approx(compose([one, one]))
 
 
 def test_composition_is_the_librarys():

@@ -94,11 +94,12 @@ def _full_calendar(budget: Budget, kind: str) -> Loss:
 def guarantee(engine, settings: Mapping, project: str | None = None) -> dict:
     """The guarantee for one installation over a day, a month and a year.
 
-    {"day": (eps, delta), "month": ..., "year": ..., "configured": {"day": ..., ...}}:
-    the first three from the ledger (worst window of `project`, or, without one, of every
-    project's releases together: an installation id is shared by all the projects of a
-    machine), "configured" for a deployment that releases every period of each of its
-    projects with the current settings (what a deployment with no releases yet will give).
+    {"day": (eps, delta), "month": ..., "year": ..., "per_project": {"day": ..., ...},
+    "configured": {...}, "projects": n}: the first three from the ledger (worst window of
+    `project`, or, without one, of every project's releases together: an installation id
+    is shared by all the projects of a machine); "per_project" for one project releasing
+    every period with the current settings, "configured" for an installation in each of
+    the deployment's n projects (at least 1: what a deployment with no releases yet gives).
     """
     query = select(public_releases.c.project, public_releases.c.interval,
                    public_releases.c.period_start, public_releases.c.epsilon,
@@ -117,7 +118,9 @@ def guarantee(engine, settings: Mapping, project: str | None = None) -> dict:
     everything = [r for releases in by_project.values() for r in releases]
     for kind in ("day", "month", "year"):
         result[kind] = _worst(everything, kind)
-    projects = max(1, len(by_project))
-    result["configured"] = {kind: compose([_full_calendar(budget, kind)] * projects)
-                            for kind in ("day", "month", "year")}
+    result["projects"] = projects = max(1, len(by_project))
+    result["per_project"] = {kind: _full_calendar(budget, kind)
+                             for kind in ("day", "month", "year")}
+    result["configured"] = {kind: compose([loss] * projects)
+                            for kind, loss in result["per_project"].items()}
     return result
