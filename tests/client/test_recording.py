@@ -183,7 +183,7 @@ def test_recording_from_a_signal_handler_never_deadlocks(tmp_path):
     result = run_host(code, clean_env(SEMPERVIRENS_HOME=str(home)), timeout=60)
     assert result.returncode == 0, result.stderr
     loops, handled = map(int, result.stdout.split())
-    assert handled == 3000
+    assert handled >= 3000  # one more may fire before the timer is stopped
     [(header, body)] = read_spool(home)
     metrics = json.loads(body)["metrics"]
     assert metrics["counters"] == {"main": loops, "signal": handled}
