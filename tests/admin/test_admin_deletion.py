@@ -93,7 +93,8 @@ def test_delete_removes_every_trace_and_later_pings_are_dropped(any_store_server
 
     after = _export(server, gone, tmp_path / "after.json", capsys)
     assert after["deleted"] is True
-    assert all(rows == [] for rows in (*after["telemetry"].values(), *after["private"].values()))
+    assert all(rows == [] for rows in (*after["telemetry"].values(), *after["private"].values(),
+                                       *after["lake"].values()))
     assert gone not in dump_store(private_url)  # the exports left no trace in the audit log
 
     # A resend of an old ping, and a new one, are answered 202 and dropped.

@@ -388,6 +388,7 @@ def _report(report) -> None:
 def export_command(args) -> int:
     from . import audit
     from ._secret import load_key
+    from ..store.lake import LakeError
     from .deletion import canonical_client_id
     from .export import export_client
 
@@ -399,7 +400,11 @@ def export_command(args) -> int:
     try:
         with stores.private.begin() as connection:  # the UUID itself is not recorded
             audit.record(connection, holder=_operator(), role="admin", action="export", purpose=args.purpose)
-        data = export_client(stores, load_key(config), client_id)
+        data = export_client(stores, load_key(config), client_id, lake=config["lake"])
+    except (LakeError, OSError) as error:
+        _fail(f"the lake could not be read ({str(error).splitlines()[0]}); nothing exported: "
+              f"repair the lake (sempervirens lake verify), then run this command again")
+        return 1
     finally:
         stores.dispose()
     text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"

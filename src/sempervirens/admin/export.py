@@ -19,7 +19,9 @@ from .deletion import canonical_client_id
 from .tombstones import is_tombstoned
 
 
-def export_client(stores: Stores, key: bytes, client_id: str) -> dict:
+def export_client(stores: Stores, key: bytes, client_id: str, *, lake: str | None = None) -> dict:
+    """Everything about the client: its rows in both stores and, given the lake's location,
+    in the lake's sealed days (the pings older than the hot store's margin are only there)."""
     client_id = canonical_client_id(client_id)
     result = {"client_id": client_id, "exported_at": datetime.now(timezone.utc).isoformat(),
               "telemetry": {}, "private": {}}
@@ -32,6 +34,10 @@ def export_client(stores: Stores, key: bytes, client_id: str) -> dict:
             result["private"][table.name] = json_rows(
                 connection.execute(select(table).where(table.c.ip.in_(ips))))
         result["deleted"] = is_tombstoned(connection, key, client_id)
+    if lake is not None:
+        from ..store.lake import Lake
+
+        result["lake"] = Lake(lake).client_rows([client_id])
     return result
 
 
