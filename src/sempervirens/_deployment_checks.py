@@ -91,7 +91,7 @@ def _store(name: str, url: str, where: str) -> list[Result]:
     from alembic.script import ScriptDirectory
 
     from .store import create_store_engine
-    from .store.migrations import config, current
+    from .store.migrations import config, current, too_new
 
     engine = None
     try:
@@ -107,6 +107,9 @@ def _store(name: str, url: str, where: str) -> list[Result]:
     at = heads[0] if heads else None
     if at == head:
         return [reachable, Result(f"{name} migrations", True, f"at head {head}")]
+    why = too_new(name, heads)
+    if why is not None:
+        return [reachable, Result(f"{name} migrations", False, why)]
     return [reachable, Result(f"{name} migrations", False,
                               f"at {at or 'no revision'}, head is {head}: start `sempervirens serve` "
                               f"(it migrates) after a backup")]

@@ -72,11 +72,29 @@ def migrate(stores) -> None:
     upgrade(stores.private, "private")
 
 
+class StoreTooNew(RuntimeError):
+    """The store is at a revision this release does not know: a newer release migrated it."""
+
+
+def too_new(track: str, heads) -> str | None:
+    """Why a store at these revisions cannot be opened by this release, or None."""
+    known = {r.revision for r in ScriptDirectory.from_config(config(track)).walk_revisions()}
+    unknown = [head for head in heads if head not in known]
+    if not unknown:
+        return None
+    return (f"the {track} store is at revision {', '.join(unknown)}, unknown to this release "
+            f"(a newer release migrated it; stores only move forward): run that release, or "
+            f"restore a backup made before it (docs/operations.md, 'Migrations')")
+
+
 def upgrade(engine: Engine, track: str, revision: str = "head") -> None:
     """Upgrade one store to `revision`, in one transaction, under the advisory lock
     on PostgreSQL: a process that waited finds the work done and does nothing."""
     cfg = config(track)
     script = ScriptDirectory.from_config(cfg)
+    why = too_new(track, current(engine))
+    if why is not None:
+        raise StoreTooNew(why)
 
     def upgrades(current, _context):
         return script._upgrade_revs(revision, current)
