@@ -4,11 +4,11 @@ Order matters:
 1. a tombstone (keyed hash) first, so servers start dropping the client's pings;
 2. a pause longer than the servers' tombstone refresh, so no ping of the client
    accepted before the tombstone was read can still be on its way to the store;
-3. the rows: pings, access_log and every other table with a client_id column,
-   the aggregation's per-ping exclusions, and the enrichment results of addresses
-   that no remaining log line uses; the private days they touched are marked for
-   re-aggregation (the private institution counts no longer include the client),
-   and every lake partition holding the client is rewritten without it; the
+3. the rows: pings, access_log and every other table with a client_id column, and
+   the enrichment results of addresses that no remaining log line uses; the private
+   days they touched are marked for re-aggregation (the private institution counts no
+   longer include the client), and every lake partition holding the client is
+   rewritten without it; the
    client's deletion-request pings go last, so that a step that failed (the lake on
    object storage out of reach) is carried out again by the next cycle.  Released
    public statistics are not re-released: they are differentially private, not
@@ -176,11 +176,13 @@ def _compact(engine: Engine, ids: list[str], rows: dict[str, int]) -> str:
     if engine.dialect.name == "sqlite":
         return _compact_sqlite(engine, ids)
     names = [n for n, count in rows.items() if count] or []
+    vacuumed = []  # this store's tables only: `rows` counts both stores' and the lake's
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         for table in inspect(connection).get_table_names():
             if table in names:
                 connection.exec_driver_sql(f'VACUUM "{table}"')  # names from our own MetaData
-    return f"VACUUM {', '.join(names) or 'nothing'}"
+                vacuumed.append(table)
+    return f"VACUUM {', '.join(vacuumed) or 'nothing'}"
 
 
 def _compact_sqlite(engine: Engine, ids: list[str]) -> str:
