@@ -8,12 +8,11 @@ Order matters:
    the enrichment results of addresses that no remaining log line uses; the private
    days they touched are marked for re-aggregation (the private institution counts no
    longer include the client), and every lake partition holding the client is
-   rewritten without it; the
-   client's deletion-request pings go last, so that a step that failed (the lake on
-   object storage out of reach) is carried out again by the next cycle.  Released
-   public statistics are not re-released: they are differentially private, not
-   personal data, and a new release of a period would spend budget and differ
-   from the old by this client (docs/privacy.md);
+   rewritten without it; the client's deletion-request pings go last, so that a step
+   that failed (the lake on object storage out of reach) is carried out again by the
+   next cycle.  Released public statistics are not re-released: they are
+   differentially private, not personal data, and a new release of a period would
+   spend budget and differ from the old by this client (docs/privacy.md);
 4. the files: SQLite already overwrites deleted bytes (secure_delete=ON); the WAL
    still holds old page images, so it is checkpointed and truncated, then the
    files are searched for the UUIDs and VACUUMed if any remains.  PostgreSQL
