@@ -98,14 +98,14 @@ PATHS = {
             "holder": _S, "role": _S, "action": _S, "project": _S, "category": _S, "purpose": _S})}},
         "Admins only."),
     "/api/v1/transparency": {"get": {
-        "operationId": "transparency", "summary": "Private reads per month and purpose, deletions per month",
+        "operationId": "transparency",
+        "summary": "Private reads per month and purpose, legal requests per quarter",
         "description": "Public: counts only, never a name, token, project or free text.",
         "responses": {"200": {
             "description": "The transparency summary.",
             "headers": {"Cache-Control": {"schema": _S}},
             "content": {"application/json": {"schema": {"type": "object", "properties": {
                 "private_reads": _rows({"month": _S, "purpose": _S, "reads": _N}),
-                "deletions": _rows({"month": _S, "deletions": _N}),
                 "legal_requests": _rows({"quarter": _S, "received": _N, "complied_in_part": _N,
                                          "complied_in_full": _N, "rejected": _N,
                                          "undisclosed": {"type": "string", "nullable": True}}),

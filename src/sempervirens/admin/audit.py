@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Connection, func, select
 
-from .tables import audit_log, tombstones
+from .tables import audit_log
 
 CATEGORIES = ("maintenance", "research", "funding-report", "security", "abuse", "access-request", "deletion",
               "legal", "operations")
@@ -59,19 +59,18 @@ def listing(connection: Connection, *, month: str | None = None, before: int | N
 
 
 def public_summary(connection: Connection) -> dict:
-    """Private reads per month and purpose category, and deletions per month: counts only."""
+    """Private reads per month and purpose category: counts only.
+
+    Not the deletions: a deletion is asked for by one installation, so their exact count
+    would tell whether one person asked to be forgotten (docs/privacy.md)."""
     reads = connection.execute(
         select(audit_log.c.month, audit_log.c.category, func.count().label("reads"))
         .where(audit_log.c.action.not_in(PUBLICATIONS))
         .group_by(audit_log.c.month, audit_log.c.category)
         .order_by(audit_log.c.month, audit_log.c.category)).mappings()
-    deletions = connection.execute(
-        select(tombstones.c.month, func.count().label("deletions"))
-        .group_by(tombstones.c.month).order_by(tombstones.c.month)).mappings()
     return {
         "private_reads": [{"month": r["month"], "purpose": r["category"], "reads": r["reads"]}
                           for r in reads],
-        "deletions": [dict(r) for r in deletions],
         "purposes": list(CATEGORIES) + [OTHER, UNSPECIFIED],
     }
 

@@ -279,7 +279,7 @@ def _project_names(stores) -> list[str]:
 
 
 async def transparency_page(request: Request) -> Response:
-    """The public summary of the audit log: reads per month and purpose, deletions per month."""
+    """The public summary of the audit log: private reads per month and purpose."""
     def read() -> dict:
         with request.app.state.stores.private.connect() as connection:
             summary = audit.public_summary(connection)
@@ -292,6 +292,6 @@ async def transparency_page(request: Request) -> Response:
         reads.setdefault(row["month"], {})[row["purpose"]] = row["reads"]
     used = [p for p in summary["purposes"] if any(p in row for row in reads.values())]
     html = _templates().get_template("transparency.html").render(
-        request=request, parameters=None, reads=reads, purposes=used, deletions=summary["deletions"],
+        request=request, parameters=None, reads=reads, purposes=used,
         legal_requests=summary["legal_requests"])
     return HTMLResponse(html, headers={"Cache-Control": "public, max-age=300"})
