@@ -118,8 +118,8 @@ SETTINGS = {
                 "day, week and month releases like their epsilons (only statistics with private "
                 "partition selection spend it).", float),
         Setting("aggregate_interval_seconds", 3600,
-                "Seconds between aggregation cycles inside `serve` (0: never; run "
-                "`sempervirens aggregate` from cron instead).", int),
+                "Seconds between aggregation cycles inside `serve`, on a grid of the clock "
+                "(0: never; run `sempervirens aggregate` from cron instead).", int),
         Setting("ip_hash_key", None,
                 "Key for the keyed hash (HMAC) of addresses in the anomaly list "
                 "(default: a random key kept in the private store)."),

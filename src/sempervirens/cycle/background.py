@@ -11,7 +11,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import math
 import threading
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -101,11 +104,20 @@ class PeriodicAggregation:
     def _run(self) -> None:
         from .run import run_cycle
 
-        while not self._stop.wait(self.interval):
+        while True:
+            # Cycles start on a fixed grid of the wall clock, and each one's `now` (the
+            # released_at of what it releases, published) is its grid time: never the
+            # end of the cycle before plus the interval, which carries the earlier
+            # cycles' durations, and with them the data (a deletion request alone adds
+            # its settle time).  A cycle that overruns waits for the next grid time.
+            due = (math.floor(time.time() / self.interval) + 1) * self.interval
+            if self._stop.wait(max(0.0, due - time.time())):
+                return
+            now = datetime.fromtimestamp(due, timezone.utc)
             try:
                 with cycle_lock(self.stores) as lock:
                     if lock is not None:
-                        run_cycle(self.stores, self.settings, lock=lock)
+                        run_cycle(self.stores, self.settings, lock=lock, now=now)
             except (Exception, SystemExit) as error:  # SystemExit: a bad setting must not end the thread
                 # The type only: database errors quote their parameters, which may be IPs.
                 # The lake's and the engine's are one line about the job, never about a ping.
