@@ -91,6 +91,8 @@ def check(parser: argparse.ArgumentParser, words: list[str]) -> tuple[list[str],
                 return path, f"`{name} {flag}` takes no value"
             if action.nargs != 0 and not equals and words:  # last: it is only named
                 if words[0].startswith("-"):
+                    if action.nargs == "?":  # a boolean flag alone (`--no-dp`)
+                        continue
                     return path, f"`{name} {flag}` takes a value"
                 words.pop(0)
         elif subcommands(parser):

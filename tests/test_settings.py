@@ -26,6 +26,16 @@ def test_flag_beats_environment_beats_default():
     assert settings.resolve(None, {})["port"] == settings.SETTINGS["port"].default
 
 
+def test_a_boolean_flag_alone_means_true():
+    parser = argparse.ArgumentParser()
+    settings.add_arguments(parser, "no_dp", "registered_projects_only", "port")
+    values = settings.resolve(parser.parse_args(["--no-dp", "--port", "9001"]), {})
+    assert values["no_dp"] is True and values["registered_projects_only"] is False
+    args = parser.parse_args(["--no-dp", "false", "--registered-projects-only"])
+    values = settings.resolve(args, {})
+    assert values["no_dp"] is False and values["registered_projects_only"] is True
+
+
 def test_the_operations_guide_says_where_the_configuration_file_is_and_the_order():
     text = OPERATIONS.read_text()
     assert settings.DEFAULT_CONFIG in text and settings.CONFIG_ENV in text and "--config" in text

@@ -406,7 +406,10 @@ def add_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
     for name in names:
         s = SETTINGS[name]
         shown = "" if s.default in (None, ()) else f" [default: {_show(s.default)}]"
-        group.add_argument(s.flag, dest=s.name, type=_flag_type(s), default=None,
+        # A boolean flag alone means true (`--no-dp`), or takes true/false.
+        switch = ({"nargs": "?", "const": True, "metavar": "true|false"} if s.type is _bool
+                  else {})
+        group.add_argument(s.flag, dest=s.name, type=_flag_type(s), default=None, **switch,
                            help=f"{s.help}{shown} (env: {s.env_var})")
 
 
