@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
-import pytest
 from aggregate_helpers import cycle, rows
 from population import Ping, client, insert
 from sqlalchemy import update
@@ -85,18 +84,21 @@ def test_dns_outage_is_retried(sqlite_stores, tmp_path, dns_server):
     assert _institutions(stores, "day", day) == {("Stanford University", "academic"): 3}
 
 
-# A PostgreSQL database whose time zone is not UTC: a deletion redoes the UTC day.
-def test_deletion_marks_the_utc_day_on_postgres_with_local_time_zone(postgres, tmp_path):
+def _stores_in_time_zone(postgres, tmp_path, zone: str):
+    """Both stores on PostgreSQL databases whose time zone is `zone`, not UTC."""
     import psycopg
 
-    urls = []
-    for prefix in ("telemetry", "private"):
-        url = postgres.create_database(prefix)
+    urls = [postgres.create_database(prefix) for prefix in ("telemetry", "private")]
+    for url in urls:
         with psycopg.connect(url, autocommit=True) as connection:
             name = url.rsplit("/", 1)[1]
-            connection.execute(f"ALTER DATABASE \"{name}\" SET timezone TO 'America/New_York'")
-        urls.append(url)
-    stores = open_stores(tmp_path / "data", *urls)
+            connection.execute(f"ALTER DATABASE \"{name}\" SET timezone TO '{zone}'")
+    return open_stores(tmp_path / "data", *urls)
+
+
+# A PostgreSQL database whose time zone is not UTC: a deletion redoes the UTC day.
+def test_deletion_marks_the_utc_day_on_postgres_with_local_time_zone(postgres, tmp_path):
+    stores = _stores_in_time_zone(postgres, tmp_path, "America/New_York")
     try:
         data, day = tmp_path / "data", date(2026, 3, 3)
         gone = client()
@@ -136,7 +138,6 @@ def test_late_rows_of_a_completed_day_are_aggregated(sqlite_stores, tmp_path):
 def test_writer_keeps_utc_on_postgres_with_local_time_zone(postgres, tmp_path):
     import asyncio
 
-    import psycopg
     from pings import usage
     from sqlalchemy import select
 
@@ -144,14 +145,7 @@ def test_writer_keeps_utc_on_postgres_with_local_time_zone(postgres, tmp_path):
     from sempervirens.store.schema import access_log, pings
     from sempervirens.store.writer import Accepted, Writer
 
-    urls = []
-    for prefix in ("telemetry", "private"):
-        url = postgres.create_database(prefix)
-        with psycopg.connect(url, autocommit=True) as connection:
-            name = url.rsplit("/", 1)[1]
-            connection.execute(f"ALTER DATABASE \"{name}\" SET timezone TO 'Europe/Berlin'")
-        urls.append(url)
-    stores = open_stores(tmp_path / "data", *urls)
+    stores = _stores_in_time_zone(postgres, tmp_path, "Europe/Berlin")
     received = datetime(2026, 3, 2, 23, 30, tzinfo=timezone.utc)
 
     async def write():

@@ -7,20 +7,14 @@ keeps the cells with the most events).  The week's noise is for that."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 
 from population import Ping, insert
-from sqlalchemy import select, update
+from sqlalchemy import update
+from worlds import declared, exact_release
 
-from sempervirens import settings as settings_module
-from sempervirens.admin import projects
-from sempervirens.cycle.run import run_cycle
-from sempervirens.model.declarations import parse
 from sempervirens.model.statistics import BY_NAME, Bounds
 from sempervirens.release.mechanisms import contribution
-from sempervirens.release.tables import public_statistics
-from sempervirens.store import open_stores
 from sempervirens.store.schema import pings as pings_table
 
 MONDAY = date(2026, 10, 5)
@@ -34,10 +28,7 @@ TUESDAY_ENV = {"scheduler": "slurm", "container": "singularity", "notebook": "ju
 
 
 def world(root, tuesday: bool) -> dict:
-    data = root / "data"
-    stores = open_stores(data)
-    projects.add(stores, "demo", declaration=parse(DECL),
-                 registered_at=datetime(2026, 10, 1, tzinfo=timezone.utc))
+    stores = declared(root, DECL)
     pings = []
     for d in range(7):
         day = MONDAY + timedelta(days=d)
@@ -63,16 +54,9 @@ def world(root, tuesday: bool) -> dict:
             c.execute(update(pings_table).where(
                 pings_table.c.document_id == "11111111-1111-4111-8111-111111111111")
                 .values(**TUESDAY_ENV))
-    settings = settings_module.resolve(data_dir=str(data), no_dp=True)
-    run_cycle(stores, settings, now=NOW, enrich=False)
-    s = public_statistics.c
-    out = defaultdict(dict)
-    with stores.telemetry.connect() as c:
-        for r in c.execute(select(s.statistic, s.key1, s.key2, s.noisy).where(
-                s.interval == "week", s.period_start == MONDAY)):
-            out[r.statistic][r.key1, r.key2] = r.noisy
-    stores.dispose()
-    return out
+    released = exact_release(stores, root, NOW)
+    return {name: cells for (interval, start, name), cells in released.items()
+            if (interval, start) == ("week", MONDAY)}
 
 
 def test_one_day_of_an_installation_moves_a_week_within_its_sensitivity(tmp_path):

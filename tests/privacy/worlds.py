@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from population import Ping, insert
+from sqlalchemy import select
 
 from _services.server import RunningServer, start_server
 from sempervirens import settings as settings_module
 from sempervirens.admin import projects
 from sempervirens.cycle.run import run_cycle
 from sempervirens.model.declarations import parse
+from sempervirens.release.tables import public_statistics
 from sempervirens.store import Stores, open_stores
 
 PROJECT = "demo"
@@ -105,11 +108,32 @@ def population(seed: int, planted: str | None) -> list[Ping]:
     return pings
 
 
+def declared(root: Path, declaration: str) -> Stores:
+    """Real stores under root/data, PROJECT registered on FIRST_DAY with this declaration."""
+    stores = open_stores(root / "data")
+    projects.add(stores, PROJECT, declaration=parse(declaration),
+                 registered_at=datetime.combine(FIRST_DAY, datetime.min.time(), timezone.utc))
+    return stores
+
+
+def exact_release(stores: Stores, root: Path, now: datetime) -> dict:
+    """One real cycle at `now` without noise (no_dp), then the stores closed: each
+    release's exact bounded counts, {(interval, period_start, statistic): {keys: n}}."""
+    settings = settings_module.resolve(data_dir=str(root / "data"), no_dp=True)
+    run_cycle(stores, settings, now=now, enrich=False)
+    s = public_statistics.c
+    out = defaultdict(dict)
+    with stores.telemetry.connect() as connection:
+        for r in connection.execute(select(s.interval, s.period_start, s.statistic, s.key1,
+                                           s.key2, s.noisy)):
+            out[r.interval, r.period_start, r.statistic][r.key1, r.key2] = r.noisy
+    stores.dispose()
+    return out
+
+
 def build_world(root: Path, *, planted: str | None, seed: int = 7) -> World:
     data = root / "data"
-    stores = open_stores(data)
-    projects.add(stores, PROJECT, declaration=parse(METRICS),
-                 registered_at=datetime.combine(FIRST_DAY, datetime.min.time(), timezone.utc))
+    stores = declared(root, METRICS)
     insert(stores, population(seed, planted))
     values = settings_module.resolve(data_dir=str(data))
     world = World(root, stores, values, planted)

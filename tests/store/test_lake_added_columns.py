@@ -20,13 +20,19 @@ NOW = datetime(DAY.year, DAY.month, DAY.day, 3, tzinfo=timezone.utc) + timedelta
 ADDED = ["scheduler", "container", "notebook", "install_method", "ci_provider"]
 
 
-def test_deleting_a_client_from_a_day_sealed_before_the_tags(tmp_path):
+def _sealed_day(tmp_path) -> tuple[Lake, str, str]:
+    """A lake holding DAY, sealed from two installations' pings: (lake, victim, other)."""
     stores = open_stores(tmp_path / "data")
     victim, other = new_id(), new_id()
     add_pings(stores.telemetry, [ping_row(DAY, client_id=victim), ping_row(DAY, client_id=other)])
     lake = Lake(tmp_path / "lake")
     seal(stores.telemetry, lake, now=NOW)
     stores.dispose()
+    return lake, victim, other
+
+
+def test_deleting_a_client_from_a_day_sealed_before_the_tags(tmp_path):
+    lake, victim, other = _sealed_day(tmp_path)
     [path] = lake.files("pings", [DAY])
     old = pq.read_table(path).drop_columns(ADDED)  # as a lake sealed before revision 0010
     pq.write_table(old, path)
@@ -42,12 +48,7 @@ def test_deleting_a_client_from_a_day_sealed_before_the_tags(tmp_path):
 
 
 def test_a_day_sealed_with_the_removed_excluded_column(tmp_path):
-    stores = open_stores(tmp_path / "data")
-    victim, other = new_id(), new_id()
-    add_pings(stores.telemetry, [ping_row(DAY, client_id=victim), ping_row(DAY, client_id=other)])
-    lake = Lake(tmp_path / "lake")
-    seal(stores.telemetry, lake, now=NOW)
-    stores.dispose()
+    lake, victim, other = _sealed_day(tmp_path)
     source = {t.name: lake.files(t.name, [DAY]) for t in LAKE_TABLES}
     before = compute(source, "day", [DAY], [])
     for paths in source.values():

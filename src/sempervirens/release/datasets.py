@@ -135,7 +135,6 @@ without a declared list are published only when their noisy count passes a thres
 """
 
 
-
 def write_missing(engine, releases_dir: Path, k: int) -> list[Path]:
     """Write the files of every release of the ledger that has none, and remove the
     staging directories a failed write left.  The files are written after the release's
