@@ -92,14 +92,18 @@ RANDOM_DECLARATIONS = {
     "gamma": (),
 }
 _VERSIONS = ("1.0.0", "1.0.3", "1.1.0", "2.0.1", "2.1.0", "10.2.1", "0.9rc1", "dev", "", None)
-_OSES = ("Linux", "linux", "Darwin", "macOS", "Windows", "FreeBSD", "Haiku", "", None)
+# Letters whose lower case is not alike in every engine: 'İ' (DuckDB: 'i'; Python and
+# Java: 'i' and a combining dot), the Kelvin sign (Python and Java: 'k'), final sigma.
+_OSES = ("Linux", "linux", "Darwin", "macOS", "Windows", "FreeBSD", "Haiku", "", None,
+         "L\u0130NUX", "DARW\u0130N", "WINDOWS\u03a3")
 _ARCHES = ("x86_64", "AMD64", "aarch64", "arm64", "i686", "ppc64le", "riscv64", "mips", None)
 _PYTHONS = ("3.9.1", "3.10.14", "3.11.9", "3.12.4", "3.13.0", "3.5.2", "3.17.0", "2.7.18",
             "pypy", None)
 _METRICS = {"alpha": ("io.read", "io.write", "io.format", "solve", "load", "other.thing"),
             "beta": ("run", "device", "fit", "io.read"), "gamma": ("io.read", "x")}
 _SCHEDULERS = ("slurm", "SLURM", "pbs", "torque", "none", "", None)
-_CI_PROVIDERS = ("github-actions", "gitlab", "other", "none", "hudson", None)
+_CI_PROVIDERS = ("github-actions", "gitlab", "other", "none", "hudson", None,
+                 "JEN\u212aINS", "BUILD\u212aITE")
 _LABELS = ("", "", "csv", "fits", "xlsx", "cpu", "gpu", "tpu")
 _CRASHES = ("ValueError", "KeyError", "alpha.Error", "MemoryError", None)
 

@@ -28,6 +28,8 @@ class Breakdown:
     kind:
     - 'spellings': `values` maps each public value to the reported spellings it
       stands for, compared in lower case (`platform.system()`, `platform.machine()`);
+      the spellings are ASCII, and a value with another character is OTHER (its
+      lower case would depend on whose: Python's 'K'.lower(), the Kelvin sign, is 'k');
     - 'major_minor': the field's major.minor, published if it is one of `values`
       (for 'version', `values` is empty: the project's declared versions, or
       partition selection);
@@ -115,9 +117,9 @@ def public_value(breakdown: Breakdown, reported, declared_versions: tuple[str, .
     if breakdown.kind == "boolean":
         return "true" if reported else "false"
     if breakdown.kind == "spellings":
-        lowered = str(reported).lower()
+        reported = str(reported)
         for value, spellings in breakdown.values:
-            if lowered in spellings:
+            if reported.isascii() and reported.lower() in spellings:
                 return value
         return OTHER
     match = re.match(MAJOR_MINOR_PATTERN, str(reported))

@@ -50,6 +50,15 @@ def major_minor_sql(column: str) -> str:
     return f"REGEXP_EXTRACT({column}, {_PATTERN}, 1)"
 
 
+def ascii_lower_sql(column: str) -> str:
+    """LOWER of an ASCII value, NULL of any other (as domains.public_value): every
+    spelling is ASCII, and LOWER folds other letters too, not alike in every engine
+    (DuckDB makes 'İ' an 'i', Java an 'i' and a combining dot).  Bytes equal to
+    characters is the cheapest test of ASCII both engines have."""
+    return (f"CASE WHEN OCTET_LENGTH(ENCODE({column})) = LENGTH({column}) "
+            f"THEN LOWER({column}) END")
+
+
 def breakdown_sql(breakdown: Breakdown, column: str) -> str:
     """The public value of a reported field: domains.public_value as a CASE expression
     (not for 'version', whose domain is per project: see `_version_sql`)."""
@@ -57,7 +66,8 @@ def breakdown_sql(breakdown: Breakdown, column: str) -> str:
     if breakdown.kind == "boolean":
         return f"CASE {unknown} WHEN {column} THEN 'true' ELSE 'false' END"
     if breakdown.kind == "spellings":
-        whens = " ".join(f"WHEN LOWER({column}) IN ({_strings(spellings)}) THEN {_literal(value)}"
+        lowered = ascii_lower_sql(column)
+        whens = " ".join(f"WHEN {lowered} IN ({_strings(spellings)}) THEN {_literal(value)}"
                          for value, spellings in breakdown.values)
         return f"CASE {unknown} {whens} ELSE {_literal(OTHER)} END"
     if breakdown.kind == "major_minor" and breakdown.values:
