@@ -547,11 +547,17 @@ def _master(value: str) -> str:
     return value.strip()
 
 
+_SPARK_PROPERTY = r"spark\.[A-Za-z0-9_.\-]+"
+
+
 def _spark_conf(value: str) -> tuple[str, ...]:
-    pairs = _csv(value)
+    # A comma starts a new property only before spark.NAME=: values such as spark.jars
+    # and spark.jars.packages are comma-separated lists themselves.
+    pairs = tuple(part.strip() for part in re.split(rf",(?=\s*{_SPARK_PROPERTY}=)", value)
+                  if part.strip())
     for pair in pairs:
         key, equals, _ = pair.partition("=")
-        if not (equals and re.fullmatch(r"spark\.[A-Za-z0-9_.\-]+", key.strip())):
+        if not (equals and re.fullmatch(_SPARK_PROPERTY, key.strip())):
             raise ValueError(f"not a Spark property as spark.NAME=VALUE: {pair!r}")
     return pairs
 
@@ -582,7 +588,8 @@ for _setting in (
             _master),
     Setting("spark_conf", (),
             "Spark properties for --engine spark, comma-separated spark.NAME=VALUE (e.g. "
-            "spark.driver.memory=8g); the memory limit and threads above are DuckDB's.",
+            "spark.driver.memory=8g,spark.jars=a.jar,b.jar: a comma starts a property only "
+            "before spark.NAME=); the memory limit and threads above are DuckDB's.",
             _spark_conf),
 ):
     SETTINGS[_setting.name] = _setting

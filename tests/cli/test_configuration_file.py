@@ -171,3 +171,13 @@ def test_spark_properties_come_from_the_flag_the_environment_or_the_file(tmp_pat
                                        "spark.driver.memory=8g, spark.executor.cores=4"})
     assert from_file["spark_conf"] == from_env["spark_conf"] == (
         "spark.driver.memory=8g", "spark.executor.cores=4")
+
+
+def test_a_spark_property_may_hold_commas():
+    jars = "spark.jars=/opt/a.jar,/opt/b.jar"
+    packages = "spark.jars.packages=org.a:a:1.0, org.b:b:2.0"
+    assert settings.resolve(None, {"SEMPERVIRENS_SPARK_CONF": f"{jars},{packages}, "
+                                   "spark.driver.memory=8g"})["spark_conf"] == (
+        jars, packages, "spark.driver.memory=8g")
+    with pytest.raises(SystemExit, match="not a Spark property as spark.NAME=VALUE: 'x=1'"):
+        settings.resolve(None, {"SEMPERVIRENS_SPARK_CONF": "x=1,spark.a=2"})
