@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from sempervirens.model.lake import (BOOL, COUNTERS, INT32, INT64, LAKE_TABLES, PARTITION,
                                      PINGS, STRING, TIMESTAMP, TIMINGS)
+from sempervirens.model.limits import MAX_BUCKET, MAX_COUNT
 
 ARROW = {STRING: pa.string(), INT32: pa.int32(), INT64: pa.int64(), BOOL: pa.bool_(),
          TIMESTAMP: pa.timestamp("us", tz="UTC")}
@@ -91,14 +92,15 @@ RANDOM_DECLARATIONS = {
              ("crash", "KeyError", "")),
     "gamma": (),
 }
-_VERSIONS = ("1.0.0", "1.0.3", "1.1.0", "2.0.1", "2.1.0", "10.2.1", "0.9rc1", "dev", "", None)
+_VERSIONS = ("1.0.0", "1.0.3", "1.1.0", "2.0.1", "2.1.0", "10.2.1", "0.9rc1", "dev", "", None,
+             "01.0", "99999999999999999999.1", " 1.0", "1.0 ")
 # Letters whose lower case is not alike in every engine: 'İ' (DuckDB: 'i'; Python and
 # Java: 'i' and a combining dot), the Kelvin sign (Python and Java: 'k'), final sigma.
 _OSES = ("Linux", "linux", "Darwin", "macOS", "Windows", "FreeBSD", "Haiku", "", None,
          "L\u0130NUX", "DARW\u0130N", "WINDOWS\u03a3")
 _ARCHES = ("x86_64", "AMD64", "aarch64", "arm64", "i686", "ppc64le", "riscv64", "mips", None)
 _PYTHONS = ("3.9.1", "3.10.14", "3.11.9", "3.12.4", "3.13.0", "3.5.2", "3.17.0", "2.7.18",
-            "pypy", None)
+            "pypy", None, "3.010", "03.10", "3.12 ")
 _METRICS = {"alpha": ("io.read", "io.write", "io.format", "solve", "load", "other.thing"),
             "beta": ("run", "device", "fit", "io.read"), "gamma": ("io.read", "x")}
 _SCHEDULERS = ("slurm", "SLURM", "pbs", "torque", "none", "", None)
@@ -106,6 +108,18 @@ _CI_PROVIDERS = ("github-actions", "gitlab", "other", "none", "hudson", None,
                  "JEN\u212aINS", "BUILD\u212aITE")
 _LABELS = ("", "", "csv", "fits", "xlsx", "cpu", "gpu", "tpu")
 _CRASHES = ("ValueError", "KeyError", "alpha.Error", "MemoryError", None)
+# Timing buckets and counts at the protocol's limits, and lake rows past them (a damaged
+# lake: the engine reads only buckets 0..MAX_BUCKET): 2 ** (252 // 4) is past a BIGINT.
+_ODD_BUCKETS = {56: MAX_BUCKET, 57: MAX_BUCKET + 52, 58: -1, 59: None}
+_ODD_COUNTS = {9: MAX_COUNT}
+
+
+def _bucket(b):
+    return _ODD_BUCKETS.get(b, b)
+
+
+def _count(n):
+    return _ODD_COUNTS.get(n, n)
 
 
 def random_declared() -> list[tuple[str, str, str, str]]:
@@ -135,8 +149,10 @@ def random_pings(seed: int, days: list[date], clients: int = 60, pings: int = 30
                              crash_type=rng.choice(_CRASHES), **common))
         else:
             counters = {(rng.choice(_METRICS[project]), rng.choice(_LABELS)):
-                        rng.choice((0, 1, 2, 3, 5, 8, 40)) for _ in range(rng.randint(0, 6))}
-            timings = {(rng.choice(_METRICS[project]), rng.randint(0, 60)): rng.randint(0, 9)
+                        rng.choice((0, 1, 2, 3, 5, 8, 40, MAX_COUNT))
+                        for _ in range(rng.randint(0, 6))}
+            timings = {(rng.choice(_METRICS[project]), _bucket(rng.randint(0, 60))):
+                       _count(rng.randint(0, 9))
                        for _ in range(rng.randint(0, 5))}
             made.append(ping(project, client, day, **common,
                              os=rng.choice(_OSES), arch=rng.choice(_ARCHES),

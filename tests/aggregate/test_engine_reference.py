@@ -12,7 +12,7 @@ from engine_helpers import random_declared, random_pings, write_lake
 from sempervirens.aggregate.engine import compute
 from sempervirens.model.declarations import Declaration
 from sempervirens.model.domains import BREAKDOWNS, BY_NAME, OTHER, UNKNOWN, public_value
-from sempervirens.model.limits import BUCKETS_PER_DOUBLING
+from sempervirens.model.limits import BUCKETS_PER_DOUBLING, MAX_BUCKET
 from sempervirens.model.periods import period_start
 from sempervirens.model.statistics import STATISTICS, Bounds
 
@@ -84,7 +84,9 @@ def reference(pings, interval, starts, declared, bounds: Bounds):
                 continue
             cell_days[(project, start, client, p["day"], *cell)] += value
         for metric, bucket, count in p["timings"]:
-            if count > 0 and decl.allows("timing", metric):
+            # only the protocol's buckets (a lake row with another one is damaged)
+            if count > 0 and decl.allows("timing", metric) and bucket is not None \
+                    and 0 <= bucket <= MAX_BUCKET:
                 histograms[(project, start, client, metric)][bucket] += count
 
     for (project, start, client), values in greatest.items():

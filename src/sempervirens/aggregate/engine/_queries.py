@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...model.domains import BREAKDOWNS, MAJOR_MINOR_PATTERN, OTHER, TOTAL, UNKNOWN, Breakdown
-from ...model.limits import BUCKETS_PER_DOUBLING
+from ...model.limits import BUCKETS_PER_DOUBLING, MAX_BUCKET
 from ...model.statistics import BY_NAME, Bounds
 
 
@@ -259,7 +259,12 @@ def timings(bounds: Bounds) -> Query:
     doubling is the doubling of the median bucket (the running count is monotone), and
     the rows the window sorts are fewer.  Samples are summed as DECIMAL(38, 0): one
     installation's (each bucket at most 2**53 - 1) pass 2**63 in 1,025 pings, and
-    `2 * below` 2**63 in 513; Spark's BIGINT arithmetic would fail or wrap there."""
+    `2 * below` 2**63 in 513; Spark's BIGINT arithmetic would fail or wrap there.
+
+    Only the protocol's buckets, 0..MAX_BUCKET, are read (the validator refuses any
+    other; a lake row with one is damaged): 2 ** (252 // 4) is past a BIGINT, which
+    DuckDB refuses and Spark turns into 2**63 - 1; a negative bucket's 2 ** -1 is no
+    integer; a NULL one would publish a NULL key."""
     sql = f"""
 WITH declared_timings AS (
   SELECT DISTINCT project, name FROM declared WHERE kind = 'timing'
@@ -271,6 +276,7 @@ merged AS (
   FROM timings AS t {_in_periods('t')}
   JOIN declared_timings AS dt ON dt.project = t.project AND dt.name = t.metric
   WHERE {_kept('t', 'usage')} AND t."count" > 0
+    AND t.bucket BETWEEN 0 AND {int(MAX_BUCKET)}
   GROUP BY pr.period_start, t.project, t.client_id, t.metric,
     CAST(FLOOR(t.bucket / {BUCKETS_PER_DOUBLING}) AS INTEGER)
 ),
