@@ -10,6 +10,7 @@ each engine:
 - the full job: every statistic, for every day, ISO week and month of the lake;
 - a newly closed day alone: what the cycle computes on most days (a period is
   computed once, when it closes);
+- a Sunday with its ISO week: what one day in seven closes;
 - a month's last day with its ISO week and its month: the most one day can close;
 - the peak memory of the process (DuckDB runs in it, under its memory limit).
 
@@ -182,6 +183,11 @@ def run(engine, source, days: int, label: str, full: bool = True) -> None:
     last = all_days[-1]
     seconds, _ = job([("day", last)])
     print(f"{label}: a newly closed day ({last}): {seconds:.2f} s  [{load()}]", flush=True)
+    # A Sunday: the day and its ISO week (what one day in seven closes).
+    sunday = max(d for d in all_days if d.isoweekday() == 7 and (d + timedelta(days=1)).day != 1)
+    seconds, _ = job([("day", sunday), ("week", period_start("week", sunday))])
+    print(f"{label}: a week's last day ({sunday}) with its week: {seconds:.2f} s  [{load()}]",
+          flush=True)
     # A month's last day: the day, its ISO week and its month (the most one day closes).
     month_end = max(d for d in all_days if (d + timedelta(days=1)).day == 1)
     seconds, _ = job([(interval, period_start(interval, month_end)) for interval in INTERVALS])
