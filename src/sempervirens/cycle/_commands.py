@@ -57,16 +57,6 @@ def _say_undeclared(command: str, projects: list[str]) -> None:
               file=sys.stderr)
 
 
-def _explained():
-    """The errors whose message is the reason, in one line of ours (a lake to repair, an
-    engine that cannot run, a lost lock), never a ping's data."""
-    from ..aggregate.engine import EngineError
-    from ..store.lake import LakeError
-    from .background import CycleLockLost
-
-    return LakeError, EngineError, CycleLockLost
-
-
 def _stopped(command: str, error: Exception) -> int:
     print(f"sempervirens {command}: {str(error).splitlines()[0]}", file=sys.stderr)
     return 1
@@ -75,7 +65,7 @@ def _stopped(command: str, error: Exception) -> int:
 def aggregate(args: argparse.Namespace) -> int:
     from ..aggregate._commands import open_stores_of
     from ..progress import Progress
-    from .background import cycle_lock
+    from .background import cycle_lock, explained_errors
     from .run import run_cycle
 
     values, stores = open_stores_of(args)
@@ -88,7 +78,7 @@ def aggregate(args: argparse.Namespace) -> int:
             with Progress("aggregate: one cycle", total=None):  # a terminal sees it run
                 report = run_cycle(stores, values, purge=not args.no_purge, lock=lock)
         undeclared = _undeclared(stores)
-    except _explained() as error:
+    except explained_errors() as error:
         return _stopped("aggregate", error)
     finally:
         stores.dispose()
@@ -105,7 +95,7 @@ def release(args: argparse.Namespace) -> int:
 
     from ..aggregate._commands import open_stores_of
     from ..progress import Progress
-    from .background import cycle_lock
+    from .background import cycle_lock, explained_errors
     from .run import release_closed_periods, seal_closed_days
 
     values, stores = open_stores_of(args)
@@ -122,7 +112,7 @@ def release(args: argparse.Namespace) -> int:
                 released = release_closed_periods(stores, values, now)
                 bar()
         undeclared = _undeclared(stores)
-    except _explained() as error:
+    except explained_errors() as error:
         return _stopped("release", error)
     finally:
         stores.dispose()

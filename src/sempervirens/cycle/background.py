@@ -125,12 +125,17 @@ class PeriodicAggregation:
                 log.debug("aggregation cycle failed", exc_info=True)
 
 
-def _shown(error: BaseException) -> str:
+def explained_errors() -> tuple[type[Exception], ...]:
+    """The errors whose message is the reason, in one line of ours (a lake to repair, an
+    engine that cannot run, a lost lock), never a ping's data."""
     from ..aggregate.engine import EngineError
     from ..store.lake import LakeError
 
-    ours = (EngineError, LakeError, CycleLockLost)
-    return f"{error}" if isinstance(error, ours) else type(error).__name__
+    return EngineError, LakeError, CycleLockLost
+
+
+def _shown(error: BaseException) -> str:
+    return f"{error}" if isinstance(error, explained_errors()) else type(error).__name__
 
 
 def start_periodic_aggregation(stores, settings: dict) -> PeriodicAggregation:
