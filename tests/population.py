@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
@@ -14,7 +15,7 @@ class Ping:
     project: str
     client_id: str | None
     day: date
-    ip: str = field(default_factory=lambda: _random_address())
+    ip: str = field(default_factory=lambda: _another_address())
     ping_type: str = "usage"
     version: str | None = "1.0"
     os: str | None = "Linux"
@@ -27,9 +28,13 @@ class Ping:
     document_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
-def _random_address() -> str:
-    n = uuid.uuid4().int
-    return f"10.{n % 256}.{n // 256 % 256}.{n // 65536 % 254 + 1}"
+_addresses = itertools.count(1)
+
+
+def _another_address() -> str:
+    """A fresh address per ping (random ones would, now and then, put two on one address)."""
+    n = next(_addresses)
+    return f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
 
 
 def client() -> str:

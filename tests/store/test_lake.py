@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lake_helpers import (DAY, add_pings, expected_tables, new_id, normalise, ping_row, population,
-                          read_lake, store_rows)
+from lake_helpers import (DAY, IN_EVERY_TABLE, add_pings, expected_tables, new_id, normalise, ping_row,
+                          population, read_lake, store_rows)
 from sempervirens.store import open_stores
 from sempervirens.store.lake import Lake, LakeError, delete_clients, prune, seal
 from sempervirens.store.lake import _seal as seal_module
@@ -221,11 +221,6 @@ def test_prune_keeps_unsealed_days_the_margin_and_what_the_lake_lacks(store, tmp
     # then the late ping is sealed, and the next prune removes it
     assert seal(store, lake, now=NOW, through=DAY - timedelta(days=1)).late == {days[0]: 1}
     assert prune(store, lake, now=NOW, margin_days=3).deleted == 1
-
-
-# A ping's metrics with rows in every lake table (a random ping may have no counter).
-IN_EVERY_TABLE = {"counters": {"feature.f1": 3},
-                  "timings": {"solve": {"count": 1, "sum_us": 9, "buckets": {"12": 1}}}}
 
 
 def test_deleting_clients_rewrites_their_days_and_verifies(store, tmp_path):

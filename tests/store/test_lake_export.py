@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from lake_helpers import DAY, add_pings, new_id, ping_row
+from lake_helpers import DAY, IN_EVERY_TABLE, add_pings, new_id, ping_row
 from sempervirens.cli import main
 from sempervirens.store import open_stores
 from sempervirens.store.lake import Lake, prune, seal
@@ -21,7 +21,7 @@ def test_an_export_holds_the_clients_rows_of_the_lake(tmp_path, capsys):
     victim, other = new_id(), new_id()
     stores = open_stores(data)
     try:
-        mine = add_pings(stores.telemetry, [ping_row(DAY, client_id=victim)])
+        mine = add_pings(stores.telemetry, [ping_row(DAY, client_id=victim, metrics=IN_EVERY_TABLE)])
         add_pings(stores.telemetry, [ping_row(DAY, client_id=other)])
         lake = Lake(data / "lake")
         seal(stores.telemetry, lake, now=NOW)
