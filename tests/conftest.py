@@ -6,11 +6,17 @@ import socket
 
 import pytest
 import trustme
+from hypothesis import settings
 
 from _services.postgres import start_cluster
 from _services.server import start_server
 
 STORE_KINDS = ("sqlite", "postgresql")
+
+# A property's examples are not timed: on a loaded 2-core CI machine a slow example is
+# load, not a failure.  Nor is a failing example kept in a .hypothesis/ of the clone.
+settings.register_profile("suite", deadline=None, database=None)
+settings.load_profile("suite")
 
 
 @pytest.fixture(scope="session")

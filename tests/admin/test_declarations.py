@@ -84,7 +84,7 @@ def _round_trips(declaration: Declaration) -> None:
     assert parse(projects.to_toml(declaration)) == declaration  # `admin project show`
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(toml_ish)
 def test_the_parser_raises_only_declaration_errors_on_toml_ish_text(source):
     declaration = _parse_or_refuse(source)
@@ -92,7 +92,7 @@ def test_the_parser_raises_only_declaration_errors_on_toml_ish_text(source):
         _round_trips(declaration)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(documents)
 def test_the_parser_raises_only_declaration_errors_on_any_toml_document(document):
     source = "\n".join(f"{projects._toml_string(k)} = {_toml_value(v)}" for k, v in document.items())
@@ -121,7 +121,7 @@ valid = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(valid)
 def test_every_valid_file_is_accepted_and_round_trips(document):
     source = "\n".join(f"{projects._toml_string(k)} = {_toml_value(v)}" for k, v in document.items())

@@ -115,7 +115,7 @@ def _check(reply: httpx.Response) -> None:
         assert error["status"] == reply.status_code and error["code"] and error["message"]
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
+@settings(max_examples=120, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(ping=pings())
 def test_no_ping_gets_a_5xx(real_server, client, ping):
     ping_type, body = ping
@@ -149,7 +149,7 @@ ascii_token = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126
                       min_size=1, max_size=20)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
+@settings(max_examples=120, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(route=st.sampled_from(GET_ROUTES), parameter=unicode_text | around_limits | timestamps,
        query=st.dictionaries(st.sampled_from(["format", "interval", "from", "to", "start", "end", "breakdown",
                                               "metric", "purpose", "month", "before", "limit", "project", "next"]),

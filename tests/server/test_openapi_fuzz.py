@@ -42,7 +42,7 @@ def test_no_server_error_and_errors_are_json(fuzzed_server):
 
         # derandomize: the same examples on every run, so the suite is not flaky.
         @given(case=operation.as_strategy())
-        @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+        @settings(max_examples=examples, suppress_health_check=list(HealthCheck),
                   derandomize=True)
         def check(case):
             response = case.call(base_url=fuzzed_server.url, timeout=10)
