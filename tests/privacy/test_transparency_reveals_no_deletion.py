@@ -12,15 +12,13 @@ from datetime import datetime, timedelta, timezone
 import httpx
 from population import Ping, insert
 from sqlalchemy import func, select
+from worlds import PROJECT, declared
 
 from _services.server import start_server
 from sempervirens import settings as settings_module
-from sempervirens.admin import projects
 from sempervirens.admin._secret import load_key
 from sempervirens.admin.tables import tombstones
 from sempervirens.cycle.run import run_cycle
-from sempervirens.model.declarations import parse
-from sempervirens.store import open_stores
 
 TARGET = "0b9c7f0e-5b1a-4c47-9a55-6f1f2c3d4e5f"
 DECL = '[metrics."c"]\nkind = "counter"\ndescription = "x"'
@@ -30,16 +28,14 @@ def world(root, target_forgets: bool) -> tuple[dict, int]:
     """The transparency answers of a world where the target did or did not ask, and
     its (private) number of tombstones."""
     data = root / "data"
-    stores = open_stores(data)
     today = datetime.now(timezone.utc).date()
     first = today - timedelta(days=3)
-    projects.add(stores, "demo", declaration=parse(DECL),
-                 registered_at=datetime.combine(first, datetime.min.time(), timezone.utc))
-    pings = [Ping("demo", f"00000000-0000-4000-8000-{c:012d}", first + timedelta(days=d))
+    stores = declared(root, DECL, registered_on=first)
+    pings = [Ping(PROJECT, f"00000000-0000-4000-8000-{c:012d}", first + timedelta(days=d))
              for d in range(3) for c in range(20)]
-    pings.append(Ping("demo", TARGET, first))
+    pings.append(Ping(PROJECT, TARGET, first))
     if target_forgets:
-        pings.append(Ping("demo", TARGET, today, ping_type="deletion-request", metrics=None))
+        pings.append(Ping(PROJECT, TARGET, today, ping_type="deletion-request", metrics=None))
     insert(stores, pings)
     settings = settings_module.resolve(data_dir=str(data))
     load_key(settings, create=True)  # as `serve` does on first start

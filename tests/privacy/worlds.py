@@ -108,11 +108,12 @@ def population(seed: int, planted: str | None) -> list[Ping]:
     return pings
 
 
-def declared(root: Path, declaration: str) -> Stores:
-    """Real stores under root/data, PROJECT registered on FIRST_DAY with this declaration."""
+def declared(root: Path, declaration: str, registered_on: date = FIRST_DAY) -> Stores:
+    """Real stores under root/data, PROJECT registered on `registered_on` with this
+    declaration."""
     stores = open_stores(root / "data")
     projects.add(stores, PROJECT, declaration=parse(declaration),
-                 registered_at=datetime.combine(FIRST_DAY, datetime.min.time(), timezone.utc))
+                 registered_at=datetime.combine(registered_on, datetime.min.time(), timezone.utc))
     return stores
 
 

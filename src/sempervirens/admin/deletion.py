@@ -174,7 +174,7 @@ def _delete_in(connection, table: Table, column, values: list, *where) -> int:
 def _compact(engine: Engine, ids: list[str], rows: dict[str, int]) -> str:
     if engine.dialect.name == "sqlite":
         return _compact_sqlite(engine, ids)
-    names = [n for n, count in rows.items() if count] or []
+    names = [n for n, count in rows.items() if count]
     vacuumed = []  # this store's tables only: `rows` counts both stores' and the lake's
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         for table in inspect(connection).get_table_names():
