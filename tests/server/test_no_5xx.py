@@ -27,7 +27,6 @@ from sempervirens.protocol import (
     MAX_LABEL_LENGTH,
     MAX_NAME_LENGTH,
     MAX_STRING_LENGTH,
-    MAX_TRACEBACK_LENGTH,
     PING_TYPES,
 )
 from sempervirens.server.app import routes

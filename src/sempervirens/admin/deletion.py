@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import Engine, Table, column, delete, exc, func, inspect, select, table
+from sqlalchemy import Engine, Table, column, delete, exc, func, inspect, select
+from sqlalchemy import table as table_clause
 
 from ..aggregate import tables as aggregate_tables
 from ..aggregate.state import mark_dirty
@@ -215,8 +216,9 @@ def _rows_about(engine: Engine, ids: list[str]) -> int:
             if any(c["name"] == "client_id" for c in inspector.get_columns(name)):
                 client_id = column("client_id")
                 for chunk in _chunks(ids):
-                    found += connection.execute(select(func.count()).select_from(table(name, client_id))
-                                                .where(client_id.in_(chunk))).scalar()
+                    found += connection.execute(
+                        select(func.count()).select_from(table_clause(name, client_id))
+                        .where(client_id.in_(chunk))).scalar()
     return found
 
 

@@ -80,7 +80,7 @@ def breakdown_sql(breakdown: Breakdown, column: str) -> str:
 # The project's version: its major.minor, kept as is when the project declared no
 # versions, else one of the declared ones or OTHER; UNKNOWN when not reported.
 # Reads `version_mm` (major_minor_sql of the field) and two joined CTEs.
-_VERSION_CTES = f"""
+_VERSION_CTES = """
 declared_versions AS (
   SELECT DISTINCT project, name AS version FROM declared WHERE kind = 'version'
 ),
