@@ -20,6 +20,9 @@ def test_purposes_are_categorised_and_scrubbed():
     assert category == "deletion" and client_id not in text and "svt_" not in text and "\n" not in text
     assert client_id.replace("-", "") not in audit.parse_purpose(client_id.replace("-", ""))[1]
     assert len(audit.parse_purpose("x" * 10_000)[1]) == audit.MAX_PURPOSE
+    # Printed by `admin audit`: no terminal escape (C0 or C1) and no reordering survives.
+    scrubbed = audit.parse_purpose("legal: a\x1b[2Jb\x9b1mc\u202ed\u2066e")[1]
+    assert scrubbed == "legal: a [2Jb 1mc d e"
 
 
 def test_operator_reads_are_audited_and_summarised_without_names(tmp_path, capsys):

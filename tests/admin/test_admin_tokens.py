@@ -128,3 +128,23 @@ def test_no_maintainer_token_for_a_project_not_registered(tmp_path, capsys):
                  "--data-dir", data]) != 0  # a typo: the token would open nothing
     out = capsys.readouterr()
     assert out.out == "" and "no project 'astrofluxx' is registered here" in out.err
+
+
+def test_a_holder_with_a_control_or_bidirectional_character_is_refused(tmp_path, capsys):
+    """A holder is printed by `admin token list` and kept in the audit log: no terminal
+    escape, no text reordered for the reader."""
+    data = str(tmp_path / "data")
+    assert main(["init", "--data-dir", data]) == 0
+    capsys.readouterr()
+    for holder, shown in (("eve\x1b[2J", "U+001B"), ("eve\x9b31m", "U+009B"),
+                          ("eve \u202egpj.exe", "U+202E")):
+        assert main(["admin", "token", "create", "--role", "admin", "--holder", holder,
+                     "--data-dir", data]) != 0
+        out = capsys.readouterr()
+        assert out.out == "" and shown in out.err and len(out.err.strip().splitlines()) == 1
+    assert main(["admin", "token", "create", "--role", "admin", "--holder", "Zoë Müller",
+                 "--data-dir", data]) == 0
+    assert main(["admin", "token", "list", "--data-dir", data]) == 0
+    listed = capsys.readouterr().out
+    assert "Zoë Müller" in listed and listed.count("active") == 1
+

@@ -3,6 +3,7 @@ exactly as registered (what the aggregation publishes and the catalogue shows)."
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 
 import pytest
@@ -101,6 +102,10 @@ def test_the_parser_raises_only_declaration_errors_on_any_toml_document(document
         _round_trips(declaration)
 
 
+# Any character but the controls and bidirectional ones no published text may hold.
+showable = st.characters(exclude_categories=("Cs", "Cc"),
+                         exclude_characters=[chr(c) for c in (*range(0x202A, 0x202F),
+                                                              *range(0x2066, 0x206A))])
 labels = st.lists(st.from_regex(r"[a-z0-9][a-z0-9_.\-]{0,20}", fullmatch=True), min_size=1,
                   max_size=5, unique=True)
 metric = st.builds(
@@ -109,8 +114,8 @@ metric = st.builds(
         **({"labels": labels} if kind == "labeled_counter" else {})},
     st.from_regex(r"[a-z][a-z0-9_]{0,10}(\.[a-z0-9_]{1,10}){0,3}", fullmatch=True),
     st.sampled_from(KINDS),
-    st.text(min_size=1, max_size=80).filter(str.strip),
-    st.text(max_size=32), labels)
+    st.text(showable, min_size=1, max_size=80).filter(str.strip),
+    st.text(showable, max_size=32), labels)
 valid = st.fixed_dictionaries({
     "versions": st.lists(st.from_regex(r"[0-9]{1,3}\.[0-9]{1,3}", fullmatch=True), unique=True,
                          max_size=5),
@@ -146,9 +151,22 @@ def test_deep_nesting_is_a_declaration_error_not_a_crash():
     ('[metrics.a]\nkind = "counter"\ndescription = "x"\nlabels = ["a"]', "only a labeled_counter"),
     ("owner = 'me'", "unknown key 'owner'"),
     ("versions = [", "not valid TOML"),
+    ('versions = ["1.0", "1.0"]', "listed twice: '1.0'"),
+    ('[metrics.a]\nkind = "counter"\ndescription = "x"\nowner = "me"', "unknown key 'owner'"),
+    ('[metrics.a]\nkind = "counter"\ndescription = "x"\nunit = "' + "u" * 33 + '"',
+     "unit must be a short string"),
+    ("".join(f'[metrics.m{i}]\nkind = "counter"\ndescription = "x"\n' for i in range(501)),
+     "at most 500 metrics"),
+    # Published on the catalogue page and printed by `admin project show` (model/text.py).
+    ('[metrics.a]\nkind = "counter"\ndescription = "x\\u0000"', "the description holds U+0000"),
+    ('[metrics.a]\nkind = "counter"\ndescription = "x\\u001b[2J"', "the description holds U+001B"),
+    ('[metrics.a]\nkind = "counter"\ndescription = "x\\u009b2J"', "the description holds U+009B"),
+    ('[metrics.a]\nkind = "counter"\ndescription = "cod\\u202Egpj.exe"',
+     "the description holds U+202E"),
+    ('[metrics.a]\nkind = "timing"\ndescription = "x"\nunit = "m\\ns"', "the unit holds U+000A"),
 ])
 def test_bad_files_are_refused_naming_the_entry(source, message):
-    with pytest.raises(DeclarationError, match="^metrics.toml: .*" + message.replace("[", r"\[")):
+    with pytest.raises(DeclarationError, match="^metrics.toml: .*" + re.escape(message)):
         parse(source, "metrics.toml")
 
 

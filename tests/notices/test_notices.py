@@ -90,6 +90,19 @@ def test_bad_notices_are_refused_in_one_line_and_nothing_is_posted(notices_serve
         (("--kind", "service", "--title", "t", "--body", write(tmp_path / "empty.md", "\n")), "empty"),
         (("--kind", "service", "--title", "t", "--body", str(tmp_path / "missing.md")), "cannot read"),
         (("--kind", "service", "--title", "t", "--body", good, "--corrects", "5"), "no such notice"),
+        # What no published text may hold (model/text.py): PostgreSQL cannot store a NUL,
+        # XML (the Atom feed) no C0 control, a terminal reading `notice list` takes ESC and
+        # CSI as escapes, and the bidirectional controls reorder what a reader sees.
+        (("--kind", "service", "--title", "red \x1b[31m", "--body", good), "U+001B"),
+        (("--kind", "service", "--title", "t", "--body", write(tmp_path / "nul.md", "a\x00b\n")),
+         "U+0000"),
+        (("--kind", "service", "--title", "t", "--body", write(tmp_path / "vt.md", "a\x0bb\n")),
+         "U+000B"),
+        (("--kind", "service", "--title", "t", "--body", write(tmp_path / "csi.md", "a\x9b2Jb\n")),
+         "U+009B"),
+        (("--kind", "service", "--title", "t", "--body", write(tmp_path / "rlo.md", "a\u202eb\n")),
+         "U+202E"),
+        (("--kind", "service", "--title", "isolate \u2066x", "--body", good), "U+2066"),
     ]
     for args, expected in cases:
         result = admin(notices_server, "notice", "post", *args)
@@ -98,6 +111,16 @@ def test_bad_notices_are_refused_in_one_line_and_nothing_is_posted(notices_serve
     usage_error = admin(notices_server, "notice", "post", "--kind", "gossip", "--title", "t", "--body", good)
     assert usage_error.returncode == 2 and "invalid choice: 'gossip'" in usage_error.stderr
     assert client.get(notices_server.url + "/api/v1/notices").json() == {"notices": []}
+
+
+def test_a_notice_may_hold_any_language_tabs_and_line_breaks(notices_server, client, tmp_path):
+    body = write(tmp_path / "intl.md",
+                 "Zürich, 東京 und São Paulo 👩\u200d🔬\r\n\n\tIndented.\n")
+    assert admin(notices_server, "notice", "post", "--kind", "service", "--title",
+                 "Wartung in Zürich — 東京", "--body", body).returncode == 0
+    page = client.get(notices_server.url + "/notices/1").text
+    assert "Wartung in Zürich — 東京" in page and "👩\u200d🔬" in page
+    assert not feedparser.parse(client.get(notices_server.url + "/notices.atom").content).bozo
 
 
 def test_no_notice_route_shows_an_address_or_an_installation_id(notices_server, client, tmp_path):

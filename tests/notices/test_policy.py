@@ -66,6 +66,9 @@ def test_an_unchanged_policy_and_bad_input_are_refused_in_one_line(notices_serve
         (("publish", write(tmp_path / "new.md", seed + "x\n"), "--summary", "  "), "--summary"),
         (("publish", str(tmp_path / "missing.md"), "--summary", "s"), "cannot read"),
         (("show", "9"), "no version 9"),
+        (("publish", write(tmp_path / "nul.md", seed + "a\x00b\n"), "--summary", "s"), "U+0000"),
+        (("publish", write(tmp_path / "esc.md", seed + "x\n"), "--summary", "s \x1b[8m"), "U+001B"),
+        (("publish", write(tmp_path / "rlo.md", seed + "\u202ex\n"), "--summary", "s"), "U+202E"),
     ]
     for args, expected in cases:
         result = admin(notices_server, "policy", *args)

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Connection, func, select
 
+from ..model.text import showable
 from .tables import audit_log
 
 CATEGORIES = ("maintenance", "research", "funding-report", "security", "abuse", "access-request", "deletion",
@@ -23,7 +24,6 @@ UNSPECIFIED, OTHER = "unspecified", "other"
 # data, so not counted as such in the public summary.
 PUBLICATIONS = ("policy-publish", "notice-post", "transparency-record")
 MAX_PURPOSE = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Never kept, even when a caller pastes one into the purpose: a token (the log must
 # not grant access) or a UUID (it would outlive the client's deletion).
 _SCRUB = re.compile(r"svt_[0-9A-Za-z_-]*|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
@@ -31,7 +31,7 @@ _SCRUB = re.compile(r"svt_[0-9A-Za-z_-]*|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-f
 
 def parse_purpose(text: str | None) -> tuple[str, str | None]:
     """(category, free text) of a purpose; an unknown category counts as 'other'."""
-    text = _SCRUB.sub("[removed]", _CONTROL.sub(" ", text or "")).strip()[:MAX_PURPOSE]
+    text = _SCRUB.sub("[removed]", showable(text or "")).strip()[:MAX_PURPOSE]
     if not text:
         return UNSPECIFIED, None
     category = text.split(":", 1)[0].strip().lower()

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Connection, func, select
 
+from ..model.text import unshowable
 from ..store.schema import NOTICE_KINDS, legal_requests, notices, policy_versions
 
 MAX_TITLE = 200
@@ -45,6 +46,7 @@ def publish_policy(connection: Connection, text: str, summary: str, *, material:
         raise NoticeError("the policy file is empty")
     if not summary:
         raise NoticeError("--summary must say in a sentence what changed")
+    _check_showable(("the policy file", text, True), ("--summary", summary, False))
     digest = hashlib.sha256(text.encode()).hexdigest()
     current = connection.execute(select(policy_versions.c.version, policy_versions.c.sha256)
                                  .order_by(policy_versions.c.version.desc()).limit(1)).first()
@@ -72,6 +74,7 @@ def post_notice(connection: Connection, kind: str, title: str, body: str, *, cor
         raise NoticeError(f"--title must be 1 to {MAX_TITLE} characters")
     if not body.strip():
         raise NoticeError("the notice's body is empty")
+    _check_showable(("--title", title, False), ("the notice's body", body, True))
     for name, text in (("title", title), ("body", body)):
         found = _personal(text)
         if found:
@@ -82,6 +85,16 @@ def post_notice(connection: Connection, kind: str, title: str, body: str, *, cor
     result = connection.execute(notices.insert().values(
         kind=kind, title=title, body=body, posted_at=now or datetime.now(timezone.utc), corrects=corrects))
     return int(result.inserted_primary_key[0])
+
+
+def _check_showable(*texts: tuple[str, str, bool]) -> None:
+    """NoticeError for the first (name, text, of several lines) holding what no published
+    text may (model/text.py)."""
+    for name, text, lines in texts:
+        found = unshowable(text, lines=lines)
+        if found:
+            raise NoticeError(f"{name} holds {found}, a control or bidirectional character; "
+                              "notices are published: remove it")
 
 
 def record_legal_requests(connection: Connection, quarter: str, *, received: int, complied_in_part: int,

@@ -7,7 +7,8 @@
 - `declarations`: a project's metrics file (what it collects);
 - `lake`: the lake's tables and columns;
 - `statistics`: the public statistics, their keys and their share of the budget;
-- `private`: the private aggregates' tables and the origins' kinds.
+- `private`: the private aggregates' tables and the origins' kinds;
+- `text`: what free text written for people may hold.
 
 This package imports nothing else of the project and nothing outside the standard
 library, so that every layer (the client's tests included) may import it.
