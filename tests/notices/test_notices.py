@@ -103,6 +103,8 @@ def test_bad_notices_are_refused_in_one_line_and_nothing_is_posted(notices_serve
         (("--kind", "service", "--title", "t", "--body", write(tmp_path / "rlo.md", "a\u202eb\n")),
          "U+202E"),
         (("--kind", "service", "--title", "isolate \u2066x", "--body", good), "U+2066"),
+        (("--kind", "service", "--title", "t", "--body", write(tmp_path / "nc.md", "a\uffffb\n")),
+         "U+FFFF"),
     ]
     for args, expected in cases:
         result = admin(notices_server, "notice", "post", *args)

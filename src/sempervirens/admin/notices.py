@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Connection, func, select
 
-from ..model.text import unshowable
+from ..model.text import REFUSED, unshowable
 from ..store.schema import NOTICE_KINDS, legal_requests, notices, policy_versions
 
 MAX_TITLE = 200
@@ -93,8 +93,7 @@ def _check_showable(*texts: tuple[str, str, bool]) -> None:
     for name, text, lines in texts:
         found = unshowable(text, lines=lines)
         if found:
-            raise NoticeError(f"{name} holds {found}, a control or bidirectional character; "
-                              "notices are published: remove it")
+            raise NoticeError(f"{name} holds {found}: {REFUSED}")
 
 
 def record_legal_requests(connection: Connection, quarter: str, *, received: int, complied_in_part: int,

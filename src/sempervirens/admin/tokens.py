@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Connection, select, update
 
-from ..model.text import unshowable
+from ..model.text import REFUSED, unshowable
 from ..protocol import normalize_project
 from .tables import TOKEN_ID_LENGTH, api_tokens
 
@@ -55,8 +55,7 @@ def create(connection: Connection, role: str, *, project: str | None = None, hol
         raise ValueError("expiry must be a positive number of days")
     found = unshowable(holder)
     if found:
-        raise ValueError(f"the holder holds {found}, a control or bidirectional character: "
-                         "it is shown in listings and the audit log")
+        raise ValueError(f"the holder holds {found}: {REFUSED} (it is listed and audited)")
     now = now or datetime.now(timezone.utc)
     token_id = secrets.token_hex(TOKEN_ID_LENGTH // 2)
     token = f"{PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"

@@ -28,7 +28,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from .limits import MAX_LABEL_LENGTH, MAX_LABELS_PER_METRIC, MAX_NAME_LENGTH
-from .text import unshowable
+from .text import REFUSED, unshowable
 
 # The metric kinds, with what each measures (for readers: the public catalogue page).
 KIND_DESCRIPTIONS = {
@@ -160,8 +160,7 @@ def _metric(name: str, entry, source: str) -> Metric:
     for key, text, lines in (("description", description, True), ("unit", unit, False)):
         found = unshowable(text, lines=lines)
         if found:
-            raise DeclarationError(f"{where}: the {key} holds {found}, a control or "
-                                   "bidirectional character (it is published)")
+            raise DeclarationError(f"{where}: the {key} holds {found}: {REFUSED}")
     labels = ()
     if kind == "labeled_counter":
         labels = _strings(entry.get("labels"), f"{where}: labels", _LABEL,

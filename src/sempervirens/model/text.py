@@ -3,18 +3,22 @@ token's holder) may hold: it is stored in both stores, published on pages and fe
 and printed on terminals.
 
 Refused: the C0 and C1 control characters (PostgreSQL cannot store a NUL; ESC and CSI
-start terminal escapes) and the bidirectional embeddings, overrides and isolates
-(they reorder what a reader sees, as in "Trojan Source").  Text of several lines may
-hold tabs and line breaks.
+start terminal escapes; XML, the Atom feed's, allows none but tab and line breaks), the
+noncharacters U+FFFE and U+FFFF (nor does XML), and the bidirectional embeddings,
+overrides and isolates (they reorder what a reader sees, as in "Trojan Source").  Text
+of several lines may hold tabs and line breaks.
 """
 
 from __future__ import annotations
 
 import re
 
-_BIDI = "\u202a-\u202e\u2066-\u2069"
-_IN_A_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
-_IN_LINES = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")
+_OTHERS = "\u202a-\u202e\u2066-\u2069\ufffe\uffff"
+_IN_A_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_OTHERS}]")
+_IN_LINES = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_OTHERS}]")
+
+
+REFUSED = "published text may hold no control or bidirectional character, nor U+FFFE or U+FFFF"
 
 
 def unshowable(text: str, *, lines: bool = False) -> str | None:
