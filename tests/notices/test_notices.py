@@ -4,6 +4,7 @@ new notice; and no notice route shows an address or an installation id."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import feedparser
@@ -113,6 +114,27 @@ def test_bad_notices_are_refused_in_one_line_and_nothing_is_posted(notices_serve
     usage_error = admin(notices_server, "notice", "post", "--kind", "gossip", "--title", "t", "--body", good)
     assert usage_error.returncode == 2 and "invalid choice: 'gossip'" in usage_error.stderr
     assert client.get(notices_server.url + "/api/v1/notices").json() == {"notices": []}
+
+
+def test_no_reader_of_a_notice_fetches_anything_from_elsewhere(notices_server, client, tmp_path):
+    """An image would be fetched from its host by every feed reader (no CSP there): a
+    tracking pixel. It is published as a link, which a reader follows or not."""
+    pixel = "https://tracker.example/p.png?notice=1"
+    body = write(tmp_path / "img.md", f"Read this.\n\n![logo]({pixel})\n\n<img src=\"{pixel}\">\n")
+    assert admin(notices_server, "notice", "post", "--kind", "service", "--title", "Images",
+                 "--body", body).returncode == 0
+    seed = admin(notices_server, "policy", "show").stdout
+    assert admin(notices_server, "policy", "publish", write(tmp_path / "v2.md", f"{seed}![x]({pixel})\n"),
+                 "--summary", "An image.").returncode == 0
+    for path in ("/notices/1", "/privacy/policy", "/privacy/policy/v2/changes"):
+        assert "<img" not in client.get(notices_server.url + path).text, path
+    feed = client.get(notices_server.url + "/notices.atom").text
+    assert "<img" not in html.unescape(feed)  # the entries' HTML, escaped once in the XML
+    page = client.get(notices_server.url + "/notices/1").text
+    assert f'<a href="{html.escape(pixel)}">logo</a>' in page
+    entries = feedparser.parse(client.get(notices_server.url + "/notices.atom").content).entries
+    [entry] = [e for e in entries if e.id.endswith("/notices/1")]
+    assert pixel in entry.content[0].value
 
 
 def test_a_notice_may_hold_any_language_tabs_and_line_breaks(notices_server, client, tmp_path):

@@ -30,9 +30,12 @@ from .pages import not_found, render
 
 @functools.lru_cache(maxsize=1)
 def _markdown():
+    """CommonMark without raw HTML and without images: an image in a notice would be
+    fetched from its host by every feed reader (the site's CSP stops it on the page
+    only), telling that host who reads the notices.  `![alt](url)` stays a link."""
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False}).enable("table")
+    return MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
 
 
 def markdown(text: str) -> str:
