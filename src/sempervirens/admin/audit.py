@@ -23,6 +23,11 @@ UNSPECIFIED, OTHER = "unspecified", "other"
 # Audited changes of what is published (admin/_notice_commands.py): not reads of private
 # data, so not counted as such in the public summary.
 PUBLICATIONS = ("policy-publish", "notice-post", "transparency-record")
+# Reads about one installation at its own request (`admin export`, the right of
+# access): audited, not counted in public; the exact count would tell whether one
+# person asked for their data, as a count of deletions would whether one asked to be
+# forgotten (docs/privacy.md).
+FOR_ONE_PERSON = ("export",)
 MAX_PURPOSE = 200
 # Never kept, even when a caller pastes one into the purpose: a token (the log must
 # not grant access) or a UUID (it would outlive the client's deletion).
@@ -61,11 +66,11 @@ def listing(connection: Connection, *, month: str | None = None, before: int | N
 def public_summary(connection: Connection) -> dict:
     """Private reads per month and purpose category: counts only.
 
-    Not the deletions: a deletion is asked for by one installation, so their exact count
-    would tell whether one person asked to be forgotten (docs/privacy.md)."""
+    Not the deletions nor the reads FOR_ONE_PERSON: each is asked for by one person, so
+    their exact count would tell whether one person asked (docs/privacy.md)."""
     reads = connection.execute(
         select(audit_log.c.month, audit_log.c.category, func.count().label("reads"))
-        .where(audit_log.c.action.not_in(PUBLICATIONS))
+        .where(audit_log.c.action.not_in(PUBLICATIONS + FOR_ONE_PERSON))
         .group_by(audit_log.c.month, audit_log.c.category)
         .order_by(audit_log.c.month, audit_log.c.category)).mappings()
     return {
