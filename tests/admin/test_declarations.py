@@ -136,6 +136,10 @@ def test_every_valid_file_is_accepted_and_round_trips(document):
     _round_trips(declaration)
 
 
+def test_a_file_saved_with_a_byte_order_mark_reads_as_without():
+    assert parse("\ufeff" + EXAMPLE, "metrics.toml") == parse(EXAMPLE, "metrics.toml")
+
+
 def test_deep_nesting_is_a_declaration_error_not_a_crash():
     with pytest.raises(DeclarationError, match="metrics.toml"):
         parse("versions = " + "[" * 5000, "metrics.toml")

@@ -137,6 +137,19 @@ def test_no_reader_of_a_notice_fetches_anything_from_elsewhere(notices_server, c
     assert pixel in entry.content[0].value
 
 
+def test_a_file_saved_with_a_byte_order_mark_reads_as_without(notices_server, client, tmp_path):
+    """Some editors begin UTF-8 with a BOM: it is not text (it hid the first heading)."""
+    body = write(tmp_path / "bom.md", "\ufeff# Maintenance\n\nOn Monday.\n")
+    assert admin(notices_server, "notice", "post", "--kind", "service", "--title", "Maintenance",
+                 "--body", body).returncode == 0
+    seed = admin(notices_server, "policy", "show").stdout
+    policy = write(tmp_path / "v2.md", "\ufeff" + seed + "x\n")
+    assert admin(notices_server, "policy", "publish", policy, "--summary", "A BOM.").returncode == 0
+    assert "<h1>Maintenance</h1>" in client.get(notices_server.url + "/notices/1").text
+    assert "\ufeff" not in client.get(notices_server.url + "/privacy/policy").text
+    assert admin(notices_server, "policy", "show").stdout == seed + "x\n"
+
+
 def test_a_notice_may_hold_any_language_tabs_and_line_breaks(notices_server, client, tmp_path):
     body = write(tmp_path / "intl.md",
                  "Zürich, 東京 und São Paulo 👩\u200d🔬\r\n\n\tIndented.\n")

@@ -115,7 +115,7 @@ def parse(text: str, source: str = "metrics file") -> Declaration:
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
     try:
-        data = tomllib.loads(text)
+        data = tomllib.loads(text.removeprefix("\ufeff"))  # a BOM, as some editors save one
     except tomllib.TOMLDecodeError as error:
         raise DeclarationError(f"{source}: not valid TOML: {error}") from None
     except RecursionError:  # tomllib recurses once per nested array or inline table

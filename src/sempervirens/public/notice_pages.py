@@ -8,13 +8,11 @@
     GET /api/v1/notices                    the same as JSON
     GET /api/v1/privacy/policy             the versions (number, date, summary, material), JSON
 
-The operator writes all of it (`sempervirens admin policy|notice`); Markdown is rendered
-with raw HTML off, so a document's own HTML is shown as text, never run.
+The operator writes all of it (`sempervirens admin policy|notice`), in Markdown
+(_markdown.py: a document's own HTML is shown as text, never run; an image, as a link).
 """
 
 from __future__ import annotations
-
-import functools
 
 import orjson
 from starlette.requests import Request
@@ -23,23 +21,10 @@ from starlette.routing import Route
 
 from . import notices
 from ._atom import feed
+from ._markdown import markdown
 from ._policy_diff import counts, line_diff
 from ._respond import cached
 from .pages import not_found, render
-
-
-@functools.lru_cache(maxsize=1)
-def _markdown():
-    """CommonMark without raw HTML and without images: an image in a notice would be
-    fetched from its host by every feed reader (the site's CSP stops it on the page
-    only), telling that host who reads the notices.  `![alt](url)` stays a link."""
-    from markdown_it import MarkdownIt
-
-    return MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
-
-
-def markdown(text: str) -> str:
-    return _markdown().render(text)
 
 
 def _read(request: Request, reader, *args):

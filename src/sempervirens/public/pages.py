@@ -137,12 +137,10 @@ def ecosystem(request: Request) -> Response:
 
 
 def privacy(request: Request) -> Response:
-    from markdown_it import MarkdownIt
+    from ._markdown import markdown
 
     path = request.app.state.settings.get("privacy_doc") or HERE / "privacy.md"
-    text = Path(path).read_text(encoding="utf-8")
-    # html=False: the document's own HTML is shown as text, never run.
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    body = markdown(Path(path).read_text(encoding="utf-8-sig"))  # a BOM is not text
     from ..release import parameters
     from ._guarantee import guarantee
 
