@@ -327,8 +327,8 @@ def read_config(path: str, named: bool = True) -> dict:
     if not named and not os.path.exists(path):
         return {}
     try:
-        with open(path, "rb") as file:
-            data = tomllib.load(file)
+        with open(path, encoding="utf-8-sig") as file:  # a BOM, if saved with one, is not TOML
+            data = tomllib.loads(file.read())
     except OSError as error:
         raise SystemExit(f"sempervirens: configuration file {path}: "
                          f"{error.strerror or error}") from None

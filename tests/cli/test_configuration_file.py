@@ -84,6 +84,15 @@ def test_a_bad_file_is_one_line_naming_the_file_and_the_key(tmp_path, text, says
     assert "\n" not in message
 
 
+def test_a_file_saved_with_a_byte_order_mark_reads_as_without(config_file, tmp_path):
+    config_file.write_text("\ufeff" + CONFIG, encoding="utf-8")
+    assert settings.resolve(None, {settings.CONFIG_ENV: str(config_file)})["port"] == 9100
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('data_dir = "/srv/données"\n'.encode("latin-1"))
+    with pytest.raises(SystemExit, match=r"^sempervirens: configuration file .*latin.toml: not TOML"):
+        settings.resolve(None, {settings.CONFIG_ENV: str(latin)})
+
+
 def test_a_named_file_that_does_not_exist_is_refused(tmp_path):
     with pytest.raises(SystemExit, match=r"configuration file .*absent.toml: No such file"):
         settings.resolve(None, {settings.CONFIG_ENV: str(tmp_path / "absent.toml")})
