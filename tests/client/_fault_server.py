@@ -10,8 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FaultServer:
-    def __init__(self, answers: list[tuple[int, dict]], tls_context=None) -> None:
+    def __init__(self, answers: list[tuple[int, dict]], tls_context=None,
+                 error_body: bytes | None = None) -> None:
         self.answers = list(answers)  # (status, headers) per request; the last one repeats
+        self.error_body = error_body  # what an error answer says, if not ours
         self.requests: list[dict] = []
         owner = self
 
@@ -30,7 +32,8 @@ class FaultServer:
                 payload = (
                     b"{}"
                     if status < 400
-                    else json.dumps(
+                    else owner.error_body
+                    or json.dumps(
                         {"error": {"code": "scripted", "field": "", "message": "scripted fault"}}
                     ).encode()
                 )

@@ -94,6 +94,22 @@ def test_refused_pings_are_dropped_and_counted(home, fault_server):
     assert Spool(str(home)).dropped() == {"busy": {"rejected_400": 1}}
 
 
+def test_what_a_server_says_reaches_the_terminal_as_printable_ascii(home):
+    """`sempervirens send` prints why a ping was refused: a hostile server's answer must
+    not put an escape (a clipboard write, a hidden line) in the user's terminal."""
+    hostile = ('{"error": {"message": "bad\x1b]52;c;Y3VybA==\x07\x1b[2J\x9b31m'
+               '\u202eevil\u00e9"}}').encode()
+    server = FaultServer([(400, {})], error_body=hostile)
+    try:
+        _spool_one(home, server.url)
+        [problem] = Uploader().drain(str(home)).problems
+    finally:
+        server.close()
+    assert problem.startswith(f"{server.url}: refused a usage ping (400): ")
+    assert all(" " <= c <= "~" for c in problem), repr(problem)
+    assert "bad?]52;c;Y3VybA==??[2J" in problem  # the words stay, the escapes do not
+
+
 def test_retry_after_parsing():
     assert parse_retry_after("30") == 30
     assert parse_retry_after(None) == _uploader.DEFAULT_RETRY_AFTER

@@ -290,6 +290,9 @@ def _read_answer(sock) -> Answer:
             if not chunk:
                 break
             rest += chunk
-        error = rest[:500].decode("utf-8", "replace")
+        # Shown on the user's terminal (`sempervirens send`): printable ASCII only, as
+        # every answer of ours is, so that no server can send the terminal an escape.
+        said = rest[:500].decode("ascii", "replace")
+        error = "".join(c if " " <= c <= "~" else "?" for c in said)
     policy = _policy_headers(headers) if 200 <= status < 300 else ()
     return Answer(status, headers.get("retry-after"), error, policy)
