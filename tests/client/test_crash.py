@@ -43,6 +43,21 @@ def test_scrubs_what_could_identify_the_user(monkeypatch):
     assert "12:30:01" in scrubbed and "1.2.3.4.5" in scrubbed  # times and versions stay readable
 
 
+def test_the_report_shows_every_character_that_would_act_on_a_terminal():
+    """The user reads the report before it is sent: nothing in it may hide, overwrite or
+    reorder what the terminal shows (ESC [8m conceals, CR overwrites, U+202E reverses)."""
+    try:
+        raise ValueError("shown\x1b[8mhidden\x1b[0m\rover\x9b2J \u202ereversed\x07\ttab")
+    except ValueError as error:
+        report = _crash.format_report(error)
+    assert not any(c in report for c in "\x1b\r\x9b\u202e\x07")
+    assert "shown\\x1b[8mhidden\\x1b[0m\\rover\\x9b2J \\u202ereversed\\x07\ttab" in report
+    ping = validate_ping("crash", {"client_id": "0b9c7f0e-5b1a-4c47-9a55-6f1f2c3d4e5f",
+                                   "project_version": "1.0",
+                                   "crash": {"exception_type": "ValueError", "traceback": report}})
+    assert ping.crash_traceback == report  # what the user read is what is sent
+
+
 def _crash_in_pkg():
     try:
         raise ValueError(

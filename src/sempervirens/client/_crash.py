@@ -94,11 +94,22 @@ def exception_type(error: BaseException) -> str:
     return name[: 2 * _wire.MAX_STRING_LENGTH]
 
 
+# What would act on the terminal instead of being read there (C0 controls but the line
+# break and tab, DEL, C1 controls, bidirectional overrides): an exception message holding
+# ESC [8m would hide text from the user asked to read the report before it is sent.
+_UNSEEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(text: str) -> str:
+    """`text` with each character that would act on a terminal written as its escape."""
+    return _UNSEEN.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
 def format_report(error: BaseException) -> str:
     import traceback
 
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    text = scrub(text)
+    text = _visible(scrub(text))
     if len(text) > _wire.MAX_TRACEBACK_LENGTH:  # keep the end: the innermost frames
         text = "...\n" + text[-(_wire.MAX_TRACEBACK_LENGTH - 4) :]
     return text
