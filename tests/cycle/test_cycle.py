@@ -41,7 +41,8 @@ def test_aggregate_releases_each_closed_day_once(tmp_path, capsys):
         insert(stores, [Ping("numpy", client(), two_days_ago) for _ in range(11)]
                + [Ping("numpy", client(), today) for _ in range(5)]
                + [Ping("never-registered", client(), two_days_ago) for _ in range(30)])
-        args = ["aggregate", "--data-dir", str(tmp_path / "data")]
+        # Yesterday is sealable whatever the hour: without a grace period after midnight.
+        args = ["aggregate", "--data-dir", str(tmp_path / "data"), "--seal-grace-hours", "0"]
         assert cli.main(args) == 0
         out = capsys.readouterr().out
         # two days: the one with pings, and yesterday, without (released all the same)
@@ -66,7 +67,8 @@ def test_release_command_seals_and_releases(tmp_path, capsys):
         _declared_project(stores, days_ago=3)
         insert(stores, [Ping("numpy", client(), datetime.now(timezone.utc).date()
                              - timedelta(days=2)) for _ in range(4)])
-        assert cli.main(["release", "--data-dir", str(tmp_path / "data")]) == 0
+        assert cli.main(["release", "--data-dir", str(tmp_path / "data"),
+                         "--seal-grace-hours", "0"]) == 0  # yesterday too, at any hour
         # the three days since the registration, with pings or not
         assert capsys.readouterr().out.startswith("sealed 3 days; released ")
         manifests = list((tmp_path / "data" / "releases" / "numpy").glob("day-*-v1/manifest.json"))
