@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Connection, func, select
 
-from ..model.text import REFUSED, unshowable
+from ..model.text import refusal
 from ..store.schema import NOTICE_KINDS, legal_requests, notices, policy_versions
 
 MAX_TITLE = 200
@@ -91,9 +91,9 @@ def _check_showable(*texts: tuple[str, str, bool]) -> None:
     """NoticeError for the first (name, text, of several lines) holding what no published
     text may (model/text.py)."""
     for name, text, lines in texts:
-        found = unshowable(text, lines=lines)
-        if found:
-            raise NoticeError(f"{name} holds {found}: {REFUSED}")
+        refused = refusal(name, text, lines=lines)
+        if refused:
+            raise NoticeError(refused)
 
 
 def record_legal_requests(connection: Connection, quarter: str, *, received: int, complied_in_part: int,

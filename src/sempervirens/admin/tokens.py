@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Connection, select, update
 
-from ..model.text import REFUSED, unshowable
+from ..model.text import refusal
 from ..protocol import normalize_project
 from .tables import TOKEN_ID_LENGTH, api_tokens
 
@@ -53,9 +53,9 @@ def create(connection: Connection, role: str, *, project: str | None = None, hol
         raise ValueError("an admin token is for every project: give no project")
     if expires_days is not None and expires_days <= 0:
         raise ValueError("expiry must be a positive number of days")
-    found = unshowable(holder)
-    if found:
-        raise ValueError(f"the holder holds {found}: {REFUSED} (it is listed and audited)")
+    refused = refusal("the holder", holder)
+    if refused:
+        raise ValueError(f"{refused} (it is listed and audited)")
     now = now or datetime.now(timezone.utc)
     token_id = secrets.token_hex(TOKEN_ID_LENGTH // 2)
     token = f"{PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"

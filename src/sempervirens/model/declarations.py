@@ -28,7 +28,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from .limits import MAX_LABEL_LENGTH, MAX_LABELS_PER_METRIC, MAX_NAME_LENGTH
-from .text import REFUSED, unshowable
+from .text import refusal
 
 # The metric kinds, with what each measures (for readers: the public catalogue page).
 KIND_DESCRIPTIONS = {
@@ -158,9 +158,9 @@ def _metric(name: str, entry, source: str) -> Metric:
     if not isinstance(unit, str) or len(unit) > 32:
         raise DeclarationError(f"{where}: unit must be a short string")
     for key, text, lines in (("description", description, True), ("unit", unit, False)):
-        found = unshowable(text, lines=lines)
-        if found:
-            raise DeclarationError(f"{where}: the {key} holds {found}: {REFUSED}")
+        refused = refusal(f"the {key}", text, lines=lines)
+        if refused:
+            raise DeclarationError(f"{where}: {refused}")
     labels = ()
     if kind == "labeled_counter":
         labels = _strings(entry.get("labels"), f"{where}: labels", _LABEL,

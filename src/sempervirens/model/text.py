@@ -18,13 +18,13 @@ _IN_A_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_OTHERS}]")
 _IN_LINES = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_OTHERS}]")
 
 
-REFUSED = "published text may hold no control or bidirectional character, nor U+FFFE or U+FFFF"
-
-
-def unshowable(text: str, *, lines: bool = False) -> str | None:
-    """The first character of `text` it must not hold, as U+XXXX, or None."""
+def refusal(what: str, text: str, *, lines: bool = False) -> str | None:
+    """Why `text` (named `what` in the message) cannot be published, in one line, or None."""
     found = (_IN_LINES if lines else _IN_A_LINE).search(text)
-    return None if found is None else f"U+{ord(found.group()):04X}"
+    if found is None:
+        return None
+    return (f"{what} holds U+{ord(found.group()):04X}: published text may hold no control or "
+            "bidirectional character, nor U+FFFE or U+FFFF")
 
 
 def showable(text: str) -> str:
