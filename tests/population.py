@@ -52,7 +52,8 @@ def insert(stores, pings: list[Ping]) -> None:
             "project_version": p.version, "os": p.os, "arch": p.arch,
             "python_implementation": "CPython", "python_version": p.python, "is_ci": p.ci,
             "metrics": metrics, "crash_type": p.crash_type})
-        log_rows.append({"received_at": received, "ip": p.ip, "project": p.project,
+        log_rows.append({"received_at": received, "ip": p.ip,
+                         "network": schema.address_network(p.ip), "project": p.project,
                          "ping_type": p.ping_type, "client_id": p.client_id,
                          "document_id": p.document_id})
     with stores.private.begin() as connection:

@@ -110,8 +110,9 @@ SETTINGS = {
                 "Days raw IP addresses (the access log) are kept; older ones are deleted once "
                 "aggregated.", int),
         Setting("anomaly_min_clients", 100000,
-                "Distinct client_ids from one address, for one project in one UTC day, that make "
-                "it an anomaly (left out of private aggregates, listed by "
+                "Distinct client_ids from one address (an IPv6 address's whole /64), for one "
+                "project in one UTC day, that make it an anomaly (left out of private "
+                "aggregates, listed by "
                 "`sempervirens anomalies`).", int),
         Setting("dp_delta", 1e-7,
                 "Differential privacy: delta per day of one installation's data, split over the "

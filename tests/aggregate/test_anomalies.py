@@ -61,3 +61,20 @@ def test_processes_making_the_hash_key_at_once_all_get_the_one_kept(stores):
     with ThreadPoolExecutor(8) as pool:
         keys = set(pool.map(lambda _: make(), range(8)))
     assert len(keys) == 1 and len(keys.pop()) == 32
+
+
+def test_an_ipv6_host_is_one_source_whatever_address_of_its_64_it_uses(stores, tmp_path):
+    """One host may use any address of its /64 (SLAAC's temporary addresses change by the
+    day): forty installations from forty of its addresses are one crowded source, as from
+    one IPv4 address; addresses of different /64s are different sources."""
+    host = [f"2001:db8:7:1:{i:x}:5eed:{i * 7:x}:1" for i in range(1, 41)]
+    neighbours = [f"2001:db8:7:{n:x}::1" for n in range(2, 42)]  # a /64 each
+    insert(stores, [Ping("numpy", client(), DAY, ip=ip) for ip in host + neighbours])
+    report = cycle(stores, tmp_path / "data", TODAY, anomaly_min_clients=30, ip_hash_key=KEY)
+    assert report.anomalies == 1 and report.anomaly_pings == 40
+    (anomaly,) = rows(stores, tables.anomalies)
+    source = "2001:db8:7:1::/64"
+    assert (anomaly.ip, anomaly.clients) == (source, 40)
+    assert anomaly.ip_hash == hmac.new(KEY.encode(), source.encode(), hashlib.sha256).hexdigest()
+    (summary,) = rows(stores, tables.private_origin_summary, interval="day", project="numpy")
+    assert summary.users == 40  # the neighbours only: the crowded /64's are left out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import sqlalchemy
 
 from _services.dump import dump_store, store_urls_of
 from _services.server import start_server
@@ -45,6 +46,14 @@ def test_no_ip_outside_the_private_store(proxied_server):
     private = dump_store(private_url)
     for address, client_id in client_of.items():
         assert f"| {address} | numpy | usage | {client_id} |" in private  # the IP <-> UUID association
+    # Beside an IPv6 address, its /64: the source anomaly detection counts by.
+    engine = sqlalchemy.create_engine(private_url)
+    with engine.connect() as connection:
+        networks = dict(connection.execute(sqlalchemy.text("SELECT ip, network FROM access_log")).all())
+    engine.dispose()
+    assert {a: networks[a] for a in ADDRESSES if ":" in a} == {
+        a: "2001:db8::/64" for a in ADDRESSES if ":" in a}
+    assert {networks[a] for a in ADDRESSES if ":" not in a} == {None}
     assert not [a for a in ADDRESSES if a in proxied_server.log()]  # nor in the server's log
 
 

@@ -228,6 +228,9 @@ def test_a_store_at_the_oldest_revision_keeps_its_rows_up_to_head(tmp_path, urls
         _check_head(stores, fresh)
         assert _read(stores.telemetry, "pings", PINGS, "document_id") == PINGS
         assert _read(stores.private, "access_log", ACCESS_LOG, "id") == ACCESS_LOG
+        with stores.private.connect() as connection:  # 0005 gave each logged row its network
+            assert dict(connection.execute(text("SELECT ip, network FROM access_log")).all()) \
+                == {"192.0.2.1": None, "2001:db8::1": "2001:db8::/64"}
         with stores.telemetry.connect() as connection:
             assert connection.execute(text("SELECT name FROM projects")).scalars().all() == ["demo"]
     finally:
@@ -281,6 +284,9 @@ def test_a_store_of_the_old_runner_is_stamped_and_keeps_its_rows(tmp_path, urls,
         _check_head(stores, fresh)
         assert _read(stores.telemetry, "pings", PINGS, "document_id") == PINGS
         assert _read(stores.private, "access_log", ACCESS_LOG, "id") == ACCESS_LOG
+        with stores.private.connect() as connection:  # 0005 gave each logged row its network
+            assert dict(connection.execute(text("SELECT ip, network FROM access_log")).all()) \
+                == {"192.0.2.1": None, "2001:db8::1": "2001:db8::/64"}
         with stores.telemetry.connect() as connection:
             assert connection.scalar(text("SELECT count(*) FROM projects")) == 1
     finally:

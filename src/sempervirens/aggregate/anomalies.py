@@ -1,12 +1,14 @@
-"""Anomalies: one address reporting at least N distinct clients for a project in a day.
+"""Anomalies: one source reporting at least N distinct clients for a project in a day.
 
 The policy's example is a project "reporting many (100,000 or more) distinct users
-all from a single IP address": a CI farm, a NAT, or someone inflating numbers.
+all from a single IP address": a CI farm, a NAT, or someone inflating numbers.  A
+source is an IPv4 address, or an IPv6 /64: one host may use any address of its /64, so
+counting IPv6 addresses one by one would let it report any number of installations.
 Detection is one GROUP BY in the private store; what is kept and shown is a keyed
-hash (HMAC-SHA256) of the address, so the list survives the retention purge and
-admins can match an address they are told about without the store showing one.
-The address itself is kept beside it only until the purge (to leave its rows out of
-the private aggregates).  Public numbers count its pings: whether an address is crowded
+hash (HMAC-SHA256) of the source, so the list survives the retention purge and
+admins can match a source they are told about without the store showing one.
+The source itself is kept beside it only until the purge (to leave its rows out of
+the private aggregates).  Public numbers count its pings: whether a source is crowded
 depends on other installations, so leaving them out would let one installation decide
 whether N - 1 others are counted (docs/privacy.md).
 """
@@ -44,15 +46,23 @@ def ip_hash(key: bytes, ip: str) -> str:
     return hmac.new(key, ip.encode(), hashlib.sha256).hexdigest()
 
 
+def source_sql(log: str) -> str:
+    """The source of an access-log row (alias `log`): its IPv4 address, or its IPv6
+    address's /64 (store/schema.py, address_network)."""
+    return f"coalesce({log}.network, {log}.ip)"
+
+
 def _find(connection, days: list[date], min_clients: int) -> Iterator:
-    """(project, day, ip, clients, pings) per crowded address, days in [min, max]."""
+    """(project, day, ip, clients, pings) per crowded source, days in [min, max]; `ip` is
+    the source: an IPv4 address or an IPv6 /64 ("2001:db8:1:2::/64")."""
     d = dialect_of(connection)
     day = d.utc_day("received_at")
     return connection.execute(text(f"""
-        SELECT project, {day} AS day, ip, count(DISTINCT client_id) AS clients, count(*) AS pings
-        FROM access_log
+        SELECT project, {day} AS day, {source_sql('a')} AS ip,
+               count(DISTINCT client_id) AS clients, count(*) AS pings
+        FROM access_log AS a
         WHERE received_at >= :lo AND received_at < :hi AND client_id IS NOT NULL
-        GROUP BY project, {day}, ip
+        GROUP BY project, {day}, {source_sql('a')}
         HAVING count(DISTINCT client_id) >= :n"""),
         {"lo": d.timestamp(min(days)), "hi": d.timestamp(max(days) + timedelta(days=1)),
          "n": min_clients})

@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 from . import tables
 from ..model.periods import period_end, period_start, ranges
 from ._sql import as_date, dialect_of
+from .anomalies import source_sql
 from .engine import compute_private, open_runner_from_settings
 from .state import record_days
 
@@ -126,7 +127,8 @@ def _origins(connection, lo: date, hi: date) -> list[tuple]:
         WHERE a.received_at >= :lo AND a.received_at < :hi
           AND a.client_id IS NOT NULL AND a.ping_type IN ('usage', 'crash')
           AND NOT EXISTS (SELECT 1 FROM anomalies x
-                          WHERE x.project = a.project AND x.ip = a.ip AND x.day = {day})"""),
+                          WHERE x.project = a.project AND x.day = {day}
+                            AND x.ip = {source_sql('a')})"""),
         {"lo": d.timestamp(lo), "hi": d.timestamp(hi)})
     return [(project, as_date(day), client_id, kind, institution, edu == 1)
             for project, day, client_id, kind, institution, edu in rows]

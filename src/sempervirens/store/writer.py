@@ -60,6 +60,7 @@ from ..model.ping import (
 )
 from ..protocol import Ping
 from ._engines import Stores
+from .schema import address_network
 
 log = logging.getLogger("sempervirens.store")
 # A store down under load fails a batch every few milliseconds: one line per kind
@@ -101,7 +102,7 @@ _PING_COLUMNS = (
 )
 _LOG_COLUMNS = (
     ("received_at", "timestamptz"), ("ip", "text"), ("project", "text"), ("ping_type", "text"),
-    ("client_id", "text"), ("document_id", "text"),
+    ("client_id", "text"), ("document_id", "text"), ("network", "text"),
 )
 
 
@@ -466,8 +467,8 @@ def _ping_row(item: Accepted) -> tuple:
 def _log_row(item: Accepted) -> tuple | None:
     if item.ping.ping_type == "opt-out":
         return None  # no address is kept for an opt-out
-    return (_time(item.received_at), item.ip, item.project,
-            item.ping.ping_type, item.ping.client_id, item.document_id)
+    return (_time(item.received_at), item.ip, item.project, item.ping.ping_type,
+            item.ping.client_id, item.document_id, address_network(item.ip))
 
 
 def _json(value: dict) -> str:
