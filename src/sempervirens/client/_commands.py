@@ -207,7 +207,7 @@ def show(args) -> int:
 def _show(args) -> int:
     import json
 
-    from . import _paths, _wire
+    from . import _files, _paths, _wire
     from ._spool import Spool
 
     data_dir = _paths.data_dir()
@@ -223,8 +223,7 @@ def _show(args) -> int:
     print(f"# {len(entries)} pending ping(s)" + (f" in {spool.dir}" if spool else ""))
     for entry in entries:
         try:
-            with open(entry.path, "rb") as f:
-                header, body = Spool.parse(f.read())
+            header, body = Spool.parse(_files.read_regular(entry.path, _files.MAX_PING_FILE))
         except (OSError, ValueError) as error:
             print(f"\n# {entry.name}: unreadable ({error}); it will be dropped")
             continue
