@@ -119,3 +119,97 @@ def test_a_broken_id_file_is_refused_or_replaced_without_reading_it(tmp_path, ki
     else:
         assert _identity.is_uuid4(value) and (tmp_path / "client_id").stat().st_size == 37
 
+
+# -- a data directory that is not the user's alone ------------------------------
+
+PLANTED_ID = "0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405199"  # another user's choice of our id
+OTHER_UID = 65534  # nobody
+
+
+def _as_root():
+    return pytest.mark.skipif(
+        not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a file away needs root"
+    )
+
+
+def _shared(tmp_path: Path, how: str) -> Path:
+    """A data directory on a shared /tmp that another user prepared, or can write to."""
+    real = tmp_path / "prepared"
+    real.mkdir()
+    (real / "client_id").write_text(PLANTED_ID + "\n")
+    (real / "spool").mkdir()
+    if how == "writable by the group":
+        real.chmod(0o770)
+    elif how == "writable by all":
+        real.chmod(0o1777)
+    elif how == "owned by another user":
+        real.chmod(0o755)
+        os.chown(real, OTHER_UID, OTHER_UID)
+    elif how == "another user's link to it":
+        real.chmod(0o700)
+        link = tmp_path / "link"
+        link.symlink_to(real)
+        os.lchown(link, OTHER_UID, OTHER_UID)
+        return link
+    return real
+
+
+HOWS = [
+    "writable by the group",
+    "writable by all",
+    pytest.param("owned by another user", marks=_as_root()),
+    pytest.param("another user's link to it", marks=_as_root()),
+]
+
+
+@pytest.mark.parametrize("how", HOWS)
+def test_a_data_directory_others_control_is_refused_with_one_warning(tmp_path, closed_port, how):
+    data_dir = _shared(tmp_path, how)
+    before = sorted(p.name for p in Path(os.path.realpath(data_dir)).rglob("*"))
+    code = f"""\
+        import sempervirens
+        t = sempervirens.Telemetry("hostpkg", version="1", endpoint={closed_port!r})
+        for _ in range(3):
+            t.count("run")
+        t.opt_in()
+        t.flush()
+        print("enabled", t.enabled)
+    """
+    env = clean_env(SEMPERVIRENS_HOME=str(data_dir), SEMPERVIRENS_EXIT_TIMEOUT="0.5")
+    result = run_host(code, env)
+    assert_clean(result)
+    assert "enabled False" in result.stdout
+    # Nothing written there: no consent, no notice, no ping carrying the planted id.
+    assert sorted(p.name for p in Path(os.path.realpath(data_dir)).rglob("*")) == before
+    [warning] = [line for line in result.stderr.splitlines() if "UserWarning" in line]
+    assert str(data_dir) in warning and "nothing is kept" in warning
+    decided = subprocess.run(
+        [sys.executable, "-m", "sempervirens", "opt-in", "hostpkg"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert decided.returncode == 1 and "nothing is kept" in decided.stderr, decided.stderr
+    status = subprocess.run(
+        [sys.executable, "-m", "sempervirens", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "refused, nothing is kept" in status.stdout, status.stdout
+
+
+def test_the_users_own_private_directory_is_used(tmp_path, closed_port):
+    data_dir = tmp_path / "mine"
+    data_dir.mkdir(mode=0o700)
+    code = f"""\
+        import sempervirens
+        t = sempervirens.Telemetry("hostpkg", version="1", endpoint={closed_port!r})
+        t.count("run")
+        print("enabled", t.enabled)
+    """
+    result = run_host(code, clean_env(SEMPERVIRENS_HOME=str(data_dir)))
+    assert_clean(result)
+    assert "enabled True" in result.stdout and (data_dir / "client_id").exists()

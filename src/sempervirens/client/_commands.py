@@ -82,8 +82,9 @@ def _data_dir(create: bool = True) -> str | None:
             file=sys.stderr,
         )
         return None
-    if create and not _paths.ensure_dir(data_dir):
-        print(f"sempervirens: cannot write {data_dir}", file=sys.stderr)
+    if create and not _paths.ensure_dir(data_dir, warn=False):
+        why = _paths.untrusted(data_dir) or f"cannot write {data_dir}"
+        print(f"sempervirens: {why}: nothing is kept", file=sys.stderr)
         return None
     return data_dir
 
@@ -99,6 +100,9 @@ def status(args) -> int:
         print("No home directory and no SEMPERVIRENS_HOME: nothing is recorded or kept.")
         return 0
     print(f"data directory:   {data_dir}")
+    refused = os.path.isdir(data_dir) and _paths.untrusted(data_dir)
+    if refused:
+        print(f"                  refused, nothing is kept: {refused} (chmod 700 it)")
     client_id = _identity.read(data_dir) if os.path.isdir(data_dir) else None
     where = os.path.join(data_dir, _identity.FILENAME)
     print(f"installation id:  {client_id or '(none yet)'}  ({where})")
