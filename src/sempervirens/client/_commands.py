@@ -138,7 +138,8 @@ def status(args) -> int:
         version = f" {info['version']}" if info.get("version") else ""
         print(
             f"  {name}{version}: {'collecting' if collecting else 'off'} ({why}); "
-            f"crash reports: {crash}; endpoint {info.get('endpoint', '?')}"
+            f"crash reports: {crash}; endpoint "
+            + _config.without_credentials(info.get("endpoint", "?"))
         )
         if info.get("endpoint") in policies:
             print(f"    {_policy_line(policies[info['endpoint']])}")
@@ -211,7 +212,7 @@ def show(args) -> int:
 def _show(args) -> int:
     import json
 
-    from . import _files, _paths, _wire
+    from . import _config, _files, _paths, _wire
     from ._spool import Spool
 
     data_dir = _paths.data_dir()
@@ -231,7 +232,7 @@ def _show(args) -> int:
         except (OSError, ValueError) as error:
             print(f"\n# {entry.name}: unreadable ({error}); it will be dropped")
             continue
-        url = header["endpoint"].rstrip("/") + _wire.submit_path(
+        url = _config.without_credentials(header["endpoint"]).rstrip("/") + _wire.submit_path(
             header["project"], header["ping_type"], header["document_id"]
         )
         print(

@@ -179,11 +179,27 @@ def number_problem(name: str, raw: object) -> str | None:
     return None
 
 
+def without_credentials(url: str) -> str:
+    """`url` without the user:password@ of its authority (with or without a scheme).
+
+    Credentials in an endpoint URL are never sent (the transport drops them), so
+    they are dropped from the start: not kept in the spool, shown or logged.  A
+    proxy URL's are sent to the proxy, and shown nowhere.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    authority, slash, path = rest.partition("/")
+    host = authority.rpartition("@")[2]
+    return f"{scheme}{sep}{host}{slash}{path}"
+
+
 def endpoint_problem(endpoint: object) -> str | None:
     """Why `endpoint` is not an http:// or https:// URL with a host (None if it is one)."""
     if type(endpoint) is not str:
         return f"endpoint must be a string, not {type(endpoint).__name__}"
     scheme, sep, rest = endpoint.partition("://")
+    endpoint = without_credentials(endpoint)  # for the messages: they are shown
     if not sep or scheme.lower() not in ("http", "https"):
         return f"endpoint must be an http:// or https:// URL, not {endpoint!r}"
     authority = rest.partition("/")[0].rpartition("@")[2]

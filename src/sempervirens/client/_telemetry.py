@@ -82,6 +82,8 @@ class Telemetry(Recorder):
             self.project = project
             self.version = version
             self.endpoint = _config.text("SEMPERVIRENS_ENDPOINT") or endpoint
+            if type(self.endpoint) is str:
+                self.endpoint = _config.without_credentials(self.endpoint)
             # An unknown mode is treated as the stricter one.
             self.consent_mode = consent if consent in MODES else "opt-in"
             self.exit_timeout = float(_config.number("SEMPERVIRENS_EXIT_TIMEOUT"))
