@@ -107,7 +107,7 @@ class Uploader:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or (self._busy == 0 and self._dispatcher is None):
                     return self._dispatched >= ticket and not self._busy
-                self._cond.wait(remaining)
+                self._cond.wait(min(remaining, _thread.TIMEOUT_MAX))  # 49 days on Windows
             return True
 
     def start_ticker(self, blocking: bool = True) -> bool:
@@ -237,7 +237,7 @@ class Uploader:
                         remaining = self._next_tick - time.monotonic()
                         if remaining <= 0:
                             break
-                        self._cond.wait(remaining)
+                        self._cond.wait(min(remaining, _thread.TIMEOUT_MAX))
                     if self._stop_ticker:
                         if self._ticker is done:
                             self._ticker = None
