@@ -1,7 +1,7 @@
 """`Telemetry`: what a project creates once, and the lifecycle around its recordings.
 
-Creating one reads a few environment variables and nothing else: no file, no
-thread, no network.  The first recording decides (consent, data directory, the
+Creating one reads a few environment variables and registers the exit handler:
+no file, no thread, no network.  The first recording decides (consent, data directory, the
 one-time notice) and, when collecting, starts the uploader thread, which first
 sends what earlier runs left in the spool.  A period ends at interpreter exit and
 every `interval` seconds: its ping is written to the spool, and at exit the host
@@ -92,6 +92,7 @@ class Telemetry(Recorder):
             self._check(consent, exit_timeout, interval)
             with _activation:
                 _instances.append(self)
+            _register_exit()
         except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
             _guard.swallow(error)
             self._on = False
@@ -425,15 +426,10 @@ def _show_notice(text: str, markdown: str) -> None:
 
 def _start_background(telemetry: Telemetry) -> None:
     """Called with `_activation` held, on a project's first recording."""
-    global _exit_registered
     from ._uploader import uploader
 
     if not _exit_registered:
-        import atexit
-
-        atexit.register(_keep_interrupt_status)  # runs after _at_exit (last in, first out)
-        atexit.register(_at_exit)
-        _exit_registered = True
+        _register_exit()
         _register_mp_finalizer_if_child()
     uploader.start()
     uploader.data_dirs.add(telemetry._data_dir)
@@ -444,6 +440,24 @@ def _start_background(telemetry: Telemetry) -> None:
         uploader._next_tick = min(uploader._next_tick, time.monotonic() + uploader.interval)
     uploader.on_tick = _end_periods  # the dispatcher starts the ticker: not the host's time
     uploader.request()  # what earlier runs left in the spool goes now
+
+
+def _register_exit() -> None:
+    """Register the exit handler once, when the first Telemetry is created.
+
+    Exit handlers run last in, first out: the host's own, registered after its
+    Telemetry was made (say, one that counts what the run did), run before ours
+    and what they record is in the last ping; registered at the first recording,
+    ours ran first and such a count was lost, as was everything of a host that
+    first recorded in an exit handler (one registered during the exit never runs).
+    """
+    global _exit_registered
+    if not _exit_registered:
+        import atexit
+
+        atexit.register(_keep_interrupt_status)  # runs after _at_exit (last in, first out)
+        atexit.register(_at_exit)
+        _exit_registered = True
 
 
 def _end_periods() -> None:
@@ -484,10 +498,10 @@ def _at_exit() -> None:
         # json) comes after us: keep a little of the budget for it.
         deadline = time.monotonic() + budget - min(EXIT_MARGIN, budget * 0.3)
         _end_periods()
-        if _override is not None:
+        # Nothing was ever collected (never recorded, or refused): nothing to import.
+        _uploader = sys.modules.get(__package__ + "._uploader")
+        if _override is not None or _uploader is None:
             return
-        from . import _uploader
-
         uploader = _uploader.uploader
         _uploader._exiting = True  # our threads start no import from now on
         if not uploader.data_dirs:
