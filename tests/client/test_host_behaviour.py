@@ -142,3 +142,42 @@ def test_a_telemetry_never_used_costs_nothing_at_exit(tmp_path):
     result = run_host(code, clean_env(SEMPERVIRENS_HOME=str(tmp_path / "h")))
     assert_clean(result)
     assert result.stdout.strip() == "[]" and not (tmp_path / "h").exists()
+
+
+def test_recording_at_the_hosts_recursion_limit_raises_nothing_and_turns_nothing_off(tmp_path):
+    """Scientific code recurses deep (trees, symbolic algebra): a first recording near the
+    limit turned the client off for the whole process, and one at the limit raised a
+    RecursionError of the client's own into the host."""
+    code = """\
+        import sempervirens, traceback
+        t = sempervirens.Telemetry("hostpkg", version="1", endpoint="http://127.0.0.1:1")
+
+        def deep(n, record):
+            if n == 0:
+                return record()
+            return deep(n - 1, record)
+
+        def timed():
+            with t.timer("solve"):
+                pass
+
+        ours = 0
+        limit = sys.getrecursionlimit()
+        for below in range(2, 120):  # every depth near the limit
+            for record in (lambda: t.count("deep"), timed, t.flush, lambda: t.enabled):
+                try:
+                    deep(limit - below, record)
+                except RecursionError as error:
+                    innermost = traceback.extract_tb(error.__traceback__)[-1].filename
+                    ours += "sempervirens" in innermost
+        t.count("shallow")
+        print("raised by the client:", ours, "enabled:", t.enabled)
+    """
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    _consent.update(str(home), "usage", "hostpkg", _consent.GRANTED)
+    result = run_host(code, clean_env(SEMPERVIRENS_HOME=str(home)))
+    assert_clean(result)
+    assert result.stdout.strip() == "raised by the client: 0 enabled: True"
+    counted = [json.loads(body)["metrics"].get("counters", {}) for _, body in read_spool(home)]
+    assert {"shallow": 1} in counted and sum(c.get("deep", 0) for c in counted) > 0

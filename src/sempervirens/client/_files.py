@@ -86,8 +86,10 @@ def read_json(path: str, default):
         return default
     try:
         value = json.loads(data)
-    except RecursionError:  # "[[[[..." nested past the stack: as corrupted as any
-        raise ValueError(f"{path}: nested too deeply") from None
+    except RecursionError:
+        if _stack_nearly_full():
+            raise  # the caller's stack is to blame, not the file: it is not corrupted
+        raise ValueError(f"{path}: nested too deeply") from None  # "[[[[...": corrupted
     if not isinstance(value, dict):
         # ValueError, not TypeError: callers treat every bad file alike.
         raise ValueError(f"{path}: not a JSON object")  # noqa: TRY004
@@ -109,6 +111,17 @@ def read_fd(fd: int, limit: int = MAX_PING_FILE) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+def _stack_nearly_full(margin: int = 100) -> bool:
+    """Whether the calling thread's Python stack is within `margin` frames of its limit
+    (a host that first records deep in its own recursion)."""
+    import sys
+
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    return depth + margin > sys.getrecursionlimit()
 
 
 def write_json(path: str, value: dict) -> None:

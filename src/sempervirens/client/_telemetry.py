@@ -158,6 +158,11 @@ class Telemetry(Recorder):
                             from . import _termination
 
                             _termination.end_periods_on_sigterm()
+                except RecursionError:
+                    # The host first recorded with its stack nearly full (deep in its own
+                    # recursion): decide again at a later call, rather than never.
+                    self._on = None
+                    return False
                 except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
                     _guard.swallow(error)
                     self._on = False
@@ -188,9 +193,9 @@ class Telemetry(Recorder):
             data_dir, self.project
         ):
             if _consent.claim_notice(data_dir, self.project):
+                self._held = True  # this run's pings wait for the next run: time to say no
                 text = NOTICE.format(project=self.project)
                 _show_notice(text, text)
-                self._held = True  # this run's pings wait for the next run: time to say no
             elif not _consent.notice_shown(data_dir, self.project):
                 return False  # cannot remember the notice: do not collect
         if not self._held:
@@ -199,8 +204,8 @@ class Telemetry(Recorder):
             # The server's policy changed materially, or it posted a security notice.
             news = _policy.claim(data_dir, self.endpoint)
             if news:
+                self._held = True  # held even if showing it fails part way
                 _show_notice(*_policy.notice(self.project, self.endpoint, news))
-                self._held = True
         return True
 
     @property
@@ -208,6 +213,8 @@ class Telemetry(Recorder):
         """Whether recordings are kept (decides on first call, like a recording)."""
         try:
             return bool(self._on or (self._on is None and self._activate()))
+        except RecursionError:
+            return False  # the host's stack is full: undecided for now
         except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
             _guard.swallow(error)
             return False
