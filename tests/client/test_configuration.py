@@ -2,12 +2,14 @@
 settings are refused with one warning; nothing broken is spooled."""
 
 import json
+import time
 
 import pytest
-from client_helpers import clean_env, run_host, spooled
+from client_helpers import assert_clean, clean_env, run_host, spooled
 
 import sempervirens
 from sempervirens import testing
+from sempervirens.client import _config, _consent
 
 
 @pytest.mark.parametrize(
@@ -75,3 +77,45 @@ def test_a_consent_file_with_wrong_types_means_nothing_is_collected(home):
     telemetry.count("x")
     telemetry.flush()
     assert not telemetry.enabled and spooled(home) == []
+
+
+SECONDS_SETTINGS = [s.name for s in _config.ENV_SETTINGS.values() if s.maximum is not None]
+
+
+@pytest.mark.parametrize("variable", SECONDS_SETTINGS)
+def test_seconds_past_a_year_are_refused_with_one_warning(monkeypatch, variable):
+    monkeypatch.setattr(_config, "_warned", set())
+    monkeypatch.setenv(variable, "1e308")
+    with pytest.warns(UserWarning, match=f"{variable}='1e308' refused \\(at most"):
+        assert _config.number(variable) == _config.ENV_SETTINGS[variable].default
+
+
+def test_absurd_seconds_neither_kill_a_thread_nor_stop_the_uploads(tmp_path, server):
+    """1e308 is a finite number: the ticker thread died of an OverflowError (its traceback
+    printed on the host's stderr) and every upload of the process failed with one."""
+    code = f"""\
+        import time, sempervirens
+        t = sempervirens.Telemetry("hostpkg", version="1", endpoint={server.url!r})
+        t.count("run")
+        t.flush()
+        time.sleep(0.5)
+        t.count("run")
+        t.flush()
+        time.sleep(0.5)
+    """
+    env = clean_env(
+        SEMPERVIRENS_HOME=str(tmp_path / "home"),
+        SEMPERVIRENS_INTERVAL="1e308",
+        SEMPERVIRENS_TIMEOUT="1e308",
+        SEMPERVIRENS_EXIT_TIMEOUT="2",
+    )
+    (tmp_path / "home").mkdir(mode=0o700)
+    _consent.update(str(tmp_path / "home"), "usage", "hostpkg", _consent.GRANTED)
+    result = run_host(code, env)
+    assert_clean(result)
+    assert "Exception ignored" not in result.stderr, result.stderr
+    assert result.stderr.count("refused (at most") == 2, result.stderr
+    deadline = time.monotonic() + 15
+    while len(server.pings()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(server.pings()) == 2

@@ -279,3 +279,69 @@ def test_a_crashing_program_exits_at_once_and_says_how_to_allow_reports(home, tm
     assert "Send it?" not in screen and "ValueError: boom" in screen
     assert "sempervirens opt-in --crash-reports crashy" in screen
     assert read_spool(home) == []
+
+
+def test_credentials_in_a_url_or_a_proxy_variable_never_reach_a_report(monkeypatch):
+    """requests' ProxyError names the proxy URL, password and all; a database driver its DSN."""
+    monkeypatch.setenv("https_proxy", "http://carol:s3cr%40t@proxy:3128")
+    monkeypatch.setenv("ALL_PROXY", "dave:hunter22@gateway:8080")  # curl takes it scheme-less
+    try:
+        raise ConnectionError(
+            "Cannot connect to proxy http://carol:s3cr%40t@proxy:3128 (password s3cr@t); "
+            "via dave:hunter22@gateway:8080; dsn postgresql://erin:pg-pass@db/x; "
+            "see https://docs.python.org/3/"
+        )
+    except ConnectionError as error:
+        report = _crash.format_report(error)
+    for secret in ("s3cr", "hunter22", "pg-pass", "erin", "carol", "dave:"):
+        assert secret not in report, (secret, report)
+    assert "http://<credentials>@proxy:3128" in report
+    assert "https://docs.python.org/3/" in report  # a URL without credentials stays
+
+
+def test_the_exception_type_is_scrubbed_as_the_report_is(monkeypatch):
+    """A module named after its user (alice_tools.py) names every exception it defines."""
+    monkeypatch.setenv("USER", "ada_lovelace")
+    kind = type("ThesisError", (Exception,), {"__module__": "ada_lovelace_tools"})
+    name = _crash.exception_type(kind("no data"))
+    assert "ada" not in name.lower() and name.endswith("_tools.ThesisError"), name
+    assert "ada_lovelace" not in _crash.format_report(kind("no data"))
+    validate_ping(
+        "crash",
+        {
+            "client_id": "0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405162",
+            "project_version": "1",
+            "crash": {"exception_type": name},
+        },
+    )
+
+
+def test_the_environment_holds_neither_the_user_nor_the_machine_name(monkeypatch):
+    """A kernel its user built is named as they chose (`uname -r`: 6.8.0-ada_lovelace):
+    the environment goes through the same scrubber as a report (a fake uname: no real
+    kernel of that name is at hand)."""
+    from sempervirens.client import _environment
+
+    monkeypatch.setenv("USER", "ada_lovelace")
+    host = socket.gethostname()
+    names = ["ada_lovelace"] + ([host] if len(host) >= 3 else [])
+    real = os.uname()
+    fake = os.uname_result(
+        (real.sysname, host, "6.8.0-" + "-".join(names) + "-rt", real.version, real.machine)
+    )
+    monkeypatch.setattr(os, "uname", lambda: fake)
+    monkeypatch.setattr(_environment, "_cache", None)
+    sent = _environment.environment()
+    for name in names:
+        assert name not in json.dumps(sent), sent
+    assert sent["os_version"].startswith("6.8.0-") and sent["os_version"].endswith("-rt")
+    validate_ping(
+        "usage",
+        {
+            "client_id": "0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405162",
+            "project_version": "1",
+            "period": {"start": "2026-01-01T00:00:00.000Z", "end": "2026-01-01T00:00:01.000Z"},
+            "environment": sent,
+            "metrics": {},
+        },
+    )

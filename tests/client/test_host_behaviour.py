@@ -1,10 +1,13 @@
 """The host behaves as if the client were not there: exit status, imports, fork, prompts."""
 
+import json
 import signal
 import sys
 
 import pytest
-from client_helpers import clean_env, run_host
+from client_helpers import assert_clean, clean_env, read_spool, run_host
+
+from sempervirens.client import _consent
 
 pytestmark = pytest.mark.slow
 
@@ -104,3 +107,77 @@ def test_fork_after_recording_is_quiet(tmp_path, server):
         assert result.returncode == 0, result.stderr
         assert "multi-threaded" not in result.stderr, (python, result.stderr)
         assert "ticking True" in result.stdout  # the ticker is back for the host's long run
+
+
+@pytest.mark.parametrize("first", ["before the exit", "in an exit handler"])
+def test_what_the_hosts_exit_handlers_record_is_in_the_last_ping(tmp_path, closed_port, first):
+    """A count of what the run did, made by the host's own exit handler (registered after
+    its Telemetry was made), was lost: ours ran first; a host that first recorded there
+    sent nothing at all (a handler registered during the exit never runs)."""
+    code = f"""\
+        import atexit, sempervirens
+        t = sempervirens.Telemetry("hostpkg", version="1", endpoint={closed_port!r})
+        atexit.register(lambda: t.count("files_written", 3))
+        if {first == "before the exit"}:
+            t.count("run")
+    """
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    _consent.update(str(home), "usage", "hostpkg", _consent.GRANTED)
+    assert_clean(run_host(code, clean_env(SEMPERVIRENS_HOME=str(home))))
+    counted: dict = {}
+    for _, body in read_spool(home):
+        for name, n in json.loads(body)["metrics"].get("counters", {}).items():
+            counted[name] = counted.get(name, 0) + n
+    assert counted == {"files_written": 3, **({"run": 1} if first == "before the exit" else {})}
+
+
+def test_a_telemetry_never_used_costs_nothing_at_exit(tmp_path):
+    code = """\
+        import atexit, sempervirens
+        atexit.register(lambda: print(sorted(set(sys.modules) - before)))  # runs after ours
+        t = sempervirens.Telemetry("hostpkg", version="1", endpoint="http://127.0.0.1:1")
+        before = set(sys.modules)
+    """
+    result = run_host(code, clean_env(SEMPERVIRENS_HOME=str(tmp_path / "h")))
+    assert_clean(result)
+    assert result.stdout.strip() == "[]" and not (tmp_path / "h").exists()
+
+
+def test_recording_at_the_hosts_recursion_limit_raises_nothing_and_turns_nothing_off(tmp_path):
+    """Scientific code recurses deep (trees, symbolic algebra): a first recording near the
+    limit turned the client off for the whole process, and one at the limit raised a
+    RecursionError of the client's own into the host."""
+    code = """\
+        import sempervirens, traceback
+        t = sempervirens.Telemetry("hostpkg", version="1", endpoint="http://127.0.0.1:1")
+
+        def deep(n, record):
+            if n == 0:
+                return record()
+            return deep(n - 1, record)
+
+        def timed():
+            with t.timer("solve"):
+                pass
+
+        ours = 0
+        limit = sys.getrecursionlimit()
+        for below in range(2, 120):  # every depth near the limit
+            for record in (lambda: t.count("deep"), timed, t.flush, lambda: t.enabled):
+                try:
+                    deep(limit - below, record)
+                except RecursionError as error:
+                    innermost = traceback.extract_tb(error.__traceback__)[-1].filename
+                    ours += "sempervirens" in innermost
+        t.count("shallow")
+        print("raised by the client:", ours, "enabled:", t.enabled)
+    """
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    _consent.update(str(home), "usage", "hostpkg", _consent.GRANTED)
+    result = run_host(code, clean_env(SEMPERVIRENS_HOME=str(home)))
+    assert_clean(result)
+    assert result.stdout.strip() == "raised by the client: 0 enabled: True"
+    counted = [json.loads(body)["metrics"].get("counters", {}) for _, body in read_spool(home)]
+    assert {"shallow": 1} in counted and sum(c.get("deep", 0) for c in counted) > 0

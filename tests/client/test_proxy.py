@@ -88,3 +88,76 @@ def test_proxy_variables_are_read_as_curl_reads_them():
     assert bypasses_proxy("anything", "*")
     with pytest.raises(ValueError, match="only http://"):
         proxy_for("https", "a.org", {"https_proxy": "socks5://p:1080"})
+
+
+SECRET = "s3cret-Pa55"
+
+
+def _everything_said(tmp_path, env: dict, code: str) -> str:
+    """All a host and the user's commands print, log and keep: a credential must be in none."""
+    import subprocess
+    import sys
+    import textwrap
+
+    logged = "import logging; logging.basicConfig(level=logging.DEBUG)\n"
+    host = run_host(logged + textwrap.dedent(code), env, timeout=30)
+    assert host.returncode == 0 and "Traceback" not in host.stderr, host.stderr
+    said = [host.stdout, host.stderr]
+    for command in ("status", "show", "send"):
+        done = subprocess.run(
+            [sys.executable, "-m", "sempervirens", command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        said += [done.stdout, done.stderr]
+    kept = [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
+    return "\n".join(said + kept)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        f"http://telemetry:{SECRET}@127.0.0.1:{{port}}",
+        f"http://{SECRET}@127.0.0.1:{{port}}",  # a token alone, as some mirrors take it
+    ],
+)
+def test_credentials_in_the_endpoint_are_never_kept_shown_or_logged(tmp_path, server, endpoint):
+    """They are never sent either: the server is reached as without them."""
+    endpoint = endpoint.format(port=server.url.rsplit(":", 1)[1].split("/")[0])
+    home = tmp_path / "home"
+    env = clean_env(
+        SEMPERVIRENS_HOME=str(home),
+        SEMPERVIRENS_ENDPOINT=endpoint,
+        SEMPERVIRENS_EXIT_TIMEOUT="2",
+    )
+    code = """\
+        import sempervirens
+        t = sempervirens.Telemetry("hostpkg", version="1")
+        t.count("run")
+    """
+    said = _everything_said(tmp_path, env, code)
+    assert SECRET not in said
+    assert "127.0.0.1" in said  # the endpoint is shown, without its credentials
+    deadline = time.monotonic() + 15
+    while not server.pings() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p["project"] for p in server.pings()] == ["hostpkg"]
+
+
+def test_a_broken_endpoint_or_proxy_is_named_without_its_credentials(tmp_path, closed_port):
+    home = tmp_path / "home"
+    env = clean_env(
+        SEMPERVIRENS_HOME=str(home),
+        SEMPERVIRENS_EXIT_TIMEOUT="1",
+        http_proxy=f"http://proxyuser:{SECRET}@",  # no host: refused, and named
+    )
+    code = f"""\
+        import sempervirens
+        sempervirens.Telemetry("badport", endpoint="http://u:{SECRET}@127.0.0.1:99999").count("x")
+        sempervirens.Telemetry("hostpkg", endpoint={closed_port!r}).count("run")
+    """
+    said = _everything_said(tmp_path, env, code)
+    assert SECRET not in said
+    assert "proxy URL without a host: 'http://'" in said and "bad port" in said

@@ -82,8 +82,9 @@ def _data_dir(create: bool = True) -> str | None:
             file=sys.stderr,
         )
         return None
-    if create and not _paths.ensure_dir(data_dir):
-        print(f"sempervirens: cannot write {data_dir}", file=sys.stderr)
+    if create and not _paths.ensure_dir(data_dir, warn=False):
+        why = _paths.untrusted(data_dir) or f"cannot write {data_dir}"
+        print(f"sempervirens: {why}: nothing is kept", file=sys.stderr)
         return None
     return data_dir
 
@@ -99,6 +100,9 @@ def status(args) -> int:
         print("No home directory and no SEMPERVIRENS_HOME: nothing is recorded or kept.")
         return 0
     print(f"data directory:   {data_dir}")
+    refused = os.path.isdir(data_dir) and _paths.untrusted(data_dir)
+    if refused:
+        print(f"                  refused, nothing is kept: {refused} (chmod 700 it)")
     client_id = _identity.read(data_dir) if os.path.isdir(data_dir) else None
     where = os.path.join(data_dir, _identity.FILENAME)
     print(f"installation id:  {client_id or '(none yet)'}  ({where})")
@@ -134,7 +138,8 @@ def status(args) -> int:
         version = f" {info['version']}" if info.get("version") else ""
         print(
             f"  {name}{version}: {'collecting' if collecting else 'off'} ({why}); "
-            f"crash reports: {crash}; endpoint {info.get('endpoint', '?')}"
+            f"crash reports: {crash}; endpoint "
+            + _config.without_credentials(info.get("endpoint", "?"))
         )
         if info.get("endpoint") in policies:
             print(f"    {_policy_line(policies[info['endpoint']])}")
@@ -207,7 +212,7 @@ def show(args) -> int:
 def _show(args) -> int:
     import json
 
-    from . import _paths, _wire
+    from . import _config, _files, _paths, _wire
     from ._spool import Spool
 
     data_dir = _paths.data_dir()
@@ -223,12 +228,11 @@ def _show(args) -> int:
     print(f"# {len(entries)} pending ping(s)" + (f" in {spool.dir}" if spool else ""))
     for entry in entries:
         try:
-            with open(entry.path, "rb") as f:
-                header, body = Spool.parse(f.read())
+            header, body = Spool.parse(_files.read_regular(entry.path, _files.MAX_PING_FILE))
         except (OSError, ValueError) as error:
             print(f"\n# {entry.name}: unreadable ({error}); it will be dropped")
             continue
-        url = header["endpoint"].rstrip("/") + _wire.submit_path(
+        url = _config.without_credentials(header["endpoint"]).rstrip("/") + _wire.submit_path(
             header["project"], header["ping_type"], header["document_id"]
         )
         print(

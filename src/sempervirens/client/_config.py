@@ -14,12 +14,20 @@ import os
 DEFAULT_ENDPOINT = "https://telemetry.sempervirens.org"
 
 
+# A number of seconds past a year means nothing to the client, and the platform's
+# clocks, locks and sockets refuse some (1e308 killed the ticker thread with an
+# OverflowError, and every upload of a long-running process failed).
+YEAR = 365 * 86400.0
+
+
 class EnvSetting:
     # A plain class: dataclasses would pull `inspect` into the host's import time.
-    __slots__ = ("default", "help", "name")
+    __slots__ = ("default", "help", "maximum", "name")
 
-    def __init__(self, name: str, default: object, help: str) -> None:
-        self.name, self.default, self.help = name, default, help
+    def __init__(
+        self, name: str, default: object, help: str, maximum: float | None = None
+    ) -> None:
+        self.name, self.default, self.help, self.maximum = name, default, help, maximum
 
 
 ENV_SETTINGS = {
@@ -61,22 +69,26 @@ ENV_SETTINGS = {
             "SEMPERVIRENS_EXIT_TIMEOUT",
             0.1,
             "Most seconds the client may add to the host program's exit.",
+            maximum=YEAR,
         ),
         EnvSetting(
             "SEMPERVIRENS_INTERVAL",
             6 * 3600.0,
             "Seconds between usage pings of a long-running process.",
+            maximum=YEAR,
         ),
         EnvSetting(
             "SEMPERVIRENS_TIMEOUT",
             10.0,
             "Socket timeout in seconds of one upload (in the background thread).",
+            maximum=YEAR,
         ),
         EnvSetting(
             "SEMPERVIRENS_PROMPT_TIMEOUT",
             20.0,
             "Most seconds the crash-report question waits for an answer on a terminal "
             "(then: not now).",
+            maximum=YEAR,
         ),
         EnvSetting(
             "SEMPERVIRENS_SPOOL_MAX_PINGS",
@@ -92,6 +104,7 @@ ENV_SETTINGS = {
             "SEMPERVIRENS_SPOOL_MAX_AGE",
             30 * 86400.0,
             "Seconds after which an unsent ping is dropped (and counted).",
+            maximum=YEAR,
         ),
     )
 }
@@ -176,7 +189,25 @@ def number_problem(name: str, raw: object) -> str | None:
         return "not a finite number"
     if value < 0 or (value == 0 and name in _POSITIVE):
         return "must be more than 0" if name in _POSITIVE else "must not be negative"
+    maximum = ENV_SETTINGS[name].maximum
+    if maximum is not None and value > maximum:
+        return f"at most {maximum:g} (a year)"
     return None
+
+
+def without_credentials(url: str) -> str:
+    """`url` without the user:password@ of its authority (with or without a scheme).
+
+    Credentials in an endpoint URL are never sent (the transport drops them), so
+    they are dropped from the start: not kept in the spool, shown or logged.  A
+    proxy URL's are sent to the proxy, and shown nowhere.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    authority, slash, path = rest.partition("/")
+    host = authority.rpartition("@")[2]
+    return f"{scheme}{sep}{host}{slash}{path}"
 
 
 def endpoint_problem(endpoint: object) -> str | None:
@@ -184,6 +215,7 @@ def endpoint_problem(endpoint: object) -> str | None:
     if type(endpoint) is not str:
         return f"endpoint must be a string, not {type(endpoint).__name__}"
     scheme, sep, rest = endpoint.partition("://")
+    endpoint = without_credentials(endpoint)  # for the messages: they are shown
     if not sep or scheme.lower() not in ("http", "https"):
         return f"endpoint must be an http:// or https:// URL, not {endpoint!r}"
     authority = rest.partition("/")[0].rpartition("@")[2]

@@ -1,9 +1,11 @@
 """Crash reports: the traceback text, scrubbed of what could identify the user.
 
-Removed before anything is stored or shown: the home directory and other users'
-home paths, the user's login and host names, e-mail addresses, IPv4 and IPv6
-addresses.  The exception message stays (it usually says what went wrong), with
-the same scrubbing.  The user reads this exact text before it is sent.
+Removed before anything is stored or shown: the credentials of a URL and of the
+proxy variables, the home directory and other users' home paths, the user's login
+and host names, e-mail addresses, IPv4 and IPv6 addresses.  The exception message
+stays (it usually says what went wrong), with the same scrubbing, and so does the
+exception's type name, which is sent beside the text.  The user reads this exact
+text before it is sent.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import re
 import sys
 
-from . import _paths, _wire
+from . import _identities, _paths, _wire
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 _IPV4 = re.compile(
@@ -24,6 +26,12 @@ _IPV6 = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?"
     r"(?:%[\w.]+)?(?![\w:])"
 )
+# The credentials of a URL (a proxy's, a database's): scheme://user:password@host.
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/@]+@")
+# Where a host keeps a proxy URL, credentials and all (written with or without a scheme).
+PROXY_VARIABLES = tuple(
+    v for name in ("http_proxy", "https_proxy", "all_proxy") for v in (name, name.upper())
+)
 # Home directories of any user: /home/alice, /Users/alice, C:\Users\alice, /root.
 _HOMES = re.compile(
     r"(?P<base>/home/|/Users/|/export/home/|[A-Za-z]:\\+Users\\+|[A-Za-z]:/Users/)"
@@ -31,32 +39,26 @@ _HOMES = re.compile(
 )
 
 
-def identities() -> list[str]:
-    """This user's names and this machine's names, longest first."""
-    names = set()
-    for variable in ("USER", "USERNAME", "LOGNAME"):
-        if os.environ.get(variable):
-            names.add(os.environ[variable])
-    try:
-        import getpass
+def _proxy_credentials() -> list[str]:
+    """The user:password parts of the proxy URLs in the environment, and each part."""
+    found = []
+    for variable in PROXY_VARIABLES:
+        value = os.environ.get(variable, "")
+        authority = value.partition("://")[2] or value  # curl takes it without a scheme
+        credentials, at, _ = authority.partition("/")[0].rpartition("@")
+        if at and credentials:
+            from urllib.parse import unquote
 
-        names.add(getpass.getuser())
-    except Exception:  # noqa: BLE001, S110 - no user name at all (a container's random uid)
-        pass
-    try:
-        import socket
-
-        host = socket.gethostname()  # no DNS look-up: getfqdn() could block
-        if host:
-            names.add(host)
-            names.add(host.split(".")[0])
-    except OSError:
-        pass
-    # Very short names ("a", "pi") would blank out ordinary words.
-    return sorted((n for n in names if len(n) >= 3), key=len, reverse=True)
+            user, _, password = credentials.partition(":")
+            found += [credentials, unquote(password), password]
+            found += [] if len(user) < 3 else [unquote(user), user]
+    return sorted({c for c in found if c}, key=len, reverse=True)
 
 
 def scrub(text: str) -> str:
+    for secret in _proxy_credentials():  # first: a password may hold what the rules match
+        text = text.replace(secret, "<credentials>")
+    text = _USERINFO.sub(lambda m: m.group("scheme") + "<credentials>@", text)
     home = _paths.home_dir()
     if home and len(home) > 1:
         text = text.replace(home.rstrip("/\\"), "~")
@@ -64,14 +66,7 @@ def scrub(text: str) -> str:
     text = _EMAIL.sub("<email>", text)
     text = _IPV4.sub("<ip>", text)
     text = _IPV6.sub(lambda m: "<ip>" if _looks_like_ipv6(m.group(0)) else m.group(0), text)
-    for name in identities():
-        text = re.sub(
-            r"(?<![A-Za-z0-9])" + re.escape(name) + r"(?![A-Za-z0-9])",
-            "<name>",
-            text,
-            flags=re.IGNORECASE,
-        )
-    return text
+    return _identities.without_identities(text)
 
 
 def _looks_like_ipv6(candidate: str) -> bool:
@@ -85,9 +80,12 @@ def _looks_like_ipv6(candidate: str) -> bool:
 
 
 def exception_type(error: BaseException) -> str:
+    """The exception's dotted name, scrubbed as the report is (a module may be named after
+    its user: `alice_tools.Error`), then made a name the protocol takes."""
     kind = type(error)
     module = kind.__module__
     name = kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+    name = scrub(name).replace("<", "").replace(">", "")
     name = "".join(c if c.isalnum() or c in "._" else "_" for c in name.replace("<locals>.", ""))
     if not name or not (name[0].isalpha() or name[0] == "_"):
         name = "_" + name

@@ -1,6 +1,7 @@
 """What a ping says about the machine: collected once per process, nothing personal.
 
-No host name, user name, path or locale: only what a maintainer needs to choose
+No host name, user name, path or locale (a value that holds the user's or the
+machine's name has it replaced, as crash reports do): only what a maintainer needs to choose
 platforms and wheels (OS, architecture, Python, CPU count, memory, ABI tag, CI).
 """
 
@@ -66,7 +67,11 @@ def _collect() -> dict:
         "python_version": ".".join(map(str, sys.version_info[:3])),
         "platform_tag": _platform_tag(system, machine),
     }
-    env = {k: v for k, v in ((k, _wire.clean_string(v)) for k, v in env.items()) if v}
+    from ._identities import without_identities
+
+    # A kernel built by its user may be named after them or their machine (6.8.0-alice).
+    env = {k: _wire.clean_string(without_identities(v)) for k, v in env.items()}
+    env = {k: v for k, v in env.items() if v}
     cpus = os.cpu_count()
     if cpus:
         env["cpu_count"] = cpus

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from _thread import allocate_lock
 
@@ -42,25 +43,64 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
         raise
 
 
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # Windows has no FIFOs to block on, nor the flag
+
+# A state file (consent, drop counts, policies, projects) holds a few KiB: one past
+# this is not one we wrote, and reading it whole would cost the host memory and time.
+MAX_STATE_BYTES = 1024 * 1024
+
+
+def read_regular(path: str, limit: int = MAX_STATE_BYTES) -> bytes:
+    """The bytes of the regular file at `path`, which holds at most `limit` of them.
+
+    Never blocks and never opens what is not a file: a FIFO, a socket or a device
+    where a file is expected (an ordinary open of a FIFO waits for a writer
+    forever) raises OSError, as does a missing file (FileNotFoundError); a file
+    larger than `limit` raises ValueError.  A file replaced by a FIFO between the
+    check and the open is opened without blocking and refused by its descriptor.
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(f"{path}: not a regular file")
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path}: not a regular file")
+        data = read_fd(fd, limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ValueError(f"{path}: larger than {limit} bytes")
+    return data
+
+
 def read_json(path: str, default):
     """The JSON object in `path`; `default` when the file is missing.
 
-    A file that exists but cannot be read or parsed raises OSError or ValueError:
-    the caller decides what a corrupted file means (for consent: refuse).
+    A file that exists but cannot be read or parsed (or is no regular file, or is
+    too large: `read_regular`) raises OSError or ValueError: the caller decides
+    what a corrupted file means (for consent: refuse).
     """
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_regular(path)
     except FileNotFoundError:
         return default
-    value = json.loads(data)
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        if _stack_nearly_full():
+            raise  # the caller's stack is to blame, not the file: it is not corrupted
+        raise ValueError(f"{path}: nested too deeply") from None  # "[[[[...": corrupted
     if not isinstance(value, dict):
         # ValueError, not TypeError: callers treat every bad file alike.
         raise ValueError(f"{path}: not a JSON object")  # noqa: TRY004
     return value
 
 
-def read_fd(fd: int, limit: int = 16 * 1024 * 1024) -> bytes:
+# A spooled ping: its header and a body the protocol bounds to 1 MiB; well past both.
+MAX_PING_FILE = 16 * 1024 * 1024
+
+
+def read_fd(fd: int, limit: int = MAX_PING_FILE) -> bytes:
     """All the bytes of an open file (at most `limit`)."""
     chunks = []
     size = 0
@@ -71,6 +111,17 @@ def read_fd(fd: int, limit: int = 16 * 1024 * 1024) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+def _stack_nearly_full(margin: int = 100) -> bool:
+    """Whether the calling thread's Python stack is within `margin` frames of its limit
+    (a host that first records deep in its own recursion)."""
+    import sys
+
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    return depth + margin > sys.getrecursionlimit()
 
 
 def write_json(path: str, value: dict) -> None:
@@ -120,7 +171,7 @@ class FileLock:
         if not self._local.acquire(True, max(0.0, self.timeout)):
             raise TimeoutError(f"{self.path} is locked by another thread")
         try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NONBLOCK, 0o600)
             while not _posix_lock(self.fd):
                 if time.monotonic() >= deadline:
                     raise TimeoutError(f"{self.path} is locked by another process")
@@ -154,7 +205,7 @@ def open_locked(path: str) -> int:
     if not local.acquire(False):
         raise BlockingIOError(f"{path} is locked by another thread")
     try:
-        fd = os.open(path, flags | os.O_NONBLOCK)
+        fd = os.open(path, flags | _NONBLOCK)
     except BaseException:
         local.release()
         raise

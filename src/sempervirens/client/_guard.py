@@ -50,6 +50,8 @@ def guarded(default=None):
         def wrapper(*args, **kwargs):
             try:
                 return func(*args, **kwargs)
+            except RecursionError:
+                return default  # the host's stack is full: even logging it would raise
             except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
                 swallow(error)
                 return default
@@ -72,7 +74,8 @@ class Guard:
 
     def __exit__(self, kind, error, tb):
         if kind is not None and issubclass(kind, Exception):
-            swallow(error)
+            if kind is not RecursionError:  # a full stack: even logging it would raise
+                swallow(error)
             return True
         return False
 

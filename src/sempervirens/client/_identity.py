@@ -35,28 +35,31 @@ def is_uuid4(value: str) -> bool:
 def read(data_dir: str) -> str | None:
     """The stored id if there is a valid one; never creates."""
     try:
-        with open(os.path.join(data_dir, FILENAME), encoding="ascii") as f:
-            value = f.read(100).strip().lower()
-    except (OSError, UnicodeDecodeError):
+        value = _read(os.path.join(data_dir, FILENAME))
+    except (OSError, ValueError):
         return None
     return value if is_uuid4(value) else None
+
+
+def _read(path: str) -> str:
+    """The file's text; OSError if it is no regular file, ValueError if it holds no id."""
+    # An id is 37 bytes: a larger file (1 GB of anything) is corrupted, not read.
+    return _files.read_regular(path, limit=100).decode("ascii").strip().lower()
 
 
 def get_or_create(data_dir: str) -> str | None:
     """The installation id, created if missing or corrupted; None if the file is unusable."""
     path = os.path.join(data_dir, FILENAME)
     try:
-        with open(path, "rb") as f:
-            value = f.read(100).decode("ascii").strip().lower()
+        value = _read(path)
         if is_uuid4(value):
             return value
     except FileNotFoundError:
         pass
-    except (OSError, UnicodeDecodeError):
-        # Corrupted bytes fall through to a fresh id; an unreadable file (a
-        # directory, no permission) is not ours to replace.
-        if not os.path.isfile(path) or not os.access(path, os.R_OK):
-            return None
+    except ValueError:
+        pass  # corrupted or too large: a fresh id replaces it
+    except OSError:
+        return None  # a directory, a FIFO, no permission: not ours to replace
     return _create(path)
 
 

@@ -38,10 +38,12 @@ class _Timer:
 
     def __enter__(self):
         recorder = self._recorder
-        if recorder._on or (recorder._on is None and recorder._activate()):
-            self._start = time.perf_counter_ns()
-        else:
-            self._start = None
+        self._start = None
+        try:
+            if recorder._on or (recorder._on is None and recorder._activate()):
+                self._start = time.perf_counter_ns()
+        except RecursionError:
+            pass  # the host's stack is full here (see Recorder.count): not timed
         return self
 
     def __exit__(self, *exc):
@@ -49,6 +51,8 @@ class _Timer:
         if start is not None:
             try:
                 self._recorder._add_timing(self._name, (time.perf_counter_ns() - start) / 1000)
+            except RecursionError:
+                pass
             except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
                 _guard.swallow(error)
         return False
@@ -62,6 +66,24 @@ class _Timer:
                 return func(*args, **kwargs)
 
         return _wraps(timed, func)
+
+
+class _Untimed:
+    """What `timer()` returns when not even a _Timer can be made: times nothing."""
+
+    __slots__ = ()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def __call__(self, func):
+        return func
+
+
+_UNTIMED = _Untimed()
 
 
 def _wraps(wrapper, func):
@@ -94,29 +116,34 @@ class Recorder:
 
     def count(self, name: str, n: int = 1, *, label: str | None = None) -> None:
         """Add `n` to counter `name` (or to its `label`, for a labeled counter)."""
-        if self._on or (self._on is None and self._activate()):
-            try:
-                key = name if label is None else (name, label)
-                lock = self._lock
-                # Never wait for the lock: its holder may be this very thread,
-                # interrupted by a signal handler that records too.  A busy lock
-                # sends the update to `_pending` (list.append is atomic).
-                if lock.acquire(False):
-                    try:
-                        counters = self._counters
-                        value = counters.get(key)
-                        if value is not None:
-                            counters[key] = value + n
-                        elif len(counters) < MAX_KEYS:
-                            counters[key] = n
-                        else:
-                            self._overflow += 1
-                    finally:
-                        lock.release()
-                else:
-                    self._defer(key, n)
-            except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
-                _guard.swallow(error)
+        try:
+            if not (self._on or (self._on is None and self._activate())):
+                return
+            key = name if label is None else (name, label)
+            lock = self._lock
+            # Never wait for the lock: its holder may be this very thread,
+            # interrupted by a signal handler that records too.  A busy lock
+            # sends the update to `_pending` (list.append is atomic).
+            if lock.acquire(False):
+                try:
+                    counters = self._counters
+                    value = counters.get(key)
+                    if value is not None:
+                        counters[key] = value + n
+                    elif len(counters) < MAX_KEYS:
+                        counters[key] = n
+                    else:
+                        self._overflow += 1
+                finally:
+                    lock.release()
+            else:
+                self._defer(key, n)
+        except RecursionError:
+            # The host recorded with its stack full (deep in its own recursion): any
+            # call of ours, even the guard's, would raise again.  This one is lost.
+            pass
+        except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
+            _guard.swallow(error)
 
     def _defer(self, key, n) -> None:
         pending = self._pending
@@ -134,7 +161,10 @@ class Recorder:
 
     def timer(self, name: str):
         """`with telemetry.timer("solve"): ...` records the block's duration."""
-        return _Timer(self, name)
+        try:
+            return _Timer(self, name)
+        except RecursionError:
+            return _UNTIMED  # the host's stack is full (see count): this block is not timed
 
     def track(self, func=None, *, name: str | None = None):
         """Decorator counting the calls of a function: `@telemetry.track`.

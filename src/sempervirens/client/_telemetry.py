@@ -1,7 +1,7 @@
 """`Telemetry`: what a project creates once, and the lifecycle around its recordings.
 
-Creating one reads a few environment variables and nothing else: no file, no
-thread, no network.  The first recording decides (consent, data directory, the
+Creating one reads a few environment variables and registers the exit handler:
+no file, no thread, no network.  The first recording decides (consent, data directory, the
 one-time notice) and, when collecting, starts the uploader thread, which first
 sends what earlier runs left in the spool.  A period ends at interpreter exit and
 every `interval` seconds: its ping is written to the spool, and at exit the host
@@ -82,6 +82,8 @@ class Telemetry(Recorder):
             self.project = project
             self.version = version
             self.endpoint = _config.text("SEMPERVIRENS_ENDPOINT") or endpoint
+            if type(self.endpoint) is str:
+                self.endpoint = _config.without_credentials(self.endpoint)
             # An unknown mode is treated as the stricter one.
             self.consent_mode = consent if consent in MODES else "opt-in"
             self.exit_timeout = float(_config.number("SEMPERVIRENS_EXIT_TIMEOUT"))
@@ -90,6 +92,7 @@ class Telemetry(Recorder):
             self._check(consent, exit_timeout, interval)
             with _activation:
                 _instances.append(self)
+            _register_exit()
         except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
             _guard.swallow(error)
             self._on = False
@@ -155,6 +158,11 @@ class Telemetry(Recorder):
                             from . import _termination
 
                             _termination.end_periods_on_sigterm()
+                except RecursionError:
+                    # The host first recorded with its stack nearly full (deep in its own
+                    # recursion): decide again at a later call, rather than never.
+                    self._on = None
+                    return False
                 except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
                     _guard.swallow(error)
                     self._on = False
@@ -185,9 +193,9 @@ class Telemetry(Recorder):
             data_dir, self.project
         ):
             if _consent.claim_notice(data_dir, self.project):
+                self._held = True  # this run's pings wait for the next run: time to say no
                 text = NOTICE.format(project=self.project)
                 _show_notice(text, text)
-                self._held = True  # this run's pings wait for the next run: time to say no
             elif not _consent.notice_shown(data_dir, self.project):
                 return False  # cannot remember the notice: do not collect
         if not self._held:
@@ -196,8 +204,8 @@ class Telemetry(Recorder):
             # The server's policy changed materially, or it posted a security notice.
             news = _policy.claim(data_dir, self.endpoint)
             if news:
+                self._held = True  # held even if showing it fails part way
                 _show_notice(*_policy.notice(self.project, self.endpoint, news))
-                self._held = True
         return True
 
     @property
@@ -205,6 +213,8 @@ class Telemetry(Recorder):
         """Whether recordings are kept (decides on first call, like a recording)."""
         try:
             return bool(self._on or (self._on is None and self._activate()))
+        except RecursionError:
+            return False  # the host's stack is full: undecided for now
         except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
             _guard.swallow(error)
             return False
@@ -423,15 +433,10 @@ def _show_notice(text: str, markdown: str) -> None:
 
 def _start_background(telemetry: Telemetry) -> None:
     """Called with `_activation` held, on a project's first recording."""
-    global _exit_registered
     from ._uploader import uploader
 
     if not _exit_registered:
-        import atexit
-
-        atexit.register(_keep_interrupt_status)  # runs after _at_exit (last in, first out)
-        atexit.register(_at_exit)
-        _exit_registered = True
+        _register_exit()
         _register_mp_finalizer_if_child()
     uploader.start()
     uploader.data_dirs.add(telemetry._data_dir)
@@ -442,6 +447,24 @@ def _start_background(telemetry: Telemetry) -> None:
         uploader._next_tick = min(uploader._next_tick, time.monotonic() + uploader.interval)
     uploader.on_tick = _end_periods  # the dispatcher starts the ticker: not the host's time
     uploader.request()  # what earlier runs left in the spool goes now
+
+
+def _register_exit() -> None:
+    """Register the exit handler once, when the first Telemetry is created.
+
+    Exit handlers run last in, first out: the host's own, registered after its
+    Telemetry was made (say, one that counts what the run did), run before ours
+    and what they record is in the last ping; registered at the first recording,
+    ours ran first and such a count was lost, as was everything of a host that
+    first recorded in an exit handler (one registered during the exit never runs).
+    """
+    global _exit_registered
+    if not _exit_registered:
+        import atexit
+
+        atexit.register(_keep_interrupt_status)  # runs after _at_exit (last in, first out)
+        atexit.register(_at_exit)
+        _exit_registered = True
 
 
 def _end_periods() -> None:
@@ -482,10 +505,10 @@ def _at_exit() -> None:
         # json) comes after us: keep a little of the budget for it.
         deadline = time.monotonic() + budget - min(EXIT_MARGIN, budget * 0.3)
         _end_periods()
-        if _override is not None:
+        # Nothing was ever collected (never recorded, or refused): nothing to import.
+        _uploader = sys.modules.get(__package__ + "._uploader")
+        if _override is not None or _uploader is None:
             return
-        from . import _uploader
-
         uploader = _uploader.uploader
         _uploader._exiting = True  # our threads start no import from now on
         if not uploader.data_dirs:

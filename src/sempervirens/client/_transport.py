@@ -23,7 +23,7 @@ import socket
 import zlib
 
 from .. import __version__
-from . import _wire
+from . import _config, _wire
 
 USER_AGENT = f"sempervirens-python/{__version__}"
 MAX_HEAD = 64 * 1024
@@ -66,10 +66,11 @@ class BadResponse(OSError):
 
 def split_endpoint(endpoint: str) -> tuple[str, str, int, str]:
     """(scheme, host, port, base path) of an http:// or https:// URL."""
-    scheme, sep, rest = endpoint.partition("://")
+    problem = _config.endpoint_problem(endpoint)  # its message shows no credentials
+    if problem:
+        raise ValueError(problem)
+    scheme, _, rest = endpoint.partition("://")
     scheme = scheme.lower()
-    if not sep or scheme not in ("http", "https"):
-        raise ValueError(f"endpoint must be an http:// or https:// URL, not {endpoint!r}")
     authority, slash, path = rest.partition("/")
     authority = authority.rpartition("@")[2]  # never send credentials in a URL
     port = 443 if scheme == "https" else 80
@@ -82,8 +83,6 @@ def split_endpoint(endpoint: str) -> tuple[str, str, int, str]:
         port = int(raw_port)
     else:
         host = authority
-    if not host:
-        raise ValueError(f"endpoint without a host: {endpoint!r}")
     return scheme, host, port, ("/" + path if slash else "").rstrip("/")
 
 
@@ -223,7 +222,7 @@ def parse_proxy(url: str):
     else:
         host = hostport
     if not host:
-        raise ValueError(f"proxy URL without a host: {url!r}")
+        raise ValueError(f"proxy URL without a host: {_config.without_credentials(url)!r}")
     return host, port, authorization
 
 

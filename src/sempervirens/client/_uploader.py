@@ -107,7 +107,7 @@ class Uploader:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or (self._busy == 0 and self._dispatcher is None):
                     return self._dispatched >= ticket and not self._busy
-                self._cond.wait(remaining)
+                self._cond.wait(min(remaining, _thread.TIMEOUT_MAX))  # 49 days on Windows
             return True
 
     def start_ticker(self, blocking: bool = True) -> bool:
@@ -237,7 +237,7 @@ class Uploader:
                         remaining = self._next_tick - time.monotonic()
                         if remaining <= 0:
                             break
-                        self._cond.wait(remaining)
+                        self._cond.wait(min(remaining, _thread.TIMEOUT_MAX))
                     if self._stop_ticker:
                         if self._ticker is done:
                             self._ticker = None
@@ -326,6 +326,7 @@ class Uploader:
                         result.dropped += 1
                     continue
                 target = header["endpoint"]
+                shown = _config.without_credentials(target)  # a file of an older client
                 if endpoint is not None and target != endpoint:
                     continue
                 project, ping_type = header["project"], header["ping_type"]
@@ -367,8 +368,8 @@ class Uploader:
                     self._failed(target)
                     blocked.add(target)
                     result.kept += 1
-                    result.problems.append(f"{target}: {error}")
-                    _guard.logger().debug("sempervirens: upload to %s failed: %s", target, error)
+                    result.problems.append(f"{shown}: {error}")
+                    _guard.logger().debug("sempervirens: upload to %s failed: %s", shown, error)
                     continue
                 status = answer.status
                 if 200 <= status < 300:
@@ -382,12 +383,12 @@ class Uploader:
                     pauses = _read_pauses(spool)
                     blocked.add(target)
                     result.kept += 1
-                    result.problems.append(f"{target}: busy ({status}), pausing")
+                    result.problems.append(f"{shown}: busy ({status}), pausing")
                 elif 400 <= status < 500 and status not in KEEP_STATUSES:
                     spool.discard(entry, f"rejected_{status}", data)
                     result.dropped += 1
                     result.problems.append(
-                        f"{target}: refused a {ping_type} ping ({status}): {answer.error}"
+                        f"{shown}: refused a {ping_type} ping ({status}): {answer.error}"
                     )
                     _guard.logger().debug(
                         "sempervirens: ping refused (%s): %s", status, answer.error
@@ -396,7 +397,7 @@ class Uploader:
                     self._failed(target)
                     blocked.add(target)
                     result.kept += 1
-                    result.problems.append(f"{target}: server error {status}")
+                    result.problems.append(f"{shown}: server error {status}")
             finally:
                 spool.close(entry, fd)
         return result
