@@ -136,6 +136,7 @@ def _run(uvicorn, config: dict) -> None:
         **({"log_config": None} if config["log_format"] == "json" else {}),
         access_log=False,  # uvicorn's access log holds client IPs: the private store keeps them
         proxy_headers=False,  # X-Forwarded-For is judged by our own trusted-proxy rule
+        ws="none",  # no WebSocket route; uvicorn's WebSocket protocol logs addresses at INFO
         server_header=False,
         timeout_graceful_shutdown=10,
         # HTTP-level limits (sempervirens/server/_http.py): head size and count,
