@@ -179,6 +179,10 @@ SETTINGS = {
         Setting("max_connections", 1000,
                 "Open client connections per server process; more are refused at once with 503 "
                 "and Retry-After.", int),
+        Setting("max_connections_per_address", 100,
+                "Open connections one client (an IPv4 address, an IPv6 /64) may hold per server "
+                "process, so that one client cannot take them all; more are refused with 503 "
+                "and Retry-After. Trusted proxies are not limited.", int),
         Setting("header_timeout", 10.0,
                 "Seconds a client has to send a request's line and headers.", float),
         Setting("body_timeout", 30.0,
@@ -228,8 +232,8 @@ ENGINE = ("engine", "engine_memory_limit", "engine_threads", "engine_temp_dir", 
           "spark_conf")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("text", "json")
-_AT_LEAST_ONE = ("workers", "queue_size", "batch_size", "max_connections", "retention_days",
-                 "anomaly_min_clients")
+_AT_LEAST_ONE = ("workers", "queue_size", "batch_size", "max_connections",
+                 "max_connections_per_address", "retention_days", "anomaly_min_clients")
 _SECONDS = ("store_timeout", "cycle_timeout", "header_timeout", "body_timeout",
             "keep_alive_timeout")
 _NOT_NEGATIVE = ("public_max_age", "aggregate_interval_seconds")

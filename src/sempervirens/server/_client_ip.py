@@ -43,6 +43,20 @@ class ClientAddress:
         except ValueError:
             return False
 
+    def group(self, peer: str) -> str | None:
+        """What one client's connections count against: its IPv4 address, or its IPv6 /64
+        (one subscriber's usual allocation, whose addresses it may rotate at will).  None
+        for a trusted proxy (its connections carry many clients) or a peer with no address."""
+        try:
+            address = _canonical(ipaddress.ip_address(peer))
+        except ValueError:
+            return None
+        if self._is_trusted(address):
+            return None
+        if address.version == 6:
+            return str(ipaddress.IPv6Network((address, 64), strict=False))
+        return str(address)
+
     def of(self, scope: dict) -> str:
         """The address of an ASGI request: its peer, and every X-Forwarded-For line in order."""
         lines = [value for name, value in scope["headers"] if name == b"x-forwarded-for"]

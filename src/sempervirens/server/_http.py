@@ -14,7 +14,11 @@ clients forever.  This subclass adds, per connection:
   the shorter timeout (at most a second), not by a timer per request: a request
   then costs two clock reads instead of two timers set and cancelled;
 - at most `max_connections` open connections per process: one more is answered 503
-  with Retry-After at once and closed (graceful: the client is told to come back).
+  with Retry-After at once and closed (graceful: the client is told to come back);
+- at most `max_connections_per_address` of them from one client (an IPv4 address or
+  an IPv6 /64, whose addresses one subscriber may rotate at will), so that one client
+  cannot hold every connection and lock the others out; a trusted proxy's
+  connections carry many clients and are not counted.
 
 Idle keep-alive connections are closed after `keep_alive_timeout` (uvicorn's own
 timer).  Every refusal has the JSON error body of docs/protocol.md, a request
@@ -38,6 +42,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .. import settings
 from ..monitoring import RateLimitedLog
+from ._client_ip import ClientAddress
 
 MAX_REQUEST_LINE = 8 * 1024
 MAX_HEAD_BYTES = 64 * 1024
@@ -56,7 +61,14 @@ _CODES = {400: "malformed_request", 408: "request_timeout", 414: "request_line_t
 def limits() -> dict:
     """This process's limits: `serve` exports every setting to the environment of its workers."""
     config = settings.resolve()
-    return {name: config[name] for name in ("header_timeout", "body_timeout", "max_connections")}
+    return {**{name: config[name] for name in ("header_timeout", "body_timeout", "max_connections",
+                                               "max_connections_per_address")},
+            "addresses": ClientAddress(config["trusted_proxies"])}
+
+
+# Open connections per client (ClientAddress.group) in this process: at most
+# max_connections entries, each removed with its last connection.
+_HELD: dict[str, int] = {}
 
 
 def refusal(status: int, message: str) -> bytes:
@@ -112,6 +124,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._deadline: float | None = None  # loop time by which `_waiting_for` must be in
         self._waiting_for = HEADERS
+        self._group: str | None = None  # the client counted in _HELD for this connection
 
     # -- the connection ---------------------------------------------------
 
@@ -120,8 +133,24 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if len(self.connections) > self._limits["max_connections"]:
             self._refuse(503, "too many open connections; retry later")
             return
+        group = self._limits["addresses"].group(self.client[0]) if self.client else None
+        if group is not None:
+            held = _HELD.get(group, 0)
+            if held >= self._limits["max_connections_per_address"]:
+                self._refuse(503, "too many open connections from this address; retry later")
+                return
+            _HELD[group] = held + 1
+            self._group = group
         self._expect(HEADERS)
         _Sweep.start(self.loop, self.connections, self._limits)
+
+    def connection_lost(self, exc) -> None:
+        group, self._group = self._group, None
+        if group is not None:
+            held = _HELD.pop(group) - 1
+            if held:
+                _HELD[group] = held
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
