@@ -142,7 +142,7 @@ class Writer:
         self._queue_size = queue_size
         self._timeout = timeout
         self._deadline: asyncio.TimerHandle | None = None
-        # For /healthz: when the last batch failed, and why; when one last succeeded.
+        # For /healthz: when the last batch failed, and its kind; when one last succeeded.
         self.last_failure: tuple[float, str] | None = None
         self.last_success: float | None = None
         self._urls = {"telemetry_url": stores.telemetry.url.render_as_string(hide_password=False),
@@ -393,7 +393,9 @@ class Writer:
             self._failed_batches += 1
             _limited.log(logging.ERROR, "commit " + first_line.split(":", 1)[0],
                          "commit of %d pings failed: %s", len(batch), first_line)
-            self.last_failure = (time.monotonic(), first_line[:200])
+            # For /healthz, which anyone may read: the kind of failure only (a store's
+            # message names its host and port, its user or database); the log has the rest.
+            self.last_failure = (time.monotonic(), first_line.split(":", 1)[0][:200])
             self._fail(batch, error)
         else:
             self.last_success = time.monotonic()
