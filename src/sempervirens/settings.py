@@ -95,7 +95,8 @@ SETTINGS = {
         Setting("workers", 1, "Server processes (each with its own writer).", int),
         Setting("queue_size", 10000,
                 "Pings waiting for a commit before the server answers 503 with Retry-After.", int),
-        Setting("batch_size", 2000, "Most pings committed in one transaction.", int),
+        Setting("batch_size", 2000, "Most pings committed in one transaction (whose rows are at "
+                "most 32 MiB of JSON besides).", int),
         Setting("dns_server", None,
                 "Nameserver for reverse-DNS enrichment, as HOST:PORT or [IPv6]:PORT "
                 "(default: the system resolver)."),
