@@ -95,7 +95,8 @@ SETTINGS = {
         Setting("workers", 1, "Server processes (each with its own writer).", int),
         Setting("queue_size", 10000,
                 "Pings waiting for a commit before the server answers 503 with Retry-After.", int),
-        Setting("batch_size", 2000, "Most pings committed in one transaction.", int),
+        Setting("batch_size", 2000, "Most pings committed in one transaction (whose rows are at "
+                "most 32 MiB of JSON besides).", int),
         Setting("dns_server", None,
                 "Nameserver for reverse-DNS enrichment, as HOST:PORT or [IPv6]:PORT "
                 "(default: the system resolver)."),
@@ -180,6 +181,10 @@ SETTINGS = {
         Setting("max_connections", 1000,
                 "Open client connections per server process; more are refused at once with 503 "
                 "and Retry-After.", int),
+        Setting("max_connections_per_address", 100,
+                "Open connections one client (an IPv4 address, an IPv6 /64) may hold per server "
+                "process, so that one client cannot take them all; more are refused with 503 "
+                "and Retry-After. Trusted proxies are not limited.", int),
         Setting("header_timeout", 10.0,
                 "Seconds a client has to send a request's line and headers.", float),
         Setting("body_timeout", 30.0,
@@ -229,8 +234,8 @@ ENGINE = ("engine", "engine_memory_limit", "engine_threads", "engine_temp_dir", 
           "spark_conf")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("text", "json")
-_AT_LEAST_ONE = ("workers", "queue_size", "batch_size", "max_connections", "retention_days",
-                 "anomaly_min_clients")
+_AT_LEAST_ONE = ("workers", "queue_size", "batch_size", "max_connections",
+                 "max_connections_per_address", "retention_days", "anomaly_min_clients")
 _SECONDS = ("store_timeout", "cycle_timeout", "header_timeout", "body_timeout",
             "keep_alive_timeout")
 _NOT_NEGATIVE = ("public_max_age", "aggregate_interval_seconds")

@@ -189,3 +189,16 @@ def test_transparency_page_counts_reads_without_names(server, client, maintainer
     assert f"<tr><td>{month}</td>" in reply.text and ">research</th>" in reply.text
     for secret in ("alice", "thesis", "scikit-learn", maintainer_token.split("_")[1]):
         assert secret not in reply.text
+
+
+def test_a_proxy_adding_its_own_forwarded_line_does_not_let_guesses_change_address(server, admin_token):
+    # A proxy that adds an X-Forwarded-For line of its own (HAProxy's option forwardfor) leaves
+    # the client's lines above it; the throttle read the first line, which the client writes,
+    # so each guess from a new made-up address was never slowed down.
+    with httpx.Client(timeout=10) as attacker:
+        statuses = [attacker.get(server.url + "/api/v1/private/audit",
+                                 headers=[*bearer(f"svt_guess{i}").items(),
+                                          ("X-Forwarded-For", f"192.0.2.{i}"),
+                                          ("X-Forwarded-For", "203.0.113.150")]).status_code
+                    for i in range(7)]
+    assert statuses[:5] == [401] * 5 and 429 in statuses[5:], statuses

@@ -44,7 +44,8 @@ OUT_OF_RANGE = {
     "queue_size": "0", "batch_size": "-3", "store_timeout": "0", "public_max_age": "-1",
     "aggregate_interval_seconds": "-60", "anomaly_min_clients": "0", "bound_max_features": "0",
     "release_grace_hours": "-1", "seal_grace_hours": "-1", "hot_margin_days": "-2",
-    "engine_threads": "0", "max_connections": "0", "header_timeout": "0", "body_timeout": "-1",
+    "engine_threads": "0", "max_connections": "0", "max_connections_per_address": "0",
+    "header_timeout": "0", "body_timeout": "-1",
     "keep_alive_timeout": "0", "data_dir": "", "cycle_timeout": "0", "metrics_port": "70000",
 }
 

@@ -158,6 +158,23 @@ def test_timestamps_at_the_limits_of_the_date_range(text):
     assert refused({"period": {"start": text, "end": text}}).field == "period.start"
 
 
+@pytest.mark.parametrize("text, utc", [
+    ("2026-11-29t10:00:00z", "2026-11-29T10:00:00+00:00"),  # RFC 3339 allows lower case
+    ("2016-12-31T23:59:60Z", "2016-12-31T23:59:59.999999+00:00"),  # a leap second
+    ("2017-01-01T00:59:60.25+01:00", "2016-12-31T23:59:59.999999+00:00"),
+])
+def test_every_rfc_3339_form_is_accepted(text, utc):
+    ping = validate_ping("usage", {"client_id": CLIENT, "project_version": "1.0",
+                                   "period": {"start": text, "end": text}})
+    assert ping.period_start.isoformat() == utc
+
+
+@pytest.mark.parametrize("text", ["2026-11-29T10:00:61Z", "2026-11-29T10:60:00Z", "2026-11-29T10:00:60",
+                                  "2026-11-29T10:00:00", "2026-11-29"])
+def test_what_rfc_3339_does_not_allow_is_refused(text):
+    assert refused({"period": {"start": text, "end": text}}).field == "period.start"
+
+
 def test_cpu_count_fits_a_32_bit_column():
     assert refused({"environment": {"cpu_count": MAX_CPU_COUNT + 1}}).field == "environment.cpu_count"
     validate_ping("usage", {"client_id": CLIENT, "project_version": "1",

@@ -107,3 +107,16 @@ def test_wrong_method_and_unknown_route_are_json_errors(shared_server):
     with httpx.Client(timeout=10) as client:
         assert client.get(f"{shared_server.url}/submit/numpy/usage/1/{new_id()}").json()["error"]["status"] == 405
         assert client.get(f"{shared_server.url}/api/v1/nothing-here").json()["error"]["status"] == 404
+
+
+def test_a_trailing_slash_is_not_redirected_to_a_host_or_scheme_the_request_chose(shared_server):
+    # Starlette answered 307 with an absolute Location built from the Host header and the
+    # scheme the server saw: http:// behind a TLS proxy, so a client that follows a 307
+    # (keeping method and body, as requests does) sent the ping, client_id and all, in clear.
+    with httpx.Client(timeout=10, headers={"Host": "telemetry.example.org"}) as client:
+        reply = post(client, shared_server.url, usage(), document_id=new_id() + "/")
+        assert reply.status_code == 404 and "location" not in reply.headers
+        assert reply.json()["error"]["code"] == "not_found"
+        for path in ("/privacy/", "/api/v1/projects/", "/healthz/"):
+            reply = client.get(shared_server.url + path)
+            assert reply.status_code == 404 and "location" not in reply.headers, (path, reply.headers)

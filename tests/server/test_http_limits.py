@@ -163,3 +163,50 @@ def test_the_forwarded_for_cache_is_bounded_in_bytes():
     finally:
         tracemalloc.stop()
     assert held < 4 * 1024 * 1024, held  # was 300 MB: every header kept by the cache
+
+
+def test_one_client_cannot_hold_every_connection(tmp_path):
+    # One address opened max_connections idle connections (and reopened them as the head
+    # deadline closed them): every other client was answered 503 for as long as it kept on.
+    running = start_server(tmp_path / "data",
+                           extra_args=("--max-connections", "30", "--max-connections-per-address", "10"))
+    host, port = _address(running)
+    attacker = []
+    try:
+        for _ in range(30):
+            sock = socket.socket()
+            sock.bind(("127.0.0.2", 0))
+            sock.connect((host, port))
+            attacker.append(sock)
+        refused = [status(sock, timeout=0.2) for sock in attacker]
+        assert refused.count(None) == 10 and refused.count(503) == 20, refused  # its share only
+        with socket.socket() as other:  # another client, meanwhile
+            other.bind(("127.0.0.3", 0))
+            other.connect((host, port))
+            body = json.dumps(usage()).encode()
+            other.sendall(head(length=len(body)) + body)
+            assert status(other) == 202
+        for sock in attacker:
+            sock.close()
+        time.sleep(0.2)  # the server sees them go: the address's share is free again
+        with socket.socket() as again:
+            again.bind(("127.0.0.2", 0))
+            again.connect((host, port))
+            body = json.dumps(usage()).encode()
+            again.sendall(head(length=len(body)) + body)
+            assert status(again) == 202
+    finally:
+        for sock in attacker:
+            sock.close()
+        running.stop()
+
+
+def test_a_client_is_its_ipv4_address_or_its_ipv6_64():
+    addresses = ClientAddress(("10.0.0.0/8",))
+    # One subscriber's /64 is one client, however many addresses of it it uses.
+    assert addresses.group("2001:db8:1:2::1") == addresses.group("2001:db8:1:2:ffff::9") \
+        == "2001:db8:1:2::/64"
+    assert addresses.group("2001:db8:1:3::1") != addresses.group("2001:db8:1:2::1")
+    assert addresses.group("::ffff:192.0.2.1") == addresses.group("192.0.2.1") == "192.0.2.1"
+    assert addresses.group("10.0.0.7") is None and addresses.group("::ffff:10.0.0.7") is None  # a proxy
+    assert addresses.group("") is None  # a unix socket

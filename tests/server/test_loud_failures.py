@@ -98,3 +98,47 @@ def test_identical_errors_are_rate_limited(caplog):
     assert messages == ["503 store_unavailable (request r)",
                         "503 store_unavailable (request r) (999 more like it in the last 10 s not logged)",
                         "500 TypeError (request s)"]
+
+
+def _exchange(address: tuple[str, int], request: bytes) -> tuple[int, bytes]:
+    """Send one request; (the client's own port, the whole answer)."""
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return sock.getsockname()[1], answer
+
+
+def test_no_request_makes_uvicorn_log_an_address_or_a_line_per_request(tmp_path):
+    server = start_server(tmp_path / "data")
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    address = (host, int(port))
+    handshake = ("GET /submit/numpy/{n}?attacker-text HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, close\r\n"
+                 "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n")
+    try:
+        ports, answers = [], []
+        for n in range(100):
+            for request in (b"GARBAGE / HTTP/9\r\n\r\n", handshake.format(n=n).encode(),
+                            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, close\r\n"
+                            b"Upgrade: h2c\r\n\r\n"):
+                client_port, answer = _exchange(address, request)
+                ports.append(client_port)
+                answers.append(answer)
+    finally:
+        server.stop()
+    log = server.log()
+    # A request httptools cannot parse gets the documented JSON error, as every refusal.
+    garbage = answers[0]
+    assert garbage.startswith(b"HTTP/1.1 400 ") and b'"code": "malformed_request"' in garbage, garbage
+    # The WebSocket handshake is plain HTTP to a server that has no WebSocket route.
+    assert answers[1].startswith(b"HTTP/1.1 404 "), answers[1]
+    assert answers[2].startswith(b"HTTP/1.1 200 "), answers[2]
+    # uvicorn's WebSocket protocol logged '127.0.0.1:<port> - "WebSocket /path?query" 403'
+    # at INFO for each handshake: the client's address, and 8 KB of its text a line.
+    assert not [p for p in ports if f":{p} " in log], log[-2000:]
+    assert "attacker-text" not in log and "WebSocket" not in log
+    # 300 bad requests are a few lines, not 300 (one a kind per 10 s at most).
+    assert log.count("Invalid HTTP request") <= 1 and log.count("Unsupported upgrade") == 0, log[-2000:]
+    assert len(log.splitlines()) < 20, log[-2000:]

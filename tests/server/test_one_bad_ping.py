@@ -8,8 +8,11 @@ or a CHECK constraint added by the test to its own database.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -18,6 +21,7 @@ import pytest
 from _services.dump import store_urls_of
 from _services.server import start_server
 from pings import new_id, post, usage
+from sempervirens.protocol import MAX_COUNT, MAX_TRACEBACK_LENGTH
 from sempervirens.store import create_store_engine
 
 REFUSED_VERSION = "6.6.6"
@@ -120,3 +124,55 @@ def test_what_the_validator_accepts_both_stores_store(proxied_server):
     telemetry_url, private_url = store_urls_of(server)
     assert [row[0] for row in _sql(private_url, "SELECT ip FROM access_log ORDER BY id")] == ["fe80::1", "127.0.0.1"]
     assert len(_sql(telemetry_url, "SELECT document_id FROM pings")) == 2
+
+
+def _fat_crash(number: int) -> dict:
+    """A valid crash ping of about 400 KB: the longest traceback and ~1,000 long counter names."""
+    return usage(crash={"exception_type": "ValueError", "traceback": "\U0001F600" * MAX_TRACEBACK_LENGTH},
+                 metrics={"counters": {f"c{number}.{i}_{'n' * 100}": MAX_COUNT for i in range(990)}})
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_big_valid_pings_do_not_make_a_batch_the_store_refuses_whole(tmp_path, postgres):
+    # PostgreSQL takes a batch as one jsonb parameter and refuses one over 256 MiB: the
+    # ~700 valid 400 KB pings queued while a commit waited made one batch it refused
+    # (ProgramLimitExceeded), and every ping in it, a small one of another client too, got 503.
+    server = start_server(tmp_path / "data", timeout=60, extra_args=(
+        "--database", postgres.create_database("telemetry"),
+        "--private-database", postgres.create_database("private"),
+        "--trusted-proxies", "127.0.0.1",  # behind a proxy: no per-address connection share
+        "--store-timeout", "120", "--batch-size", "2000"))
+    fat = [_fat_crash(n) for n in range(700)]
+    release = _hold_write_lock(server.option("--database"))
+
+    async def run() -> dict:
+        limits = httpx.Limits(max_connections=800, max_keepalive_connections=0)
+        async with httpx.AsyncClient(timeout=300, limits=limits) as client:
+            async def send(body, ping_type):
+                url = f"{server.url}/submit/numpy/{ping_type}/1/{new_id()}"
+                reply = await client.post(url, content=json.dumps(body),
+                                          headers={"Content-Type": "application/json"})
+                return ping_type, reply.status_code
+
+            async def queued(count: int) -> None:
+                deadline = time.monotonic() + 240
+                while (await client.get(server.url + "/healthz")).json()["waiting"] < count:
+                    assert time.monotonic() < deadline, "the pings did not all queue"
+                    await asyncio.sleep(0.1)
+
+            sends = [asyncio.ensure_future(send(usage(), "usage"))]  # the commit that waits
+            await queued(1)
+            sends += [asyncio.ensure_future(send(body, "crash")) for body in fat]
+            sends.append(asyncio.ensure_future(send(usage(), "usage")))  # someone else's
+            await queued(len(sends))  # all in the next batch
+            release()
+            return Counter(await asyncio.gather(*sends))
+
+    try:
+        statuses = asyncio.run(run())
+    finally:
+        release_quietly(release)
+        server.stop()
+    assert statuses == {("crash", 202): 700, ("usage", 202): 2}, statuses
+    assert len(_sql(server.option("--database"), "SELECT document_id FROM pings")) == 702

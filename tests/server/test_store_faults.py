@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -161,6 +162,16 @@ def test_healthz_reports_a_writer_that_cannot_commit(tmp_path, own_cluster):
                 time.sleep(0.2)
         assert reply.status_code == 503
         assert reply.json()["status"] == "unavailable" and "store" in reply.json()["reason"]
+        # A commit fails too: /healthz, which anyone may read, says of what kind, not the
+        # store's message ('connection to server at "10.0.0.5", port 5432 failed', its
+        # user or database names).
+        with httpx.Client(timeout=10) as client:
+            for _ in range(2):  # the first meets the closed connection, the second the stopped server
+                assert post(client, server.url, MINIMAL_OPT_OUT, ping_type="opt-out").status_code == 503
+            reason = client.get(server.url + "/healthz").json()["reason"]
+        assert "the last commit failed: OperationalError" in reason, reason
+        address = urlsplit(server.option("--database"))
+        assert address.hostname not in reason and str(address.port) not in reason, reason
     finally:
         own_cluster.start_server()  # as the fixture expects to find it
         server.stop()

@@ -114,8 +114,7 @@ def require_project(principal: Principal, project: str) -> None:
 
 
 def _address(request: Request) -> str:
-    return request.app.state.client_address(request.client.host if request.client else "",
-                                            request.headers.get("x-forwarded-for"))
+    return request.app.state.client_address.of(request.scope)
 
 
 def _verify(engine, token: str) -> Principal | None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import secrets
 import time
 from dataclasses import dataclass
@@ -68,12 +67,7 @@ def is_https(request: Request) -> bool:
     proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     if proto != "https" or not request.client:
         return False
-    try:
-        peer = ipaddress.ip_address(request.client.host)
-    except ValueError:
-        return False
-    return any(peer in ipaddress.ip_network(p, strict=False)
-               for p in request.app.state.settings.get("trusted_proxies") or ())
+    return request.app.state.client_address.trusts(request.client.host)
 
 
 def cookie_name(request: Request, name: str) -> str:

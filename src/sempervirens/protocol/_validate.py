@@ -93,6 +93,8 @@ _BUCKET_KEY = re.compile(r"(?:0|[1-9][0-9]{0,2})\Z")
 # Project names as on package indexes (PEP 508 names).
 _PROJECT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._\-]*[A-Za-z0-9])?\Z")
 _PROJECT_SEPARATORS = re.compile(r"[-_.]+")
+# RFC 3339's leap second (time-second 60), fraction included.
+_LEAP_SECOND = re.compile(r"(T[0-9]{2}:[0-9]{2}):60(?:\.[0-9]+)?(?=[Z+-])")
 
 # Field names at each level, from the catalogue (model/ping.py).
 _TOP_LEVEL = children("")
@@ -451,8 +453,11 @@ def _text(value: object, path: str, limit: int) -> str:
 def _timestamp(value: object, path: str) -> datetime:
     if not isinstance(value, str) or len(value) > 40:
         raise ProtocolError(path, "must be an RFC 3339 timestamp", "missing_field" if value is None else "invalid_field")
+    text = value.upper() if value.isascii() else value  # RFC 3339 allows 't' and 'z' too
+    if ":60" in text:  # a leap second: the last microsecond before it (Python has none)
+        text = _LEAP_SECOND.sub(r"\1:59.999999", text)
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ProtocolError(path, "must be an RFC 3339 timestamp") from None
     if parsed.tzinfo is None:

@@ -11,7 +11,7 @@ from ..protocol.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 # The request headers ingestion reads; picked from the raw list in one pass
 # (this runs for every ping).
-_WANTED = frozenset((b"content-type", b"content-encoding", b"content-length", b"x-forwarded-for"))
+_WANTED = frozenset((b"content-type", b"content-encoding", b"content-length"))
 
 
 def ping_headers(request: Request) -> dict[bytes, bytes]:

@@ -18,8 +18,9 @@ SERVE_SETTINGS = tuple(dict.fromkeys((
     "host", "port", "data_dir", "database", "private_database", "tls_cert", "tls_key",
     "trusted_proxies", "registered_projects_only", "workers", "queue_size", "batch_size", "log_level",
     "releases_dir", "privacy_doc", "contact", "public_max_age", "aggregate_interval_seconds",
-    "store_timeout", "max_connections", "header_timeout", "body_timeout", "keep_alive_timeout",
-    "cycle_timeout", "metrics_port", "metrics_token", "log_format", *CYCLE_SETTINGS)))
+    "store_timeout", "max_connections", "max_connections_per_address", "header_timeout",
+    "body_timeout", "keep_alive_timeout", "cycle_timeout", "metrics_port", "metrics_token",
+    "log_format", *CYCLE_SETTINGS)))
 
 
 def register(subparsers) -> None:
@@ -136,6 +137,7 @@ def _run(uvicorn, config: dict) -> None:
         **({"log_config": None} if config["log_format"] == "json" else {}),
         access_log=False,  # uvicorn's access log holds client IPs: the private store keeps them
         proxy_headers=False,  # X-Forwarded-For is judged by our own trusted-proxy rule
+        ws="none",  # no WebSocket route; uvicorn's WebSocket protocol logs addresses at INFO
         server_header=False,
         timeout_graceful_shutdown=10,
         # HTTP-level limits (sempervirens/server/_http.py): head size and count,

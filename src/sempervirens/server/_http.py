@@ -14,21 +14,35 @@ clients forever.  This subclass adds, per connection:
   the shorter timeout (at most a second), not by a timer per request: a request
   then costs two clock reads instead of two timers set and cancelled;
 - at most `max_connections` open connections per process: one more is answered 503
-  with Retry-After at once and closed (graceful: the client is told to come back).
+  with Retry-After at once and closed (graceful: the client is told to come back);
+- at most `max_connections_per_address` of them from one client (an IPv4 address or
+  an IPv6 /64, whose addresses one subscriber may rotate at will), so that one client
+  cannot hold every connection and lock the others out; a trusted proxy's
+  connections carry many clients and are not counted.
 
 Idle keep-alive connections are closed after `keep_alive_timeout` (uvicorn's own
-timer).  Every refusal has the JSON error body of docs/protocol.md.
+timer).  Every refusal has the JSON error body of docs/protocol.md, a request
+httptools cannot parse included (400 `malformed_request`).
+
+uvicorn's own lines about a request (a malformed one, an unsupported Upgrade) come
+as fast as a client sends them: each kind is logged at most once per RATE_SECONDS,
+with the count of those left out, so that nobody can flood the log.  The server
+speaks no WebSocket (`serve` starts uvicorn with `ws="none"`): uvicorn's WebSocket
+protocol logged the client's address and path at INFO for every handshake.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import weakref
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .. import settings
+from ..monitoring import RateLimitedLog
+from ._client_ip import ClientAddress
 
 MAX_REQUEST_LINE = 8 * 1024
 MAX_HEAD_BYTES = 64 * 1024
@@ -38,16 +52,23 @@ RETRY_AFTER_BUSY = 5
 HEADERS = "the request line and headers"
 BODY = "the request body"
 
-_REASONS = {408: b"Request Timeout", 414: b"URI Too Long", 431: b"Request Header Fields Too Large",
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 414: b"URI Too Long", 431: b"Request Header Fields Too Large",
             503: b"Service Unavailable"}
-_CODES = {408: "request_timeout", 414: "request_line_too_long", 431: "headers_too_large", 503: "overloaded"}
+_CODES = {400: "malformed_request", 408: "request_timeout", 414: "request_line_too_long", 431: "headers_too_large", 503: "overloaded"}
 
 
 @functools.lru_cache(maxsize=1)
 def limits() -> dict:
     """This process's limits: `serve` exports every setting to the environment of its workers."""
     config = settings.resolve()
-    return {name: config[name] for name in ("header_timeout", "body_timeout", "max_connections")}
+    return {**{name: config[name] for name in ("header_timeout", "body_timeout", "max_connections",
+                                               "max_connections_per_address")},
+            "addresses": ClientAddress(config["trusted_proxies"])}
+
+
+# Open connections per client (ClientAddress.group) in this process: at most
+# max_connections entries, each removed with its last connection.
+_HELD: dict[str, int] = {}
 
 
 def refusal(status: int, message: str) -> bytes:
@@ -59,15 +80,51 @@ def refusal(status: int, message: str) -> bytes:
     return b"\r\n".join(head) + b"\r\n\r\n" + body
 
 
+class _PerRequestLog:
+    """uvicorn's logger as its HTTP protocol uses it, each message rate-limited by its
+    template (uvicorn's own constant text, never the client's)."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._limited = RateLimitedLog(logger)
+
+    @property
+    def level(self) -> int:
+        return self._logger.level
+
+    def log(self, level: int, message: str, *args, **kwargs) -> None:
+        if self._logger.isEnabledFor(level):
+            self._limited.log(level, f"{level} {message}"[:200], message, *args, **kwargs)
+
+    def debug(self, message: str, *args, **kwargs) -> None:
+        self.log(logging.DEBUG, message, *args, **kwargs)
+
+    def info(self, message: str, *args, **kwargs) -> None:
+        self.log(logging.INFO, message, *args, **kwargs)
+
+    def warning(self, message: str, *args, **kwargs) -> None:
+        self.log(logging.WARNING, message, *args, **kwargs)
+
+    def error(self, message: str, *args, **kwargs) -> None:
+        self.log(logging.ERROR, message, *args, **kwargs)
+
+
+@functools.lru_cache(maxsize=1)
+def _per_request_log() -> _PerRequestLog:
+    return _PerRequestLog(logging.getLogger("uvicorn.error"))  # one per process: shared limits
+
+
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.logger = _per_request_log()
         self._limits = limits()
         self._refused = False
         self._in_head = True
         self._head_bytes = 0
         self._deadline: float | None = None  # loop time by which `_waiting_for` must be in
         self._waiting_for = HEADERS
+        self._group: str | None = None  # the client counted in _HELD for this connection
 
     # -- the connection ---------------------------------------------------
 
@@ -76,8 +133,24 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if len(self.connections) > self._limits["max_connections"]:
             self._refuse(503, "too many open connections; retry later")
             return
+        group = self._limits["addresses"].group(self.client[0]) if self.client else None
+        if group is not None:
+            held = _HELD.get(group, 0)
+            if held >= self._limits["max_connections_per_address"]:
+                self._refuse(503, "too many open connections from this address; retry later")
+                return
+            _HELD[group] = held + 1
+            self._group = group
         self._expect(HEADERS)
         _Sweep.start(self.loop, self.connections, self._limits)
+
+    def connection_lost(self, exc) -> None:
+        group, self._group = self._group, None
+        if group is not None:
+            held = _HELD.pop(group) - 1
+            if held:
+                _HELD[group] = held
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -89,6 +162,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse(431, f"request line and headers are over {MAX_HEAD_BYTES} bytes")
                 return
         super().data_received(data)
+
+    def send_400_response(self, msg: str) -> None:
+        # httptools could not parse the request: uvicorn answered in plain text.
+        self._refuse(400, "not a valid HTTP/1.1 request")
+
+    def _unsupported_upgrade_warning(self) -> None:
+        # An Upgrade (WebSocket, h2c) is served as plain HTTP; uvicorn's two warnings
+        # (the second advising to install a WebSocket library) are not the operator's to act on.
+        self.logger.debug("an Upgrade request was served as plain HTTP")
 
     # -- parser callbacks -------------------------------------------------
 

@@ -67,10 +67,8 @@ async def submit(request: Request) -> _AcceptedResponse:
             gone = await _in_time(state, forgotten(request.app, ping.client_id))
         if gone:
             return _accepted(state)  # a deleted client: dropped
-    forwarded = headers.get(b"x-forwarded-for")
-    ip = state.client_address(request.client.host if request.client else "",
-                              forwarded.decode("latin-1") if forwarded else None)
-    item = Accepted(document_id, project, ping, datetime.now(timezone.utc), ip)
+    item = Accepted(document_id, project, ping, datetime.now(timezone.utc),
+                    state.client_address.of(request.scope))
     try:
         await state.writer.submit(item)
     except Overloaded:

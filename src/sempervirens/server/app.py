@@ -87,6 +87,9 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
                             ClientDisconnect: _client_went_away, Exception: _unexpected},
         lifespan=lifespan,
     )
+    # No route ends in '/'; Starlette's answer to one that does was a 307 to an absolute URL
+    # made of the request's Host and the scheme seen here (http:// behind a TLS proxy).
+    app.router.redirect_slashes = False
     app.state.settings = config
     app.state.stores = stores
     app.state.writer = Writer(stores, batch_size=config["batch_size"], queue_size=config["queue_size"],

@@ -143,7 +143,7 @@ class Writer:
         self._queue_size = queue_size
         self._timeout = timeout
         self._deadline: asyncio.TimerHandle | None = None
-        # For /healthz: when the last batch failed, and why; when one last succeeded.
+        # For /healthz: when the last batch failed, and its kind; when one last succeeded.
         self.last_failure: tuple[float, str] | None = None
         self.last_success: float | None = None
         self._urls = {"telemetry_url": stores.telemetry.url.render_as_string(hide_password=False),
@@ -270,15 +270,19 @@ class Writer:
                 self._idle.clear()
                 self._starting = self._loop.call_later(self._timeout, self._too_slow_to_start)
             return
-        batch, self._queued = self._queued[:self._batch_size], self._queued[self._batch_size:]
+        batch = self._queued[:self._batch_size]
+        try:
+            batch, log_rows, ping_rows = _serialised(batch)
+        except Exception as error:  # noqa: BLE001 - reported to every waiting request
+            failure = error
+        else:
+            failure = None
+        self._queued = self._queued[len(batch):]  # what did not fit is the next batch
         self._last_batch = len(batch)
         self._in_flight = batch
         self._idle.clear()
-        try:
-            log_rows = orjson.dumps([_log_row(item) for item, _ in batch])
-            ping_rows = orjson.dumps([_ping_row(item) for item, _ in batch])
-        except Exception as error:  # noqa: BLE001 - reported to every waiting request
-            self._done(error)
+        if failure is not None:
+            self._done(failure)
             return
         self._send(_REQUEST.pack(len(log_rows), len(ping_rows)) + log_rows + ping_rows)
         self._sent_at = time.monotonic()
@@ -394,7 +398,9 @@ class Writer:
             self._failed_batches += 1
             _limited.log(logging.ERROR, "commit " + first_line.split(":", 1)[0],
                          "commit of %d pings failed: %s", len(batch), first_line)
-            self.last_failure = (time.monotonic(), first_line[:200])
+            # For /healthz, which anyone may read: the kind of failure only (a store's
+            # message names its host and port, its user or database); the log has the rest.
+            self.last_failure = (time.monotonic(), first_line.split(":", 1)[0][:200])
             self._fail(batch, error)
         else:
             self.last_success = time.monotonic()
@@ -441,10 +447,32 @@ class Writer:
 
 # The longest a batch is held back for more pings (see _flush).
 HOLD_SECONDS = 0.002
+# A batch's rows in JSON, at most (a single larger ping still goes alone).  PostgreSQL takes
+# a batch as one jsonb parameter, and refuses the whole of one over 256 MiB: 700 pings of
+# 400 KB, all valid, failed every ping of their batch, anyone's, with 503.
+MAX_BATCH_BYTES = 32 * 1024 * 1024
 
 _REQUEST = struct.Struct("!II")  # as in _writer_process.py
 _REPLY = struct.Struct("!I")
 READY = b'{"ready":true}'  # the writer process's first message
+
+
+def _serialised(batch: list) -> tuple[list, bytes, bytes]:
+    """(the first pings of `batch` whose rows fit in MAX_BATCH_BYTES, one at least; their
+    access-log rows and ping rows as JSON arrays)."""
+    log_rows = orjson.dumps([_log_row(item) for item, _ in batch])
+    ping_rows = orjson.dumps([_ping_row(item) for item, _ in batch])
+    if len(log_rows) + len(ping_rows) <= MAX_BATCH_BYTES:
+        return batch, log_rows, ping_rows  # nearly always: one call per array
+    logs, pings, size = [], [], 0
+    for item, _ in batch:
+        log, ping = orjson.dumps(_log_row(item)), orjson.dumps(_ping_row(item))
+        size += len(log) + len(ping)
+        if logs and size > MAX_BATCH_BYTES:
+            break
+        logs.append(log)
+        pings.append(ping)
+    return batch[:len(logs)], b"[" + b",".join(logs) + b"]", b"[" + b",".join(pings) + b"]"
 
 
 def _ping_row(item: Accepted) -> tuple:
