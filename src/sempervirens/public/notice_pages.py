@@ -27,12 +27,24 @@ from ._respond import cached
 from .pages import not_found, render
 
 
+# The largest value the store's column holds (PostgreSQL's INTEGER for a policy's version,
+# BIGINT for a notice's id): a path with a larger one names nothing, and the driver would
+# refuse to send it (a 500).
+LARGEST = {"version": 2**31 - 1, "notice_id": 2**63 - 1}
+
+
 def _read(request: Request, reader, *args):
     return notices.read(request.app.state.stores.telemetry, reader, *args)
 
 
+def _path_id(request: Request, name: str) -> int:
+    """The path's integer `name`, or 0 (which no row has) when no row could have it."""
+    value = request.path_params[name]
+    return value if value <= LARGEST[name] else 0
+
+
 def policy_page(request: Request) -> Response:
-    version = request.path_params.get("version")
+    version = _path_id(request, "version") if "version" in request.path_params else None
     shown = _read(request, notices.policy, version)
     if shown is None:
         return not_found(request)
@@ -43,7 +55,7 @@ def policy_page(request: Request) -> Response:
 
 
 def policy_changes(request: Request) -> Response:
-    version = request.path_params["version"]
+    version = _path_id(request, "version")
     new = _read(request, notices.policy, version)
     if new is None:
         return not_found(request)
@@ -59,7 +71,7 @@ def notice_list(request: Request) -> Response:
 
 
 def notice_page(request: Request) -> Response:
-    shown = _read(request, notices.notice, request.path_params["notice_id"])
+    shown = _read(request, notices.notice, _path_id(request, "notice_id"))
     if shown is None:
         return not_found(request)
     corrected = _read(request, notices.notice, shown["corrects"]) if shown["corrects"] else None
