@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import notices
+from . import _params, notices
 from ._atom import feed
 from ._markdown import markdown
 from ._policy_diff import counts, line_diff
@@ -88,12 +88,14 @@ def atom(request: Request) -> Response:
 
 
 def notices_api(request: Request) -> Response:
+    _params.read(request)
     base = _base_url(request)
     rows = [{**row, "url": f"{base}/notices/{row['id']}"} for row in _read(request, notices.notices)]
     return cached(request, orjson.dumps({"notices": rows}), "application/json")
 
 
 def policy_api(request: Request) -> Response:
+    _params.read(request)
     base = _base_url(request)
     rows = [{**row, "url": f"{base}/privacy/policy/v{row['version']}",
              "changes_url": f"{base}/privacy/policy/v{row['version']}/changes"
