@@ -5,23 +5,16 @@ and never an answer to a question other than the one asked."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
 
 import httpx
 import pytest
-from sqlalchemy import create_engine
 
 from _services.server import start_server
-from sempervirens import settings as settings_module
-from sempervirens.model.declarations import Declaration, Metric
+from public_helpers import DAY, release_day, telemetry_url
 from sempervirens.public._openapi import PATHS
-from sempervirens.release import domains_for, release_period
 
-DAY = date(2026, 11, 2)
 PROJECT = "numpy"
 API = f"/api/v1/projects/{PROJECT}"
-DECLARED = Declaration((Metric("io.read_csv", "counter", "Calls of read_csv."),
-                        Metric("linalg.solve", "timing", "Duration of solve.")))
 # Every public API route, from the document the parameters are checked against: a new
 # route is covered without being named here.
 ROUTES = sorted(path.replace("{project}", PROJECT) for path in PATHS if path.startswith("/api/"))
@@ -30,25 +23,18 @@ ROUTES = sorted(path.replace("{project}", PROJECT) for path in PATHS if path.sta
 @pytest.fixture(scope="module", params=("sqlite", "postgresql"))
 def server(request, tmp_path_factory):
     """A server whose store holds one released day of numpy."""
-    root = tmp_path_factory.mktemp("parameters")
     args: tuple[str, ...] = ()
-    url = f"sqlite:///{root / 'data' / 'telemetry.db'}"
     if request.param == "postgresql":
         cluster = request.getfixturevalue("postgres")
-        url = cluster.create_database("telemetry")
-        args = ("--database", url, "--private-database", cluster.create_database("private"))
-        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    running = start_server(root / "data", extra_args=args)
-    engine = create_engine(url)  # the server created the release tables
+        args = ("--database", cluster.create_database("telemetry"),
+                "--private-database", cluster.create_database("private"))
+    running = start_server(tmp_path_factory.mktemp("parameters") / "data", extra_args=args)
     try:
-        exact = {"installs": [(PROJECT, DAY, "", "", 5000)],
-                 "feature_users": [(PROJECT, DAY, "io.read_csv", "", 2000)]}
-        release_period(engine, domains_for({PROJECT: DECLARED}), "day", DAY, exact,
-                       settings_module.resolve(None, {}),
-                       now=datetime(2027, 1, 1, tzinfo=timezone.utc))
+        release_day(telemetry_url(running, args),
+                    {"installs": [(PROJECT, DAY, "", "", 5000)],
+                     "feature_users": [(PROJECT, DAY, "io.read_csv", "", 2000)]})
         yield running
     finally:
-        engine.dispose()
         running.stop()
 
 

@@ -44,11 +44,22 @@ def projects(engine: Engine) -> list[str]:
     return [r["project"] for r in _rows(engine, select(t.c.project).distinct().order_by(t.c.project))]
 
 
+def _current(interval: str, project: str | None = None):
+    """The release id of each period's latest version: a correction (release/publish.py)
+    is a new version of its period, and only the newest is read (both summed the period
+    twice across projects, and answered two rows for each of its keys)."""
+    r = public_releases.c
+    clauses = [r.interval == interval] + ([r.project == project] if project else [])
+    return (select(func.max(r.release_id)).where(*clauses)
+            .group_by(r.project, r.interval, r.period_start))
+
+
 def released(engine: Engine, query: Query, statistic: str, key1: str | None = None) -> list[dict]:
-    """A statistic's released rows for the query's periods, oldest first."""
+    """A statistic's rows in the latest release of each of the query's periods, oldest first."""
     t = public_statistics
     clauses = [t.c.project == query.project, t.c.interval == query.interval,
-               t.c.statistic == statistic]
+               t.c.statistic == statistic,
+               t.c.release_id.in_(_current(query.interval, query.project))]
     if key1 is not None:
         clauses.append(t.c.key1 == key1)
     if query.start is not None:
@@ -205,7 +216,8 @@ def ecosystem(engine: Engine, interval: str, breakdown: str, start: date | None 
     low.  Each project counts its own installations: a machine that runs two of the
     projects counts twice."""
     t = public_statistics
-    clauses = [t.c.interval == interval, t.c.statistic == "installs", t.c.key1 == breakdown]
+    clauses = [t.c.interval == interval, t.c.statistic == "installs", t.c.key1 == breakdown,
+               t.c.release_id.in_(_current(interval))]
     if start is not None:
         clauses.append(t.c.period_start >= start)
     if end is not None:
