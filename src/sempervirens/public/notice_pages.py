@@ -84,14 +84,14 @@ def atom(request: Request) -> Response:
     policy = _read(request, notices.policy, None)
     updated = max([policy["published_at"], *(n["posted_at"] for n in entries)])
     body = feed(_base_url(request), entries, updated, markdown)
-    return cached(request, body, "application/atom+xml; charset=utf-8")
+    return _linked(request, body, "application/atom+xml; charset=utf-8")
 
 
 def notices_api(request: Request) -> Response:
     _params.read(request)
     base = _base_url(request)
     rows = [{**row, "url": f"{base}/notices/{row['id']}"} for row in _read(request, notices.notices)]
-    return cached(request, orjson.dumps({"notices": rows}), "application/json")
+    return _linked(request, orjson.dumps({"notices": rows}), "application/json")
 
 
 def policy_api(request: Request) -> Response:
@@ -101,12 +101,22 @@ def policy_api(request: Request) -> Response:
              "changes_url": f"{base}/privacy/policy/v{row['version']}/changes"
              if row["version"] > 1 else None}
             for row in _read(request, notices.policies)]
-    return cached(request, orjson.dumps({"current": rows[0]["version"], "versions": rows}),
-                  "application/json")
+    return _linked(request, orjson.dumps({"current": rows[0]["version"], "versions": rows}),
+                   "application/json")
 
 
 def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The site's address: the `public_url` setting, else the request's own."""
+    return (request.app.state.settings.get("public_url") or str(request.base_url)).rstrip("/")
+
+
+def _linked(request: Request, body: bytes, media_type: str) -> Response:
+    """An answer holding absolute links.  Built from the request's Host header (no
+    `public_url`), it is kept by no cache: a cache that does not key on Host would give
+    every reader the links of whoever asked first (Host: evil.example, a phishing page
+    as the address of a security notice)."""
+    trusted = request.app.state.settings.get("public_url")
+    return cached(request, body, media_type, None if trusted else {"Cache-Control": "no-store"})
 
 
 routes = [
