@@ -30,15 +30,15 @@ def telemetry_url(server: RunningServer, database_args: tuple[str, ...]) -> str:
 
 
 def release_day(url: str, exact: dict, projects: tuple[str, ...] = ("numpy",),
-                correction: bool = False) -> None:
+                correction: bool = False, datasets_dir=None, **settings) -> None:
     """Release DAY of `projects` (each declaring DECLARED) from these exact counts, with
-    the release's own code, into a store the server has created."""
+    the release's own code and these settings, into a store the server has created."""
     from sempervirens.release import domains_for, release_period
 
     engine = create_engine(url)
     try:
         release_period(engine, domains_for({p: DECLARED for p in projects}), "day", DAY, exact,
-                       settings_module.resolve(None, {}), correction=correction,
-                       now=datetime(2027, 1, 1, tzinfo=timezone.utc))
+                       settings_module.resolve(None, {}, **settings), correction=correction,
+                       now=datetime(2027, 1, 1, tzinfo=timezone.utc), datasets_dir=datasets_dir)
     finally:
         engine.dispose()
