@@ -134,6 +134,10 @@ SETTINGS = {
         Setting("contact", None,
                 "The deployment's contact address for privacy questions and requests, shown on "
                 "/privacy and /privacy/policy (an e-mail address)."),
+        Setting("public_url", None,
+                "The site's address as its readers reach it (https://stats.example.org): the "
+                "notices feed and the notices and policy API link to it (default: the request's "
+                "Host header, and those answers are then not kept by caches)."),
         Setting("public_max_age", 300,
                 "Seconds that browsers and caches may keep public pages and API answers "
                 "(Cache-Control max-age; an ETag allows revalidation).", int),
@@ -241,6 +245,9 @@ _SECONDS = ("store_timeout", "cycle_timeout", "header_timeout", "body_timeout",
 _NOT_NEGATIVE = ("public_max_age", "aggregate_interval_seconds")
 _DIRECTORIES = ("data_dir", "releases_dir", "engine_temp_dir")  # made when missing
 _FILES = ("privacy_doc", "tls_cert", "tls_key")
+# A site's address: scheme, host, port and path only (no user, query or fragment).
+_SITE_URL = re.compile(r"https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?"
+                       r"(?:/[-A-Za-z0-9_.~%!$&'()*+,;=:@/]*)?")
 
 
 def check(values: dict, names) -> str | None:
@@ -290,6 +297,10 @@ def check(values: dict, names) -> str | None:
     if "contact" in names and values["contact"] is not None \
             and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", values["contact"]):
         return f"--contact {values['contact']!r}: not an e-mail address"
+    if "public_url" in names and values["public_url"] is not None \
+            and not _SITE_URL.fullmatch(values["public_url"]):
+        return (f"--public-url {values['public_url']!r}: not an address such as "
+                f"https://stats.example.org")
     for name in ("database", "private_database"):
         if name in names and values[name] is not None and "://" not in values[name]:
             return (f"{flag[name]}: not a database URL such as postgresql://USER@HOST/NAME "

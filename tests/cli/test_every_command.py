@@ -34,6 +34,7 @@ BAD_TEXT = {
     "trusted_proxies": "10.0.0.300",
     "lake": " ",
     "contact": "nobody",
+    "public_url": "stats.example.org",
     "log_format": "yaml",
     "metrics_token": "short",
 }

@@ -8,7 +8,9 @@ import html
 import re
 
 import feedparser
+import pytest
 
+from _services.server import start_server
 from notice_helpers import admin, write
 from pings import new_id, post, usage
 
@@ -175,3 +177,39 @@ def test_no_notice_route_shows_an_address_or_an_installation_id(notices_server, 
         assert answer.status_code == 200, path
         assert address not in answer.text and client_id not in answer.text, path
         assert not UUID.search(answer.text), path
+
+
+def test_a_host_header_never_becomes_a_link_a_cache_keeps(notices_server, client, tmp_path):
+    """Host: evil.example made every link of the feed and the notices API point there, in
+    answers marked `public`: a cache in front that does not key on Host gave them to every
+    reader.  Without --public-url they are kept by no cache; with it, Host is not read."""
+    body = write(tmp_path / "n.md", "Read the policy.\n")
+    assert admin(notices_server, "notice", "post", "--kind", "security", "--title", "T",
+                 "--body", body).returncode == 0
+    linked = ("/notices.atom", "/api/v1/notices", "/api/v1/privacy/policy")
+    for path in linked:
+        reply = client.get(notices_server.url + path, headers={"Host": "evil.example"})
+        assert reply.status_code == 200 and "http://evil.example/" in reply.text, path
+        assert reply.headers["cache-control"] == "no-store", path
+    public = start_server(tmp_path / "public", extra_args=(
+        "--public-url", "https://stats.example.org/"))
+    try:
+        assert admin(public, "notice", "post", "--kind", "security", "--title", "T",
+                     "--body", body).returncode == 0
+        for path in linked:
+            reply = client.get(public.url + path, headers={"Host": "evil.example"})
+            assert "evil.example" not in reply.text and "https://stats.example.org/" in reply.text
+            assert reply.headers["cache-control"].startswith("public, max-age="), path
+        feed = feedparser.parse(client.get(public.url + "/notices.atom").content)
+        assert [e.id for e in feed.entries] == ["https://stats.example.org/notices/1"]
+    finally:
+        public.stop()
+
+
+@pytest.mark.parametrize("url", ["stats.example.org", "javascript:alert(1)", "ftp://x.org",
+                                 "https://x.org/a b", "https://user@x.org", "https://x.org?a=1"])
+def test_a_public_url_that_is_not_a_site_address_is_refused(url):
+    from sempervirens.settings import check, resolve
+
+    said = check(resolve(None, {}, public_url=url), ["public_url"])
+    assert said == f"--public-url {url!r}: not an address such as https://stats.example.org"

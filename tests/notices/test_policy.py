@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from _services.server import start_server
 from notice_helpers import CONTACT, admin, write
 
 
@@ -84,3 +85,18 @@ def test_unknown_versions_are_404(notices_server, client):
         assert client.get(notices_server.url + path).status_code == 404, path
     first = client.get(notices_server.url + "/privacy/policy/v1/changes")
     assert first.status_code == 200 and "first version" in first.text
+
+
+def test_ids_beyond_what_a_store_holds_are_404(tmp_path, database_args, client):
+    """A version or notice id past the store's integer column is a page that does not
+    exist (the driver refused to send it: a 500), on SQLite and PostgreSQL."""
+    server = start_server(tmp_path / "data", extra_args=database_args)
+    try:
+        for number in (2**31, 2**63, 10**40):
+            for path in (f"/privacy/policy/v{number}", f"/privacy/policy/v{number}/changes",
+                         f"/notices/{number}"):
+                reply = client.get(server.url + path)
+                assert reply.status_code == 404 and "Not found" in reply.text, (path, reply.text)
+        assert client.get(server.url + "/privacy/policy/v1").status_code == 200
+    finally:
+        server.stop()

@@ -94,6 +94,19 @@ def test_answers_carry_caching_headers_and_revalidate(published):
     assert again.status_code == 304 and again.content == b""
 
 
+@pytest.mark.parametrize("path", ["/api/v1/projects", API + "/features?format=csv", "/privacy"])
+def test_a_weak_or_any_etag_revalidates(published, path):
+    """A proxy that compresses an answer sends its ETag on as W/"..."; its clients revalidated
+    with that and always got the whole answer again (RFC 9110 compares weakly here)."""
+    etag = httpx.get(published.url + path, timeout=10).headers["etag"]
+    for sent in (f"W/{etag}", "*", f'"other", W/{etag}'):
+        again = httpx.get(published.url + path, headers={"If-None-Match": sent}, timeout=10)
+        assert again.status_code == 304 and again.content == b"", sent
+    for sent in ('"other"', "garbage", f"W/{etag[:-2]}\"", ""):
+        assert httpx.get(published.url + path, headers={"If-None-Match": sent},
+                         timeout=10).status_code == 200, sent
+
+
 def test_projects_list_headlines_from_the_released_weeks(published):
     projects = get(published, "/api/v1/projects").json()["projects"]
     assert {p["project"] for p in projects} <= {"astroflux", "genomix", "climapy", "tensorlite"}

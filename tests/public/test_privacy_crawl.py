@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 CLIENT_COUNTS = ("installs", "users", "active", "opt_outs")  # each counts distinct clients (or events of them)
-ENDPOINTS = ("active-installs", "features", "timings", "crashes", "opt-outs", "metrics")
+ENDPOINTS = ("active-installs", "features", "timings", "crashes", "opt-outs")
 
 
 def _crawl(published) -> dict[str, str]:
@@ -39,6 +39,7 @@ def _crawl(published) -> dict[str, str]:
     for project in projects:
         fetch(f"/projects/{project}")
         fetch(f"/projects/{project}?metric=installs&breakdown=os&interval=week")
+        fetch(f"/api/v1/projects/{project}/metrics")  # takes no parameter
         for interval in ("day", "week", "month"):
             for endpoint in ENDPOINTS:
                 for fmt in ("json", "csv"):

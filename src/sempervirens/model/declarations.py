@@ -39,8 +39,9 @@ KIND_DESCRIPTIONS = {
 KINDS = tuple(KIND_DESCRIPTIONS)
 # The kinds of Declaration.rows(): the metrics', and what else a project declares.
 ROW_KINDS = (*KINDS, "crash", "version")
-# Lower-case dotted snake case, as the protocol's metric names.
-_NAME = re.compile(r"[a-z][a-z0-9_]*(?:[.\-][a-z0-9_]+)*\Z")
+# Lower-case dotted snake case, as the protocol's metric names (the public API's too).
+NAME_PATTERN = r"[a-z][a-z0-9_]*(?:[.\-][a-z0-9_]+)*"
+_NAME = re.compile(NAME_PATTERN + r"\Z")
 _LABEL = re.compile(r"[a-z0-9][a-z0-9_.\-]*\Z")
 _VERSION = re.compile(r"[0-9]+\.[0-9]+\Z")
 _EXCEPTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")

@@ -3,7 +3,9 @@ come from the catalogue (model/)."""
 
 from __future__ import annotations
 
+from ..model.declarations import NAME_PATTERN
 from ..model.domains import BREAKDOWN_NAMES, SHARED_BREAKDOWN_NAMES
+from ..model.limits import MAX_NAME_LENGTH
 from ..model.periods import INTERVALS
 from ..model.statistics import PERCENTILES
 
@@ -25,7 +27,8 @@ _PERIODS = [
     _param("to", _DATE, description="last period start included"),
     _param("format", {"type": "string", "enum": ["json", "csv"], "default": "json"}),
 ]
-_METRIC = _param("metric", {"type": "string", "maxLength": 128}, description="one metric only")
+_METRIC = _param("metric", {"type": "string", "pattern": f"^{NAME_PATTERN}$",
+                            "maxLength": MAX_NAME_LENGTH}, description="one metric only")
 _CACHE = {"ETag": {"schema": {"type": "string"}},
           "Cache-Control": {"schema": {"type": "string"}}}
 
@@ -128,7 +131,7 @@ PATHS = {
         _table({"period_start": _DATE, **_measured("opt_outs"), "active": _N, "ratio": _F,
                 "ratio_low": _F, "ratio_high": _F})),
     BASE + "/metrics": _get(
-        "metrics", "Feature and timing names released for a project", [_PROJECT, *_PERIODS],
+        "metrics", "Feature and timing names released for a project", [_PROJECT],
         {"type": "object"}),
     BASE + "/catalogue": {"get": {
         "operationId": "catalogue",

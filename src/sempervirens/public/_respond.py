@@ -20,9 +20,16 @@ def cached(request: Request, body: bytes, media_type: str, headers: dict | None 
     max_age = request.app.state.settings.get("public_max_age", 300)
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}",
                "Vary": "Accept-Encoding", **(headers or {})}
-    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    if _matches(request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=media_type, headers=headers)
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match by weak comparison (RFC 9110, 13.1.2), `*` matching any: a proxy that
+    compresses an answer marks its ETag weak (W/"..."), and its clients send that back."""
+    tags = [tag.strip() for tag in if_none_match.split(",")]
+    return "*" in tags or etag in (tag.removeprefix("W/") for tag in tags)
 
 
 def to_csv(rows: list[dict], columns: list[str]) -> bytes:

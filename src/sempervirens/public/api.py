@@ -13,12 +13,10 @@ from datetime import date
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..model.domains import SHARED_BREAKDOWN_NAMES
-from ..model.periods import INTERVALS
 from ..protocol import ProtocolError, normalize_project
 from ..protocol.errors import BadRequest, NotFound
 from ..model.statistics import PERCENTILES
-from . import queries
+from . import _params, queries
 from ._respond import cached, table
 
 import orjson
@@ -28,39 +26,25 @@ def _engine(request: Request):
     return request.app.state.stores.telemetry
 
 
-def parse_query(request: Request) -> queries.Query:
-    """The project and periods of a request; 400 for bad values, 404 for unknown projects."""
-    params = request.query_params
+def parse_query(request: Request) -> tuple[queries.Query, dict[str, str]]:
+    """The project and periods of a request, and its checked parameters (_params.py);
+    400 for bad ones, 404 for unknown projects."""
+    params = _params.read(request)
     try:
         project = normalize_project(request.path_params["project"])
     except ProtocolError:
         raise NotFound("no such project", field="project") from None
     if project not in queries.projects(_engine(request)):
         raise NotFound(f"no public statistics for project {project!r}", field="project")
-    interval = params.get("interval", "day")
-    if interval not in INTERVALS:
-        raise BadRequest(f"interval must be one of {', '.join(INTERVALS)}", field="interval")
-    if params.get("format", "json") not in ("json", "csv"):
-        raise BadRequest("format must be json or csv", field="format")
     start, end = _dates(params)
-    return queries.Query(project, interval, start, end)
+    return queries.Query(project, params.get("interval", "day"), start, end), params
 
 
-def _dates(params) -> tuple[date | None, date | None]:
-    start, end = _date(params, "from"), _date(params, "to")
+def _dates(params: dict[str, str]) -> tuple[date | None, date | None]:
+    start, end = _params.day(params, "from"), _params.day(params, "to")
     if start is not None and end is not None and start > end:
         raise BadRequest("from must not be after to", field="from")
     return start, end
-
-
-def _date(params, name: str) -> date | None:
-    value = params.get(name)
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(f"{name} must be a date, YYYY-MM-DD", field=name) from None
 
 
 def _payload(query: queries.Query, **extra) -> dict:
@@ -84,20 +68,18 @@ def _flat_headline(row: dict) -> dict:
 
 
 def list_projects(request: Request):
+    params = _params.read(request)
     engine = _engine(request)
     rows = [queries.headline(engine, p) for p in queries.projects(engine)]
-    if request.query_params.get("format") == "csv":
+    if params.get("format") == "csv":
         flat = [_flat_headline(r) for r in rows]
         return table(request, {}, flat, list(flat[0]) if flat else ["project"], "projects")
     return cached(request, orjson.dumps({"projects": rows}), "application/json")
 
 
 def active_installs(request: Request):
-    query = parse_query(request)
-    breakdown = request.query_params.get("breakdown", "")
-    if breakdown not in queries.BREAKDOWNS:
-        raise BadRequest("breakdown must be one of version, os, arch, python, ci (or empty)",
-                         field="breakdown")
+    query, params = parse_query(request)
+    breakdown = params.get("breakdown", "")
     rows = queries.active_installs(_engine(request), query, breakdown)
     return table(request, _payload(query, breakdown=breakdown), rows,
                  ["period_start", "value", *_measured("installs")],
@@ -105,8 +87,8 @@ def active_installs(request: Request):
 
 
 def features(request: Request):
-    query = parse_query(request)
-    metric = request.query_params.get("metric") or None
+    query, params = parse_query(request)
+    metric = params.get("metric")
     rows = queries.features(_engine(request), query, metric)
     return table(request, _payload(query, metric=metric), rows,
                  ["period_start", "metric", "label", *_measured("users"), *_measured("events")],
@@ -114,8 +96,8 @@ def features(request: Request):
 
 
 def timings(request: Request):
-    query = parse_query(request)
-    metric = request.query_params.get("metric") or None
+    query, params = parse_query(request)
+    metric = params.get("metric")
     rows = queries.timings(_engine(request), query, metric)
     return table(request, _payload(query, metric=metric), rows,
                  ["period_start", "metric",
@@ -124,7 +106,7 @@ def timings(request: Request):
 
 
 def crashes(request: Request):
-    query = parse_query(request)
+    query, _ = parse_query(request)
     rows = queries.crashes(_engine(request), query)
     return table(request, _payload(query), rows,
                  ["period_start", "exception_type", "version", *_measured("users"),
@@ -132,7 +114,7 @@ def crashes(request: Request):
 
 
 def opt_outs(request: Request):
-    query = parse_query(request)
+    query, _ = parse_query(request)
     rows = queries.opt_outs(_engine(request), query)
     return table(request, _payload(query), rows,
                  ["period_start", *_measured("opt_outs"), "active", "ratio", "ratio_low",
@@ -146,16 +128,8 @@ def _measured(name: str) -> list[str]:
 
 def ecosystem(request: Request):
     """Every project's installations together, by Python version, OS or architecture."""
-    params = request.query_params
-    interval = params.get("interval", "week")
-    if interval not in INTERVALS:
-        raise BadRequest(f"interval must be one of {', '.join(INTERVALS)}", field="interval")
-    breakdown = params.get("breakdown", "python")
-    if breakdown not in SHARED_BREAKDOWN_NAMES:
-        raise BadRequest(f"breakdown must be one of {', '.join(SHARED_BREAKDOWN_NAMES)}",
-                         field="breakdown")
-    if params.get("format", "json") not in ("json", "csv"):
-        raise BadRequest("format must be json or csv", field="format")
+    params = _params.read(request)
+    interval, breakdown = params.get("interval", "week"), params.get("breakdown", "python")
     start, end = _dates(params)
     rows = queries.ecosystem(_engine(request), interval, breakdown, start, end)
     payload = {"interval": interval, "breakdown": breakdown,
@@ -167,7 +141,7 @@ def ecosystem(request: Request):
 
 
 def metrics(request: Request):
-    query = parse_query(request)
+    query, _ = parse_query(request)
     return cached(request, orjson.dumps(queries.metric_names(_engine(request), query.project)),
                   "application/json")
 
@@ -176,12 +150,14 @@ def parameters(request: Request):
     """The privacy parameters the releases are made with."""
     from ..release import parameters as in_force
 
+    _params.read(request)
     return cached(request, orjson.dumps({"parameters": in_force(request.app.state.settings)}),
                   "application/json")
 
 
 def releases(request: Request):
     """The budget ledger: every release, and what it spent."""
+    _params.read(request)
     rows = queries.releases(_engine(request))
     return cached(request, orjson.dumps({"releases": rows}), "application/json")
 
@@ -190,6 +166,7 @@ def budget(request: Request):
     """The guarantee one installation gets over a day, a month and a year."""
     from ._guarantee import guarantee
 
+    _params.read(request)
     return cached(request, orjson.dumps(guarantee(_engine(request), request.app.state.settings)),
                   "application/json")
 

@@ -24,6 +24,7 @@ from ..model.domains import BREAKDOWNS, OTHER, UNKNOWN
 from ..protocol import ProtocolError, normalize_project
 from ..protocol.errors import NotFound
 from ..store.schema import projects
+from . import _params
 from ._respond import cached
 
 
@@ -75,6 +76,7 @@ def _breakdown(breakdown, declaration: Declaration) -> dict:
 
 
 def catalogue_json(request: Request) -> Response:
+    _params.read(request)
     found = _declared(request)
     if found is None:
         raise NotFound("no declared metrics for that project", field="project")

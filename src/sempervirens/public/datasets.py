@@ -3,7 +3,9 @@
     <releases_dir>/<project>/<interval>-<period_start>-v<version>/{statistics.csv,
         statistics.parquet, README.md, manifest.json}
 
-Only the files a manifest names are served, so no request path can reach another file.
+Only the files a manifest names are served, so no request path can reach another file,
+and none of a release made without differential privacy (no_dp: its manifest's epsilon
+is null; release.tables.servable for the ledger).
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ def list_releases(directory: Path) -> list[dict]:
         if not (PROJECT_NAME.match(project) and RELEASE_NAME.match(name)):
             continue
         try:
-            found.append({**json.loads(manifest.read_text()), "path": f"{project}/{name}"})
+            read = json.loads(manifest.read_text())
         except ValueError:
             continue
+        if _servable(read):
+            found.append({**read, "path": f"{project}/{name}"})
     return sorted(found, key=lambda m: (m["period_start"], m["interval"], m["project"],
                                         m["version"]), reverse=True)
 
@@ -50,11 +54,18 @@ def release_file(directory: Path, project: str, name: str, filename: str) -> Pat
         manifest = json.loads((folder / "manifest.json").read_text())
     except (OSError, ValueError):
         return None
+    if not _servable(manifest):
+        return None
     listed = set(manifest.get("files", {})) | {"manifest.json"}
     path = (folder / filename).resolve()
     if filename not in listed or path.parent != folder.resolve() or not path.is_file():
         return None
     return path
+
+
+def _servable(manifest) -> bool:
+    """A release made with differential privacy (a no_dp one's epsilon is null)."""
+    return isinstance(manifest, dict) and isinstance(manifest.get("epsilon"), (int, float))
 
 
 def by_period(releases: list[dict]) -> dict[str, list[dict]]:

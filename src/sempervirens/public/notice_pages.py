@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import notices
+from . import _params, notices
 from ._atom import feed
 from ._markdown import markdown
 from ._policy_diff import counts, line_diff
@@ -27,12 +27,24 @@ from ._respond import cached
 from .pages import not_found, render
 
 
+# The largest value the store's column holds (PostgreSQL's INTEGER for a policy's version,
+# BIGINT for a notice's id): a path with a larger one names nothing, and the driver would
+# refuse to send it (a 500).
+LARGEST = {"version": 2**31 - 1, "notice_id": 2**63 - 1}
+
+
 def _read(request: Request, reader, *args):
     return notices.read(request.app.state.stores.telemetry, reader, *args)
 
 
+def _path_id(request: Request, name: str) -> int:
+    """The path's integer `name`, or 0 (which no row has) when no row could have it."""
+    value = request.path_params[name]
+    return value if value <= LARGEST[name] else 0
+
+
 def policy_page(request: Request) -> Response:
-    version = request.path_params.get("version")
+    version = _path_id(request, "version") if "version" in request.path_params else None
     shown = _read(request, notices.policy, version)
     if shown is None:
         return not_found(request)
@@ -43,7 +55,7 @@ def policy_page(request: Request) -> Response:
 
 
 def policy_changes(request: Request) -> Response:
-    version = request.path_params["version"]
+    version = _path_id(request, "version")
     new = _read(request, notices.policy, version)
     if new is None:
         return not_found(request)
@@ -59,7 +71,7 @@ def notice_list(request: Request) -> Response:
 
 
 def notice_page(request: Request) -> Response:
-    shown = _read(request, notices.notice, request.path_params["notice_id"])
+    shown = _read(request, notices.notice, _path_id(request, "notice_id"))
     if shown is None:
         return not_found(request)
     corrected = _read(request, notices.notice, shown["corrects"]) if shown["corrects"] else None
@@ -72,27 +84,39 @@ def atom(request: Request) -> Response:
     policy = _read(request, notices.policy, None)
     updated = max([policy["published_at"], *(n["posted_at"] for n in entries)])
     body = feed(_base_url(request), entries, updated, markdown)
-    return cached(request, body, "application/atom+xml; charset=utf-8")
+    return _linked(request, body, "application/atom+xml; charset=utf-8")
 
 
 def notices_api(request: Request) -> Response:
+    _params.read(request)
     base = _base_url(request)
     rows = [{**row, "url": f"{base}/notices/{row['id']}"} for row in _read(request, notices.notices)]
-    return cached(request, orjson.dumps({"notices": rows}), "application/json")
+    return _linked(request, orjson.dumps({"notices": rows}), "application/json")
 
 
 def policy_api(request: Request) -> Response:
+    _params.read(request)
     base = _base_url(request)
     rows = [{**row, "url": f"{base}/privacy/policy/v{row['version']}",
              "changes_url": f"{base}/privacy/policy/v{row['version']}/changes"
              if row["version"] > 1 else None}
             for row in _read(request, notices.policies)]
-    return cached(request, orjson.dumps({"current": rows[0]["version"], "versions": rows}),
-                  "application/json")
+    return _linked(request, orjson.dumps({"current": rows[0]["version"], "versions": rows}),
+                   "application/json")
 
 
 def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The site's address: the `public_url` setting, else the request's own."""
+    return (request.app.state.settings.get("public_url") or str(request.base_url)).rstrip("/")
+
+
+def _linked(request: Request, body: bytes, media_type: str) -> Response:
+    """An answer holding absolute links.  Built from the request's Host header (no
+    `public_url`), it is kept by no cache: a cache that does not key on Host would give
+    every reader the links of whoever asked first (Host: evil.example, a phishing page
+    as the address of a security notice)."""
+    trusted = request.app.state.settings.get("public_url")
+    return cached(request, body, media_type, None if trusted else {"Cache-Control": "no-store"})
 
 
 routes = [

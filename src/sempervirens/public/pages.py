@@ -12,14 +12,14 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from ..model.domains import BREAKDOWNS, SHARED_BREAKDOWN_NAMES
 from ..protocol import ProtocolError, normalize_project
 from ..protocol.errors import NotFound
 from . import datasets, notices, queries
+from ._download import Download, Static
 from ._respond import cached
 
 HERE = Path(__file__).parent
@@ -178,8 +178,8 @@ def dataset_file(request: Request) -> Response:
     media = {".csv": "text/csv; charset=utf-8", ".parquet": "application/vnd.apache.parquet",
              ".json": "application/json", ".md": "text/markdown; charset=utf-8"}.get(
         path.suffix, "text/plain; charset=utf-8")
-    return FileResponse(path, media_type=media, headers={"Cache-Control": "public, max-age=86400"},
-                        filename=path.name if path.suffix in (".csv", ".parquet") else None)
+    return Download(path, media_type=media, headers={"Cache-Control": "public, max-age=86400"},
+                    filename=path.name if path.suffix in (".csv", ".parquet") else None)
 
 
 def not_found(request: Request) -> Response:
@@ -204,7 +204,7 @@ routes = [
     Route("/datasets", dataset_list, methods=["GET"]),
     Route("/datasets/latest/{project}/{interval}/{filename}", dataset_latest, methods=["GET"]),
     Route("/datasets/{project}/{release}/{filename}", dataset_file, methods=["GET"]),
-    Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+    Mount("/static", app=Static(directory=HERE / "static"), name="static"),
 ]
 
 

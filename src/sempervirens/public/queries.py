@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from ..model.domains import BREAKDOWN_NAMES
 from ..model.periods import INTERVALS, period_end
 from ..model.statistics import PERCENTILES
-from ..release.tables import PERCENTILE_STATISTIC, public_releases, public_statistics
+from ..release.tables import PERCENTILE_STATISTIC, public_releases, public_statistics, servable
 from ..release.uncertainty import sum_halfwidth
 
 TABLES = {t.name: t for t in (public_statistics, public_releases)}
@@ -41,14 +41,28 @@ def _rows(engine: Engine, statement) -> list[dict]:
 
 def projects(engine: Engine) -> list[str]:
     t = public_releases
-    return [r["project"] for r in _rows(engine, select(t.c.project).distinct().order_by(t.c.project))]
+    return [r["project"] for r in _rows(engine, select(t.c.project).distinct()
+                                        .where(servable()).order_by(t.c.project))]
+
+
+def _current(interval: str | None = None, project: str | None = None):
+    """The release id of each period's latest version, of the releases that may be served
+    (release.tables.servable: never one made without differential privacy).  A correction
+    (release/publish.py) is a new version of its period, and only the newest is read (both
+    summed the period twice across projects, and answered two rows for each of its keys)."""
+    r = public_releases.c
+    clauses = [servable()] + ([r.interval == interval] if interval else []) \
+        + ([r.project == project] if project else [])
+    return (select(func.max(r.release_id)).where(*clauses)
+            .group_by(r.project, r.interval, r.period_start))
 
 
 def released(engine: Engine, query: Query, statistic: str, key1: str | None = None) -> list[dict]:
-    """A statistic's released rows for the query's periods, oldest first."""
+    """A statistic's rows in the latest release of each of the query's periods, oldest first."""
     t = public_statistics
     clauses = [t.c.project == query.project, t.c.interval == query.interval,
-               t.c.statistic == statistic]
+               t.c.statistic == statistic,
+               t.c.release_id.in_(_current(query.interval, query.project))]
     if key1 is not None:
         clauses.append(t.c.key1 == key1)
     if query.start is not None:
@@ -152,7 +166,8 @@ def metric_names(engine: Engine, project: str) -> dict[str, list[str]]:
     names = {}
     for key, statistic in (("features", "feature_users"), ("timings", "timing_users")):
         statement = (select(t.c.key1).distinct()
-                     .where(t.c.project == project, t.c.statistic == statistic).order_by(t.c.key1))
+                     .where(t.c.project == project, t.c.statistic == statistic,
+                            t.c.release_id.in_(_current(project=project))).order_by(t.c.key1))
         names[key] = [r["key1"] for r in _rows(engine, statement)]
     return names
 
@@ -160,7 +175,7 @@ def metric_names(engine: Engine, project: str) -> dict[str, list[str]]:
 def latest_periods(engine: Engine, project: str, interval: str, count: int = 2) -> list[date]:
     t = public_releases
     statement = (select(t.c.period_start).distinct()
-                 .where(t.c.project == project, t.c.interval == interval)
+                 .where(t.c.project == project, t.c.interval == interval, servable())
                  .order_by(t.c.period_start.desc()).limit(count))
     return [r["period_start"] for r in _rows(engine, statement)]
 
@@ -205,7 +220,8 @@ def ecosystem(engine: Engine, interval: str, breakdown: str, start: date | None 
     low.  Each project counts its own installations: a machine that runs two of the
     projects counts twice."""
     t = public_statistics
-    clauses = [t.c.interval == interval, t.c.statistic == "installs", t.c.key1 == breakdown]
+    clauses = [t.c.interval == interval, t.c.statistic == "installs", t.c.key1 == breakdown,
+               t.c.release_id.in_(_current(interval))]
     if start is not None:
         clauses.append(t.c.period_start >= start)
     if end is not None:
@@ -250,7 +266,8 @@ def _share(part, whole) -> float | None:
 def releases(engine: Engine, project: str | None = None) -> list[dict]:
     """The ledger: every release, what it spent (newest first)."""
     t = public_releases
-    statement = select(t).order_by(t.c.period_start.desc(), t.c.interval, t.c.project)
+    statement = (select(t).where(servable())
+                 .order_by(t.c.period_start.desc(), t.c.interval, t.c.project))
     if project is not None:
         statement = statement.where(t.c.project == project)
     rows = _rows(engine, statement)
@@ -273,7 +290,7 @@ def released_through(engine: Engine) -> date | None:
     t = public_releases
     with engine.connect() as connection:
         return connection.execute(select(func.max(t.c.period_start))
-                                  .where(t.c.interval == "day")).scalar()
+                                  .where(t.c.interval == "day", servable())).scalar()
 
 
 __all__ = ["BREAKDOWNS", "INTERVALS", "Query", "TABLES", "period_end"]

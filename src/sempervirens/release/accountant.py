@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from ..model.periods import INTERVALS, period_end, period_start
 from .budget import Budget
-from .tables import public_releases
+from .tables import public_releases, servable
 
 Loss = tuple[float, float]
 
@@ -103,7 +103,7 @@ def guarantee(engine, settings: Mapping, project: str | None = None) -> dict:
     """
     query = select(public_releases.c.project, public_releases.c.interval,
                    public_releases.c.period_start, public_releases.c.epsilon,
-                   public_releases.c.delta)
+                   public_releases.c.delta).where(servable())
     if project is not None:
         query = query.where(public_releases.c.project == project)
     by_project = defaultdict(list)

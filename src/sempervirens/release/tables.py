@@ -9,6 +9,8 @@ Migrations are Alembic revisions (store/); these definitions are today's shape.
 
 from __future__ import annotations
 
+import math
+
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -80,4 +82,15 @@ public_statistics = Table(
     Index("public_statistics_lookup", "project", "interval", "period_start", "statistic"),
 )
 
-__all__ = ["public_releases", "public_statistics", "PERCENTILE_STATISTIC", "STATISTIC_NAMES"]
+
+
+def servable():
+    """The ledger's releases that may be served: those made with differential privacy.
+    One made under no_dp (exact counts for a private deployment) has an infinite epsilon
+    and is never served, whatever the settings of the server that reads the store (a
+    later `serve` without --no-dp published its exact counts)."""
+    return public_releases.c.epsilon < math.inf
+
+
+__all__ = ["public_releases", "public_statistics", "servable", "PERCENTILE_STATISTIC",
+           "STATISTIC_NAMES"]

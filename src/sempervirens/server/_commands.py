@@ -17,10 +17,10 @@ from ..cycle._commands import CYCLE_SETTINGS
 SERVE_SETTINGS = tuple(dict.fromkeys((
     "host", "port", "data_dir", "database", "private_database", "tls_cert", "tls_key",
     "trusted_proxies", "registered_projects_only", "workers", "queue_size", "batch_size", "log_level",
-    "releases_dir", "privacy_doc", "contact", "public_max_age", "aggregate_interval_seconds",
-    "store_timeout", "max_connections", "max_connections_per_address", "header_timeout",
-    "body_timeout", "keep_alive_timeout", "cycle_timeout", "metrics_port", "metrics_token",
-    "log_format", *CYCLE_SETTINGS)))
+    "releases_dir", "privacy_doc", "contact", "public_url", "public_max_age",
+    "aggregate_interval_seconds", "store_timeout", "max_connections",
+    "max_connections_per_address", "header_timeout", "body_timeout", "keep_alive_timeout",
+    "cycle_timeout", "metrics_port", "metrics_token", "log_format", *CYCLE_SETTINGS)))
 
 
 def register(subparsers) -> None:
