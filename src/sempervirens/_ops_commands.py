@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import settings
+from . import redact, settings
 
 DIAGNOSED = ("secret_key", "tls_cert", "tls_key", "dns_server")  # by `check`
 DEPLOYMENT_SETTINGS = (*settings.STORES, "lake", "releases_dir", "secret_key")
@@ -152,7 +152,7 @@ def restore_command(args: argparse.Namespace) -> int:
                                 f"fix the cause and restore again with --force")
     print(f"restored the telemetry store (revision {report.stores['telemetry']}) and the private "
           f"store (revision {report.stores['private']}) from the backup of {manifest['started_at']}")
-    print(f"restored {report.lake_files} lake file(s) into {values['lake']}; "
+    print(f"restored {report.lake_files} lake file(s) into {redact.url(values['lake'])}; "
           f"{len(report.releases_added)} published dataset(s) added, "
           f"{len(report.releases_kept)} already here left as they are")
     try:

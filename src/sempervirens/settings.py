@@ -288,6 +288,12 @@ def check(values: dict, names) -> str | None:
         if name in names and values[name] is not None and "://" not in values[name]:
             return (f"{flag[name]}: not a database URL such as postgresql://USER@HOST/NAME "
                     f"or sqlite:////PATH")
+        # Before the host, an '@' of the password would be taken for the host's start
+        # (the driver's errors then quote that host: the password's end).
+        if name in names and values[name] is not None \
+                and values[name].partition("://")[2].split("/", 1)[0].count("@") > 1:
+            return (f"{flag[name]}: write an '@' of the password as %40 (more than one '@' "
+                    f"before the host)")
     for name in _DIRECTORIES:
         if name in names and values[name] and os.path.exists(values[name]) \
                 and not os.path.isdir(values[name]):

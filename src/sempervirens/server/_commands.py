@@ -10,7 +10,7 @@ import ssl
 import sys
 import tempfile
 
-from .. import settings
+from .. import redact, settings
 from ..cycle._commands import CYCLE_SETTINGS
 
 # The server's own settings, then every setting of the cycle it runs (one configuration).
@@ -97,7 +97,7 @@ def serve(args: argparse.Namespace) -> int:
     config = settings.resolve(args)  # checked by the command line (settings.check) already
     problem = check(config) or _engine(config) or _open_stores(config)
     if problem:
-        print(f"sempervirens serve: {problem}", file=sys.stderr)
+        print(redact.text(f"sempervirens serve: {problem}"), file=sys.stderr)
         return 2
     from ..monitoring import configure_logging, serve_metrics
     from ..store._existing import describe
