@@ -17,6 +17,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from . import textfile
 from .model.statistics import Bounds
 
 
@@ -234,7 +235,7 @@ _SECONDS = ("store_timeout", "cycle_timeout", "header_timeout", "body_timeout",
             "keep_alive_timeout")
 _NOT_NEGATIVE = ("public_max_age", "aggregate_interval_seconds")
 _DIRECTORIES = ("data_dir", "releases_dir", "engine_temp_dir")  # made when missing
-_FILES = ("privacy_doc", "tls_cert", "tls_key")
+_FILES = ("tls_cert", "tls_key")  # privacy_doc: read as text below
 
 
 def check(values: dict, names) -> str | None:
@@ -304,6 +305,11 @@ def check(values: dict, names) -> str | None:
         path = values.get(name)
         if name in names and path and not (os.path.isfile(path) and os.access(path, os.R_OK)):
             return f"{flag[name]} {path}: no such readable file"
+    if "privacy_doc" in names and values["privacy_doc"]:
+        try:  # served as text on every request to /privacy
+            textfile.read(values["privacy_doc"])
+        except textfile.Unreadable as error:
+            return f"--privacy-doc {values['privacy_doc']}: {error}"
     return _promise_problem(values, names)
 
 
@@ -333,12 +339,12 @@ def read_config(path: str, named: bool = True) -> dict:
     if not named and not os.path.exists(path):
         return {}
     try:
-        with open(path, encoding="utf-8-sig") as file:  # a BOM, if saved with one, is not TOML
-            data = tomllib.loads(file.read())
-    except OSError as error:
-        raise SystemExit(f"sempervirens: configuration file {path}: "
-                         f"{error.strerror or error}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        data = tomllib.loads(textfile.read(path))
+    except textfile.NotText as error:
+        raise SystemExit(f"sempervirens: configuration file {path}: not TOML ({error})") from None
+    except textfile.Unreadable as error:
+        raise SystemExit(f"sempervirens: configuration file {path}: {error}") from None
+    except tomllib.TOMLDecodeError as error:
         raise SystemExit(f"sempervirens: configuration file {path}: not TOML ({error})") from None
     values = {}
     for key, value in data.items():

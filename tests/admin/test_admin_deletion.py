@@ -268,3 +268,42 @@ def test_a_lake_that_cannot_be_rewritten_is_said_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("sempervirens admin: deletion incomplete: ") and "\n" not in err
     assert "run this command again" in err and "failed (" not in err
+
+
+@pytest.mark.parametrize("damage", ["a directory", "not UTF-8", "a dangling link"])
+@pytest.mark.parametrize("command", ["delete", "process-deletions", "export"])
+def test_a_secret_key_that_cannot_be_read_stops_before_anything_changes(tmp_path, command, damage):
+    # The key is read first: its failure is neither said to be the lake's ("the clients are
+    # tombstoned and gone from the stores") nor met after a tombstone or a row is gone.
+    import os
+    import subprocess
+    import sys
+
+    from population import Ping, insert
+    from sempervirens.store import open_stores
+
+    data, gone = tmp_path / "data", new_id()
+    assert main(["init", "--data-dir", str(data)]) == 0
+    stores = open_stores(data)
+    insert(stores, [Ping("numpy", gone, date.today())])
+    stores.dispose()
+    assert main(["admin", "delete", new_id(), "--data-dir", str(data)]) == 0  # one tombstone
+    key = data / "secret.key"
+    key.unlink()
+    if damage == "a directory":
+        key.mkdir()
+    elif damage == "not UTF-8":
+        key.write_bytes(b"\xe9" * 64)
+    else:
+        os.symlink(tmp_path / "elsewhere.key", key)
+    urls = [f"sqlite:///{data / name}" for name in ("telemetry.db", "private.db")]
+    before = [dump_store(url) for url in urls]
+    words = {"delete": [gone], "process-deletions": [], "export": [gone]}[command]
+    done = subprocess.run([sys.executable, "-m", "sempervirens", "admin", command, *words,
+                           "--data-dir", str(data)], capture_output=True, text=True, timeout=60)
+    lines = done.stderr.splitlines()
+    assert done.returncode != 0 and len(lines) == 1, done.stderr
+    assert f"the secret key {key} cannot be" in lines[0] and "lake" not in lines[0], lines[0]
+    assert done.stdout == ""
+    assert [dump_store(url) for url in urls] == before
+
