@@ -307,3 +307,34 @@ def test_a_secret_key_that_cannot_be_read_stops_before_anything_changes(tmp_path
     assert done.stdout == ""
     assert [dump_store(url) for url in urls] == before
 
+
+def test_a_deletion_under_another_key_than_the_servers_is_refused(any_store_server, tmp_path,
+                                                                 capsys):
+    # An operator on another host, or with another --data-dir, has another secret key (one
+    # is made on first use): its tombstones would match nothing the servers compute, and
+    # the deleted client's pings would be accepted again, without a word.
+    server, gone, asked = any_store_server, new_id(), new_id()
+    with httpx.Client(timeout=10) as client:
+        _send(client, server, gone, DELETED_IP)
+        _send(client, server, asked, KEPT_IP, "deletion-request", {"client_id": asked})
+    urls = store_urls_of(server)
+    before = [dump_store(url) for url in urls]
+    elsewhere = [*_store_args(server)]
+    elsewhere[elsewhere.index("--data-dir") + 1] = str(tmp_path / "another-host")
+    for words in (["delete", gone, *elsewhere], ["process-deletions", *elsewhere],
+                  ["delete", gone, *_store_args(server), "--secret-key", "k" * 40]):
+        capsys.readouterr()
+        if server.option("--database") is None and words[-1] != "k" * 40:
+            continue  # SQLite: another data directory holds no store at all
+        assert main(["admin", *words]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "not the one the servers use" in err[0], err
+    assert [dump_store(url) for url in urls] == before  # no tombstone, no row gone
+
+    assert main(["admin", "delete", gone, *_store_args(server)]) == 0  # the servers' key
+    assert main(["admin", "process-deletions", *_store_args(server)]) == 0
+    for client_id in (gone, asked):
+        assert client_id not in dump_store(urls[0]) + dump_store(urls[1])
+    with httpx.Client(timeout=10) as client:
+        _send(client, server, gone, DELETED_IP)  # accepted (202), and dropped
+    assert gone not in dump_store(urls[0]) + dump_store(urls[1])

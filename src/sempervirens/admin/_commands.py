@@ -350,6 +350,7 @@ def project_remove(args) -> int:
 def delete_command(args) -> int:
     from ..store.lake import LakeError
     from .deletion import canonical_client_id, delete_clients
+    from .tombstones import WrongKey
 
     try:
         ids = [canonical_client_id(c) for c in args.client_ids]
@@ -358,6 +359,8 @@ def delete_command(args) -> int:
     config, key, stores = _open_with_key(args)
     try:
         report = delete_clients(stores, key, ids, lake=config["lake"])
+    except WrongKey as error:
+        return _fail(str(error))
     except (LakeError, OSError) as error:
         _fail(_lake_step_failed(error))
         return 1  # not a usage error: the lake needs repair
@@ -370,10 +373,13 @@ def delete_command(args) -> int:
 def process_deletions(args) -> int:
     from ..store.lake import LakeError
     from .deletion import process_deletion_requests
+    from .tombstones import WrongKey
 
     config, key, stores = _open_with_key(args)
     try:
         report = process_deletion_requests(stores, key, lake=config["lake"])
+    except WrongKey as error:
+        return _fail(str(error))
     except (LakeError, OSError) as error:
         _fail(_lake_step_failed(error))
         return 1  # not a usage error: the lake needs repair

@@ -63,18 +63,26 @@ def _open_stores(config: dict) -> str | None:
     """Reach and migrate both stores once, before any worker starts; a problem as one line."""
     from ..store import open_stores
 
+    from ..admin._secret import load_key
+    from ..admin.tombstones import servers_key
+
     try:
-        open_stores(config["data_dir"], config["database"], config["private_database"]).dispose()
+        stores = open_stores(config["data_dir"], config["database"], config["private_database"])
     except Exception as error:  # noqa: BLE001 - said in one line; URLs (passwords) are not shown
         first = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
         return f"cannot open the stores ({type(error).__name__}: {first})"
-    if not config["secret_key"]:
-        from ..admin._secret import load_key
-
-        try:
-            load_key(config)  # made now if missing, so that no request has to
-        except (OSError, SystemExit) as error:
-            return f"the secret key in --data-dir cannot be used: {error}"
+    try:
+        key = load_key(config)  # made now if missing, so that no request has to
+    except (OSError, SystemExit) as error:
+        stores.dispose()
+        return f"the secret key in --data-dir cannot be used: {error}"
+    try:
+        if servers_key(stores.private, key):  # deletions made elsewhere are checked against it
+            print("sempervirens serve: the secret key is not the one the servers last started "
+                  "with: tombstones made under the other key no longer match (docs/operations.md, "
+                  "'The secret key')", file=sys.stderr)
+    finally:
+        stores.dispose()
     return None
 
 
