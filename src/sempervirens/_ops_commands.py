@@ -230,6 +230,7 @@ def _after_restore(values: dict, saved) -> int:
     the backup does not know of, and purge addresses past retention."""
     from .admin._secret import load_key
     from .admin.restored import has_tombstones, reapply
+    from .admin.tombstones import servers_key
     from .aggregate.retention import purge_expired
     from .store import open_stores
 
@@ -242,6 +243,8 @@ def _after_restore(values: dict, saved) -> int:
                   "tombstones cannot be checked; set secret_key and run `sempervirens restore` "
                   "again", file=sys.stderr)
             return 1
+        if key is not None:  # this deployment's key, whatever the backup's servers had
+            servers_key(stores.private, key)
         added, deleted = reapply(stores, key, saved, lake=values["lake"]) if key else (0, 0)
         print(f"deletions since the backup: {added} tombstone(s) carried over, "
               f"{deleted} client(s) deleted again")

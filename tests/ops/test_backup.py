@@ -301,3 +301,26 @@ def test_a_password_in_the_store_url_reaches_pg_dump_and_pg_restore_through_the_
         assert secret not in said.stdout + said.stderr
     manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
     assert secret not in json.dumps(manifest)
+
+
+def test_a_restore_after_the_key_was_replaced_deletes_again_under_the_new_key(tmp_path):
+    # The backup's servers had one key; the key was replaced since (docs/operations.md, the
+    # breach runbook), and a client deleted under the new one: the restore carries that
+    # deletion over under the deployment's key, not refused as made under another.
+    from sempervirens.admin.tombstones import servers_key
+
+    data, gone, kept = tmp_path / "data", client(), client()
+    _deployment(data, (None, None), [gone, kept], [*CLOSED, TODAY])
+    assert run("admin", "delete", client(), "--data-dir", data).returncode == 0  # key 1's
+    assert run("backup", tmp_path / "backup", "--data-dir", data).returncode == 0
+    new_key = ["--secret-key", "n" * 40]
+    stores = open_stores(data)
+    servers_key(stores.private, new_key[1].encode())  # what each `serve` does as it starts
+    stores.dispose()
+    assert run("admin", "delete", gone, "--data-dir", data, *new_key).returncode == 0
+
+    restored = run("restore", tmp_path / "backup", "--data-dir", data, "--force", *new_key)
+    assert restored.returncode == 0, restored.stderr
+    assert "1 tombstone(s) carried over, 1 client(s) deleted again" in restored.stdout
+    assert gone not in rows(urls_of(data)[0]) + rows(urls_of(data)[1])
+    assert any(kept in row for row in rows(urls_of(data)[0]))
