@@ -74,14 +74,14 @@ def _lake(values: dict, command: str):
 
 
 def _no_lake(command: str, lake) -> int:
-    print(f"sempervirens lake {command}: no lake at {lake.location} (nothing sealed there yet; "
+    print(f"sempervirens lake {command}: no lake at {lake.shown} (nothing sealed there yet; "
           f"check --lake and --data-dir)", file=sys.stderr)
     return 1
 
 
 def _say_lake(command: str, lake) -> None:
     """Which lake a command uses, once its manifest was read (an error stays one line)."""
-    print(f"sempervirens lake {command}: lake: {lake.location}", file=sys.stderr)
+    print(f"sempervirens lake {command}: lake: {lake.shown}", file=sys.stderr)
 
 
 def seal_command(args: argparse.Namespace) -> int:
@@ -123,9 +123,9 @@ def seal_command(args: argparse.Namespace) -> int:
     rows = ", ".join(f"{report.rows.get(t, 0)} {t}" for t in ("pings", "counters", "timings"))
     if report.days or report.late:
         print(f"{len(report.days)} day(s) sealed, {len(report.late)} with late pings: "
-              f"{rows} rows, {report.bytes} bytes in {lake.location}")
+              f"{rows} rows, {report.bytes} bytes in {lake.shown}")
     else:
-        print(f"nothing to seal in {lake.location}")
+        print(f"nothing to seal in {lake.shown}")
     return 0
 
 
@@ -143,7 +143,7 @@ def list_command(args: argparse.Namespace) -> int:
         return 1
     _say_lake("list", lake)
     if not days:
-        print(f"(no sealed day in {lake.location})")
+        print(f"(no sealed day in {lake.shown})")
         return 0
     print(f"{'day':10}  {'pings':>9}  {'counters':>10}  {'timings':>9}  {'files':>5}  {'bytes':>11}  "
           f"{'late':>4}  rewrites")
@@ -177,7 +177,7 @@ def verify_command(args: argparse.Namespace) -> int:
     if problems:
         return 1
     _say_lake("verify", lake)
-    print(f"{files} file(s) match their sha256 in {lake.location}")
+    print(f"{files} file(s) match their sha256 in {lake.shown}")
     return 0
 
 

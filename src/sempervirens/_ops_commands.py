@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import settings
+from . import redact, settings
 
 DIAGNOSED = ("secret_key", "tls_cert", "tls_key", "dns_server")  # by `check`
 DEPLOYMENT_SETTINGS = (*settings.STORES, "lake", "releases_dir", "secret_key")
@@ -152,7 +152,7 @@ def restore_command(args: argparse.Namespace) -> int:
                                 f"fix the cause and restore again with --force")
     print(f"restored the telemetry store (revision {report.stores['telemetry']}) and the private "
           f"store (revision {report.stores['private']}) from the backup of {manifest['started_at']}")
-    print(f"restored {report.lake_files} lake file(s) into {values['lake']}; "
+    print(f"restored {report.lake_files} lake file(s) into {redact.url(values['lake'])}; "
           f"{len(report.releases_added)} published dataset(s) added, "
           f"{len(report.releases_kept)} already here left as they are")
     try:
@@ -230,6 +230,7 @@ def _after_restore(values: dict, saved) -> int:
     the backup does not know of, and purge addresses past retention."""
     from .admin._secret import load_key
     from .admin.restored import has_tombstones, reapply
+    from .admin.tombstones import servers_key
     from .aggregate.retention import purge_expired
     from .store import open_stores
 
@@ -242,6 +243,8 @@ def _after_restore(values: dict, saved) -> int:
                   "tombstones cannot be checked; set secret_key and run `sempervirens restore` "
                   "again", file=sys.stderr)
             return 1
+        if key is not None:  # this deployment's key, whatever the backup's servers had
+            servers_key(stores.private, key)
         added, deleted = reapply(stores, key, saved, lake=values["lake"]) if key else (0, 0)
         print(f"deletions since the backup: {added} tombstone(s) carried over, "
               f"{deleted} client(s) deleted again")

@@ -7,7 +7,7 @@ SQLAlchemy, and the command line must start with the standard library alone.
 
 from __future__ import annotations
 
-from . import settings
+from . import redact, settings
 
 STORE_SETTINGS = (*settings.STORES, "log_level")
 
@@ -39,6 +39,6 @@ def init(args) -> int:
         with Lake(values["lake"]).lock():  # writes a new lake's empty manifest
             pass
     except (LakeError, OSError) as error:
-        raise SystemExit(f"sempervirens init: the lake at {values['lake']}: "
+        raise SystemExit(f"sempervirens init: the lake at {redact.url(values['lake'])}: "
                          f"{str(error).splitlines()[0]}") from None
     return status

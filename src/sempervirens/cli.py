@@ -7,6 +7,8 @@ Whatever a person types, the answer is one line on stderr and a non-zero status,
 never a traceback: argparse's errors are one line, the settings a command uses are
 checked here before it runs (settings.check), and anything a command raises is
 reported in one line (SEMPERVIRENS_TRACEBACK=1 shows the traceback, for bug reports).
+Every line said here, whatever a person typed or a command raised, goes out without
+a store's password (sempervirens/redact.py): a mistyped option echoes its value.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import argparse
 import importlib
 import os
 import sys
+
+from . import redact
 
 # Modules with a `register(subparsers)` function, in the order --help lists them,
 # under the heading of their group.  They import only the standard library at module level.
@@ -40,7 +44,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, with its errors in one line (its usage block is for --help)."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+        self.exit(2, redact.text(f"{self.prog}: {message} (see `{self.prog} --help`)\n"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except SystemExit as error:  # a command's one line, as the interpreter will print it
+        if isinstance(error.code, str):
+            raise SystemExit(redact.text(error.code)) from None
+        raise
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if not getattr(args, "func", None):
@@ -77,13 +90,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command = getattr(args, "command_name", None) or args.command
     if unknown:  # said by the command's name, with its own --help
-        print(f"sempervirens {command}: unrecognized arguments: {' '.join(unknown)} "
-              f"(see `sempervirens {command} --help`)", file=sys.stderr)
+        _say(f"sempervirens {command}: unrecognized arguments: {' '.join(unknown)} "
+             f"(see `sempervirens {command} --help`)")
         return 2
     try:
         problem = _check_settings(args)
         if problem:
-            print(f"sempervirens {command}: {problem}", file=sys.stderr)
+            _say(f"sempervirens {command}: {problem}")
             return 2
         status = args.func(args) or 0
         sys.stdout.flush()  # a closed pipe is met here, not at exit where it cannot be caught
@@ -148,9 +161,13 @@ def _unexpected(command: str, error: BaseException) -> int:
         raise error
     lines = str(error).strip().splitlines()
     detail = f": {lines[0][:300]}" if lines else ""
-    print(f"sempervirens {command}: failed ({type(error).__name__}{detail}); "
-          f"SEMPERVIRENS_TRACEBACK=1 shows where", file=sys.stderr)
+    _say(f"sempervirens {command}: failed ({type(error).__name__}{detail}); "
+         f"SEMPERVIRENS_TRACEBACK=1 shows where")
     return 1
+
+
+def _say(line: str) -> None:
+    print(redact.text(line), file=sys.stderr)
 
 
 # Top-level modules of the `server` extra: their absence means "install the extra".

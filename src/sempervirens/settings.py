@@ -17,6 +17,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from . import textfile
 from .model.statistics import Bounds
 
 
@@ -244,7 +245,7 @@ _SECONDS = ("store_timeout", "cycle_timeout", "header_timeout", "body_timeout",
             "keep_alive_timeout")
 _NOT_NEGATIVE = ("public_max_age", "aggregate_interval_seconds")
 _DIRECTORIES = ("data_dir", "releases_dir", "engine_temp_dir")  # made when missing
-_FILES = ("privacy_doc", "tls_cert", "tls_key")
+_FILES = ("tls_cert", "tls_key")  # privacy_doc: read as text below
 # A site's address: scheme, host, port and path only (no user, query or fragment).
 _SITE_URL = re.compile(r"https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?"
                        r"(?:/[-A-Za-z0-9_.~%!$&'()*+,;=:@/]*)?")
@@ -305,6 +306,12 @@ def check(values: dict, names) -> str | None:
         if name in names and values[name] is not None and "://" not in values[name]:
             return (f"{flag[name]}: not a database URL such as postgresql://USER@HOST/NAME "
                     f"or sqlite:////PATH")
+        # Before the host, an '@' of the password would be taken for the host's start
+        # (the driver's errors then quote that host: the password's end).
+        if name in names and values[name] is not None \
+                and values[name].partition("://")[2].split("/", 1)[0].count("@") > 1:
+            return (f"{flag[name]}: write an '@' of the password as %40 (more than one '@' "
+                    f"before the host)")
     for name in _DIRECTORIES:
         if name in names and values[name] and os.path.exists(values[name]) \
                 and not os.path.isdir(values[name]):
@@ -315,6 +322,11 @@ def check(values: dict, names) -> str | None:
         path = values.get(name)
         if name in names and path and not (os.path.isfile(path) and os.access(path, os.R_OK)):
             return f"{flag[name]} {path}: no such readable file"
+    if "privacy_doc" in names and values["privacy_doc"]:
+        try:  # served as text on every request to /privacy
+            textfile.read(values["privacy_doc"])
+        except textfile.Unreadable as error:
+            return f"--privacy-doc {values['privacy_doc']}: {error}"
     return _promise_problem(values, names)
 
 
@@ -344,12 +356,12 @@ def read_config(path: str, named: bool = True) -> dict:
     if not named and not os.path.exists(path):
         return {}
     try:
-        with open(path, encoding="utf-8-sig") as file:  # a BOM, if saved with one, is not TOML
-            data = tomllib.loads(file.read())
-    except OSError as error:
-        raise SystemExit(f"sempervirens: configuration file {path}: "
-                         f"{error.strerror or error}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        data = tomllib.loads(textfile.read(path))
+    except textfile.NotText as error:
+        raise SystemExit(f"sempervirens: configuration file {path}: not TOML ({error})") from None
+    except textfile.Unreadable as error:
+        raise SystemExit(f"sempervirens: configuration file {path}: {error}") from None
+    except tomllib.TOMLDecodeError as error:
         raise SystemExit(f"sempervirens: configuration file {path}: not TOML ({error})") from None
     values = {}
     for key, value in data.items():

@@ -268,3 +268,73 @@ def test_a_lake_that_cannot_be_rewritten_is_said_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("sempervirens admin: deletion incomplete: ") and "\n" not in err
     assert "run this command again" in err and "failed (" not in err
+
+
+@pytest.mark.parametrize("damage", ["a directory", "not UTF-8", "a dangling link"])
+@pytest.mark.parametrize("command", ["delete", "process-deletions", "export"])
+def test_a_secret_key_that_cannot_be_read_stops_before_anything_changes(tmp_path, command, damage):
+    # The key is read first: its failure is neither said to be the lake's ("the clients are
+    # tombstoned and gone from the stores") nor met after a tombstone or a row is gone.
+    import os
+    import subprocess
+    import sys
+
+    from population import Ping, insert
+    from sempervirens.store import open_stores
+
+    data, gone = tmp_path / "data", new_id()
+    assert main(["init", "--data-dir", str(data)]) == 0
+    stores = open_stores(data)
+    insert(stores, [Ping("numpy", gone, date.today())])
+    stores.dispose()
+    assert main(["admin", "delete", new_id(), "--data-dir", str(data)]) == 0  # one tombstone
+    key = data / "secret.key"
+    key.unlink()
+    if damage == "a directory":
+        key.mkdir()
+    elif damage == "not UTF-8":
+        key.write_bytes(b"\xe9" * 64)
+    else:
+        os.symlink(tmp_path / "elsewhere.key", key)
+    urls = [f"sqlite:///{data / name}" for name in ("telemetry.db", "private.db")]
+    before = [dump_store(url) for url in urls]
+    words = {"delete": [gone], "process-deletions": [], "export": [gone]}[command]
+    done = subprocess.run([sys.executable, "-m", "sempervirens", "admin", command, *words,
+                           "--data-dir", str(data)], capture_output=True, text=True, timeout=60)
+    lines = done.stderr.splitlines()
+    assert done.returncode != 0 and len(lines) == 1, done.stderr
+    assert f"the secret key {key} cannot be" in lines[0] and "lake" not in lines[0], lines[0]
+    assert done.stdout == ""
+    assert [dump_store(url) for url in urls] == before
+
+
+def test_a_deletion_under_another_key_than_the_servers_is_refused(any_store_server, tmp_path,
+                                                                 capsys):
+    # An operator on another host, or with another --data-dir, has another secret key (one
+    # is made on first use): its tombstones would match nothing the servers compute, and
+    # the deleted client's pings would be accepted again, without a word.
+    server, gone, asked = any_store_server, new_id(), new_id()
+    with httpx.Client(timeout=10) as client:
+        _send(client, server, gone, DELETED_IP)
+        _send(client, server, asked, KEPT_IP, "deletion-request", {"client_id": asked})
+    urls = store_urls_of(server)
+    before = [dump_store(url) for url in urls]
+    elsewhere = [*_store_args(server)]
+    elsewhere[elsewhere.index("--data-dir") + 1] = str(tmp_path / "another-host")
+    for words in (["delete", gone, *elsewhere], ["process-deletions", *elsewhere],
+                  ["delete", gone, *_store_args(server), "--secret-key", "k" * 40]):
+        capsys.readouterr()
+        if server.option("--database") is None and words[-1] != "k" * 40:
+            continue  # SQLite: another data directory holds no store at all
+        assert main(["admin", *words]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "not the one the servers use" in err[0], err
+    assert [dump_store(url) for url in urls] == before  # no tombstone, no row gone
+
+    assert main(["admin", "delete", gone, *_store_args(server)]) == 0  # the servers' key
+    assert main(["admin", "process-deletions", *_store_args(server)]) == 0
+    for client_id in (gone, asked):
+        assert client_id not in dump_store(urls[0]) + dump_store(urls[1])
+    with httpx.Client(timeout=10) as client:
+        _send(client, server, gone, DELETED_IP)  # accepted (202), and dropped
+    assert gone not in dump_store(urls[0]) + dump_store(urls[1])

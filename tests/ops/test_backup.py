@@ -264,3 +264,63 @@ def test_bad_input_is_one_line_and_changes_nothing(tmp_path):
     (tmp_path / "backup" / "manifest.json").write_text('{"format": 1, "stores": {}}')
     one_line_error(run("restore", tmp_path / "backup", "--data-dir", target), "a field is missing")
     assert not target.exists()
+
+
+@pytest.mark.postgres
+def test_a_password_in_the_store_url_reaches_pg_dump_and_pg_restore_through_the_environment(
+        tmp_path, postgres):
+    # libpq takes the password in the URL's query too: it must not be on the tools' command
+    # line (which `ps` shows to every user of the host), nor in what the commands say.
+    secret = "pw-Zr81q"
+    urls = tuple(f"{postgres.create_database(name)}?password={secret}"
+                 for name in ("telemetry", "private"))
+    data, seen = tmp_path / "data", tmp_path / "seen"
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    from sempervirens.store.backup import pg_tool
+
+    for tool in ("pg_dump", "pg_restore"):  # the real tool, its command line written down
+        (tools / tool).write_text(f'#!/bin/sh\necho "$* PGPASSWORD=$PGPASSWORD" >> {seen}\n'
+                                  f'exec {pg_tool(tool)} "$@"\n')
+        (tools / tool).chmod(0o755)
+    env = {"PATH": f"{tools}:/usr/bin:/bin"}
+    assert run("init", *store_args(data, urls)).returncode == 0
+    backed_up = run("backup", tmp_path / "backup", *store_args(data, urls), env=env)
+    assert backed_up.returncode == 0, backed_up.stderr
+    targets = tuple(f"{postgres.create_database(name)}?password={secret}"
+                    for name in ("telemetry", "private"))
+    restored = run("restore", tmp_path / "backup", *store_args(tmp_path / "target", targets),
+                   env=env)
+    assert restored.returncode == 0, restored.stderr
+    lines = seen.read_text().splitlines()
+    assert len(lines) == 4  # two dumps, two restores
+    for line in lines:
+        arguments, _, password = line.rpartition(" PGPASSWORD=")
+        assert secret not in arguments and password == secret, line
+    for said in (backed_up, restored):
+        assert secret not in said.stdout + said.stderr
+    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    assert secret not in json.dumps(manifest)
+
+
+def test_a_restore_after_the_key_was_replaced_deletes_again_under_the_new_key(tmp_path):
+    # The backup's servers had one key; the key was replaced since (docs/operations.md, the
+    # breach runbook), and a client deleted under the new one: the restore carries that
+    # deletion over under the deployment's key, not refused as made under another.
+    from sempervirens.admin.tombstones import servers_key
+
+    data, gone, kept = tmp_path / "data", client(), client()
+    _deployment(data, (None, None), [gone, kept], [*CLOSED, TODAY])
+    assert run("admin", "delete", client(), "--data-dir", data).returncode == 0  # key 1's
+    assert run("backup", tmp_path / "backup", "--data-dir", data).returncode == 0
+    new_key = ["--secret-key", "n" * 40]
+    stores = open_stores(data)
+    servers_key(stores.private, new_key[1].encode())  # what each `serve` does as it starts
+    stores.dispose()
+    assert run("admin", "delete", gone, "--data-dir", data, *new_key).returncode == 0
+
+    restored = run("restore", tmp_path / "backup", "--data-dir", data, "--force", *new_key)
+    assert restored.returncode == 0, restored.stderr
+    assert "1 tombstone(s) carried over, 1 client(s) deleted again" in restored.stdout
+    assert gone not in rows(urls_of(data)[0]) + rows(urls_of(data)[1])
+    assert any(kept in row for row in rows(urls_of(data)[0]))

@@ -146,6 +146,19 @@ def _open(args):
     return config, open_existing(config, args.command_name)
 
 
+def _open_with_key(args):
+    """(settings, secret key, stores): a key that cannot be read or made stops the command
+    here, in one line, before anything is changed (and is never taken for a later step's)."""
+    from ._secret import load_key
+
+    config, stores = _open(args)
+    try:
+        return config, load_key(config), stores
+    except BaseException:
+        stores.dispose()
+        raise
+
+
 def _fail(message: str) -> int:
     print(f"sempervirens admin: {message}", file=sys.stderr)
     return 2
@@ -210,12 +223,12 @@ def _read_metrics(path: str):
     """The metrics file's Declaration; DeclarationError (one line) if it cannot be used."""
     from ..model.declarations import DeclarationError, parse
 
+    from .. import textfile
+
     try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
-        raise DeclarationError(f"cannot read metrics file {path}: {reason}") from None
+        text = textfile.read(path)
+    except textfile.Unreadable as error:
+        raise DeclarationError(f"cannot read metrics file {path}: {error}") from None
     return parse(text, path)
 
 
@@ -336,16 +349,18 @@ def project_remove(args) -> int:
 
 def delete_command(args) -> int:
     from ..store.lake import LakeError
-    from ._secret import load_key
     from .deletion import canonical_client_id, delete_clients
+    from .tombstones import WrongKey
 
     try:
         ids = [canonical_client_id(c) for c in args.client_ids]
     except ValueError as error:
         return _fail(str(error))
-    config, stores = _open(args)
+    config, key, stores = _open_with_key(args)
     try:
-        report = delete_clients(stores, load_key(config), ids, lake=config["lake"])
+        report = delete_clients(stores, key, ids, lake=config["lake"])
+    except WrongKey as error:
+        return _fail(str(error))
     except (LakeError, OSError) as error:
         _fail(_lake_step_failed(error))
         return 1  # not a usage error: the lake needs repair
@@ -357,12 +372,14 @@ def delete_command(args) -> int:
 
 def process_deletions(args) -> int:
     from ..store.lake import LakeError
-    from ._secret import load_key
     from .deletion import process_deletion_requests
+    from .tombstones import WrongKey
 
-    config, stores = _open(args)
+    config, key, stores = _open_with_key(args)
     try:
-        report = process_deletion_requests(stores, load_key(config), lake=config["lake"])
+        report = process_deletion_requests(stores, key, lake=config["lake"])
+    except WrongKey as error:
+        return _fail(str(error))
     except (LakeError, OSError) as error:
         _fail(_lake_step_failed(error))
         return 1  # not a usage error: the lake needs repair
@@ -387,7 +404,6 @@ def _report(report) -> None:
 
 def export_command(args) -> int:
     from . import audit
-    from ._secret import load_key
     from ..store.lake import LakeError
     from .deletion import canonical_client_id
     from .export import export_client
@@ -396,11 +412,11 @@ def export_command(args) -> int:
         client_id = canonical_client_id(args.client_id)
     except ValueError as error:
         return _fail(str(error))
-    config, stores = _open(args)
+    config, key, stores = _open_with_key(args)
     try:
         with stores.private.begin() as connection:  # the UUID itself is not recorded
             audit.record(connection, holder=_operator(), role="admin", action="export", purpose=args.purpose)
-        data = export_client(stores, load_key(config), client_id, lake=config["lake"])
+        data = export_client(stores, key, client_id, lake=config["lake"])
     except (LakeError, OSError) as error:
         _fail(f"the lake could not be read ({str(error).splitlines()[0]}); nothing exported: "
               f"repair the lake (sempervirens lake verify), then run this command again")

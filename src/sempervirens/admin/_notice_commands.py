@@ -90,14 +90,13 @@ def _fail(message: str) -> int:
 
 
 def _read(path: str) -> str:
+    from .. import textfile
     from .notices import NoticeError
 
     try:
-        with open(path, encoding="utf-8-sig") as file:  # a BOM, if saved with one, is not text
-            return file.read()
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else "not UTF-8 text"
-        raise NoticeError(f"cannot read {path}: {reason}") from None
+        return textfile.read(path)
+    except textfile.Unreadable as error:
+        raise NoticeError(f"cannot read {path}: {error}") from None
 
 
 def _write(args, change, action: str, purpose) -> tuple:

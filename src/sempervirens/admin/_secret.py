@@ -27,30 +27,38 @@ def load_key(config: dict, *, create: bool = True) -> bytes | None:
 
 def _key_file(data_dir: Path, create: bool) -> bytes | None:
     path = data_dir / FILE_NAME
-    try:
-        return _read(path)
-    except FileNotFoundError:
-        if not create:
-            return None
-    data_dir.mkdir(parents=True, exist_ok=True)
+    if os.path.lexists(path) or not create:
+        return _read(path) if os.path.lexists(path) else None
     # Written whole to a temporary name, then linked into place: several workers may
     # start at once, and none must ever read a half-written key.  The first link wins.
     temporary = data_dir / f".{FILE_NAME}.{os.getpid()}.{secrets.token_hex(4)}"
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(descriptor, "w") as out:
-            out.write(secrets.token_hex(32) + "\n")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-    finally:
-        temporary.unlink()
+            with os.fdopen(descriptor, "w") as out:
+                out.write(secrets.token_hex(32) + "\n")
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass
+        finally:
+            temporary.unlink()
+    except OSError as error:  # a data directory read-only, or not ours: one line, not a lake's
+        raise SystemExit(f"sempervirens: the secret key {path} cannot be made: "
+                         f"{error.strerror or error}") from None
     return _read(path)
 
 
 def _read(path: Path) -> bytes:
-    key = path.read_text().strip().encode()
+    """The key in the file; SystemExit, one line, for a file that holds none (whatever the
+    command: a deletion must not go on, nor say a later step failed)."""
+    from .. import textfile
+
+    try:
+        key = textfile.read(path, limit=4096).strip().encode()
+    except textfile.Unreadable as error:
+        raise SystemExit(f"sempervirens: the secret key {path} cannot be read: {error}") from None
     if len(key) < 32:
         raise SystemExit(f"sempervirens: {path} holds no usable key; remove it to make a new one")
     return key

@@ -37,7 +37,8 @@ from ..aggregate.state import mark_dirty
 from ..store import Stores
 from ..store.schema import access_log, pings, private, telemetry
 from .tables import tombstones
-from .tombstones import REFRESH_SECONDS, client_hash, serialise_inserts
+from .tombstones import (REFRESH_SECONDS, WrongKey, client_hash, require_servers_key,
+                         serialise_inserts)
 
 log = logging.getLogger("sempervirens.admin")
 SETTLE_SECONDS = 2 * REFRESH_SECONDS + 0.5
@@ -111,13 +112,18 @@ def process_pending(stores: Stores, settings: dict) -> int:
         # Deleting without a tombstone would let the client's next ping back in: wait.
         log.error("deletion requests wait: no secret key here (set secret_key, see docs/operations.md)")
         return 0
-    report = process_deletion_requests(stores, key, lake=settings["lake"])
+    try:
+        report = process_deletion_requests(stores, key, lake=settings["lake"])
+    except WrongKey as error:
+        log.error("deletion requests wait: %s", error)
+        return 0
     if report.clients:
         log.info("deleted %d client(s) on request", report.clients)
     return report.clients
 
 
 def _bury(engine: Engine, key: bytes, ids: list[str]) -> None:
+    require_servers_key(engine, key)  # WrongKey before any tombstone or row goes
     month = datetime.now(timezone.utc).strftime("%Y-%m")
     for client_id in ids:
         hashed = client_hash(key, client_id)

@@ -14,8 +14,9 @@ import hashlib
 import hmac
 import time
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, text
 
+from ..aggregate.tables import secrets
 from .tables import tombstones
 
 REFRESH_SECONDS = 1.0
@@ -28,6 +29,54 @@ def client_hash(key: bytes, client_id: str) -> str:
 def is_tombstoned(connection: Connection, key: bytes, client_id: str) -> bool:
     wanted = client_hash(key, client_id)
     return connection.execute(select(tombstones.c.id).where(tombstones.c.hash == wanted)).first() is not None
+
+
+# The servers' key, as a keyed hash of a fixed text (the key itself is never stored):
+# a deletion made under another key writes tombstones no server matches, and the deleted
+# client's pings would be let in again, without a word.
+_KEY_CHECK = "tombstone_key_check"
+
+
+class WrongKey(Exception):
+    """The secret key here is not the one the servers use; str() says what to do."""
+
+
+def _key_check(key: bytes) -> str:
+    return hmac.new(key, b"sempervirens: the key of the tombstones", hashlib.sha256).hexdigest()
+
+
+def _stored_check(connection: Connection) -> str | None:
+    return connection.execute(select(secrets.c.value).where(secrets.c.name == _KEY_CHECK)).scalar()
+
+
+def _record(connection: Connection, key: bytes, *, replace: bool) -> None:
+    # Two processes may record at once (workers, a command): one statement, either way.
+    connection.execute(text(
+        f"INSERT INTO {secrets.name} (name, value) VALUES (:name, :value) ON CONFLICT (name) "
+        + ("DO UPDATE SET value = excluded.value" if replace else "DO NOTHING")),
+        {"name": _KEY_CHECK, "value": _key_check(key)})
+
+
+def servers_key(engine: Engine, key: bytes) -> bool:
+    """Record this key as the servers' (serve and init do, at start); whether it replaced
+    another one (a key set anew on every host; or one host that differs)."""
+    with engine.begin() as connection:
+        stored = _stored_check(connection)
+        if stored != _key_check(key):
+            _record(connection, key, replace=True)
+        return stored not in (None, _key_check(key))
+
+
+def require_servers_key(engine: Engine, key: bytes) -> None:
+    """WrongKey unless this is the key the servers last started with (a deployment that
+    recorded none yet takes this one)."""
+    with engine.begin() as connection:
+        _record(connection, key, replace=False)
+        if _stored_check(connection) != _key_check(key):
+            raise WrongKey("the secret key here is not the one the servers use (their "
+                           "tombstones would not match it, and the client's pings would be let "
+                           "in again): set secret_key, or --data-dir, as `serve` has them; "
+                           "nothing deleted")
 
 
 def serialise_inserts(connection: Connection) -> None:

@@ -10,7 +10,7 @@ import ssl
 import sys
 import tempfile
 
-from .. import settings
+from .. import redact, settings
 from ..cycle._commands import CYCLE_SETTINGS
 
 # The server's own settings, then every setting of the cycle it runs (one configuration).
@@ -64,18 +64,26 @@ def _open_stores(config: dict) -> str | None:
     """Reach and migrate both stores once, before any worker starts; a problem as one line."""
     from ..store import open_stores
 
+    from ..admin._secret import load_key
+    from ..admin.tombstones import servers_key
+
     try:
-        open_stores(config["data_dir"], config["database"], config["private_database"]).dispose()
+        stores = open_stores(config["data_dir"], config["database"], config["private_database"])
     except Exception as error:  # noqa: BLE001 - said in one line; URLs (passwords) are not shown
         first = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
         return f"cannot open the stores ({type(error).__name__}: {first})"
-    if not config["secret_key"]:
-        from ..admin._secret import load_key
-
-        try:
-            load_key(config)  # made now if missing, so that no request has to
-        except (OSError, SystemExit) as error:
-            return f"the secret key in --data-dir cannot be used: {error}"
+    try:
+        key = load_key(config)  # made now if missing, so that no request has to
+    except (OSError, SystemExit) as error:
+        stores.dispose()
+        return f"the secret key in --data-dir cannot be used: {error}"
+    try:
+        if servers_key(stores.private, key):  # deletions made elsewhere are checked against it
+            print("sempervirens serve: the secret key is not the one the servers last started "
+                  "with: tombstones made under the other key no longer match (docs/operations.md, "
+                  "'The secret key')", file=sys.stderr)
+    finally:
+        stores.dispose()
     return None
 
 
@@ -98,7 +106,7 @@ def serve(args: argparse.Namespace) -> int:
     config = settings.resolve(args)  # checked by the command line (settings.check) already
     problem = check(config) or _engine(config) or _open_stores(config)
     if problem:
-        print(f"sempervirens serve: {problem}", file=sys.stderr)
+        print(redact.text(f"sempervirens serve: {problem}"), file=sys.stderr)
         return 2
     from ..monitoring import configure_logging, serve_metrics
     from ..store._existing import describe

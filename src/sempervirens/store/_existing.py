@@ -94,14 +94,15 @@ def _missing_file(url: str) -> bool:
 
 
 def _shown(url: str) -> str:
-    if url.startswith("sqlite:///"):
-        return url[len("sqlite:///"):]
-    try:
-        from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url
 
-        return make_url(url).render_as_string(hide_password=True)
+    from ..redact import url as without_password
+
+    try:
+        make_url(url)
     except Exception:  # noqa: BLE001 - not a URL: say so rather than show it
         return "(not a database URL)"
+    return without_password(url)
 
 
 def _first_line(error: BaseException) -> str:

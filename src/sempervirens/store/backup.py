@@ -41,6 +41,7 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from .. import redact
 from ._engines import create_store_engine
 
 FORMAT = 1
@@ -75,16 +76,17 @@ class RestoreReport:
 def shown(url: str) -> str:
     """A store's URL for messages: never its password."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        make_url(url)
     except ArgumentError:
         return "(not a database URL)"
+    return redact.url(url)
 
 
 def store_kind(url: str) -> str:
     try:
         name = make_url(url).get_backend_name()
     except ArgumentError:
-        raise BackupError(f"{url!r} is not a database URL (such as "
+        raise BackupError(f"{redact.url(url)!r} is not a database URL (such as "
                           f"postgresql://user@host/database)") from None
     if name not in ("sqlite", "postgresql"):
         raise BackupError(f"{shown(url)}: backups handle SQLite and PostgreSQL stores only")
@@ -213,7 +215,7 @@ def _backup_lake(lake, target: Path) -> dict | None:
                 handle.write(chunk)
     target.mkdir(parents=True, exist_ok=True)
     (target / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    return {"location": lake.location, "days": len(manifest["days"]), "files": len(files)}
+    return {"location": lake.shown, "days": len(manifest["days"]), "files": len(files)}
 
 
 def _backup_releases(source: Path, target: Path) -> int:
@@ -434,9 +436,15 @@ def pg_tool(name: str) -> str:
 def _run_pg(tool: str, url: str, arguments: list[str], what: str) -> None:
     parsed = make_url(url)
     environment = dict(os.environ)
-    if parsed.password:  # not on the command line, where `ps` would show it
-        environment["PGPASSWORD"] = str(parsed.password)
-    libpq_url = parsed.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    # The password, after the user name or in the query, not on the command line where
+    # `ps` would show it.
+    query = dict(parsed.query)
+    in_query = query.pop("password", None)
+    password = parsed.password or in_query
+    if password:
+        environment["PGPASSWORD"] = str(password)
+    libpq_url = parsed.set(drivername="postgresql", password=None, query=query) \
+        .render_as_string(hide_password=False)
     command = [pg_tool(tool), "--dbname", libpq_url, *arguments]
     done = subprocess.run(command, capture_output=True, text=True, env=environment)
     if done.returncode != 0:

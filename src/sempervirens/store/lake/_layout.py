@@ -23,6 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from ... import redact
 from ...model.lake import BOOL, INT32, INT64, LAKE_TABLES, MANIFEST, PARTITION, STRING, TIMESTAMP
 
 try:
@@ -86,16 +87,17 @@ class Lake:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
                 self.fs, root = _fsspec(text, error)
             except OSError as error:
-                raise LakeError(f"cannot open the lake {text!r}: {error}") from None
+                raise LakeError(f"cannot open the lake {redact.url(text)!r}: {error}") from None
             self._scheme = text.split("://", 1)[0]
         else:
             self.fs, root, self._scheme = pafs.LocalFileSystem(), str(Path(text).resolve()), ""
         self.root = root.rstrip("/") or "/"
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
         self.location = text
+        self.shown = redact.url(text)  # for messages: an s3://KEY:SECRET@ URI's secret hidden
 
     def __repr__(self) -> str:
-        return f"Lake({self.location!r})"
+        return f"Lake({self.shown!r})"
 
     # -- reading ---------------------------------------------------------------
 
@@ -300,11 +302,12 @@ def _fsspec(uri: str, why: Exception) -> tuple[pafs.FileSystem, str]:
     try:
         from fsspec.core import url_to_fs
     except ImportError:
-        raise LakeError(f"cannot open the lake {uri!r}: {why}") from None
+        raise LakeError(f"cannot open the lake {redact.url(uri)!r}: {why}") from None
     try:
         fs, root = url_to_fs(uri)
     except (ImportError, ValueError, OSError) as error:
-        raise LakeError(f"cannot open the lake {uri!r}: {str(error).splitlines()[0]}") from None
+        raise LakeError(f"cannot open the lake {redact.url(uri)!r}: "
+                        f"{str(error).splitlines()[0]}") from None
     return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), root
 
 
