@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 
+from sempervirens.model.sources import ipv6_network
 from sempervirens.store import schema
 
 
@@ -53,7 +54,7 @@ def insert(stores, pings: list[Ping]) -> None:
             "python_implementation": "CPython", "python_version": p.python, "is_ci": p.ci,
             "metrics": metrics, "crash_type": p.crash_type})
         log_rows.append({"received_at": received, "ip": p.ip,
-                         "network": schema.address_network(p.ip), "project": p.project,
+                         "network": ipv6_network(p.ip), "project": p.project,
                          "ping_type": p.ping_type, "client_id": p.client_id,
                          "document_id": p.document_id})
     with stores.private.begin() as connection:

@@ -2,8 +2,7 @@
 
 The policy's example is a project "reporting many (100,000 or more) distinct users
 all from a single IP address": a CI farm, a NAT, or someone inflating numbers.  A
-source is an IPv4 address, or an IPv6 /64: one host may use any address of its /64, so
-counting IPv6 addresses one by one would let it report any number of installations.
+source is an IPv4 address or an IPv6 /64 (model/sources.py).
 Detection is one GROUP BY in the private store; what is kept and shown is a keyed
 hash (HMAC-SHA256) of the source, so the list survives the retention purge and
 admins can match a source they are told about without the store showing one.
@@ -47,8 +46,7 @@ def ip_hash(key: bytes, ip: str) -> str:
 
 
 def source_sql(log: str) -> str:
-    """The source of an access-log row (alias `log`): its IPv4 address, or its IPv6
-    address's /64 (store/schema.py, address_network)."""
+    """The source of an access-log row (alias `log`): model.sources.source of its address."""
     return f"coalesce({log}.network, {log}.ip)"
 
 

@@ -8,7 +8,8 @@
 - `lake`: the lake's tables and columns;
 - `statistics`: the public statistics, their keys and their share of the budget;
 - `private`: the private aggregates' tables and the origins' kinds;
-- `text`: what free text written for people may hold.
+- `text`: what free text written for people may hold;
+- `sources`: where pings come from, as counted (an IPv4 address, an IPv6 /64).
 
 This package imports nothing else of the project and nothing outside the standard
 library, so that every layer (the client's tests included) may import it.

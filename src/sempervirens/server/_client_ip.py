@@ -18,6 +18,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 
+from ..model.sources import source
+
 # Only short X-Forwarded-For values are remembered: the cache is keyed on what
 # clients send, so it must stay small in bytes, not just in entries (4096 entries
 # of 1 MB headers would be 4 GB).
@@ -44,8 +46,8 @@ class ClientAddress:
             return False
 
     def group(self, peer: str) -> str | None:
-        """What one client's connections count against: its IPv4 address, or its IPv6 /64
-        (one subscriber's usual allocation, whose addresses it may rotate at will).  None
+        """What one client's connections count against: its source (model/sources.py:
+        its IPv4 address, or its IPv6 /64, whose addresses it may rotate at will).  None
         for a trusted proxy (its connections carry many clients) or a peer with no address."""
         try:
             address = _canonical(ipaddress.ip_address(peer))
@@ -53,9 +55,7 @@ class ClientAddress:
             return None
         if self._is_trusted(address):
             return None
-        if address.version == 6:
-            return str(ipaddress.IPv6Network((address, 64), strict=False))
-        return str(address)
+        return source(str(address))
 
     def of(self, scope: dict) -> str:
         """The address of an ASGI request: its peer, and every X-Forwarded-For line in order."""

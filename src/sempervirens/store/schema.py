@@ -5,8 +5,6 @@ never an IP address; `private` holds the web log that ties an IP to a client, an
 nothing else reads or writes it but the writer, enrichment and retention.
 """
 
-import ipaddress
-
 import sqlalchemy
 from sqlalchemy import (
     JSON,
@@ -105,22 +103,9 @@ access_log = Table(
     Column("ping_type", String(20), nullable=False),
     Column("client_id", String(UUID_LENGTH)),
     Column("document_id", String(UUID_LENGTH), nullable=False),
-    Column("network", String(45)),  # address_network(ip): NULL for an IPv4 address
+    Column("network", String(45)),  # model.sources.ipv6_network(ip): NULL for IPv4
     Index("ix_access_log_received_at", "received_at"),  # retention and anomaly windows
 )
-
-IPV6_PREFIX = 64
-
-
-def address_network(ip: str) -> str | None:
-    """The network an IPv6 address is counted in when looking for one source reporting
-    many installations: its /64, all of which one host may use (SLAAC's temporary
-    addresses change by the day; any address of its /64 reaches it).  None for IPv4:
-    the address itself is the unit."""
-    if ":" not in ip:
-        return None
-    return str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
-
 
 # The privacy policy and the public notices (public/notices.py reads them, admin/notices.py
 # writes them): nothing here is about a user; every row is published.

@@ -58,9 +58,9 @@ from ..model.ping import (
     COLUMN_TIMESTAMP,
     stored,
 )
+from ..model.sources import ipv6_network
 from ..protocol import Ping
 from ._engines import Stores
-from .schema import address_network
 
 log = logging.getLogger("sempervirens.store")
 # A store down under load fails a batch every few milliseconds: one line per kind
@@ -496,7 +496,7 @@ def _log_row(item: Accepted) -> tuple | None:
     if item.ping.ping_type == "opt-out":
         return None  # no address is kept for an opt-out
     return (_time(item.received_at), item.ip, item.project, item.ping.ping_type,
-            item.ping.client_id, item.document_id, address_network(item.ip))
+            item.ping.client_id, item.document_id, ipv6_network(item.ip))
 
 
 def _json(value: dict) -> str:

@@ -3,7 +3,7 @@
 Revision 0005 of the private store.  Anomaly detection counts the installations behind
 one source: for IPv6 that is a /64, all of whose addresses one host may use, so counting
 by address let a single host report any number of installations unseen
-(store/schema.py, `address_network`).  Rows already logged get theirs here.
+(model/sources.py).  Rows already logged get theirs here.
 """
 
 import ipaddress
@@ -25,7 +25,7 @@ def upgrade() -> None:
     # The 0004 step gave every string column collation "C" on PostgreSQL; so does this.
     if bind.dialect.name == "postgresql":
         op.execute('ALTER TABLE access_log ALTER COLUMN network TYPE VARCHAR(45) COLLATE "C"')
-    # A copy of address_network as it is today: a revision does not change with the code.
+    # A copy of model.sources.ipv6_network as it is today: a revision does not change with the code.
     ips = bind.execute(sa.text("SELECT DISTINCT ip FROM access_log WHERE ip LIKE '%:%'"))
     rows = [{"ip": ip, "network": str(ipaddress.IPv6Network((ip, 64), strict=False))}
             for ip in ips.scalars()]
