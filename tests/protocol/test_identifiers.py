@@ -58,9 +58,21 @@ def test_identifiers_are_refused_as_labels(value):
 
 
 @settings(max_examples=150)
-@given(value=identifiers)
+@given(value=st.one_of(uuids, ipv4.map(lambda ip: f"1.0+{ip}"), ipv4.map(lambda ip: f"x{ip}"),
+                       ipv6, emails, host_names, paths))
 def test_identifiers_are_refused_as_project_versions(value):
     assert refused({"project_version": value}).field == "project_version"
+
+
+@pytest.mark.parametrize("version", ["4.10.0.84", "1.2.3.4", "v1.0.0.0", "2.1.0.1rc1",
+                                     "4.10.0.84+cu121", "10.0.0.1.post2"])
+def test_a_version_of_four_numbers_is_a_version(version):
+    """A project versioned as opencv-python is (4.10.0.84) had every ping refused as
+    carrying an IPv4 address; the same four numbers anywhere else still are."""
+    ping = validate_ping("usage", {"client_id": CLIENT, "project_version": version})
+    assert ping.project_version == version
+    assert refused({"project_version": f"{version}-192.168.1.7"}).field == "project_version"
+    assert refused({"metrics": {"labeled_counters": {"io.read": {version: 1}}}})
 
 
 @settings(max_examples=150)

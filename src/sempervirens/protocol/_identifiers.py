@@ -7,7 +7,8 @@ would turn a label into an identifier, so the validator refuses these shapes:
 
 - a UUID in 8-4-4-4-12 form anywhere in the string (also in environment and library
   strings: no ping may carry another installation's client_id, see admin/deletion.py);
-- an IPv4 address (four dotted numbers of 0..255) or an IPv6 address anywhere;
+- an IPv4 address (four dotted numbers of 0..255) or an IPv6 address anywhere, but
+  a version's release numbers (4.10.0.84 at the start of a project version);
 - an e-mail address (``local@domain.tld``);
 - a host name: a dotted run of DNS labels ending in com, org, net, edu, gov, mil,
   biz or a local-network name (local, lan, internal, localdomain, intranet,
@@ -83,8 +84,12 @@ def uuid_in(value: str) -> bool:
 # verdicts.  The validator checks lengths first (at most 128 characters), so the
 # cache holds at most a few megabytes whatever clients send.
 @lru_cache(maxsize=16384)
-def identifier_in(value: str) -> str | None:
-    """What identifier `value` looks like or holds ("an e-mail address"), or None."""
+def identifier_in(value: str, version: bool = False) -> str | None:
+    """What identifier `value` looks like or holds ("an e-mail address"), or None.
+
+    version: `value` is a project's version, whose release numbers at its start may be
+    four of 0..255 (opencv-python's 4.10.0.84) without being an IPv4 address: the whole
+    project sends the same, and refusing it lost every ping of such a project."""
     if uuid_in(value):
         return "a UUID"
     if "/" in value or "\\" in value or value.startswith("~") or (":" in value and _DRIVE.search(value)):
@@ -92,8 +97,11 @@ def identifier_in(value: str) -> str | None:
     if "@" in value and _EMAIL.search(value):
         return "an e-mail address"
     if "." in value:
+        release = -1  # where a version's release numbers start: not an address there
+        if version:
+            release = 1 if value[:1] in ("v", "V") else 0
         for match in _IPV4.finditer(value):
-            if all(int(part) <= 255 for part in match.groups()):
+            if match.start() != release and all(int(part) <= 255 for part in match.groups()):
                 return "an IPv4 address"
     if ":" in value:
         for match in _IPV6.finditer(value):

@@ -174,8 +174,9 @@ def validate_ping(ping_type: str, body: object) -> Ping:
     project_version = get("project_version")
     if project_version is not None and not (
             project_version.__class__ is str and 0 < len(project_version) <= MAX_STRING_LENGTH
-            and _token(project_version) and identifier_in(project_version) is None):
-        project_version = _not_identifier(_string(project_version, "project_version"), "project_version")
+            and _token(project_version) and identifier_in(project_version, True) is None):
+        project_version = _not_identifier(_string(project_version, "project_version"),
+                                          "project_version", version=True)
 
     library_name = library_version = None
     library = get("library")
@@ -391,8 +392,8 @@ def _label(value: str, parent: str) -> str:
     return _not_identifier(value, f"{parent}.{value}")
 
 
-def _not_identifier(value: str, path: str) -> str:
-    kind = identifier_in(value)
+def _not_identifier(value: str, path: str, version: bool = False) -> str:
+    kind = identifier_in(value, version)
     if kind is not None:
         raise ProtocolError(path, f"looks like {kind}; names, labels and versions must not identify "
                                   "a person, a machine or an installation")
