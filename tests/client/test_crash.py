@@ -7,10 +7,11 @@ import socket
 import sys
 import time
 
-from client_helpers import read_spool, spooled
+import pytest
+from client_helpers import clean_env, read_spool, run_host, spooled
 
 import sempervirens
-from sempervirens.client import _consent, _crash
+from sempervirens.client import _consent, _crash, _wire
 from sempervirens.protocol import validate_ping
 
 
@@ -345,3 +346,39 @@ def test_the_environment_holds_neither_the_user_nor_the_machine_name(monkeypatch
             "metrics": {},
         },
     )
+
+
+# Messages whose scrubbing took time quadratic in their length (each pattern was tried
+# from every character of a run to its end): letters (a DNA sequence, a token), a
+# dotted run, a run that looks like a URL scheme.
+LONG_MESSAGES = {
+    "sequence": "ACGT" * 250_000,
+    "dotted": "1.2.3." * 150_000,
+    "scheme-like": "x@" + "a." * 400_000 + "1",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LONG_MESSAGES))
+def test_a_crash_with_a_message_of_a_megabyte_never_holds_the_exit(tmp_path, kind):
+    """The excepthook scrubs the report at exit: 100 KB of letters took 20 s, a megabyte
+    about half an hour, while the host could not exit."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    _consent.update(str(home), "usage", "crashy", _consent.GRANTED)
+    _consent.update(str(home), "crash", "crashy", _consent.GRANTED)
+    code = f"""\
+        import sempervirens
+        from test_crash import LONG_MESSAGES
+        t = sempervirens.Telemetry("crashy", version="1.0", endpoint="http://127.0.0.1:1")
+        t.install_excepthook(package="__main__")
+        t.count("run")
+        raise ValueError(LONG_MESSAGES[{kind!r}])
+    """
+    env = clean_env(SEMPERVIRENS_HOME=str(home), PYTHONPATH=os.path.dirname(__file__))
+    start = time.monotonic()
+    result = run_host(code, env, timeout=60)
+    assert result.returncode == 1 and "SWALLOWED" not in result.stderr
+    assert time.monotonic() - start < 15  # a loaded machine; it takes well under a second
+    [crash] = [json.loads(b) for h, b in read_spool(home) if h["ping_type"] == "crash"]
+    assert len(crash["crash"]["traceback"]) <= _wire.MAX_TRACEBACK_LENGTH
+    assert crash["crash"]["traceback"].rstrip().endswith(LONG_MESSAGES[kind][-100:])

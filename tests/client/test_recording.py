@@ -189,3 +189,27 @@ def test_recording_from_a_signal_handler_never_deadlocks(tmp_path):
     assert metrics["counters"] == {"main": loops, "signal": handled}
     assert metrics["labeled_counters"] == {"main.labeled": {"x": loops}}
     assert metrics["timings"]["in_handler"]["count"] == handled
+
+
+def test_a_misuse_set_aside_while_the_lock_was_busy_is_lost_alone(home):
+    """A recording that finds the lock busy (another thread, or the code a signal handler
+    interrupted) is added when the period ends: a misused one failed that, and every
+    later period of the process, so the host reported nothing more."""
+    telemetry = sempervirens.Telemetry("misused", version="1.0", endpoint="http://127.0.0.1:9")
+    telemetry.count("x")
+    assert telemetry._lock.acquire(False)  # held, as by another thread
+    try:
+        telemetry.count("x", n="three")  # set aside: they cannot be added
+        telemetry.count(["not", "hashable"])
+        telemetry.count("x")
+        with telemetry.timer("solve"):
+            pass
+    finally:
+        telemetry._lock.release()
+    telemetry._end_period()
+    assert [type(e) for e in _guard.take_swallowed()] == [TypeError, TypeError]
+    telemetry.count("x")
+    telemetry._end_period()
+    first, second = _read_usage(home)
+    assert first.metrics["counters"] == {"x": 2} and first.metrics["timings"]["solve"]["count"] == 1
+    assert second.metrics["counters"] == {"x": 1}

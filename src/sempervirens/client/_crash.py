@@ -16,7 +16,12 @@ import sys
 
 from . import _identities, _paths, _wire
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+# Every pattern starts only where a match could begin (a look-behind refuses the middle
+# of a run): a message of 100 KB of letters (a DNA sequence, a token) took the e-mail
+# pattern 20 s, tried from each of its characters to the end of the run.
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
+)
 _IPV4 = re.compile(
     r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"
 )
@@ -27,7 +32,7 @@ _IPV6 = re.compile(
     r"(?:%[\w.]+)?(?![\w:])"
 )
 # The credentials of a URL (a proxy's, a database's): scheme://user:password@host.
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/@]+@")
+_USERINFO = re.compile(r"(?<![A-Za-z0-9+.\-])(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/@]+@")
 # Where a host keeps a proxy URL, credentials and all (written with or without a scheme).
 PROXY_VARIABLES = tuple(
     v for name in ("http_proxy", "https_proxy", "all_proxy") for v in (name, name.upper())
@@ -107,6 +112,8 @@ def format_report(error: BaseException) -> str:
     import traceback
 
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    # Only the end can be sent: scrub no more than that (a message may be megabytes).
+    text = text[-2 * _wire.MAX_TRACEBACK_LENGTH :]
     text = _visible(scrub(text))
     if len(text) > _wire.MAX_TRACEBACK_LENGTH:  # keep the end: the innermost frames
         text = "...\n" + text[-(_wire.MAX_TRACEBACK_LENGTH - 4) :]

@@ -219,14 +219,20 @@ class Recorder:
                 key, n = pending.pop()  # atomic: an append meanwhile stays for next time
             except IndexError:
                 break
-            if type(key) is _TimingKey:
-                self._merge_timing(key.name, n)
-            elif key in counters:
-                counters[key] += n
-            elif len(counters) < MAX_KEYS:
-                counters[key] = n
-            else:
-                self._overflow += 1
+            try:
+                if type(key) is _TimingKey:
+                    self._merge_timing(key.name, n)
+                elif key in counters:
+                    counters[key] += n
+                elif len(counters) < MAX_KEYS:
+                    counters[key] = n
+                else:
+                    self._overflow += 1
+            except Exception as error:  # noqa: BLE001 - the guard: nothing reaches the host
+                # A misuse set aside while the lock was busy (count("x", n="three"), an
+                # unhashable name) is lost alone, as it would have been at once; raised
+                # here, it failed every later period of the process.
+                _guard.swallow(error)
 
     # -- from memory to the wire ---------------------------------------------
 

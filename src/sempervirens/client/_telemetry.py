@@ -435,9 +435,8 @@ def _start_background(telemetry: Telemetry) -> None:
     """Called with `_activation` held, on a project's first recording."""
     from ._uploader import uploader
 
-    if not _exit_registered:
-        _register_exit()
-        _register_mp_finalizer_if_child()
+    _register_exit()
+    _register_mp_finalizer_if_child()  # once per process (a forked child inherits the rest)
     uploader.start()
     uploader.data_dirs.add(telemetry._data_dir)
     if telemetry.ca_bundle:
