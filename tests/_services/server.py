@@ -65,7 +65,7 @@ def start_server(data_dir: Path, *, tls_cert: str | None = None, tls_key: str | 
                  extra_args: tuple[str, ...] = (), env: dict | None = None,
                  host: str = "127.0.0.1", timeout: float = 20.0,
                  url_host: str | None = None) -> RunningServer:
-    """`url_host`: where to reach it, when `host` is a wildcard ('::' is dual-stack with workers)."""
+    """`url_host`: where to reach it when `host` is a wildcard ('::': dual-stack with workers)."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -79,7 +79,8 @@ def start_server(data_dir: Path, *, tls_cert: str | None = None, tls_key: str | 
     with open(log_path, "ab") as log:
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=process_env)
     scheme = "https" if tls_cert else "http"
-    server = RunningServer(f"{scheme}://{url_host or host}:{port}", data_dir, process, args, log_path)
+    server = RunningServer(f"{scheme}://{url_host or host}:{port}", data_dir, process, args,
+                           log_path)
     _wait_healthy(server, timeout)
     return server
 

@@ -114,8 +114,9 @@ def test_no_request_makes_uvicorn_log_an_address_or_a_line_per_request(tmp_path)
     server = start_server(tmp_path / "data")
     host, port = server.url.removeprefix("http://").rsplit(":", 1)
     address = (host, int(port))
-    handshake = ("GET /submit/numpy/{n}?attacker-text HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, close\r\n"
-                 "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    handshake = ("GET /submit/numpy/{n}?attacker-text HTTP/1.1\r\nHost: x\r\n"
+                 "Connection: Upgrade, close\r\nUpgrade: websocket\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                  "Sec-WebSocket-Version: 13\r\n\r\n")
     try:
         ports, answers = [], []
@@ -131,7 +132,8 @@ def test_no_request_makes_uvicorn_log_an_address_or_a_line_per_request(tmp_path)
     log = server.log()
     # A request httptools cannot parse gets the documented JSON error, as every refusal.
     garbage = answers[0]
-    assert garbage.startswith(b"HTTP/1.1 400 ") and b'"code": "malformed_request"' in garbage, garbage
+    assert garbage.startswith(b"HTTP/1.1 400 "), garbage
+    assert b'"code": "malformed_request"' in garbage, garbage
     # The WebSocket handshake is plain HTTP to a server that has no WebSocket route.
     assert answers[1].startswith(b"HTTP/1.1 404 "), answers[1]
     assert answers[2].startswith(b"HTTP/1.1 200 "), answers[2]
@@ -140,5 +142,6 @@ def test_no_request_makes_uvicorn_log_an_address_or_a_line_per_request(tmp_path)
     assert not [p for p in ports if f":{p} " in log], log[-2000:]
     assert "attacker-text" not in log and "WebSocket" not in log
     # 300 bad requests are a few lines, not 300 (one a kind per 10 s at most).
-    assert log.count("Invalid HTTP request") <= 1 and log.count("Unsupported upgrade") == 0, log[-2000:]
+    assert log.count("Invalid HTTP request") <= 1, log[-2000:]
+    assert log.count("Unsupported upgrade") == 0, log[-2000:]
     assert len(log.splitlines()) < 20, log[-2000:]

@@ -128,8 +128,9 @@ def test_what_the_validator_accepts_both_stores_store(proxied_server):
 
 def _fat_crash(number: int) -> dict:
     """A valid crash ping of about 400 KB: the longest traceback and ~1,000 long counter names."""
-    return usage(crash={"exception_type": "ValueError", "traceback": "\U0001F600" * MAX_TRACEBACK_LENGTH},
-                 metrics={"counters": {f"c{number}.{i}_{'n' * 100}": MAX_COUNT for i in range(990)}})
+    counters = {f"c{number}.{i}_{'n' * 100}": MAX_COUNT for i in range(990)}
+    crash = {"exception_type": "ValueError", "traceback": "\U0001F600" * MAX_TRACEBACK_LENGTH}
+    return usage(crash=crash, metrics={"counters": counters})
 
 
 @pytest.mark.slow

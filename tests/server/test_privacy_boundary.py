@@ -92,7 +92,8 @@ def test_one_address_one_form_however_a_proxy_writes_it(proxied_server):
     ]
     with httpx.Client(timeout=10) as client:
         for lines in sent:
-            headers = [("Content-Type", "application/json"), *(("X-Forwarded-For", line) for line in lines)]
+            headers = [("Content-Type", "application/json"),
+                       *(("X-Forwarded-For", line) for line in lines)]
             reply = client.post(f"{proxied_server.url}/submit/numpy/usage/1/{new_id()}",
                                 content=json.dumps(usage()), headers=headers)
             assert reply.status_code == 202, reply.text
@@ -132,6 +133,7 @@ def _logged_addresses(server) -> list[str]:
     engine = create_store_engine(store_urls_of(server)[1])
     try:
         with engine.connect() as connection:
-            return [row[0] for row in connection.exec_driver_sql("SELECT ip FROM access_log ORDER BY id")]
+            rows = connection.exec_driver_sql("SELECT ip FROM access_log ORDER BY id")
+            return [row[0] for row in rows]
     finally:
         engine.dispose()

@@ -166,8 +166,9 @@ def test_healthz_reports_a_writer_that_cannot_commit(tmp_path, own_cluster):
         # store's message ('connection to server at "10.0.0.5", port 5432 failed', its
         # user or database names).
         with httpx.Client(timeout=10) as client:
-            for _ in range(2):  # the first meets the closed connection, the second the stopped server
-                assert post(client, server.url, MINIMAL_OPT_OUT, ping_type="opt-out").status_code == 503
+            for _ in range(2):  # one meets the closed connection, one the stopped server
+                reply = post(client, server.url, MINIMAL_OPT_OUT, ping_type="opt-out")
+                assert reply.status_code == 503
             reason = client.get(server.url + "/healthz").json()["reason"]
         assert "the last commit failed: OperationalError" in reason, reason
         address = urlsplit(server.option("--database"))

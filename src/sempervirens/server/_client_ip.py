@@ -61,7 +61,8 @@ class ClientAddress:
         """The address of an ASGI request: its peer, and every X-Forwarded-For line in order."""
         lines = [value for name, value in scope["headers"] if name == b"x-forwarded-for"]
         client = scope.get("client")
-        return self(client[0] if client else "", b",".join(lines).decode("latin-1") if lines else None)
+        forwarded_for = b",".join(lines).decode("latin-1") if lines else None
+        return self(client[0] if client else "", forwarded_for)
 
     def __call__(self, peer: str, forwarded_for: str | None) -> str:
         if forwarded_for is not None and len(forwarded_for) > CACHED_HEADER_BYTES:

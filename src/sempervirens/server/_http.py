@@ -52,9 +52,10 @@ RETRY_AFTER_BUSY = 5
 HEADERS = "the request line and headers"
 BODY = "the request body"
 
-_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 414: b"URI Too Long", 431: b"Request Header Fields Too Large",
-            503: b"Service Unavailable"}
-_CODES = {400: "malformed_request", 408: "request_timeout", 414: "request_line_too_long", 431: "headers_too_large", 503: "overloaded"}
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 414: b"URI Too Long",
+            431: b"Request Header Fields Too Large", 503: b"Service Unavailable"}
+_CODES = {400: "malformed_request", 408: "request_timeout", 414: "request_line_too_long",
+          431: "headers_too_large", 503: "overloaded"}
 
 
 @functools.lru_cache(maxsize=1)
