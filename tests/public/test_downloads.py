@@ -45,39 +45,3 @@ def test_a_range_still_answers_its_bytes_or_416(files):
         assert part.status_code == 206 and part.content == whole[:10], path
         past = httpx.get(server.url + path, headers={"Range": f"bytes={len(whole)}-"}, timeout=10)
         assert past.status_code == 416 and past.headers["content-range"] == f"bytes */{len(whole)}"
-
-
-@pytest.fixture
-def listed(tmp_path):
-    running = start_server(tmp_path / "data")
-    try:
-        release_day(telemetry_url(running, ()), {"installs": [("numpy", DAY, "", "", 5000)]},
-                    datasets_dir=running.data_dir / "releases")
-        yield running
-    finally:
-        running.stop()
-
-
-def test_the_listing_is_read_once_per_state_of_the_releases(listed):
-    """Every manifest was read on each request to /datasets and to each latest link (2 s of
-    CPU for ten projects' three years): a manifest changed in place, which the release
-    never does, is not read again until a release lands."""
-    releases = listed.data_dir / "releases"
-    page = httpx.get(listed.url + "/datasets", timeout=10)
-    assert page.status_code == 200 and 'data-testid="latest-day-numpy"' in page.text
-    manifest = next(releases.glob("numpy/day-*/manifest.json"))
-    manifest.chmod(0o644)
-    manifest.write_text(manifest.read_text().replace('"epsilon": ', '"epsilon": null, "was": '))
-    assert 'data-testid="latest-day-numpy"' in httpx.get(listed.url + "/datasets", timeout=10).text
-    url = telemetry_url(listed, ())
-    release_day(url, {"installs": [("scipy", DAY, "", "", 5000)]}, ("scipy",),
-                datasets_dir=releases)  # a new project's directory: read again
-    page = httpx.get(listed.url + "/datasets", timeout=10).text
-    assert 'data-testid="latest-day-scipy"' in page and 'latest-day-numpy"' not in page
-    assert httpx.get(listed.url + "/datasets/latest/scipy/day/README.md",
-                     timeout=10).status_code == 307
-    release_day(url, {"installs": [("scipy", DAY, "", "", 5000)]}, ("scipy",), correction=True,
-                datasets_dir=releases)  # a new version in a project's directory: read again
-    assert "scipy (v2)" in httpx.get(listed.url + "/datasets", timeout=10).text
-    latest = httpx.get(listed.url + "/datasets/latest/scipy/day/manifest.json", timeout=10)
-    assert latest.status_code == 307 and latest.headers["location"].endswith("-v2/manifest.json")
