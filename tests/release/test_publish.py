@@ -166,6 +166,21 @@ def test_weeks_sum_their_released_days_without_new_noise(engine, domains, settin
     assert abs(installs[0]["value"] - 20000) < 500
 
 
+def test_a_week_over_a_day_released_without_dp_withholds_its_sums(engine, domains, settings):
+    """A week's event counts are the sums of its released days: over a day released under
+    no_dp they published its exact counts, in a release whose epsilon was finite."""
+    release_days(engine, domains, {**settings, "no_dp": True}, MONDAY, 1)
+    release_days(engine, domains, settings, MONDAY + timedelta(days=1), 6)
+    release_period(engine, domains, "week", MONDAY, {
+        "installs": [("numpy", MONDAY, "", "", 20000)]}, settings, now=LATER)
+    for statistic in ("feature_events", "crash_events", "opt_outs"):
+        assert rows_of(engine, project="numpy", interval="week", statistic=statistic) == []
+    week_entry = next(e for e in rows_of_ledger(engine, "numpy") if e["interval"] == "week")
+    assert math.isfinite(week_entry["epsilon"])
+    assert week_entry["statistics"]["feature_events"]["mechanism"].startswith("withheld")
+    assert rows_of(engine, project="numpy", interval="week", statistic="installs")
+
+
 def test_timing_percentiles_come_from_the_noisy_histogram(engine, domains, settings):
     release_period(engine, domains, "day", MONDAY, day_exact(MONDAY), settings, now=LATER)
     rows = {r["key2"]: r for r in rows_of(engine, project="numpy", statistic="timing_percentile")}

@@ -8,6 +8,7 @@ Every number comes with its noise standard deviation (`_sd`) and 95% interval
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 from starlette.requests import Request
@@ -156,10 +157,23 @@ def parameters(request: Request):
 
 
 def releases(request: Request):
-    """The budget ledger: every release, and what it spent."""
+    """The budget ledger: every release, and what it spent.  Read and serialised once per
+    state of the ledger, not per request: a few years of releases cost seconds of CPU."""
     _params.read(request)
-    rows = queries.releases(_engine(request))
-    return cached(request, orjson.dumps({"releases": rows}), "application/json")
+    engine = _engine(request)
+    key = (id(engine), queries.ledger_state(engine))
+    with _lock:
+        body = _ledger.get(key)
+    if body is None:
+        body = orjson.dumps({"releases": queries.releases(engine)})
+        with _lock:
+            _ledger.clear()
+            _ledger[key] = body
+    return cached(request, body, "application/json")
+
+
+_ledger: dict[tuple, bytes] = {}
+_lock = threading.Lock()
 
 
 def budget(request: Request):

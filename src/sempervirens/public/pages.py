@@ -7,6 +7,7 @@ the same numbers from /api/v1.  No inline script or style anywhere (see security
 from __future__ import annotations
 
 import functools
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -58,12 +59,15 @@ def period_name(start: str | None, interval: str) -> str:
 
 
 def render(request: Request, template: str, status: int = 200, **context) -> Response:
-    through = queries.released_through(_engine(request))
-    html = _templates().get_template(template).render(
-        request=request, released_through=through and through.isoformat(), **context).encode()
+    html = _html(request, template, queries.released_through(_engine(request)), **context)
     if status != 200:
         return HTMLResponse(html, status_code=status)
     return cached(request, html, "text/html; charset=utf-8")
+
+
+def _html(request: Request, template: str, through: date | None, **context) -> bytes:
+    return _templates().get_template(template).render(
+        request=request, released_through=through and through.isoformat(), **context).encode()
 
 
 def _engine(request: Request):
@@ -151,10 +155,25 @@ def privacy(request: Request) -> Response:
 
 
 def dataset_list(request: Request) -> Response:
+    """Every release's files: rendered once per listing (datasets.listing) and last
+    released day, not per request (a few years of releases make megabytes of HTML)."""
     directory = datasets.releases_dir(request.app.state.settings)
-    releases = datasets.list_releases(directory)
-    return render(request, "datasets.html", kinds=datasets.by_period(releases),
-                  intervals=INTERVAL_NAMES, count=len(releases))
+    listing = datasets.listing(directory)
+    through = queries.released_through(_engine(request))
+    key = (str(directory), listing.generation, through)
+    with _lock:
+        html = _datasets_page.get(key)
+    if html is None:
+        html = _html(request, "datasets.html", through, intervals=INTERVAL_NAMES,
+                     kinds=datasets.by_period(listing.releases), count=len(listing.releases))
+        with _lock:
+            _datasets_page.clear()
+            _datasets_page[key] = html
+    return cached(request, html, "text/html; charset=utf-8")
+
+
+_datasets_page: dict[tuple, bytes] = {}
+_lock = threading.Lock()
 
 
 def dataset_latest(request: Request) -> Response:

@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from .tables import public_releases, public_statistics
+from .tables import public_releases, public_statistics, servable
 
 
 def latest(connection, project: str, interval: str, start: date):
@@ -24,6 +24,17 @@ def released_days(connection, project: str, lo: date, hi: date) -> set[date]:
         select(r.period_start).distinct().where(r.project == project, r.interval == "day",
                                                 r.period_start >= lo, r.period_start < hi)
     ).scalars())
+
+
+def days_without_dp(connection, project: str, lo: date, hi: date) -> set[date]:
+    """The days in [lo, hi) whose latest release was made without differential privacy
+    (no_dp): their counts are exact."""
+    r = public_releases.c
+    newest = (select(func.max(r.release_id)).where(
+        r.project == project, r.interval == "day", r.period_start >= lo, r.period_start < hi)
+        .group_by(r.period_start))
+    return set(connection.execute(select(r.period_start).where(
+        r.release_id.in_(newest), ~servable())).scalars())
 
 
 def latest_day_rows(connection, project: str, statistic: str, lo: date, hi: date):

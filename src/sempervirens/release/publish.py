@@ -183,8 +183,14 @@ def _release_project(connection, project, domains, interval, start, counts, budg
         if statistic.name == "timing_users":
             rows += _percentile_rows(domain, noised, k)
     if interval != "day":
+        # A day released without DP holds exact counts: a sum over it would publish them
+        # (in a release whose epsilon says otherwise), so the summed statistics are left out.
+        exact_days = not no_dp and ledger.days_without_dp(connection, project, start, end)
         for statistic in STATISTICS:
-            if statistic.summed:
+            if statistic.summed and exact_days:
+                spent[statistic.name] = {"epsilon": 0.0, "delta": 0.0, "mechanism": (
+                    "withheld: a day of the period was released without differential privacy")}
+            elif statistic.summed:
                 rows += _summed_rows(connection, project, statistic.name, start, end, k)
                 spent[statistic.name] = {"epsilon": 0.0, "delta": 0.0,
                                          "mechanism": "sum of the released days (no new noise)"}
