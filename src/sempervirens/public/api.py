@@ -8,7 +8,6 @@ Every number comes with its noise standard deviation (`_sd`) and 95% interval
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 from starlette.requests import Request
@@ -18,6 +17,7 @@ from ..protocol import ProtocolError, normalize_project
 from ..protocol.errors import BadRequest, NotFound
 from ..model.statistics import PERCENTILES
 from . import _params, queries
+from ._latest import Latest
 from ._respond import cached, table
 
 import orjson
@@ -161,19 +161,12 @@ def releases(request: Request):
     state of the ledger, not per request: a few years of releases cost seconds of CPU."""
     _params.read(request)
     engine = _engine(request)
-    key = (id(engine), queries.ledger_state(engine))
-    with _lock:
-        body = _ledger.get(key)
-    if body is None:
-        body = orjson.dumps({"releases": queries.releases(engine)})
-        with _lock:
-            _ledger.clear()
-            _ledger[key] = body
+    body = _ledger.get((id(engine), queries.ledger_state(engine)),
+                       lambda: orjson.dumps({"releases": queries.releases(engine)}))
     return cached(request, body, "application/json")
 
 
-_ledger: dict[tuple, bytes] = {}
-_lock = threading.Lock()
+_ledger: Latest[bytes] = Latest()
 
 
 def budget(request: Request):

@@ -14,11 +14,11 @@ import itertools
 import json
 import os
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..model.periods import INTERVALS
+from ._latest import Latest
 
 PROJECT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 RELEASE_NAME = re.compile(rf"^({'|'.join(INTERVALS)})-\d{{4}}-\d{{2}}-\d{{2}}-v\d+$")
@@ -43,23 +43,15 @@ def listing(directory: Path) -> Listing:
     years of days.  A release is renamed into its project's directory and never changed
     (release/datasets.py), so the directories' modification times tell when to read
     again."""
-    state = _state(directory)
-    with _lock:
-        if _cache.get("state") == state:
-            return _cache["listing"]
-    found = Listing(next(_generations), _read(directory))
-    with _lock:
-        _cache.update(state=state, listing=found)
-    return found
+    return _listing.get(_state(directory), lambda: Listing(next(_generations), _read(directory)))
 
 
 def list_releases(directory: Path) -> list[dict]:
     return listing(directory).releases
 
 
-_cache: dict = {}  # the last listing read, and the state of the directory it was read in
+_listing: Latest[Listing] = Latest()
 _generations = itertools.count(1)
-_lock = threading.Lock()
 
 
 def _state(directory: Path) -> tuple:

@@ -7,7 +7,6 @@ the same numbers from /api/v1.  No inline script or style anywhere (see security
 from __future__ import annotations
 
 import functools
-import threading
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -21,6 +20,7 @@ from ..protocol import ProtocolError, normalize_project
 from ..protocol.errors import NotFound
 from . import datasets, notices, queries
 from ._download import Download, Static
+from ._latest import Latest
 from ._respond import cached
 
 HERE = Path(__file__).parent
@@ -160,20 +160,14 @@ def dataset_list(request: Request) -> Response:
     directory = datasets.releases_dir(request.app.state.settings)
     listing = datasets.listing(directory)
     through = queries.released_through(_engine(request))
-    key = (str(directory), listing.generation, through)
-    with _lock:
-        html = _datasets_page.get(key)
-    if html is None:
-        html = _html(request, "datasets.html", through, intervals=INTERVAL_NAMES,
-                     kinds=datasets.by_period(listing.releases), count=len(listing.releases))
-        with _lock:
-            _datasets_page.clear()
-            _datasets_page[key] = html
+    html = _datasets_page.get(
+        (str(directory), listing.generation, through),
+        lambda: _html(request, "datasets.html", through, intervals=INTERVAL_NAMES,
+                      kinds=datasets.by_period(listing.releases), count=len(listing.releases)))
     return cached(request, html, "text/html; charset=utf-8")
 
 
-_datasets_page: dict[tuple, bytes] = {}
-_lock = threading.Lock()
+_datasets_page: Latest[bytes] = Latest()
 
 
 def dataset_latest(request: Request) -> Response:
