@@ -25,9 +25,9 @@ class Result:
     detail: str
 
     def line(self) -> str:
-        from .redact import text  # a store's or the lake's password, whatever said it
+        from .redact import line  # no password, one line, whatever said it
 
-        return text(f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}")
+        return line(f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}")
 
 
 def run_checks(values: dict) -> list[Result]:

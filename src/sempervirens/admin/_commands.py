@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from .. import settings
+from .. import redact, settings
 from . import _notice_commands
 
 STORE_SETTINGS = (*settings.STORES, "lake")
@@ -160,7 +160,7 @@ def _open_with_key(args):
 
 
 def _fail(message: str) -> int:
-    print(f"sempervirens admin: {message}", file=sys.stderr)
+    print(redact.line(f"sempervirens admin: {message}"), file=sys.stderr)
     return 2
 
 

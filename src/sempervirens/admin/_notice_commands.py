@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 
+from .. import redact
 from ..model.notices import NOTICE_KINDS
 
 
@@ -85,7 +86,7 @@ def register(commands, command) -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"sempervirens admin: {message}", file=sys.stderr)
+    print(redact.line(f"sempervirens admin: {message}"), file=sys.stderr)
     return 2
 
 
