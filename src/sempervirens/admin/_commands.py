@@ -7,6 +7,7 @@ URLs as `serve`).  A token is printed once, on standard output, and never again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -425,12 +426,30 @@ def export_command(args) -> int:
         stores.dispose()
     text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
     if args.output:
-        descriptor = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as out:
-            out.write(text)
+        _write_private(args.output, text)
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _write_private(path: str, text: str) -> None:
+    """Write the file whole, mode 0600 whatever was there (an existing file kept its mode
+    when truncated: an export, with its addresses, left readable by every user), and
+    never half (a full disk leaves the file as it was)."""
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".export-")  # 0600
+    try:
+        with os.fdopen(descriptor, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)  # a link at `path` is replaced, not followed
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def audit_command(args) -> int:
