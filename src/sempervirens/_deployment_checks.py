@@ -225,7 +225,8 @@ def _lake(values: dict) -> Result:
     files = sum(len(d["files"]) for d in days.values())
     if not days:
         return Result("lake", True, f"{lake.shown}: no day sealed yet")
-    return Result("lake", True, f"{lake.shown}: {len(days)} day(s), {files} file(s) match the manifest")
+    return Result("lake", True,
+                  f"{lake.shown}: {len(days)} day(s), {files} file(s) match the manifest")
 
 
 def _size(count: int) -> str:

@@ -70,6 +70,23 @@ def _whole(unit: str, most: int):
 
 
 _hours, _days = _whole("hours", 24 * 366), _whole("days", 3660)  # a year; ten years
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type for a command's own number (an id, a count, a limit): a whole
+    number from low to high (past what a store column holds, one failed in its SQL with
+    OverflowError, after the command had begun: an audit row written, nothing listed)."""
+    def parse(value: str) -> int:
+        if not re.fullmatch(r"\s*-?[0-9]{1,30}\s*", value):
+            raise argparse.ArgumentTypeError(f"not a whole number: {value!r}")
+        number = int(value)
+        if number < low:
+            raise argparse.ArgumentTypeError(f"must be {low} or more, not {number}")
+        if number > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}, not {number}")
+        return number
+    parse.__name__ = "whole number"
+    return parse
 _bool.__name__ = "boolean"  # argparse names the type in its error message
 _csv.__name__ = "comma-separated list"
 _BOUNDS = Bounds()  # the contribution bounds' defaults are the catalogue's

@@ -90,7 +90,7 @@ def register(subparsers) -> None:
     audit = _command(commands, "audit", "list the audit log of private reads", audit_command,
                      example="admin audit --month 2026-11")
     audit.add_argument("--month", type=_month, help="only this month, as YYYY-MM")
-    audit.add_argument("--limit", type=_positive, default=100,
+    audit.add_argument("--limit", type=settings.whole_number(1, 1_000_000), default=100,
                        help="most entries listed, newest first [default: 100]")
     audit.add_argument("--purpose", default="operations: audit review", help="why, for the audit log")
     _notice_commands.register(commands, _command)  # policy, notice, transparency
@@ -112,12 +112,6 @@ def _month(value: str) -> str:
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value):
         raise argparse.ArgumentTypeError(f"not a month as YYYY-MM: {value!r}")
     return value
-
-
-def _positive(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {value!r}")
-    return int(value)
 
 
 def _days(value: str) -> float:
