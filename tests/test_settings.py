@@ -53,3 +53,32 @@ def test_the_configuration_files_shown_in_the_guide_are_valid(tmp_path):
         path = tmp_path / f"example-{number}.toml"
         path.write_text(example)
         assert settings.read_config(str(path))  # every key a setting, every value of its type
+
+
+# The epsilons' largest value is the release's policy (a finite ε is refused nowhere else).
+NOT_BOUNDED_HERE = {"dp_epsilon_day", "dp_epsilon_week", "dp_epsilon_month"}
+
+
+def test_every_number_has_a_most_and_a_typo_past_it_is_one_line():
+    # A 30-digit value (a pasted number, a typo of units) passed for the numbers without a
+    # most; 10**20 s between cycles ended serve's cycle thread with a traceback, and with
+    # it every aggregation, deletion and retention purge until the next restart.
+    numbers = [s for s in settings.SETTINGS.values() if s.type in (int, float)
+               and s.name not in NOT_BOUNDED_HERE]
+    assert len(numbers) > 20
+    for s in numbers:
+        values = settings.resolve(None, {s.env_var: "1" + "0" * 30})
+        problem = settings.check(values, [s.name])
+        assert problem and "\n" not in problem and (s.name in problem or s.flag in problem), s.name
+        assert settings.check(settings.resolve(None, {}), [s.name]) is None, s.name  # default
+
+
+def test_serve_refuses_an_interval_its_cycle_thread_cannot_wait(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "sempervirens", "serve", "--data-dir",
+                           str(tmp_path), "--aggregate-interval-seconds", "1" + "0" * 20],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "--aggregate-interval-seconds" in done.stderr and "at most" in done.stderr

@@ -25,9 +25,9 @@ class Result:
     detail: str
 
     def line(self) -> str:
-        from .redact import text  # a store's or the lake's password, whatever said it
+        from .redact import line  # no password, one line, whatever said it
 
-        return text(f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}")
+        return line(f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}")
 
 
 def run_checks(values: dict) -> list[Result]:
@@ -225,7 +225,8 @@ def _lake(values: dict) -> Result:
     files = sum(len(d["files"]) for d in days.values())
     if not days:
         return Result("lake", True, f"{lake.shown}: no day sealed yet")
-    return Result("lake", True, f"{lake.shown}: {len(days)} day(s), {files} file(s) match the manifest")
+    return Result("lake", True,
+                  f"{lake.shown}: {len(days)} day(s), {files} file(s) match the manifest")
 
 
 def _size(count: int) -> str:

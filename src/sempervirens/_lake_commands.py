@@ -11,7 +11,7 @@ import logging
 import sys
 from datetime import date, datetime, timedelta, timezone
 
-from . import settings
+from . import redact, settings
 
 STORE_SETTINGS = (*settings.STORES, "log_level", "lake")
 
@@ -73,15 +73,20 @@ def _lake(values: dict, command: str):
     return lake
 
 
+def _say(message: str) -> None:
+    """One line on stderr: the lake's location may hold a line break or a password."""
+    print(redact.line(message), file=sys.stderr)
+
+
 def _no_lake(command: str, lake) -> int:
-    print(f"sempervirens lake {command}: no lake at {lake.shown} (nothing sealed there yet; "
-          f"check --lake and --data-dir)", file=sys.stderr)
+    _say(f"sempervirens lake {command}: no lake at {lake.shown} (nothing sealed there yet; "
+         f"check --lake and --data-dir)")
     return 1
 
 
 def _say_lake(command: str, lake) -> None:
     """Which lake a command uses, once its manifest was read (an error stays one line)."""
-    print(f"sempervirens lake {command}: lake: {lake.shown}", file=sys.stderr)
+    _say(f"sempervirens lake {command}: lake: {lake.shown}")
 
 
 def seal_command(args: argparse.Namespace) -> int:
@@ -97,20 +102,20 @@ def seal_command(args: argparse.Namespace) -> int:
     now = datetime.now(timezone.utc)
     grace = timedelta(hours=values["seal_grace_hours"])
     if args.through is not None and args.through > (now - grace).date() - timedelta(days=1):
-        print(f"sempervirens lake seal: {args.through} has not ended {values['seal_grace_hours']} "
-              f"hours ago yet (seal_grace_hours); nothing done", file=sys.stderr)
+        _say(f"sempervirens lake seal: {args.through} has not ended {values['seal_grace_hours']} "
+             f"hours ago yet (seal_grace_hours); nothing done")
         return 2
     try:
         lake.manifest()  # a damaged lake is said before anything else is opened
     except LakeError as error:
-        print(f"sempervirens lake seal: {error}", file=sys.stderr)
+        _say(f"sempervirens lake seal: {error}")
         return 1
     stores = open_existing(values, "lake seal")
     _say_lake("seal", lake)
     try:
         report = seal(stores.telemetry, lake, now=now, grace=grace, through=args.through)
     except (LakeError, OSError, SQLAlchemyError) as error:
-        print(f"sempervirens lake seal: {_first_line(error)}", file=sys.stderr)
+        _say(f"sempervirens lake seal: {_first_line(error)}")
         return 1
     finally:
         stores.dispose()
@@ -139,7 +144,7 @@ def list_command(args: argparse.Namespace) -> int:
     try:
         days = lake.manifest()["days"]
     except LakeError as error:
-        print(f"sempervirens lake list: {error}", file=sys.stderr)
+        _say(f"sempervirens lake list: {error}")
         return 1
     _say_lake("list", lake)
     if not days:
@@ -170,10 +175,10 @@ def verify_command(args: argparse.Namespace) -> int:
         problems = lake.verify()
         files = sum(len(d["files"]) for d in lake.manifest()["days"].values())
     except LakeError as error:
-        print(f"sempervirens lake verify: {error}", file=sys.stderr)
+        _say(f"sempervirens lake verify: {error}")
         return 1
     for problem in problems:
-        print(f"sempervirens lake verify: {problem}", file=sys.stderr)
+        _say(f"sempervirens lake verify: {problem}")
     if problems:
         return 1
     _say_lake("verify", lake)

@@ -65,7 +65,7 @@ def _deployment(values: dict):
 
 
 def _fail(command: str, message: str) -> int:
-    print(f"sempervirens {command}: {message}", file=sys.stderr)
+    print(redact.line(f"sempervirens {command}: {message}"), file=sys.stderr)
     return 1
 
 
@@ -94,7 +94,8 @@ def backup_command(args: argparse.Namespace) -> int:
           f"private store at revision {manifest['stores']['private']['revision']}, "
           f"{lake['files'] if lake else 0} lake file(s), {manifest['releases']} published dataset(s)"
           f"{', the secret key' if manifest['secret_key'] else ''}")
-    print(f"{len(manifest['files'])} file(s), {size} bytes in {Path(args.destination).absolute()}")
+    where = redact.escaped(str(Path(args.destination).absolute()))
+    print(f"{len(manifest['files'])} file(s), {size} bytes in {where}")
     if manifest["secret_key"]:
         print("the backup holds the secret key and IP addresses: keep it as private as the "
               "private store, and no longer than the retention period")

@@ -8,7 +8,8 @@ never a traceback: argparse's errors are one line, the settings a command uses a
 checked here before it runs (settings.check), and anything a command raises is
 reported in one line (SEMPERVIRENS_TRACEBACK=1 shows the traceback, for bug reports).
 Every line said here, whatever a person typed or a command raised, goes out without
-a store's password (sempervirens/redact.py): a mistyped option echoes its value.
+a store's password and as one line (sempervirens/redact.py): a mistyped option echoes
+its value, a path may hold a line break.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, with its errors in one line (its usage block is for --help)."""
 
     def error(self, message: str):
-        self.exit(2, redact.text(f"{self.prog}: {message} (see `{self.prog} --help`)\n"))
+        self.exit(2, redact.line(f"{self.prog}: {message} (see `{self.prog} --help`)\n"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     except SystemExit as error:  # a command's one line, as the interpreter will print it
         if isinstance(error.code, str):
-            raise SystemExit(redact.text(error.code)) from None
+            raise SystemExit(redact.line(error.code)) from None
         raise
 
 
@@ -152,8 +153,7 @@ def _say_stores(args: argparse.Namespace, command: str) -> None:
     from .store._existing import describe
 
     telemetry, private = describe(settings.resolve(args))
-    print(f"sempervirens {command}: stores: telemetry {telemetry}, private {private}",
-          file=sys.stderr)
+    _say(f"sempervirens {command}: stores: telemetry {telemetry}, private {private}")
 
 
 def _unexpected(command: str, error: BaseException) -> int:
@@ -167,7 +167,7 @@ def _unexpected(command: str, error: BaseException) -> int:
 
 
 def _say(line: str) -> None:
-    print(redact.text(line), file=sys.stderr)
+    print(redact.line(line), file=sys.stderr)
 
 
 # Top-level modules of the `server` extra: their absence means "install the extra".

@@ -70,6 +70,23 @@ def _whole(unit: str, most: int):
 
 
 _hours, _days = _whole("hours", 24 * 366), _whole("days", 3660)  # a year; ten years
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type for a command's own number (an id, a count, a limit): a whole
+    number from low to high (past what a store column holds, one failed in its SQL with
+    OverflowError, after the command had begun: an audit row written, nothing listed)."""
+    def parse(value: str) -> int:
+        if not re.fullmatch(r"\s*-?[0-9]{1,30}\s*", value):
+            raise argparse.ArgumentTypeError(f"not a whole number: {value!r}")
+        number = int(value)
+        if number < low:
+            raise argparse.ArgumentTypeError(f"must be {low} or more, not {number}")
+        if number > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}, not {number}")
+        return number
+    parse.__name__ = "whole number"
+    return parse
 _bool.__name__ = "boolean"  # argparse names the type in its error message
 _csv.__name__ = "comma-separated list"
 _BOUNDS = Bounds()  # the contribution bounds' defaults are the catalogue's
@@ -244,6 +261,14 @@ _AT_LEAST_ONE = ("workers", "queue_size", "batch_size", "max_connections",
 _SECONDS = ("store_timeout", "cycle_timeout", "header_timeout", "body_timeout",
             "keep_alive_timeout")
 _NOT_NEGATIVE = ("public_max_age", "aggregate_interval_seconds")
+# The most each number may be: a larger one is a typo, and past these some failed only
+# later, out of sight (an interval of 10**20 s ended serve's cycle thread with a
+# traceback: no aggregation, no deletion, no retention purge from then on).
+_MOST = {"workers": 1024, "queue_size": 10_000_000, "batch_size": 1_000_000,
+         "max_connections": 1_000_000, "anomaly_min_clients": 1_000_000_000,
+         "aggregate_interval_seconds": 366 * 86400, "public_max_age": 366 * 86400,
+         "store_timeout": 3600, "header_timeout": 3600, "body_timeout": 3600,
+         "keep_alive_timeout": 3600, "cycle_timeout": 7 * 86400}
 _DIRECTORIES = ("data_dir", "releases_dir", "engine_temp_dir")  # made when missing
 _FILES = ("tls_cert", "tls_key")  # privacy_doc: read as text below
 # A site's address: scheme, host, port and path only (no user, query or fragment).
@@ -282,6 +307,9 @@ def check(values: dict, names) -> str | None:
     for name in _NOT_NEGATIVE:
         if name in names and values[name] < 0:
             return f"{flag[name]} {values[name]}: must not be negative"
+    for name, most in _MOST.items():
+        if name in names and values[name] > most:
+            return f"{flag[name]} {values[name]}: must be at most {most}"
     if "trusted_proxies" in names:
         import ipaddress
 

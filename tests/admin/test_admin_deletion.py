@@ -338,3 +338,31 @@ def test_a_deletion_under_another_key_than_the_servers_is_refused(any_store_serv
     with httpx.Client(timeout=10) as client:
         _send(client, server, gone, DELETED_IP)  # accepted (202), and dropped
     assert gone not in dump_store(urls[0]) + dump_store(urls[1])
+
+
+def test_an_export_is_private_whatever_was_at_its_path(tmp_path, capsys):
+    # The file holds the client's addresses: mode 0600 even over a file readable by all
+    # (truncating it kept its mode), and a link at the path is replaced, never written through.
+    import os
+    import stat
+
+    from population import Ping, insert
+    from sempervirens.store import open_stores
+
+    data, asked = tmp_path / "data", new_id()
+    assert main(["init", "--data-dir", str(data)]) == 0
+    stores = open_stores(data)
+    insert(stores, [Ping("numpy", asked, date.today(), ip=DELETED_IP)])
+    stores.dispose()
+    readable, elsewhere, link = tmp_path / "old.json", tmp_path / "elsewhere", tmp_path / "l.json"
+    readable.write_text("{}")
+    readable.chmod(0o644)
+    elsewhere.write_text("someone else's file")
+    elsewhere.chmod(0o644)
+    os.symlink(elsewhere, link)
+    for path in (readable, link):
+        assert main(["admin", "export", asked, "-o", str(path), "--data-dir", str(data)]) == 0
+        assert not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert DELETED_IP in path.read_text()
+    assert elsewhere.read_text() == "someone else's file"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".export-")] == []

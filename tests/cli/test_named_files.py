@@ -68,8 +68,8 @@ def test_a_file_that_is_no_text_file_is_one_line(deployment, reader, kind):
     before = _state(data)
     words = COMMANDS[reader](files[kind])
     try:
-        done = subprocess.run([sys.executable, "-m", "sempervirens", *words, "--data-dir", str(data)],
-                              capture_output=True, text=True, timeout=30,
+        done = subprocess.run([sys.executable, "-m", "sempervirens", *words,
+                               "--data-dir", str(data)], capture_output=True, text=True, timeout=30,
                               env={**os.environ, "SEMPERVIRENS_CONFIG": ""})
     except subprocess.TimeoutExpired:
         pytest.fail(f"{' '.join(words)}: still reading after 30 s")

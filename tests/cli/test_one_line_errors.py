@@ -54,3 +54,25 @@ def test_a_store_that_is_not_a_database_is_one_line(tmp_path):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("sempervirens admin project list: cannot reach the telemetry store at ")
+
+
+def test_a_number_past_what_a_store_holds_is_refused_before_the_command_runs(tmp_path, capsys):
+    # They reached SQL and failed there with OverflowError, after the command had begun
+    # (`admin audit` had written its own audit row, then listed nothing).
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert run(capsys, "init", *data).status == 0
+    (tmp_path / "notice.md").write_text("A notice.\n")
+    huge = "9" * 23
+    counts = ["--complied-in-part", "0", "--complied-in-full", "0"]
+    for words in (["admin", "audit", "--limit", huge],
+                  ["admin", "policy", "show", huge],
+                  ["admin", "notice", "post", "--kind", "service", "--title", "t",
+                   "--body", str(tmp_path / "notice.md"), "--corrects", huge],
+                  ["admin", "transparency", "record", "--quarter", "2026Q1", "--received", huge,
+                   *counts, "--rejected", huge],
+                  ["anomalies", "--min-clients", huge]):
+        ran = run(capsys, *words, *data)
+        assert ran.status == 2 and len(ran.err_lines) == 1, ran.err
+        assert "must be at most" in ran.err and "Overflow" not in ran.err
+    listed = run(capsys, "admin", "audit", *data)
+    assert listed.status == 0 and len(listed.out.splitlines()) == 1  # this listing's own row

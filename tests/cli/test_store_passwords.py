@@ -19,7 +19,8 @@ WITH_DATABASE = [path for path, parser in LEAVES.items() if "database" in settin
 URLS = {
     "after the user name": f"postgresql://sv:{SECRET}@127.0.0.1:1/telemetry",
     "in the query": f"postgresql://sv@127.0.0.1:1/telemetry?password={SECRET}",
-    "in a URL of libpq's keywords": f"postgresql:///t?host=127.0.0.1&port=1&user=sv&password={SECRET}",
+    "in a URL of libpq's keywords":
+        f"postgresql:///t?host=127.0.0.1&port=1&user=sv&password={SECRET}",
     "with an unencoded @": f"postgresql://sv:{SECRET}@{SECRET}@127.0.0.1:1/telemetry",
     "in a URL that cannot be parsed": f"://sv:{SECRET}@127.0.0.1:1/telemetry",
     "in a port that is no number": f"postgresql://sv:{SECRET}@127.0.0.1:port/telemetry",
@@ -52,8 +53,8 @@ def test_an_unknown_option_holding_a_url_is_said_without_its_password(path, caps
         assert SECRET not in _said(ran)
 
 
-@pytest.mark.parametrize("path", [p for p in WITH_DATABASE if "data_dir" in setting_names(LEAVES[p])],
-                         ids=" ".join)
+@pytest.mark.parametrize("path", [p for p in WITH_DATABASE
+                                  if "data_dir" in setting_names(LEAVES[p])], ids=" ".join)
 def test_an_ambiguous_option_is_said_without_the_password(path, capsys):
     ran = run(capsys, *path, *required_arguments(LEAVES[path], CLIENT_ID),
               f"--data={URLS['after the user name']}")  # --data-dir or --database?
@@ -73,7 +74,8 @@ def test_a_store_that_cannot_be_used_is_said_without_its_password(path, form, tm
         assert len(ran.err_lines) == 1, ran.err
 
 
-@pytest.mark.parametrize("path", [p for p, parser in LEAVES.items() if "lake" in setting_names(parser)
+@pytest.mark.parametrize("path", [p for p, parser in LEAVES.items()
+                                  if "lake" in setting_names(parser)
                                   and "database" not in setting_names(parser)], ids=" ".join)
 def test_a_lake_uri_is_said_without_its_secret(path, tmp_path, capsys):
     # An object store's URI may carry its key and secret as user and password.

@@ -142,3 +142,45 @@ def test_a_lake_that_is_not_there_is_said_not_listed_empty(tmp_path, command):
         f"sempervirens lake {command}: no lake at {tmp_path / 'typo'} (nothing sealed there "
         f"yet; check --lake and --data-dir)")
     assert not (tmp_path / "typo").exists()
+
+
+def test_a_manifest_naming_a_file_outside_the_lake_is_refused(data_dir, tmp_path):
+    # Whoever can write the manifest (a shared filesystem, a bucket) must not make `lake
+    # verify` read, nor a deletion's rewrite replace and remove, a file out of the lake.
+    import json
+    import os
+    import shutil
+
+    assert run("lake", "seal", "--data-dir", str(data_dir)).returncode == 0
+    lake = data_dir / "lake"
+    manifest = json.loads((lake / "manifest.json").read_text())
+    entry = next(iter(manifest["days"].values()))["files"][0]
+    outside = tmp_path / "outside.parquet"
+    shutil.copy(lake / entry["path"], outside)
+    entry["path"] = os.path.relpath(outside, lake)  # ../../outside.parquet, sha256 and all
+    (lake / "manifest.json").write_text(json.dumps(manifest))
+    here = {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}  # the source tree under test
+    for command in ("list", "verify"):
+        one_line_error(run("lake", command, "--data-dir", str(data_dir), env=here),
+                       "not a manifest of this lake")
+    before = outside.read_bytes()
+    client_id = pq_client(outside)
+    deleted = run("admin", "delete", client_id, "--data-dir", str(data_dir), env=here)
+    assert deleted.returncode != 0 and outside.read_bytes() == before
+
+
+def pq_client(path) -> str:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path, columns=["client_id"])["client_id"][0].as_py()
+
+
+def test_a_lake_that_is_a_symbolic_link_loop_is_one_clear_line(tmp_path):
+    import os
+
+    os.symlink(tmp_path / "b", tmp_path / "a")
+    os.symlink(tmp_path / "a", tmp_path / "b")
+    here = {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    for command in ("list", "verify"):  # was 'failed (RuntimeError: Symlink loop ...)'
+        one_line_error(run("lake", command, "--lake", str(tmp_path / "a"), env=here),
+                       "cannot open the lake", "loop")

@@ -7,12 +7,13 @@ URLs as `serve`).  A token is printed once, on standard output, and never again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
 import sys
 
-from .. import settings
+from .. import redact, settings
 from . import _notice_commands
 
 STORE_SETTINGS = (*settings.STORES, "lake")
@@ -89,7 +90,7 @@ def register(subparsers) -> None:
     audit = _command(commands, "audit", "list the audit log of private reads", audit_command,
                      example="admin audit --month 2026-11")
     audit.add_argument("--month", type=_month, help="only this month, as YYYY-MM")
-    audit.add_argument("--limit", type=_positive, default=100,
+    audit.add_argument("--limit", type=settings.whole_number(1, 1_000_000), default=100,
                        help="most entries listed, newest first [default: 100]")
     audit.add_argument("--purpose", default="operations: audit review", help="why, for the audit log")
     _notice_commands.register(commands, _command)  # policy, notice, transparency
@@ -111,12 +112,6 @@ def _month(value: str) -> str:
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value):
         raise argparse.ArgumentTypeError(f"not a month as YYYY-MM: {value!r}")
     return value
-
-
-def _positive(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {value!r}")
-    return int(value)
 
 
 def _days(value: str) -> float:
@@ -160,7 +155,7 @@ def _open_with_key(args):
 
 
 def _fail(message: str) -> int:
-    print(f"sempervirens admin: {message}", file=sys.stderr)
+    print(redact.line(f"sempervirens admin: {message}"), file=sys.stderr)
     return 2
 
 
@@ -425,12 +420,30 @@ def export_command(args) -> int:
         stores.dispose()
     text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
     if args.output:
-        descriptor = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as out:
-            out.write(text)
+        _write_private(args.output, text)
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _write_private(path: str, text: str) -> None:
+    """Write the file whole, mode 0600 whatever was there (an existing file kept its mode
+    when truncated: an export, with its addresses, left readable by every user), and
+    never half (a full disk leaves the file as it was)."""
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".export-")  # 0600
+    try:
+        with os.fdopen(descriptor, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)  # a link at `path` is replaced, not followed
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def audit_command(args) -> int:

@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import sys
 
+from .. import redact, settings
 from ..model.notices import NOTICE_KINDS
+
+_ID = settings.whole_number(1, 2**31 - 1)  # a version or a notice: an INTEGER column
+_COUNT = settings.whole_number(0, 10**9)  # legal requests in a quarter
 
 
 def register(commands, command) -> None:
@@ -40,7 +44,7 @@ def register(commands, command) -> None:
             example="admin policy list")
     show = command(policy_commands, "show", "print a version's text (default: the current one)",
                    policy_show, example="admin policy show 2 > policy-v2.md")
-    show.add_argument("version", metavar="VERSION", nargs="?", type=int)
+    show.add_argument("version", metavar="VERSION", nargs="?", type=_ID)
 
     notice = commands.add_parser(
         "notice", help="public notices (/notices and its Atom feed)",
@@ -55,7 +59,7 @@ def register(commands, command) -> None:
     post.add_argument("--kind", required=True, choices=NOTICE_KINDS)
     post.add_argument("--title", required=True, help="one line")
     post.add_argument("--body", required=True, metavar="FILE", help="the notice, as Markdown")
-    post.add_argument("--corrects", type=int, metavar="ID", help="the notice this one corrects")
+    post.add_argument("--corrects", type=_ID, metavar="ID", help="the notice this one corrects")
     command(notice_commands, "list", "list the notices, newest first", notice_list,
             example="admin notice list")
 
@@ -76,7 +80,7 @@ def register(commands, command) -> None:
                           ("complied-in-part", "answered with part of what was asked"),
                           ("complied-in-full", "answered with all of what was asked"),
                           ("rejected", "answered with nothing")):
-        record.add_argument(f"--{name}", required=True, type=int, metavar="N", help=meaning)
+        record.add_argument(f"--{name}", required=True, type=_COUNT, metavar="N", help=meaning)
     record.add_argument("--undisclosed-range", metavar="LOW-HIGH",
                         help="requests that may not be disclosed, as a range such as 0-249")
     record.add_argument("--replace", action="store_true", help="correct a quarter recorded already")
@@ -85,7 +89,7 @@ def register(commands, command) -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"sempervirens admin: {message}", file=sys.stderr)
+    print(redact.line(f"sempervirens admin: {message}"), file=sys.stderr)
     return 2
 
 

@@ -18,7 +18,7 @@ def register(subparsers) -> None:
                     "distinct client_ids, as keyed hashes (never the address).",
         epilog="example: sempervirens anomalies --min-clients 1000 --json")
     settings.add_arguments(parser, *STORE_SETTINGS, "ip_hash_key")
-    parser.add_argument("--min-clients", type=_at_least_one, default=None,
+    parser.add_argument("--min-clients", type=settings.whole_number(1, 10**9), default=None,
                         help="threshold N [default: the anomaly_min_clients setting]")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.set_defaults(func=anomalies)
@@ -30,12 +30,6 @@ def register(subparsers) -> None:
         epilog="example: sempervirens purge --retention-days 30")
     settings.add_arguments(parser, *STORE_SETTINGS, "retention_days")
     parser.set_defaults(func=purge)
-
-
-def _at_least_one(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {value!r}")
-    return int(value)
 
 
 def open_stores_of(args: argparse.Namespace):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import settings
+from .. import redact, settings
 
 # Every setting a cycle reads: the same for this command and for `serve`.
 CYCLE_SETTINGS = (
@@ -58,7 +58,7 @@ def _say_undeclared(command: str, projects: list[str]) -> None:
 
 
 def _stopped(command: str, error: Exception) -> int:
-    print(f"sempervirens {command}: {str(error).splitlines()[0]}", file=sys.stderr)
+    print(redact.line(f"sempervirens {command}: {str(error).splitlines()[0]}"), file=sys.stderr)
     return 1
 
 

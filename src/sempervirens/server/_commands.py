@@ -106,7 +106,7 @@ def serve(args: argparse.Namespace) -> int:
     config = settings.resolve(args)  # checked by the command line (settings.check) already
     problem = check(config) or _engine(config) or _open_stores(config)
     if problem:
-        print(redact.text(f"sempervirens serve: {problem}"), file=sys.stderr)
+        print(redact.line(f"sempervirens serve: {problem}"), file=sys.stderr)
         return 2
     from ..monitoring import configure_logging, serve_metrics
     from ..store._existing import describe

@@ -90,7 +90,11 @@ class Lake:
                 raise LakeError(f"cannot open the lake {redact.url(text)!r}: {error}") from None
             self._scheme = text.split("://", 1)[0]
         else:
-            self.fs, root, self._scheme = pafs.LocalFileSystem(), str(Path(text).resolve()), ""
+            try:
+                root = str(Path(text).resolve())
+            except (RuntimeError, OSError) as error:  # a symbolic link loop
+                raise LakeError(f"cannot open the lake {redact.url(text)!r}: {error}") from None
+            self.fs, self._scheme = pafs.LocalFileSystem(), ""
         self.root = root.rstrip("/") or "/"
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
         self.location = text
@@ -316,7 +320,14 @@ def _well_formed(manifest: dict) -> bool:
     return isinstance(days, dict) and all(
         isinstance(day, dict) and isinstance(day.get("files"), list) and all(
             isinstance(f, dict) and {"table", "path", "rows", "bytes", "sha256"} <= set(f)
-            for f in day["files"]) for day in days.values())
+            and _inside(f["path"]) for f in day["files"]) for day in days.values())
+
+
+def _inside(path) -> bool:
+    """A file's path in the manifest names a file of the lake: relative, no '..' (a path
+    out of it was read by verify and, by a deletion's rewrite, replaced and removed)."""
+    parts = path.split("/") if isinstance(path, str) else [""]
+    return "\\" not in path and all(part not in ("", ".", "..") for part in parts)
 
 
 def _missing(error: OSError) -> bool:
