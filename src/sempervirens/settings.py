@@ -265,7 +265,8 @@ _NOT_NEGATIVE = ("public_max_age", "aggregate_interval_seconds")
 # later, out of sight (an interval of 10**20 s ended serve's cycle thread with a
 # traceback: no aggregation, no deletion, no retention purge from then on).
 _MOST = {"workers": 1024, "queue_size": 10_000_000, "batch_size": 1_000_000,
-         "max_connections": 1_000_000, "anomaly_min_clients": 1_000_000_000,
+         "max_connections": 1_000_000, "max_connections_per_address": 1_000_000,
+         "anomaly_min_clients": 1_000_000_000,
          "aggregate_interval_seconds": 366 * 86400, "public_max_age": 366 * 86400,
          "store_timeout": 3600, "header_timeout": 3600, "body_timeout": 3600,
          "keep_alive_timeout": 3600, "cycle_timeout": 7 * 86400}
