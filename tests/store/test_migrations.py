@@ -4,6 +4,7 @@ is adopted."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -407,3 +408,22 @@ def test_a_new_revision_is_written_from_the_template_and_runs(tmp_path, monkeypa
     finally:
         stores.dispose()
 
+
+
+def test_a_sqlite_store_outside_the_data_directory_is_made_for_its_owner_alone(tmp_path):
+    """Under a umask of 022, SQLite made a store given by URL 0644, and its -wal beside
+    it: the private store's addresses were readable by every local user."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    previous = os.umask(0o022)
+    try:
+        stores = open_stores(tmp_path / "data", f"sqlite:///{elsewhere / 't.db'}",
+                             f"sqlite:///{elsewhere / 'p.db'}")
+        with stores.private.begin() as connection:
+            connection.execute(text("DELETE FROM access_log"))
+        stores.dispose()
+    finally:
+        os.umask(previous)
+    files = sorted(elsewhere.iterdir())
+    assert {p.name for p in files} >= {"t.db", "p.db"}
+    assert {p.name: p.stat().st_mode & 0o777 for p in files} == {p.name: 0o600 for p in files}

@@ -109,11 +109,27 @@ def open_stores(data_dir, database=None, private_database=None, *, migrate: bool
     from .migrations import migrate as run_migrations
 
     telemetry_url, private_url = store_urls(data_dir, database, private_database)
+    if migrate:  # the stores may be made here
+        for url in (telemetry_url, private_url):
+            _make_private_sqlite_file(url)
     stores = Stores(create_store_engine(telemetry_url, statement_timeout=statement_timeout),
                     create_store_engine(private_url, statement_timeout=statement_timeout))
     if migrate:
         run_migrations(stores)
     return stores
+
+
+def _make_private_sqlite_file(url: str) -> None:
+    """A SQLite store's file made for its owner alone (0600) before SQLite makes it under
+    the umask (0644: the private store's addresses readable by every local user when it
+    lies outside the 0700 data directory); its -wal and -shm files take its mode."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    try:
+        os.close(os.open(parsed.database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        pass  # it exists; or SQLite says why it cannot be made, when it opens it
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
