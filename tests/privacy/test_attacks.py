@@ -20,6 +20,7 @@ import pytest
 from worlds import FIRST_DAY, NOW, PLANTED, PROJECT, SECRETS, SHADOW, World
 from population import Ping, insert
 
+from sempervirens.admin._secret import load_key
 from sempervirens.admin.deletion import delete_clients
 from sempervirens.model.periods import INTERVALS
 
@@ -129,7 +130,7 @@ def test_a_period_is_released_once_and_never_changes(planted_world):
 
     # The attacker asks for their own deletion, sends late pings for a released day and
     # pads a cell with made-up installations; the operator runs more cycles.
-    key = b"k" * 32
+    key = load_key(planted_world.settings)  # the servers' key: deletion refuses another
     delete_clients(planted_world.stores, key, [PLANTED], settle=0,
                    lake=planted_world.settings["lake"])
     planted_world.deleted = True
@@ -192,7 +193,7 @@ def test_the_planted_installation_is_gone_from_the_lake_but_not_from_releases(pl
 
     lake = Lake(planted_world.settings["lake"])
     assert any(lake.client_rows([PLANTED]).values()) or planted_world.deleted
-    delete_clients(planted_world.stores, b"k" * 32, [PLANTED], settle=0,
+    delete_clients(planted_world.stores, load_key(planted_world.settings), [PLANTED], settle=0,
                    lake=planted_world.settings["lake"])
     planted_world.deleted = True
     assert not any(lake.client_rows([PLANTED]).values())
