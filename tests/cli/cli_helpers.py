@@ -8,6 +8,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+import pytest
+
 from sempervirens import settings
 from sempervirens.cli import build_parser, main
 
@@ -92,3 +94,14 @@ def _accepted(action: argparse.Action) -> str:
             continue
         return candidate
     return "x"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    """Imported by a test module: its commands see no SEMPERVIRENS_* of the caller, an
+    empty configuration file and a home of their own."""
+    for variable in [v for v in os.environ if v.startswith("SEMPERVIRENS_")]:
+        monkeypatch.delenv(variable)
+    (tmp_path / "empty.toml").write_text("")
+    monkeypatch.setenv("SEMPERVIRENS_CONFIG", str(tmp_path / "empty.toml"))
+    monkeypatch.setenv("SEMPERVIRENS_HOME", str(tmp_path / "home"))

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from cli_helpers import clean_environment  # noqa: F401 - autouse: no SEMPERVIRENS_* of the caller
 from cli_helpers import commands, flag, has_subcommands, required_arguments, run, setting_names
 from sempervirens import settings
 
@@ -68,17 +69,6 @@ def bad_values(name: str) -> list[str]:
 
 CASES = [(path, name, value) for path, parser in LEAVES.items() for name in setting_names(parser)
          for value in bad_values(name)]
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch, tmp_path):
-    import os
-
-    for variable in [v for v in os.environ if v.startswith("SEMPERVIRENS_")]:
-        monkeypatch.delenv(variable)
-    (tmp_path / "empty.toml").write_text("")
-    monkeypatch.setenv("SEMPERVIRENS_CONFIG", str(tmp_path / "empty.toml"))
-    monkeypatch.setenv("SEMPERVIRENS_HOME", str(tmp_path / "home"))
 
 
 def test_the_walk_finds_every_command():

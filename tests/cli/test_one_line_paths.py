@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from cli_helpers import clean_environment  # noqa: F401 - autouse: no SEMPERVIRENS_* of the caller
 from cli_helpers import commands, has_subcommands, required_arguments, run, setting_names
 
 LEAVES = {path: parser for path, parser in commands() if not has_subcommands(parser)}
@@ -22,17 +23,6 @@ def _one_line(ran) -> str:
     assert "\x1b" not in line and "\u202e" not in line, line
     assert "all is well" not in line or ESCAPED in line, line  # named, then escaped
     return line
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch, tmp_path):
-    import os
-
-    for variable in [v for v in os.environ if v.startswith("SEMPERVIRENS_")]:
-        monkeypatch.delenv(variable)
-    (tmp_path / "empty.toml").write_text("")
-    monkeypatch.setenv("SEMPERVIRENS_CONFIG", str(tmp_path / "empty.toml"))
-    monkeypatch.setenv("SEMPERVIRENS_HOME", str(tmp_path / "home"))
 
 
 @pytest.mark.parametrize("path", [p for p, parser in LEAVES.items()

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from cli_helpers import clean_environment  # noqa: F401 - autouse: no SEMPERVIRENS_* of the caller
 from cli_helpers import commands, has_subcommands, required_arguments, run, setting_names
 
 LEAVES = {path: parser for path, parser in commands() if not has_subcommands(parser)}
@@ -25,17 +26,6 @@ URLS = {
     "in a URL that cannot be parsed": f"://sv:{SECRET}@127.0.0.1:1/telemetry",
     "in a port that is no number": f"postgresql://sv:{SECRET}@127.0.0.1:port/telemetry",
 }
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch, tmp_path):
-    import os
-
-    for variable in [v for v in os.environ if v.startswith("SEMPERVIRENS_")]:
-        monkeypatch.delenv(variable)
-    (tmp_path / "empty.toml").write_text("")
-    monkeypatch.setenv("SEMPERVIRENS_CONFIG", str(tmp_path / "empty.toml"))
-    monkeypatch.setenv("SEMPERVIRENS_HOME", str(tmp_path / "home"))
 
 
 def _said(ran) -> str:
