@@ -151,3 +151,52 @@ def test_decorating_shows_no_notice_before_the_first_call(home, capsys):
     assert capsys.readouterr().err == "" and not home.exists()
     timed()
     assert "sempervirens opt-out lazy" in capsys.readouterr().err
+
+
+# -- one project, however it is spelled (the server's PEP 503 key) ------------------
+
+@pytest.mark.parametrize("maintainer, user", [("Scikit_Learn", "scikit-learn"),
+                                              ("scikit-learn", "SCIKIT.LEARN"),
+                                              ("zope.interface", "Zope__Interface")])
+def test_an_opt_out_under_another_spelling_of_the_project_stops_it(home, maintainer, user):
+    from sempervirens.cli import main
+
+    _use(maintainer)
+    assert len(spooled(home)) == 1
+    assert main(["opt-out", user]) == 0
+    assert spooled(home) == [] or all("opt-out" in p.name for p in spooled(home))
+    telemetry = _use(maintainer)
+    assert telemetry.enabled is False
+    assert [p for p in spooled(home) if "opt-out" not in p.name] == []
+
+
+def test_a_refusal_recorded_under_an_old_spelling_still_wins(home):
+    """consent.json of an older client, which kept the name as each program gave it: a
+    grant and a refusal of one project under two spellings; the refusal wins."""
+    home.mkdir()
+    (home / "consent.json").write_text(json.dumps({
+        "usage": {"global": None, "projects": {"Scikit_Learn": "denied",
+                                               "scikit-learn": "granted"}},
+        "crash": {"global": None, "projects": {}}, "notices": {}}))
+    assert _use("scikit-learn").enabled is False
+    assert _use("SciKit.Learn").enabled is False
+    assert spooled(home) == []
+
+
+def test_an_opt_out_deletes_pings_spooled_under_another_spelling(home):
+    from sempervirens.client import _actions
+    from sempervirens.client._spool import Spool
+
+    home.mkdir()
+    Spool(str(home)).put("http://127.0.0.1:9", "Scikit_Learn", "usage", b"{}")  # an older client's
+    _actions.opt_out(str(home), "scikit-learn")
+    assert [p for p in spooled(home) if "opt-out" not in p.name] == []
+
+
+def test_opt_out_of_something_that_is_no_project_name_is_refused_in_one_line(home, capsys):
+    from sempervirens.cli import main
+
+    assert main(["opt-out", "evil\x1b[31mred"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err and "is not a project name" in err
+    assert not (home / "consent.json").exists()

@@ -60,6 +60,7 @@ LABELS = [
         "BUCKETS_PER_DOUBLING",
         "MAX_BUCKET",
         "MAX_BODY_BYTES",
+        "MAX_PROJECT_LENGTH",
     ],
 )
 def test_limits_equal_the_protocol(name):
@@ -76,6 +77,22 @@ def test_name_rule_matches_the_protocol(name):
 def test_label_rule_matches_the_protocol(label):
     accepted = len(label) <= _limits.MAX_LABEL_LENGTH and bool(_validate._TOKEN.match(label))
     assert _wire.valid_label(label) == accepted
+
+
+PROJECTS = ["numpy", "Scikit_Learn", "scikit-learn", "zope.interface", "A__b..C--d", "x",
+            "a" * 100, "a" * 101, "", "-a", "a-", "_a", "a.", "a b", "é", "ａ", "K", "\u212a",
+            "evil\x1b[31m", "1", "a\n", "python-dateutil", "ruamel.yaml.clib"]
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_project_rule_and_key_match_the_protocol(project):
+    try:
+        key = protocol.normalize_project(project)
+    except protocol.ProtocolError:
+        key = None
+    assert _wire.valid_project(project) == (key is not None)
+    if key is not None:
+        assert _wire.project_key(project) == key
 
 
 def test_timing_buckets_match_the_protocol():

@@ -170,12 +170,19 @@ def _policy_line(entry: dict) -> str:
 
 
 def _decide(args, answer: str) -> int:
-    from . import _actions
+    from . import _actions, _wire
 
+    project = None if args.all else args.project
+    if project is not None:
+        if not _wire.valid_project(project):
+            print(f"sempervirens {args.command}: {project!r} is not a project name (letters, "
+                  "digits, '.', '_', '-'; at most 100; starting and ending with a letter or "
+                  "digit)", file=sys.stderr)
+            return 2
+        project = _wire.project_key(project)
     data_dir = _data_dir()
     if data_dir is None:
         return 1
-    project = None if args.all else args.project
     what = "crash reports" if args.crash_reports else "usage statistics"
     whom = project or "all projects"
     if answer == "in":

@@ -17,12 +17,15 @@ from __future__ import annotations
 import os
 import time
 
-from . import _config, _files
+from . import _config, _files, _wire
 
 FILENAME = "consent.json"
 GRANTED, DENIED = "granted", "denied"
 MODES = ("opt-out", "opt-in")
 QUESTIONS = ("usage", "crash")
+
+
+_STRICTNESS = {None: 0, GRANTED: 1, DENIED: 2}
 
 
 class ConsentUnreadable(Exception):
@@ -50,6 +53,13 @@ def load(data_dir: str) -> dict:
         answers += projects.values()
         if any(a not in (GRANTED, DENIED, None) for a in answers):
             raise ConsentUnreadable(f"{question}: an answer is not 'granted' or 'denied'")
+        # Keyed as the server keys projects; of two spellings of one, a refusal wins.
+        keyed: dict = {}
+        for name, answer in projects.items():
+            key = _wire.project_key(name)
+            if _STRICTNESS[answer] >= _STRICTNESS[keyed.get(key)]:
+                keyed[key] = answer
+        section["projects"] = keyed
     if not isinstance(store.setdefault("notices", {}), dict):
         raise ConsentUnreadable("'notices' is not an object")
     return store
@@ -58,7 +68,7 @@ def load(data_dir: str) -> dict:
 def decision(store: dict, question: str, project: str) -> str | None:
     """The user's own answer for this project (project first, then global), or None."""
     section = store[question]
-    answer = section["projects"].get(project)
+    answer = section["projects"].get(_wire.project_key(project))
     if answer in (GRANTED, DENIED):
         return answer
     answer = section.get("global")
@@ -106,9 +116,9 @@ def update(data_dir: str, question: str, project: str | None, answer: str | None
             section["global"] = answer
             section["projects"] = {}
         elif answer is None:
-            section["projects"].pop(project, None)
+            section["projects"].pop(_wire.project_key(project), None)
         else:
-            section["projects"][project] = answer
+            section["projects"][_wire.project_key(project)] = answer
         _files.write_json(_path(data_dir), store)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from . import _files
+from . import _files, _wire
 
 FILENAME = "projects.json"
 
@@ -20,7 +20,7 @@ def load(data_dir: str) -> dict:
     except (OSError, ValueError):
         return {}
     return {
-        k: v
+        _wire.project_key(k): v
         for k, v in projects.items()
         if isinstance(v, dict) and isinstance(v.get("endpoint"), str)
     }

@@ -22,7 +22,7 @@ import os
 import stat
 import time
 
-from . import _files, _identity
+from . import _files, _identity, _wire
 
 SUFFIX = ".ping"
 # Pings that carry a user's request: the last to go when the spool is full.
@@ -235,14 +235,16 @@ class Spool:
     def remove_project(self, project: str | None) -> int:
         """Delete the pending usage and crash pings of a project (of all with None)."""
         removed = 0
+        key = None if project is None else _wire.project_key(project)
         for entry in self.entries():
-            if entry.ping_type in _REQUESTS or project not in (None, entry.project):
+            # Pings spooled under another spelling of the project (an older client's) too.
+            if entry.ping_type in _REQUESTS or key not in (None, _wire.project_key(entry.project)):
                 continue
             removed += self.remove(entry)
         if project is None:
             self._update_dropped(lambda dropped: dropped.clear())
         else:
-            self._update_dropped(lambda dropped: dropped.pop(project, None))
+            self._update_dropped(lambda dropped: dropped.pop(key, None))
         return removed
 
     def enforce_bounds(self, max_pings: int, max_bytes: int, max_age_s: float) -> None:

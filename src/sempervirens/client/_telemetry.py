@@ -15,7 +15,7 @@ import sys
 import time
 from _thread import allocate_lock, get_ident
 
-from . import _config, _guard, _paths
+from . import _config, _guard, _paths, _wire
 from ._guard import guarded
 from ._recorder import Recorder
 
@@ -37,17 +37,6 @@ To turn it off: `sempervirens opt-out {project}` (or everywhere: \
 `sempervirens opt-out --all`, or set DO_NOT_TRACK=1). To see what would be sent: \
 `sempervirens show`.
 """
-
-
-def _valid_project(name: object) -> bool:
-    allowed = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
-    return (
-        type(name) is str
-        and 0 < len(name) <= 100
-        and all(c in allowed for c in name)
-        and name[0].isalnum()
-        and name[-1].isalnum()
-    )
 
 
 class Telemetry(Recorder):
@@ -79,7 +68,9 @@ class Telemetry(Recorder):
         self._data_dir: str | None = None
         self.problems: list[str] = []  # the maintainer's configuration mistakes
         try:
-            self.project = project
+            # One key per project, as the server's (PEP 503): `sempervirens opt-out
+            # scikit-learn` is the user's answer to Telemetry("Scikit_Learn") too.
+            self.project = _wire.project_key(project)
             self.version = version
             self.endpoint = _config.text("SEMPERVIRENS_ENDPOINT") or endpoint
             if type(self.endpoint) is str:
@@ -100,7 +91,7 @@ class Telemetry(Recorder):
     def _check(self, consent, exit_timeout, interval) -> None:
         """Say each configuration mistake once, now; a broken configuration collects nothing."""
         problems = self.problems
-        if not _valid_project(self.project):
+        if not _wire.valid_project(self.project):
             problems.append(
                 f"{self.project!r} is not a project name (letters, digits, '.', '_', '-'; "
                 "at most 100; starting and ending with a letter or digit)"
@@ -172,7 +163,7 @@ class Telemetry(Recorder):
             _activation.release()
 
     def _decide(self) -> bool:
-        if not _valid_project(self.project):
+        if not _wire.valid_project(self.project):
             return False
         if _override is not None:
             return _override != "disabled"

@@ -22,12 +22,16 @@ MAX_DROPPED_REASONS = 20
 BUCKETS_PER_DOUBLING = 4
 MAX_BUCKET = 200
 MAX_BODY_BYTES = 1024 * 1024
+MAX_PROJECT_LENGTH = 100
 
 # Response headers of every 202 (protocol/headers.py): integers, the last absent if none.
 POLICY_VERSION = "Sempervirens-Policy-Version"  # the privacy policy in force
 POLICY_MATERIAL = "Sempervirens-Policy-Material"  # its latest version that changed materially
 SECURITY_NOTICE = "Sempervirens-Security-Notice"  # id of the latest security notice
 
+_PROJECT_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+)
 _NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz")
 _NAME_CHARS = _NAME_FIRST | frozenset("0123456789_")
 _SEPARATORS = frozenset(".-")
@@ -35,6 +39,35 @@ _SEPARATORS = frozenset(".-")
 _TOKEN_CHARS = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.,:;+-/ ()=~@#%^!?*<>[]{}|"
 )
+
+
+def valid_project(name: object) -> bool:
+    """Package names: letters, digits, '.', '_', '-', starting and ending with a letter or digit."""
+    return (
+        type(name) is str
+        and 0 < len(name) <= MAX_PROJECT_LENGTH
+        and all(c in _PROJECT_CHARS for c in name)
+        and name[0].isalnum()
+        and name[-1].isalnum()
+    )
+
+
+def project_key(name):
+    """A project name as the server keys it (PEP 503): `Scikit_Learn` and `scikit-learn`
+    are one project, for the user's decisions as for the statistics.  A name the protocol
+    refuses is returned as it is."""
+    if not valid_project(name):
+        return name
+    key, separated = [], False
+    for c in name:
+        if c in "._-":
+            separated = True
+            continue
+        if separated:
+            key.append("-")
+            separated = False
+        key.append(c.lower())
+    return "".join(key)
 
 
 def valid_name(name: object) -> bool:
