@@ -139,7 +139,6 @@ def _run(uvicorn, config: dict) -> None:
     uvicorn.run(
         "sempervirens.server.app:app_from_environment", factory=True,
         host=config["host"], port=config["port"], workers=config["workers"],
-        ssl_certfile=config["tls_cert"], ssl_keyfile=config["tls_key"],
         log_level=config["log_level"].lower(),
         # JSON: uvicorn's own lines go through the root logger's JSON handler too.
         **({"log_config": None} if config["log_format"] == "json" else {}),
@@ -150,6 +149,9 @@ def _run(uvicorn, config: dict) -> None:
         timeout_graceful_shutdown=10,
         # HTTP-level limits (sempervirens/server/_http.py): head size and count,
         # request line, header and body deadlines, open connections.
-        http="sempervirens.server._http:LimitedHttpToolsProtocol",
+        # With TLS, its layer comes from the protocol too (server/_tls.py): the limits
+        # then hold from the first byte, not from the end of the handshake.
+        http="sempervirens.server." + ("_tls:LimitedTlsProtocol" if config["tls_cert"]
+                                       else "_http:LimitedHttpToolsProtocol"),
         timeout_keep_alive=config["keep_alive_timeout"],
     )

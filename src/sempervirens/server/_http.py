@@ -70,6 +70,9 @@ def limits() -> dict:
 # Open connections per client (ClientAddress.group) in this process: at most
 # max_connections entries, each removed with its last connection.
 _HELD: dict[str, int] = {}
+# Connections accepted whose TLS handshake is not done (server/_tls.py): they count
+# against max_connections beside uvicorn's own (server_state.connections).
+_HANDSHAKING: set = set()
 
 
 def refusal(status: int, message: str) -> bytes:
@@ -126,31 +129,54 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._deadline: float | None = None  # loop time by which `_waiting_for` must be in
         self._waiting_for = HEADERS
         self._group: str | None = None  # the client counted in _HELD for this connection
+        self._admitted = False
+        self._tls = None  # the TLS layer in front, while its handshake is under way
 
     # -- the connection ---------------------------------------------------
 
-    def connection_made(self, transport) -> None:
-        super().connection_made(transport)
-        if len(self.connections) > self._limits["max_connections"]:
-            self._refuse(503, "too many open connections; retry later")
-            return
-        group = self._limits["addresses"].group(self.client[0]) if self.client else None
+    def admit(self, address: str | None, tls=None) -> str | None:
+        """Count this connection against the caps, or say which one it is over (then
+        nothing is counted).  `tls`: the TLS layer admitting it before its handshake."""
+        others = len(self.connections) + len(_HANDSHAKING) - (self in self.connections)
+        if others >= self._limits["max_connections"]:
+            return "too many open connections; retry later"
+        group = self._limits["addresses"].group(address) if address else None
         if group is not None:
             held = _HELD.get(group, 0)
             if held >= self._limits["max_connections_per_address"]:
-                self._refuse(503, "too many open connections from this address; retry later")
-                return
+                return "too many open connections from this address; retry later"
             _HELD[group] = held + 1
             self._group = group
-        self._expect(HEADERS)
-        _Sweep.start(self.loop, self.connections, self._limits)
+        self._admitted = True
+        if tls is not None:
+            self._tls = tls
+            _HANDSHAKING.add(tls)
+        return None
 
-    def connection_lost(self, exc) -> None:
+    def release(self) -> None:
+        """Uncount this connection (once, however often it is called)."""
+        _HANDSHAKING.discard(self._tls)
+        self._tls = None
         group, self._group = self._group, None
         if group is not None:
             held = _HELD.pop(group) - 1
             if held:
                 _HELD[group] = held
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        _HANDSHAKING.discard(self._tls)  # counted from now on with uvicorn's connections
+        self._tls = None
+        if not self._admitted:
+            over = self.admit(self.client[0] if self.client else None)
+            if over is not None:
+                self._refuse(503, over)
+                return
+        self._expect(HEADERS)
+        _Sweep.start(self.loop, self.connections, self._limits)
+
+    def connection_lost(self, exc) -> None:
+        self.release()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
