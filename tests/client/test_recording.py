@@ -146,12 +146,22 @@ def test_periodic_pings_in_a_long_running_process(home, closed_port):
     assert all(p.period_end >= p.period_start for p in pings)
 
 
-@pytest.mark.parametrize("value", ["1", "true", "yes"])
-def test_sempervirens_opt_out_variable(home, monkeypatch, value):
-    monkeypatch.setenv("SEMPERVIRENS_OPT_OUT", value)
+@pytest.mark.parametrize("variable", ["SEMPERVIRENS_OPT_OUT", "DO_NOT_TRACK"])
+@pytest.mark.parametrize("value", ["1", "true", "yes", " TRUE ", "2", "always", "enabled", "t"])
+def test_sempervirens_opt_out_variable(home, monkeypatch, variable, value):
+    # Any value but an explicit no refuses: DO_NOT_TRACK=2 or =always was collected.
+    monkeypatch.setenv(variable, value)
     telemetry = sempervirens.Telemetry("optout", version="1.0")
     telemetry.count("x")
     assert telemetry.enabled is False and not home.exists()
+
+
+@pytest.mark.parametrize("value", ["", "0", "false", "No", "off"])
+def test_a_refusing_variable_set_to_no_does_not_refuse(home, monkeypatch, value):
+    monkeypatch.setenv("DO_NOT_TRACK", value)
+    telemetry = sempervirens.Telemetry("optout", version="1.0", endpoint="http://127.0.0.1:9")
+    telemetry.count("x")
+    assert telemetry.enabled is True
 
 
 def test_recording_from_a_signal_handler_never_deadlocks(tmp_path):

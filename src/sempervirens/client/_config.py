@@ -117,10 +117,16 @@ def flag(name: str, environ=None) -> bool:
     return value.strip().lower() in _TRUE
 
 
+# What a refusing variable may say and still not refuse: anything else is a no
+# (DO_NOT_TRACK=2 or =always too: in doubt, collect less).
+_NOT_REFUSING = ("", "0", "false", "no", "off", "n")
+
+
 def denied_by_environment(environ=None) -> str | None:
     """The variable that refuses everything, if one is set."""
+    environ = os.environ if environ is None else environ
     for name in ("DO_NOT_TRACK", "SEMPERVIRENS_OPT_OUT"):
-        if flag(name, environ):
+        if environ.get(name, "").strip().lower() not in _NOT_REFUSING:
             return name
     return None
 
