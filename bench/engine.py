@@ -73,10 +73,12 @@ def generate(root: Path, pings: int, days: int) -> dict[str, list[str]]:
     n = len(PROJECTS)
     clients = max(pings // 25, 10)
 
-    def pick(values_by_project, salt: str) -> str:
-        """SQL: one of the ping's project's values, by a hash of the ping and salt."""
+    def pick(values_by_project, salt: str, step: str = "0") -> str:
+        """SQL: one of the ping's project's values, by a hash of the ping and salt; the
+        `step`-th after it (a ping's rows name distinct counters, as the client sends)."""
         cases = " ".join(
-            f"WHEN {i} THEN {_array(values)}[CAST(1 + hash(p, '{salt}') % {len(values)} AS BIGINT)]"
+            f"WHEN {i} THEN {_array(values)}"
+            f"[CAST(1 + (hash(p, '{salt}') + {step}) % {len(values)} AS BIGINT)]"
             for i, values in enumerate(values_by_project))
         return f"CASE project_index {cases} END"
 
@@ -95,7 +97,7 @@ def generate(root: Path, pings: int, days: int) -> dict[str, list[str]]:
     """)
     versions = pick([[v for v, _ in p.versions] for p in PROJECTS], "version")
     crashes = pick([p.crash_types for p in PROJECTS], "crash")
-    counters = pick([[*p.counters, *p.labeled] for p in PROJECTS], "metric")
+    counters = pick([[*p.counters, *p.labeled] for p in PROJECTS], "metric", "r.range")
     timings = pick([list(p.timings) for p in PROJECTS], "timing")
     labels = [sorted({label for labels in p.labeled.values() for label in labels} | {"other"})
               for p in PROJECTS]
@@ -130,7 +132,9 @@ def generate(root: Path, pings: int, days: int) -> dict[str, list[str]]:
                 FROM g, range(3) AS r WHERE ping_type = 'usage')""",
         "timings": f"""
           SELECT 'd-' || p AS document_id, project, client_id, ping_type,
-            {timings} AS metric, CAST(40 + hash(p, r, 'bucket') % 40 AS INTEGER) AS bucket,
+            {timings} AS metric,
+            CAST(40 + (hash(p, 'bucket') + r.range * (1 + hash(p, 'gap') % 39)) % 40 AS INTEGER)
+              AS bucket,  -- two distinct buckets of one timing
             CAST(1 + hash(p, r, 'count') % 5 AS BIGINT) AS count, day
           FROM g, range(2) AS r WHERE ping_type = 'usage'""",
     }
