@@ -13,7 +13,7 @@ import logging
 import socket
 import threading
 
-from dnslib import QTYPE, RCODE, RR
+from dnslib import AAAA, PTR as PTR_DATA, QTYPE, RCODE, RR, A, DNSLabel
 from dnslib.server import DNSLogger, DNSServer, TCPServer, UDPServer
 
 # address -> PTR names; name -> forward records (zone-file right-hand sides)
@@ -48,6 +48,12 @@ FORWARD = {
     "x.mit.edu": ["A 198.51.100.99"],
     "v6host.cs.u-tokyo.ac.jp": ["AAAA 2001:db8::42"],
 }
+# A hostile operator's own zones: PTR names confirmed by their own forward records, but
+# no plain hostname (bytes dnspython writes as \\DDD escapes, 4 characters each).
+ESCAPED_NAME = DNSLabel([b"\x00" * 63] * 3 + [b"evil-example", b"com"])  # 776 characters
+CONTROL_NAME = DNSLabel([b"a\x1b[2Jb", b"evil-example", b"com"])
+HOSTILE = {"198.51.100.123": ESCAPED_NAME, "198.51.100.124": CONTROL_NAME,
+           "2001:db8::123": ESCAPED_NAME}
 SLOW_NAMES = {"slow.example-corp.com."}
 SLOW_SECONDS = 3.0
 TRUNCATED_OVER_UDP = {"80.2.0.192.in-addr.arpa."}
@@ -68,12 +74,24 @@ def _zone() -> dict[tuple[str, str], list[str]]:
     return zone
 
 
+def _hostile() -> dict[tuple[str, str], list[RR]]:
+    records: dict[tuple[str, str], list[RR]] = collections.defaultdict(list)
+    for ip, name in HOSTILE.items():
+        address = ipaddress.ip_address(ip)
+        owner = address.reverse_pointer + "."
+        records[owner, "PTR"].append(RR(owner, QTYPE.PTR, rdata=PTR_DATA(name), ttl=300))
+        rtype, data = ("A", A(ip)) if address.version == 4 else ("AAAA", AAAA(ip))
+        records[str(name).lower(), rtype].append(RR(name, getattr(QTYPE, rtype), rdata=data, ttl=300))
+    return records
+
+
 class ZoneResolver:
     """Answers from the zone above; NXDOMAIN for names it does not hold at all."""
 
     def __init__(self) -> None:
         self.zone = _zone()
-        self.names = {owner for owner, _ in self.zone}
+        self.hostile = _hostile()
+        self.names = {owner for owner, _ in self.zone} | {owner for owner, _ in self.hostile}
         self.queries: collections.Counter[tuple[str, str]] = collections.Counter()
         self.stop = threading.Event()
 
@@ -95,6 +113,8 @@ class ZoneResolver:
             return reply
         for line in self.zone.get((qname, qtype), []) or self.zone.get((qname, "CNAME"), []):
             reply.add_answer(*RR.fromZone(line))
+        for record in self.hostile.get((qname, qtype), []):
+            reply.add_answer(record)
         if qtype != "CNAME":  # follow a CNAME within our zone, as a recursive resolver does
             for rr in list(reply.rr):
                 if QTYPE[rr.rtype] == "CNAME":

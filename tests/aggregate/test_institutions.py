@@ -48,3 +48,20 @@ def test_institutions_kinds_and_edu(stores, tmp_path, dns_server, caplog):
     loud = " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
     assert not any(ip in loud for ip in ADDRESSES)
     assert "stanford" not in loud and "example-corp" not in loud
+
+
+# A hostile operator confirms PTR names of its own that are no hostname: 776 characters of
+# \000 escapes (a VARCHAR(255) on PostgreSQL failed the whole batch, every cycle, and with
+# it the aggregates, deletions and the purge), escaped control characters.
+def test_a_ptr_name_that_is_no_hostname_is_no_origin(stores, tmp_path, dns_server):
+    from _services.dns import HOSTILE
+
+    hostile = list(HOSTILE)
+    insert(stores, [Ping("numpy", client(), DAY, ip=ip) for ip in [*hostile, "192.0.2.10"]])
+    report = cycle(stores, tmp_path / "data", TODAY, enrich=True, dns_server=dns_server.nameserver)
+    assert report.enriched == len(hostile) + 1
+    origins = {r.ip: r for r in rows(stores, tables.ip_origins)}
+    assert [(origins[ip].hostname, origins[ip].kind) for ip in hostile] == [(None, "unknown")] * 3
+    assert origins["192.0.2.10"].hostname == "node1.cs.stanford.edu"
+    (summary,) = rows(stores, tables.private_origin_summary, interval="day", project="numpy")
+    assert (summary.users, summary.academic, summary.unknown) == (4, 1, 3)

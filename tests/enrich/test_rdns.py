@@ -38,6 +38,15 @@ def test_of_several_ptr_names_the_confirmed_one_is_kept(dns_server):
     assert resolve(dns_server, ["192.0.2.50"]) == {"192.0.2.50": "real.example.org"}
 
 
+def test_a_ptr_name_that_is_no_hostname_is_discarded_unchecked(dns_server):
+    # Confirmed by its own forward records, but escaped bytes (776 characters of \\000,
+    # an ESC): no host is named so, and the name is never asked for.
+    from _services.dns import HOSTILE
+
+    assert resolve(dns_server, list(HOSTILE)) == dict.fromkeys(HOSTILE)
+    assert not [name for name, _ in dns_server.resolver.queries if "evil-example" in name]
+
+
 def test_ipv6_needs_a_matching_aaaa_record(dns_server):
     # host.example-corp.com has an A record only, so an IPv6 PTR to it is not confirmed
     assert resolve(dns_server, ["2001:db8::bad"]) == {"2001:db8::bad": None}

@@ -38,18 +38,29 @@ def registered_domain(hostname: str | None) -> str | None:
     return _psl().privatesuffix(name)
 
 
-def _normalize(hostname: str | None) -> str | None:
+def plain_hostname(hostname: str | None) -> str | None:
+    """`hostname` lower case without its final dot if it is a plain DNS hostname (letters,
+    digits, hyphens and underscores, at most 253 characters; IDNs in their xn-- form),
+    else None.  A PTR name may hold any byte, which dnspython writes as a \\DDD escape:
+    such a name is nobody's hostname, and its text is up to four times too long."""
     if not hostname or not isinstance(hostname, str):
         return None
     name = hostname.strip().rstrip(".").lower()
-    if _is_ip_literal(name):
-        return None
     if not name.isascii():
         try:
             name = name.encode("idna").decode("ascii")
         except UnicodeError:
             return None
     if len(name) > 253 or not _NAME.fullmatch(name):
+        return None
+    return name
+
+
+def _normalize(hostname: str | None) -> str | None:
+    if not isinstance(hostname, str) or _is_ip_literal(hostname.strip().rstrip(".").lower()):
+        return None
+    name = plain_hostname(hostname)
+    if name is None:
         return None
     tld = name.rpartition(".")[2]
     if tld.isdigit() or tld == "arpa":  # 192.0.2.1 written oddly, or a reverse-zone name

@@ -32,6 +32,7 @@ import dns.resolver
 
 from ..monitoring import DNS_FAILURES
 from ._cache import MISSING, TTLCache
+from ._domain import plain_hostname
 from ._nameserver import Nameserver, parse_nameserver
 
 log = logging.getLogger("sempervirens.enrich")
@@ -223,5 +224,6 @@ async def _confirms(resolver: dns.asyncresolver.Resolver, name: str, address: IP
 
 
 def _hostname(target: dns.name.Name) -> str | None:
-    text = target.to_text(omit_final_dot=True).lower()
-    return text if text and text != "." else None
+    """The PTR target as a plain hostname; None for any other name (escaped bytes, a
+    label with a dot or a space in it): it names no host, so it is not checked at all."""
+    return plain_hostname(target.to_text(omit_final_dot=True))
