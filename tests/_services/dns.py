@@ -81,7 +81,8 @@ def _hostile() -> dict[tuple[str, str], list[RR]]:
         owner = address.reverse_pointer + "."
         records[owner, "PTR"].append(RR(owner, QTYPE.PTR, rdata=PTR_DATA(name), ttl=300))
         rtype, data = ("A", A(ip)) if address.version == 4 else ("AAAA", AAAA(ip))
-        records[str(name).lower(), rtype].append(RR(name, getattr(QTYPE, rtype), rdata=data, ttl=300))
+        record = RR(name, getattr(QTYPE, rtype), rdata=data, ttl=300)
+        records[str(name).lower(), rtype].append(record)
     return records
 
 
