@@ -7,10 +7,11 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from aggregate_helpers import cycle, rows
 from population import Ping, client, insert
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from sempervirens.admin.deletion import delete_clients
 from sempervirens.aggregate import tables
+from sempervirens.aggregate._sql import as_date
 from sempervirens.store import open_stores
 
 
@@ -181,3 +182,30 @@ def test_a_day_whose_lookups_always_fail_completes_after_the_retry_days(sqlite_s
     (record,) = rows(stores, tables.private_aggregated_days)
     assert record.complete  # retention is never blocked for good
     assert purge_expired(stores, 1, day + timedelta(days=6)) > 0
+
+
+# More new addresses every cycle than a cycle looks up (a busy server; one IPv6 host using a
+# fresh address of its /64 for each ping): the oldest are looked up first, and a day is
+# complete at most ENRICH_RETRY_DAYS after it ended, so retention goes on purging.  A limit
+# of 2 addresses a cycle stands for the 20,000 of production.
+def test_an_endless_backlog_of_addresses_does_not_stop_retention(sqlite_stores, tmp_path,
+                                                                  dns_server, monkeypatch):
+    from sempervirens.aggregate import institutions
+    from sempervirens.store.schema import access_log
+
+    monkeypatch.setattr(institutions, "ENRICH_LIMIT", 2)
+    stores, data, start = sqlite_stores, tmp_path / "data", date(2026, 1, 1)
+    for n in range(12):
+        day = start + timedelta(days=n)
+        insert(stores, [Ping("numpy", client(), day, ip=f"2001:db8::{n}:{i}") for i in range(3)])
+        cycle(stores, data, day + timedelta(days=1), enrich=True,
+              dns_server=dns_server.nameserver, retention_days=5)
+    with stores.private.connect() as connection:
+        first = connection.execute(select(access_log.c.received_at).order_by(
+            access_log.c.received_at)).scalars().first()
+    assert str(first) >= str(start + timedelta(days=12 - 5))  # nothing older than 5 days
+    complete = {r.day for r in rows(stores, tables.private_aggregated_days) if r.complete}
+    assert date(2026, 1, 8) in {as_date(day) for day in complete}
+    looked_up = {r.ip for r in rows(stores, tables.ip_origins)}
+    days_of = {int(ip.split(":")[-2]) for ip in looked_up}
+    assert len(looked_up) == 24 and days_of == set(range(9))  # the oldest first

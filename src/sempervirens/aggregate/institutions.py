@@ -12,6 +12,7 @@ never an address or a client_id.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import partial
 
@@ -26,30 +27,38 @@ from .state import record_days
 
 log = logging.getLogger("sempervirens.aggregate")
 ENRICH_LIMIT = 20_000  # most new addresses looked up per cycle: DNS time is bounded
-# A day whose lookups failed (DNS down) stays incomplete, so its addresses are tried
-# again by the next cycles, for this many days after it ended; then it is recorded
-# complete with them as unknown (retention waits for complete days: never forever).
+# A day whose addresses are not all looked up (DNS down, or more new addresses than a
+# cycle looks up) stays incomplete, so they are tried by the next cycles, oldest first,
+# for this many days after it ended; then it is recorded complete with them as unknown
+# (retention waits for complete days: never longer than this).
 ENRICH_RETRY_DAYS = 3
 
 
-def enrich_new_addresses(engine, days: list[date], settings) -> tuple[int, bool, int]:
-    """Enrich the addresses of these days that have no origin; (how many, more pending,
-    how many got no definite DNS answer)."""
+@dataclass(frozen=True)
+class Enriched:
+    looked_up: int  # addresses looked up in this cycle
+    pending_from: date | None  # the first day holding an address left for the next cycle
+    failed: int  # addresses without a definite DNS answer (timeout, SERVFAIL): retried
+
+
+def enrich_new_addresses(engine, days: list[date], settings) -> Enriched:
+    """Enrich the addresses of these days that have no origin, those first seen first."""
     from ..enrich import enrich
 
     with engine.connect() as connection:
         d = dialect_of(connection)
-        ips = list(connection.execute(text("""
-            SELECT DISTINCT a.ip FROM access_log a
+        found = connection.execute(text(f"""
+            SELECT a.ip, {d.utc_day("min(a.received_at)")} AS day FROM access_log a
             WHERE a.received_at >= :lo AND a.received_at < :hi
               AND NOT EXISTS (SELECT 1 FROM ip_origins o WHERE o.ip = a.ip)
+            GROUP BY a.ip ORDER BY min(a.received_at), a.ip
             LIMIT :limit"""), {"lo": d.timestamp(min(days)),
                                "hi": d.timestamp(max(days) + timedelta(days=1)),
-                               "limit": ENRICH_LIMIT + 1}).scalars())
-    pending = len(ips) > ENRICH_LIMIT
-    ips = ips[:ENRICH_LIMIT]
+                               "limit": ENRICH_LIMIT + 1}).all()
+    pending_from = as_date(found[ENRICH_LIMIT].day) if len(found) > ENRICH_LIMIT else None
+    ips = [row.ip for row in found[:ENRICH_LIMIT]]
     if not ips:
-        return 0, False, 0
+        return Enriched(0, None, 0)
     failed: set[str] = set()  # no definite DNS answer (timeout, SERVFAIL): pending, retried next cycle
     origins = enrich(ips, nameserver=settings["dns_server"], failed=failed)
     now = datetime.now(timezone.utc)
@@ -65,9 +74,26 @@ def enrich_new_addresses(engine, days: list[date], settings) -> tuple[int, bool,
                 "ON CONFLICT (ip) DO NOTHING"), rows)
     if failed:
         log.info("enrichment: %d addresses got no DNS answer; tried again next cycle", len(failed))
-    if pending:
+    if pending_from:
         log.info("enrichment: %d addresses done, more left for the next cycle", len(ips))
-    return len(ips), pending, len(failed)
+    return Enriched(len(ips), pending_from, len(failed))
+
+
+def complete_before(today: date, enriched: Enriched | None) -> date:
+    """The days before this one are recorded complete: all of them but today's when every
+    address was looked up; else those before the first with an address left to try, and
+    at most ENRICH_RETRY_DAYS days after they ended.  Without that bound, a cycle always
+    left with addresses to look up (more new ones each cycle than it looks up: a busy
+    server, or one IPv6 host using a fresh address of its /64 for each ping) kept every
+    day incomplete, and the retention purge, which waits for complete days, kept every
+    address for good."""
+    if enriched is None:
+        return today
+    give_up = today - timedelta(days=ENRICH_RETRY_DAYS)
+    before = give_up if enriched.failed else today
+    if enriched.pending_from is not None:
+        before = min(before, max(enriched.pending_from, give_up))
+    return before
 
 
 def aggregate_private(store, days: list[date], counts: dict[date, int], today: date,

@@ -44,7 +44,7 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
     step that writes the lake or the releases."""
     from ..admin.deletion import process_pending
     from ..aggregate.anomalies import detect_anomalies
-    from ..aggregate.institutions import ENRICH_RETRY_DAYS, aggregate_private, enrich_new_addresses
+    from ..aggregate.institutions import aggregate_private, complete_before, enrich_new_addresses
     from ..aggregate.retention import purge_expired
     from ..aggregate.state import dirty_days
     from ..aggregate import tables
@@ -55,10 +55,11 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
     with stores.private.connect() as connection:
         private = dirty_days(connection, tables.private_aggregated_days, today)
     report.private_days = private.dirty
-    pending, failed = False, 0
+    enriched = None
     if enrich and report.private_days:
-        report.enriched, pending, failed = _timed(report, "enrich", enrich_new_addresses,
-                                                  stores.private, report.private_days, settings)
+        enriched = _timed(report, "enrich", enrich_new_addresses, stores.private,
+                          report.private_days, settings)
+        report.enriched = enriched.looked_up
     if report.private_days:
         report.anomalies, report.anomaly_pings = _timed(
             report, "anomalies", detect_anomalies, stores, report.private_days, settings)
@@ -68,12 +69,11 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
     check()
     report.releases = _timed(report, "release", release_closed_periods, stores, settings, now)
     if report.private_days:
-        # Days with addresses still to look up stay incomplete: redone next cycle (those
-        # whose lookups failed, for ENRICH_RETRY_DAYS; then they count as unknown).
-        complete_before = (min(report.private_days) if pending else
-                           today - timedelta(days=ENRICH_RETRY_DAYS) if failed else today)
+        # Days with addresses still to look up stay incomplete: redone next cycle (for
+        # ENRICH_RETRY_DAYS; then those addresses count as unknown).
         _timed(report, "private", aggregate_private, stores.private, report.private_days,
-               private.counts, today, settings, complete_before=complete_before)
+               private.counts, today, settings,
+               complete_before=complete_before(today, enriched))
     check()
     report.deleted_clients = _timed(report, "deletions", process_pending, stores, settings)
     if purge:
