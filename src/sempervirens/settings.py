@@ -125,6 +125,10 @@ SETTINGS = {
         Setting("k_anonymity", 10,
                 "A public threshold on released (noisy) counts: a value below k is published as "
                 "'< k', with its interval.", int),
+        Setting("private_min_users", 5,
+                "Fewest installations an institution must have in a period for the private "
+                "API and pages to show it, to maintainers and admins alike: a smaller count "
+                "names a few people at a small organisation (1 shows every count).", int),
         Setting("retention_days", 30,
                 "Days raw IP addresses (the access log) are kept; older ones are deleted once "
                 "aggregated.", int),
@@ -243,7 +247,8 @@ def _promise_problem(values: dict, names) -> str | None:
                 f"(got {values['release_grace_hours']})")
     # Counts and thresholds: at most a million, so that each is a small integer in every
     # engine's SQL and store column.
-    for name in (*(n for n in SETTINGS if n.startswith("bound_")), "k_anonymity"):
+    for name in (*(n for n in SETTINGS if n.startswith("bound_")), "k_anonymity",
+                 "private_min_users"):
         if name in names and not 1 <= values[name] <= 1_000_000:
             return f"{name} must be from 1 to 1000000 (got {values[name]})"
     return None

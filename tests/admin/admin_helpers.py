@@ -60,3 +60,19 @@ def audit_rows(server) -> list[dict]:
             return audit.listing(connection, limit=1000)
     finally:
         stores.dispose()
+
+
+SMALL_INSTITUTIONS = {"smith-consulting.com": 1, "four-people.example.com": 4, "Small College": 5}
+
+
+def seed_small_institutions(server, project: str) -> None:
+    """A week whose institutions have 1, 4 and 5 installations (the default threshold: 5)."""
+    stores = stores_of(server)
+    try:
+        with stores.private.begin() as connection:
+            connection.execute(aggregate_tables.private_institution_users.insert(), [
+                dict(project=project, interval="week", period_start=date(2026, 11, 2),
+                     institution=name, kind="academic" if "College" in name else "other",
+                     users=users) for name, users in SMALL_INSTITUTIONS.items()])
+    finally:
+        stores.dispose()

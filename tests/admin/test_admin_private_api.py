@@ -10,7 +10,14 @@ import httpx
 import pytest
 
 from _services.server import start_server
-from admin_helpers import audit_rows, bearer, make_token, seed_private_aggregates, stores_of
+from admin_helpers import (
+    audit_rows,
+    bearer,
+    make_token,
+    seed_private_aggregates,
+    seed_small_institutions,
+    stores_of,
+)
 from sempervirens.admin import tokens
 from sempervirens.cli import main
 
@@ -28,6 +35,7 @@ def server(tmp_path_factory):
                            extra_args=("--trusted-proxies", "127.0.0.1", "--log-level", "debug"))
     seed_private_aggregates(running, "scikit-learn")
     seed_private_aggregates(running, "numpy")
+    seed_small_institutions(running, "scikit-learn")
     yield running
     running.stop()
 
@@ -71,6 +79,21 @@ def test_a_maintainer_reads_their_project_under_any_spelling(server, client, mai
         assert body["summary"][0]["edu"] == 12
         # counts per institution only: never an address or a client UUID
         assert not IP.search(reply.text) and not UUID.search(reply.text)
+
+
+# An institution with 1 installation in a week ("smith-consulting.com") names about one
+# person: no role sees one below the private_min_users setting (default 5).
+def test_institutions_below_the_threshold_are_not_shown(server, client, maintainer_token,
+                                                        admin_token):
+    for token in (maintainer_token, admin_token):
+        reply = client.get(server.url + INSTITUTIONS.format("scikit-learn"),
+                           params={"interval": "week"}, headers=bearer(token))
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        assert [(r["institution"], r["users"]) for r in body["institutions"]] == [
+            ("Small College", 5)]
+        assert body["min_users"] == 5
+        assert "smith-consulting.com" not in reply.text and "four-people" not in reply.text
 
 
 def test_a_maintainer_of_another_project_is_403(server, client, maintainer_token):

@@ -12,7 +12,13 @@ import httpx
 import pytest
 
 from _services.server import start_server
-from admin_helpers import audit_rows, make_token, seed_private_aggregates, stores_of
+from admin_helpers import (
+    audit_rows,
+    make_token,
+    seed_private_aggregates,
+    seed_small_institutions,
+    stores_of,
+)
 from sempervirens.admin import tokens
 
 _addresses = (f"203.0.113.{i}" for i in itertools.count(1))
@@ -30,6 +36,7 @@ def server(tmp_path_factory):
                            extra_args=("--trusted-proxies", "127.0.0.1"))
     seed_private_aggregates(running, "scikit-learn")
     seed_private_aggregates(running, "numpy")
+    seed_small_institutions(running, "scikit-learn")
     yield running
     running.stop()
 
@@ -111,6 +118,15 @@ def test_a_maintainer_sees_institutions_only_after_choosing_a_purpose_and_the_re
     assert (newest["holder"], newest["role"], newest["action"], newest["project"], newest["category"],
             newest["purpose"]) == ("alice@scikit-learn.example", "maintainer", "institutions", "scikit-learn",
                                    "funding-report", "funding-report: NSF renewal")
+
+
+def test_institutions_below_the_threshold_are_not_shown(server, client, maintainer_token):
+    sign_in(client, maintainer_token)
+    page = client.get("/private/projects/scikit-learn",
+                      params={"interval": "week", "purpose": "research"})
+    assert page.status_code == 200 and "Small College" in page.text
+    assert "smith-consulting.com" not in page.text and "four-people" not in page.text
+    assert 'data-testid="min-users"' in page.text
 
 
 def test_a_maintainer_gets_403_for_another_project_and_the_admin_pages(server, client, maintainer_token):

@@ -78,6 +78,8 @@ PATHS = {
          _param("end", _DATE, description="last period start included")],
         {"type": "object", "properties": {
             "project": _S, "interval": _S,
+            "min_users": {**_N, "description": "institutions with fewer installations in a "
+                          "period are left out (the private_min_users setting)"},
             "summary": _private_rows(PRIVATE["private_origin_summary"]),
             "institutions": _private_rows(PRIVATE["private_institution_users"])}},
         "The project's maintainer, or an admin."),

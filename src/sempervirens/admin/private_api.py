@@ -53,29 +53,35 @@ async def institutions(request: Request) -> JSONResponse:
         raise _bad(f"interval must be one of {', '.join(aggregate_tables.INTERVALS)}", "interval")
     start, end = _date(request, "start"), _date(request, "end")
 
+    min_users = request.app.state.settings["private_min_users"]
+
     def read(connection) -> dict:
-        return read_institutions(connection, project, interval, start, end)
+        return read_institutions(connection, project, interval, min_users, start, end)
 
     return await _audited(request, principal, "institutions", project, read)
 
 
-def read_institutions(connection, project: str, interval: str, start: date | None = None,
-                      end: date | None = None) -> dict:
-    """A project's institutions and academic counts: counts only, never an IP or a UUID."""
+def read_institutions(connection, project: str, interval: str, min_users: int,
+                      start: date | None = None, end: date | None = None) -> dict:
+    """A project's institutions and academic counts: counts only, never an IP or a UUID,
+    and only the institutions with at least `min_users` installations in a period (fewer
+    name a few people: "smith-consulting.com, 1 installation on 3 March")."""
     by_institution, summary = aggregate_tables.private_institution_users, aggregate_tables.private_origin_summary
 
-    def period(table, *order):
-        query = select(table).where(table.c.project == project, table.c.interval == interval)
+    def period(table, *order, where=()):
+        query = select(table).where(table.c.project == project, table.c.interval == interval,
+                                    *where)
         if start:
             query = query.where(table.c.period_start >= start)
         if end:
             query = query.where(table.c.period_start <= end)
         return json_rows(connection.execute(query.order_by(table.c.period_start, *order).limit(MAX_ROWS)),
                      drop=("project", "interval"))
-    return {"project": project, "interval": interval,
+    return {"project": project, "interval": interval, "min_users": min_users,
             "summary": period(summary),
             "institutions": period(by_institution, by_institution.c.users.desc(),
-                                   by_institution.c.institution)}
+                                   by_institution.c.institution,
+                                   where=[by_institution.c.users >= min_users])}
 
 
 async def anomalies(request: Request) -> JSONResponse:

@@ -235,9 +235,11 @@ async def project_page(request: Request) -> Response:
     if interval not in INTERVALS:
         raise BadRequest(f"interval must be one of {', '.join(INTERVALS)}", headers=NO_STORE)
     purpose, data = _purpose(request), None
+    min_users = request.app.state.settings["private_min_users"]
     if purpose is not None:
-        data = await audited_read(request, session.principal, "institutions", project, purpose,
-                                  lambda connection: read_institutions(connection, project, interval))
+        data = await audited_read(
+            request, session.principal, "institutions", project, purpose,
+            lambda connection: read_institutions(connection, project, interval, min_users))
     return _render(request, "private_project.html", session=session, project=project, data=data,
                    interval=interval, intervals=INTERVALS, purposes=PURPOSES, choice=_choice(request))
 

@@ -20,7 +20,8 @@ SERVE_SETTINGS = tuple(dict.fromkeys((
     "releases_dir", "privacy_doc", "contact", "public_url", "public_max_age",
     "aggregate_interval_seconds", "store_timeout", "max_connections",
     "max_connections_per_address", "header_timeout", "body_timeout", "keep_alive_timeout",
-    "cycle_timeout", "metrics_port", "metrics_token", "log_format", *CYCLE_SETTINGS)))
+    "cycle_timeout", "metrics_port", "metrics_token", "log_format", "private_min_users",
+    *CYCLE_SETTINGS)))
 
 
 def register(subparsers) -> None:
