@@ -47,6 +47,19 @@ def test_classify(domain, institution, kind):
     assert classify(domain) == (institution, kind)
 
 
+# swot's names as shipped: a BOM, a tab, a direction mark, spaces at either end.  Each would
+# be an institution of its own beside the name without them, and unseen on the page.
+@pytest.mark.parametrize(("domain", "institution"), [
+    ("wu-wien.ac.at", "Wirtschaftsuniversität Wien"),
+    ("ush.ac.ug", "Name: University of the Sacred Heart Gulu"),
+    ("gsm.org.uk", "Greenwich School of Management"),
+    ("csioviedo.com", "Colegio San Ignacio"),
+    ("danford.edu.au", "Danford College"),
+])
+def test_a_name_holds_no_character_a_reader_does_not_see(domain, institution):
+    assert classify(domain) == (institution, ACADEMIC)
+
+
 def test_curated_list_is_well_formed():
     labs = research_labs()
     assert len(labs) >= 20
