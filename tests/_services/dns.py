@@ -56,6 +56,9 @@ HOSTILE = {"198.51.100.123": ESCAPED_NAME, "198.51.100.124": CONTROL_NAME,
            "2001:db8::123": ESCAPED_NAME}
 SLOW_NAMES = {"slow.example-corp.com."}
 SLOW_SECONDS = 3.0
+# A hostile operator's reverse zone whose nameserver never answers in time: every PTR query
+# under 2001:db8:bad::/48 (any of its /64s) waits SLOW_SECONDS.
+SLOW_REVERSE = ".d.a.b.0.8.b.d.0.1.0.0.2.ip6.arpa."
 TRUNCATED_OVER_UDP = {"80.2.0.192.in-addr.arpa."}
 SERVFAIL_NAMES = {"90.2.0.192.in-addr.arpa."}  # 192.0.2.90: the server fails, every time
 
@@ -101,7 +104,7 @@ class ZoneResolver:
         qname = str(request.q.qname).lower()
         qtype = QTYPE[request.q.qtype]
         self.queries[qname, qtype] += 1
-        if qname in SLOW_NAMES:
+        if qname in SLOW_NAMES or qname.endswith(SLOW_REVERSE):
             self.stop.wait(SLOW_SECONDS)
         if qname in SERVFAIL_NAMES:
             reply.header.rcode = RCODE.SERVFAIL

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
+import pytest
 from aggregate_helpers import cycle, rows
 from population import Ping, client, insert
 from sqlalchemy import select, update
@@ -209,3 +210,36 @@ def test_an_endless_backlog_of_addresses_does_not_stop_retention(sqlite_stores, 
     looked_up = {r.ip for r in rows(stores, tables.ip_origins)}
     days_of = {int(ip.split(":")[-2]) for ip in looked_up}
     assert len(looked_up) == 24 and days_of == set(range(9))  # the oldest first
+
+
+def _slow_zone_then_others(stores, day, networks: int):
+    """12 addresses of the slow reverse zone 2001:db8:bad::/48 first seen at midnight (from
+    one /64, or one in each of 12 /64s), then 3 ordinary ones: one /64 seen later."""
+    slow = [f"2001:db8:bad:{i % networks}::{i + 1}" for i in range(12)]
+    insert(stores, [Ping("numpy", client(), day, ip=ip, hour=0) for ip in slow]
+           + [Ping("numpy", client(), day, ip=ip, hour=9)
+              for ip in ("192.0.2.10", "192.0.2.20", "198.51.100.5")])
+
+
+# A reverse zone that never answers in time (its operator's choice) takes a whole lookup
+# slot for the full timeout each time.  Its addresses seen first took every cycle's lookup
+# time, day after day, and everyone else's addresses counted as unknown.  Now each source
+# (an IPv4 address, an IPv6 /64) has one turn before any has a second, and addresses whose
+# lookup failed lately wait until the others have had theirs.  The time limits are made
+# small (2 lookups at once, 0.2 s each, 1 s a cycle) to stand for production's.
+@pytest.mark.parametrize("networks", [1, 12], ids=["one /64", "twelve /64s"])
+def test_a_reverse_zone_that_never_answers_does_not_starve_the_others(
+        sqlite_stores, tmp_path, dns_server, monkeypatch, networks):
+    from sempervirens.aggregate import institutions
+
+    for name, value in (("ENRICH_TIMEOUT", 0.2), ("ENRICH_BATCH_TIMEOUT", 1.0),
+                        ("ENRICH_CONCURRENCY", 2)):
+        monkeypatch.setattr(institutions, name, value)
+    stores, data, day = sqlite_stores, tmp_path / "data", date(2026, 3, 2)
+    _slow_zone_then_others(stores, day, networks)
+    for _ in range(2):
+        cycle(stores, data, day + timedelta(days=1), enrich=True,
+              dns_server=dns_server.nameserver)
+    assert _institutions(stores, "day", day) == {
+        ("Stanford University", "academic"): 1, ("University of Oxford", "academic"): 1,
+        ("example-corp.com", "other"): 1}

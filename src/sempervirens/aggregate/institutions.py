@@ -11,6 +11,7 @@ never an address or a client_id.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -32,6 +33,8 @@ ENRICH_LIMIT = 20_000  # most new addresses looked up per cycle: DNS time is bou
 # for this many days after it ended; then it is recorded complete with them as unknown
 # (retention waits for complete days: never longer than this).
 ENRICH_RETRY_DAYS = 3
+# One cycle's DNS time: each lookup, the whole batch, lookups at once (enrich's defaults).
+ENRICH_TIMEOUT, ENRICH_BATCH_TIMEOUT, ENRICH_CONCURRENCY = 2.0, 30.0, 32
 
 
 @dataclass(frozen=True)
@@ -41,26 +44,58 @@ class Enriched:
     failed: int  # addresses without a definite DNS answer (timeout, SERVFAIL): retried
 
 
+# The addresses to look up, in the order they get their turn: each source (an IPv4
+# address, an IPv6 /64) has its first address looked up before any source its second,
+# then first seen first.  A hostile reverse zone that never answers in time takes a lookup
+# slot for the whole timeout: one source's many addresses no longer take every turn.
+_CANDIDATES = """
+    WITH c AS (
+        SELECT a.ip, min(a.received_at) AS seen, coalesce(max(a.network), a.ip) AS src
+        FROM access_log a
+        WHERE a.received_at >= :lo AND a.received_at < :hi
+          AND NOT EXISTS (SELECT 1 FROM ip_origins o WHERE o.ip = a.ip)
+        GROUP BY a.ip),
+    r AS (SELECT ip, seen, row_number() OVER (PARTITION BY src ORDER BY seen, ip) AS turn
+          FROM c)
+    SELECT ip, {day} AS day FROM r ORDER BY turn, seen, ip LIMIT :limit OFFSET :offset"""
+# Addresses whose lookup failed lately, per private store, in this process's memory only:
+# the next cycles try them after those not tried yet, so the same ones do not take every
+# cycle's time while the others wait (until ENRICH_RETRY_DAYS makes them all unknown).
+@functools.lru_cache(maxsize=1)
+def _failed_lately():
+    from ..enrich import TTLCache  # not at import: it brings dnspython
+
+    return TTLCache(maxsize=65536, ttl=86400.0)
+
+
 def enrich_new_addresses(engine, days: list[date], settings) -> Enriched:
-    """Enrich the addresses of these days that have no origin, those first seen first."""
+    """Enrich the addresses of these days that have no origin: one per source in turn,
+    first seen first, those whose lookup failed lately last."""
     from ..enrich import enrich
 
+    store, failed_before = engine.url.render_as_string(hide_password=True), _failed_lately()
+    fetch = ENRICH_LIMIT + len(failed_before) + 1
     with engine.connect() as connection:
         d = dialect_of(connection)
-        found = connection.execute(text(f"""
-            SELECT a.ip, {d.utc_day("min(a.received_at)")} AS day FROM access_log a
-            WHERE a.received_at >= :lo AND a.received_at < :hi
-              AND NOT EXISTS (SELECT 1 FROM ip_origins o WHERE o.ip = a.ip)
-            GROUP BY a.ip ORDER BY min(a.received_at), a.ip
-            LIMIT :limit"""), {"lo": d.timestamp(min(days)),
-                               "hi": d.timestamp(max(days) + timedelta(days=1)),
-                               "limit": ENRICH_LIMIT + 1}).all()
-    pending_from = as_date(found[ENRICH_LIMIT].day) if len(found) > ENRICH_LIMIT else None
-    ips = [row.ip for row in found[:ENRICH_LIMIT]]
+        query = text(_CANDIDATES.format(day=d.utc_day("seen")))
+        bounds = {"lo": d.timestamp(min(days)), "hi": d.timestamp(max(days) + timedelta(days=1))}
+        found = connection.execute(query, {**bounds, "limit": fetch, "offset": 0}).all()
+        beyond = connection.execute(text(f"SELECT min(day) FROM ({query.text}) AS t"), {
+            **bounds, "limit": 2**62, "offset": fetch}).scalar() if len(found) == fetch else None
+    retried = {row.ip for row in found if failed_before.get((store, row.ip)) is True}
+    ordered = [row for row in found if row.ip not in retried]
+    ordered += [row for row in found if row.ip in retried]
+    left = {as_date(row.day) for row in ordered[ENRICH_LIMIT:]}
+    if beyond is not None:
+        left.add(as_date(beyond))
+    pending_from = min(left, default=None)
+    ips = [row.ip for row in ordered[:ENRICH_LIMIT]]
     if not ips:
         return Enriched(0, None, 0)
     failed: set[str] = set()  # no definite DNS answer (timeout, SERVFAIL): pending, retried next cycle
-    origins = enrich(ips, nameserver=settings["dns_server"], failed=failed)
+    origins = enrich(ips, nameserver=settings["dns_server"], failed=failed,
+                     timeout=ENRICH_TIMEOUT, batch_timeout=ENRICH_BATCH_TIMEOUT,
+                     concurrency=ENRICH_CONCURRENCY)
     now = datetime.now(timezone.utc)
     rows = [{"ip": ip, "hostname": o.hostname, "domain": o.domain, "institution": o.institution,
              "kind": o.kind, "enriched_at": d.instant(now)}
@@ -72,6 +107,8 @@ def enrich_new_addresses(engine, days: list[date], settings) -> Enriched:
                 "INSERT INTO ip_origins (ip, hostname, domain, institution, kind, enriched_at) "
                 "VALUES (:ip, :hostname, :domain, :institution, :kind, :enriched_at) "
                 "ON CONFLICT (ip) DO NOTHING"), rows)
+    for ip in failed:
+        failed_before.set((store, ip), True)
     if failed:
         log.info("enrichment: %d addresses got no DNS answer; tried again next cycle", len(failed))
     if pending_from:
