@@ -57,3 +57,21 @@ def test_purge_command(sqlite_stores, tmp_path, capsys):
     purged = re.fullmatch(r"purged (\d+) rows older than 1 days\n", capsys.readouterr().out)
     assert purged and int(purged[1]) >= 1
     assert _log(sqlite_stores) == []
+
+
+# An operator who runs `purge` from cron but never aggregates (serve's cycle off): the
+# purge may delete nothing, and it says so instead of "purged 0 rows older than 30 days".
+def test_purge_says_when_addresses_past_retention_wait_for_aggregation(sqlite_stores, tmp_path,
+                                                                      capsys):
+    old = date.today() - timedelta(days=40)
+    insert(sqlite_stores, [Ping("numpy", client(), old)])
+    assert cli.main(["purge", "--data-dir", str(tmp_path / "data")]) == 0
+    out, err = capsys.readouterr()
+    assert out == "purged 0 rows older than 30 days\n"
+    assert f"addresses from {old} on are older than 30 days" in err
+    (line,) = [line for line in err.splitlines() if "kept until" in line]
+    assert "sempervirens aggregate" in line
+    cycle(sqlite_stores, tmp_path / "data", date.today(), purge=False)
+    assert cli.main(["purge", "--data-dir", str(tmp_path / "data")]) == 0
+    out, err = capsys.readouterr()
+    assert out == "purged 1 rows older than 30 days\n" and "kept until" not in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 
 from .. import settings
 
@@ -64,12 +65,18 @@ def anomalies(args: argparse.Namespace) -> int:
 
 
 def purge(args: argparse.Namespace) -> int:
-    from .retention import purge_expired
+    from .retention import kept_past_retention, purge_expired
 
     values, stores = open_stores_of(args)
     try:
         deleted = purge_expired(stores, values["retention_days"])
+        kept = kept_past_retention(stores, values["retention_days"])
     finally:
         stores.dispose()
     print(f"purged {deleted} rows older than {values['retention_days']} days")
+    if kept is not None:  # purge alone from cron, and no aggregation: addresses kept for good
+        print(f"sempervirens purge: addresses from {kept} on are older than "
+              f"{values['retention_days']} days but kept until their days are aggregated: "
+              "run `sempervirens aggregate` (or serve with --aggregate-interval-seconds > 0)",
+              file=sys.stderr)
     return 0

@@ -31,6 +31,17 @@ def _first_pending(connection, state: str, day_sql: str, source: str, bound: str
     return None if value is None else as_date(value)
 
 
+def kept_past_retention(stores, retention_days: int, today: date | None = None) -> date | None:
+    """The first day older than the retention period whose addresses a purge keeps because
+    the day is not aggregated completely yet (None: no such day)."""
+    cutoff = (today or utc_today()) - timedelta(days=retention_days)
+    with stores.private.connect() as connection:
+        d = dialect_of(connection)
+        return _first_pending(connection, tables.private_aggregated_days.name,
+                              d.utc_day("received_at"), "access_log", "received_at",
+                              d.timestamp(cutoff))
+
+
 def purge_expired(stores, retention_days: int, today: date | None = None) -> int:
     """Delete what is older than `retention_days` and aggregated; returns rows deleted."""
     if retention_days < 1:
