@@ -189,13 +189,13 @@ def test_a_day_whose_lookups_always_fail_completes_after_the_retry_days(sqlite_s
 # fresh address of its /64 for each ping): the oldest are looked up first, and a day is
 # complete at most ENRICH_RETRY_DAYS after it ended, so retention goes on purging.  A limit
 # of 2 addresses a cycle stands for the 20,000 of production.
-def test_an_endless_backlog_of_addresses_does_not_stop_retention(sqlite_stores, tmp_path,
+def test_an_endless_backlog_of_addresses_does_not_stop_retention(stores, tmp_path,
                                                                   dns_server, monkeypatch):
     from sempervirens.aggregate import institutions
     from sempervirens.store.schema import access_log
 
     monkeypatch.setattr(institutions, "ENRICH_LIMIT", 2)
-    stores, data, start = sqlite_stores, tmp_path / "data", date(2026, 1, 1)
+    data, start = tmp_path / "data", date(2026, 1, 1)
     for n in range(12):
         day = start + timedelta(days=n)
         insert(stores, [Ping("numpy", client(), day, ip=f"2001:db8::{n}:{i}") for i in range(3)])
