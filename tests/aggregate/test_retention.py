@@ -75,3 +75,19 @@ def test_purge_says_when_addresses_past_retention_wait_for_aggregation(sqlite_st
     assert cli.main(["purge", "--data-dir", str(tmp_path / "data")]) == 0
     out, err = capsys.readouterr()
     assert out == "purged 1 rows older than 30 days\n" and "kept until" not in err
+
+
+# Addresses of days already past retention when they are first aggregated (a restored
+# backup; a log that no cycle read for weeks): they are looked up, counted, and purged
+# with their log rows in the same cycle.  Their origins (hostnames like 198-51-100-5.dsl...,
+# which spell the address) were kept for another retention period, being looked up "now".
+def test_an_origin_goes_with_the_last_log_row_of_its_address_however_recent(
+        stores, tmp_path, dns_server):
+    insert(stores, [Ping("numpy", client(), OLD, ip="192.0.2.10"),
+                    Ping("numpy", client(), RECENT, ip="192.0.2.20")])
+    cycle(stores, tmp_path / "data", TODAY, enrich=True, dns_server=dns_server.nameserver)
+    assert {ip for ip, _ in _log(stores)} == {"192.0.2.20"}
+    assert {r.ip for r in rows(stores, tables.ip_origins)} == {"192.0.2.20"}
+    (old,) = [r for r in rows(stores, tables.private_institution_users, interval="day")
+              if str(r.period_start) == str(OLD)]
+    assert (old.institution, old.users) == ("Stanford University", 1)  # counted before the purge

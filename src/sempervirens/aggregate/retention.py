@@ -1,8 +1,8 @@
 """Retention: raw IPs older than the retention period are deleted, aggregates stay.
 
 Deleted: access-log rows (IP, client_id, document_id) received before the cutoff,
-the origins looked up before it of addresses no longer logged, and the address kept
-beside an anomaly's hash.  A day is purged only once the private store has aggregated
+the origins of addresses no longer logged, and the address kept beside an anomaly's
+hash.  A day is purged only once the private store has aggregated
 it completely (its record says complete), so the private aggregates exist before
 their raw data goes; an ended period that lost days to the purge is not counted again
 (aggregate/institutions.py).  Pings hold no IP: they move to the lake when their day is
@@ -57,15 +57,16 @@ def purge_expired(stores, retention_days: int, today: date | None = None) -> int
     with stores.private.begin() as connection:
         deleted = connection.execute(text("DELETE FROM access_log WHERE received_at < :cutoff"),
                                      {"cutoff": d.timestamp(cutoff)}).rowcount
-        # An old origin goes with its address's last log line (while the address is still
-        # logged, a period redone later reads it); it is looked up again if the address
-        # comes back; the aggregates keep no address.  A join, not a correlated subquery:
-        # an anti-join in PostgreSQL, an automatic index on the log's addresses in SQLite.
+        # An origin goes with its address's last log line, however recently it was looked
+        # up (an address of a day first aggregated after the retention period, looked up
+        # and purged in one cycle); while the address is still logged, a period redone
+        # later reads it; it is looked up again if the address comes back; the aggregates
+        # keep no address.  A join, not a correlated subquery: an anti-join in PostgreSQL,
+        # an automatic index on the log's addresses in SQLite.
         deleted += connection.execute(text("""
             DELETE FROM ip_origins WHERE ip IN (
                 SELECT o.ip FROM ip_origins o LEFT JOIN access_log a ON a.ip = o.ip
-                WHERE o.enriched_at < :cutoff AND a.ip IS NULL)"""),
-            {"cutoff": d.timestamp(cutoff)}).rowcount
+                WHERE a.ip IS NULL)""")).rowcount
         deleted += connection.execute(text(
             "UPDATE anomalies SET ip = NULL WHERE day < :cutoff AND ip IS NOT NULL"),
             {"cutoff": d.date(cutoff)}).rowcount
