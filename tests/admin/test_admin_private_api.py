@@ -225,3 +225,33 @@ def test_a_proxy_adding_its_own_forwarded_line_does_not_let_guesses_change_addre
                                           ("X-Forwarded-For", "203.0.113.150")]).status_code
                     for i in range(7)]
     assert statuses[:5] == [401] * 5 and 429 in statuses[5:], statuses
+
+
+# More rows than an answer holds (MAX_ROWS, 10,000: a year of daily rows of a popular
+# project): the newest periods are given, not the oldest.
+def test_an_answer_cut_at_max_rows_holds_the_newest_periods(tmp_path, monkeypatch):
+    from datetime import date, timedelta
+
+    from sempervirens.admin import private_api
+    from sempervirens.aggregate import tables
+    from sempervirens.store import open_stores
+
+    monkeypatch.setattr(private_api, "MAX_ROWS", 4)
+    stores = open_stores(tmp_path / "data")
+    days = [date(2026, 1, 1) + timedelta(days=n) for n in range(6)]
+    try:
+        with stores.private.begin() as connection:
+            connection.execute(tables.private_institution_users.insert(), [
+                dict(project="numpy", interval="day", period_start=day, institution=name,
+                     kind="other", users=users)
+                for day in days for name, users in (("b.example", 9), ("a.example", 7))])
+            connection.execute(tables.private_origin_summary.insert(), [
+                dict(project="numpy", interval="day", period_start=day, users=16, academic=0,
+                     other=16, unknown=0, edu=0) for day in days])
+        with stores.private.connect() as connection:
+            answer = private_api.read_institutions(connection, "numpy", "day", 5)
+    finally:
+        stores.dispose()
+    assert [r["period_start"] for r in answer["summary"]] == [str(d) for d in days[2:]]
+    assert [(r["period_start"], r["institution"]) for r in answer["institutions"]] == [
+        (str(day), name) for day in days[4:] for name in ("b.example", "a.example")]

@@ -75,8 +75,11 @@ def read_institutions(connection, project: str, interval: str, min_users: int,
             query = query.where(table.c.period_start >= start)
         if end:
             query = query.where(table.c.period_start <= end)
-        return json_rows(connection.execute(query.order_by(table.c.period_start, *order).limit(MAX_ROWS)),
-                     drop=("project", "interval"))
+        # The newest MAX_ROWS rows (the oldest were kept: a year of daily rows hid the last
+        # months), given oldest period first (sorted() keeps each period's own order).
+        newest = query.order_by(table.c.period_start.desc(), *order).limit(MAX_ROWS)
+        return sorted(json_rows(connection.execute(newest), drop=("project", "interval")),
+                      key=lambda row: row["period_start"])
     return {"project": project, "interval": interval, "min_users": min_users,
             "summary": period(summary),
             "institutions": period(by_institution, by_institution.c.users.desc(),
