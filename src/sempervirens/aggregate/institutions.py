@@ -58,6 +58,8 @@ _CANDIDATES = """
     r AS (SELECT ip, seen, row_number() OVER (PARTITION BY src ORDER BY seen, ip) AS turn
           FROM c)
     SELECT ip, {day} AS day FROM r ORDER BY turn, seen, ip LIMIT :limit OFFSET :offset"""
+
+
 # Addresses whose lookup failed lately, per private store, in this process's memory only:
 # the next cycles try them after those not tried yet, so the same ones do not take every
 # cycle's time while the others wait (until ENRICH_RETRY_DAYS makes them all unknown).

@@ -2,9 +2,8 @@
 
 Deleted: access-log rows (IP, client_id, document_id) received before the cutoff,
 the origins of addresses no longer logged, and the address kept beside an anomaly's
-hash.  A day is purged only once the private store has aggregated
-it completely (its record says complete), so the private aggregates exist before
-their raw data goes; an ended period that lost days to the purge is not counted again
+hash.  A day is purged only once the private store has aggregated it completely (its
+record says complete), so the private aggregates exist before their raw data goes; an ended period that lost days to the purge is not counted again
 (aggregate/institutions.py).  Pings hold no IP: they move to the lake when their day is
 sealed (store/lake.py), and the public releases are never deleted.
 """
