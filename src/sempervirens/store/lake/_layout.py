@@ -278,7 +278,7 @@ class Lake:
         a lock file in this machine's temporary directory: writers on other machines
         are not excluded (docs/lake.md: run one writer)."""
         if self.local:
-            Path(self.root).mkdir(parents=True, exist_ok=True)
+            self._make_private()
             lock_path = Path(self.root) / (MANIFEST + ".lock")
         else:
             key = hashlib.sha256(self.location.encode()).hexdigest()[:16]
@@ -296,6 +296,24 @@ class Lake:
             finally:
                 if fcntl is not None:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _make_private(self) -> None:
+        """A local lake's data is its owner's alone, as the stores' (its files hold
+        installation ids): the directories that hold it are 0700, whatever the umask
+        (which made them 0755, every file readable by every local user when the lake lies
+        outside the 0700 data directory).  Its root is made 0700 when it is made here;
+        the lake's own directories are made 0700 again at each write, so a lake made
+        before, or restored by a copy, is closed too."""
+        root = Path(self.root)
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name in (*TABLES, TMP_DIR):
+            directory = root / name
+            directory.mkdir(mode=0o700, exist_ok=True)
+            if directory.is_symlink() or not directory.is_dir():
+                continue
+            with contextlib.suppress(PermissionError):  # not ours: the operator's to mend
+                if directory.stat().st_mode & 0o077:
+                    os.chmod(directory, 0o700)
 
     def _has_manifest(self) -> bool:
         return self.fs.get_file_info(self.path(MANIFEST)).type == pafs.FileType.File
