@@ -67,11 +67,12 @@ class PeriodicAggregation:
 
 def explained_errors() -> tuple[type[Exception], ...]:
     """The errors whose message is the reason, in one line of ours (a lake to repair, an
-    engine that cannot run, a lost lock), never a ping's data."""
+    engine that cannot run, a release refused, a lost lock), never a ping's data."""
     from ..aggregate.engine import EngineError
+    from ..release import ReleaseError
     from ..store.lake import LakeError
 
-    return EngineError, LakeError, CycleLockLost
+    return EngineError, LakeError, ReleaseError, CycleLockLost
 
 
 def _shown(error: BaseException) -> str:
