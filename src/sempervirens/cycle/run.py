@@ -9,6 +9,8 @@
 4. the private institution aggregates of the new days;
 5. pending deletion requests (stores and lake);
 6. retention: raw addresses past the retention period.
+
+Steps 4 to 6 run even when 2 or 3 fail; the failure is raised after them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from ..monitoring import record_cycle
+from ..store._cycle_lock import CycleLockLost
 
 log = logging.getLogger("sempervirens.cycle")
 
@@ -52,6 +55,7 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
     now = now or datetime.now(timezone.utc)
     today = now.date()
     report = CycleReport()
+    check = lock.check if lock is not None else (lambda: None)
     with stores.private.connect() as connection:
         private = dirty_days(connection, tables.private_aggregated_days, today)
     report.private_days = private.dirty
@@ -62,23 +66,40 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
     if report.private_days:
         report.anomalies, report.anomaly_pings = _timed(
             report, "anomalies", detect_anomalies, stores, report.private_days, settings)
-    check = lock.check if lock is not None else (lambda: None)
-    check()
-    report.sealed_days = _timed(report, "seal", seal_closed_days, stores, settings, now)
-    check()
-    report.releases = _timed(report, "release", release_closed_periods, stores, settings, now)
-    if report.private_days:
-        # Days with addresses still to look up stay incomplete: redone next cycle (those
-        # whose lookups failed, for ENRICH_RETRY_DAYS; then they count as unknown).
-        complete_before = (min(report.private_days) if pending else
-                           today - timedelta(days=ENRICH_RETRY_DAYS) if failed else today)
-        _timed(report, "private", aggregate_private, stores.private, report.private_days,
-               private.counts, today, settings, complete_before=complete_before)
-    check()
-    report.deleted_clients = _timed(report, "deletions", process_pending, stores, settings)
-    if purge:
-        report.purged_rows = _timed(report, "purge", purge_expired, stores,
-                                    settings["retention_days"], today)
+    # The private aggregates, the deletion requests and the purge of expired addresses
+    # never wait for the public steps: a lake to repair, an engine that cannot run, a
+    # release refused or a full disk, failing again every cycle, held them back for good
+    # (the log's addresses kept past their retention).  They run; the failure is raised.
+    failure = None
+    try:
+        check()
+        report.sealed_days = _timed(report, "seal", seal_closed_days, stores, settings, now)
+        check()
+        report.releases = _timed(report, "release", release_closed_periods, stores, settings, now)
+    except CycleLockLost:
+        raise  # another cycle may run now: this one does nothing more
+    except Exception as error:  # noqa: BLE001 - raised below, after the private steps
+        failure = error
+    try:
+        if report.private_days:
+            # Days with addresses still to look up stay incomplete: redone next cycle (those
+            # whose lookups failed, for ENRICH_RETRY_DAYS; then they count as unknown).
+            complete_before = (min(report.private_days) if pending else
+                               today - timedelta(days=ENRICH_RETRY_DAYS) if failed else today)
+            _timed(report, "private", aggregate_private, stores.private, report.private_days,
+                   private.counts, today, settings, complete_before=complete_before)
+        check()
+        report.deleted_clients = _timed(report, "deletions", process_pending, stores, settings)
+        if purge:
+            report.purged_rows = _timed(report, "purge", purge_expired, stores,
+                                        settings["retention_days"], today)
+    except Exception as error:
+        if failure is None:
+            raise
+        # The type only: a database error quotes its parameters, which may be addresses.
+        log.warning("cycle: the private steps failed too (%s)", type(error).__name__)
+    if failure is not None:
+        raise failure
     log.info("cycle: %d days sealed, %d periods released, %d private days, %d addresses "
              "enriched, %d anomalies (%d pings), %d clients deleted, %d rows purged "
              "in %.1f s", len(report.sealed_days), len(report.releases),
