@@ -18,6 +18,7 @@ from sempervirens.cycle.run import run_cycle
 from sempervirens.model.declarations import parse
 from sempervirens.release import public_releases
 from sempervirens.store import open_stores
+from sempervirens.store.lake import LakeError
 from sempervirens.store.schema import access_log, pings
 
 METRICS = '[metrics."core.fit"]\nkind = "counter"\ndescription = "Models fitted."\n'
@@ -92,12 +93,13 @@ def test_a_resent_ping_left_out_of_its_day_is_pruned_with_it(stores_and_settings
         assert connection.execute(select(func.count()).select_from(pings)).scalar() == 0
 
 
-def test_a_release_that_fails_every_cycle_holds_back_no_deletion_and_no_purge(
-        stores_and_settings):
-    """A public step failing again every cycle (here the releases directory cannot be
-    written; an engine that cannot run, a lake to repair, a release refused alike) ended
-    the cycle before its private aggregates, its deletion requests and the purge of
-    expired addresses: a deleted client's rows and the log's addresses were kept for good."""
+@pytest.mark.parametrize("fault", ["releases directory", "damaged lake"])
+def test_a_step_that_fails_every_cycle_holds_back_no_deletion_and_no_purge(
+        stores_and_settings, fault):
+    """A step failing again every cycle (a releases directory that cannot be written, a
+    damaged lake; an engine that cannot run, a release refused alike) ended the cycle
+    before the private aggregates, the deletion requests and the purge of expired
+    addresses: a deleted client's rows and the log's addresses were kept for good."""
     stores, values = stores_and_settings
     load_key(values)  # the deployment's key, as serve makes it
     gone, kept = client(), client()
@@ -105,14 +107,19 @@ def test_a_release_that_fails_every_cycle_holds_back_no_deletion_and_no_purge(
     insert(stores, [Ping("numpy", gone, MONDAY), Ping("numpy", kept, MONDAY),
                     Ping("numpy", kept, expired),
                     Ping("numpy", gone, MONDAY, ping_type="deletion-request", metrics=None)])
-    releases = Path(values["releases_dir"])
-    releases.parent.mkdir(parents=True, exist_ok=True)
-    releases.write_text("")  # a file where the directory should be: every release fails
-    with pytest.raises(OSError):
+    if fault == "releases directory":
+        releases = Path(values["releases_dir"])
+        releases.parent.mkdir(parents=True, exist_ok=True)
+        releases.write_text("")  # a file where the directory should be: every release fails
+    else:  # sealing, and the deletion's lake step, fail
+        lake = Path(values["lake"])
+        lake.mkdir(parents=True)
+        (lake / "manifest.json").write_text("{")
+    with pytest.raises((OSError, LakeError)):
         run_cycle(stores, values, now=_at(MONDAY + timedelta(days=1), 3), enrich=False)
     with stores.telemetry.connect() as connection:
         assert connection.execute(select(func.count()).select_from(pings).where(
-            pings.c.client_id == gone)).scalar() == 0
+            pings.c.client_id == gone, pings.c.ping_type != "deletion-request")).scalar() == 0
     with stores.private.connect() as connection:
         logged = connection.execute(select(access_log.c.client_id, access_log.c.received_at)).all()
     assert {c for c, _ in logged} == {kept}

@@ -10,7 +10,8 @@
 5. pending deletion requests (stores and lake);
 6. retention: raw addresses past the retention period.
 
-Steps 4 to 6 run even when 2 or 3 fail; the failure is raised after them.
+Steps 4, 5 and 6 each run even when an earlier step fails; the first failure is
+raised after them.
 """
 
 from __future__ import annotations
@@ -66,21 +67,14 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
     if report.private_days:
         report.anomalies, report.anomaly_pings = _timed(
             report, "anomalies", detect_anomalies, stores, report.private_days, settings)
-    # The private aggregates, the deletion requests and the purge of expired addresses
-    # never wait for the public steps: a lake to repair, an engine that cannot run, a
-    # release refused or a full disk, failing again every cycle, held them back for good
-    # (the log's addresses kept past their retention).  They run; the failure is raised.
-    failure = None
-    try:
+
+    def public() -> None:
         check()
         report.sealed_days = _timed(report, "seal", seal_closed_days, stores, settings, now)
         check()
         report.releases = _timed(report, "release", release_closed_periods, stores, settings, now)
-    except CycleLockLost:
-        raise  # another cycle may run now: this one does nothing more
-    except Exception as error:  # noqa: BLE001 - raised below, after the private steps
-        failure = error
-    try:
+
+    def private_aggregates() -> None:
         if report.private_days:
             # Days with addresses still to look up stay incomplete: redone next cycle (those
             # whose lookups failed, for ENRICH_RETRY_DAYS; then they count as unknown).
@@ -88,16 +82,32 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
                                today - timedelta(days=ENRICH_RETRY_DAYS) if failed else today)
             _timed(report, "private", aggregate_private, stores.private, report.private_days,
                    private.counts, today, settings, complete_before=complete_before)
+
+    def deletions() -> None:
         check()
         report.deleted_clients = _timed(report, "deletions", process_pending, stores, settings)
+
+    def retention() -> None:
         if purge:
             report.purged_rows = _timed(report, "purge", purge_expired, stores,
                                         settings["retention_days"], today)
-    except Exception as error:
-        if failure is None:
-            raise
-        # The type only: a database error quotes its parameters, which may be addresses.
-        log.warning("cycle: the private steps failed too (%s)", type(error).__name__)
+
+    # The private aggregates, the deletion requests and the purge of expired addresses
+    # never wait for a step that fails (a lake to repair, an engine that cannot run, a
+    # release refused, a full disk): failing again every cycle, it held them back for good
+    # (the log's addresses kept past their retention).  Each runs; the first failure is
+    # raised after them.
+    failure = None
+    for step in (public, private_aggregates, deletions, retention):
+        try:
+            step()
+        except CycleLockLost:
+            raise  # another cycle may run now: this one does nothing more
+        except Exception as error:  # noqa: BLE001 - the first failure is raised below
+            if failure is None:
+                failure = error
+            else:  # the type only: a database error quotes its parameters (addresses)
+                log.warning("cycle: step %s failed too (%s)", step.__name__, type(error).__name__)
     if failure is not None:
         raise failure
     log.info("cycle: %d days sealed, %d periods released, %d private days, %d addresses "
