@@ -529,3 +529,30 @@ def test_a_lake_outside_the_data_directory_is_its_owners_alone(sqlite_store, tmp
         assert _readable_by_others(root) == []
     finally:
         os.umask(previous)
+
+
+def test_the_lock_of_a_lake_off_the_local_disk_is_in_a_directory_of_its_own(
+        sqlite_store, tmp_path, monkeypatch):
+    """The lock of a lake on object storage was a file of a name anyone can compute
+    straight in the shared temporary directory: another local user's link there was
+    followed (a file made wherever it pointed), and their file stopped every write."""
+    import hashlib
+    import tempfile
+
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    location = f"memory://lake-{new_id()}"
+    key = hashlib.sha256(location.encode()).hexdigest()[:16]
+    planted = shared / f"sempervirens-lake-{key}.lock"
+    elsewhere = tmp_path / "someone-elses-choice"
+    planted.symlink_to(elsewhere)
+    add_pings(sqlite_store, [ping_row(DAY)])
+    seal(sqlite_store, Lake(location), now=NOW)
+    assert Lake(location).days() == [DAY]
+    assert not elsewhere.exists()
+    own = shared / f"sempervirens-{os.getuid()}"
+    assert own.is_dir() and own.stat().st_mode & 0o777 == 0o700
+    os.chmod(own, 0o777)  # not this user's alone: refused in one line
+    with pytest.raises(LakeError, match="not a directory of this user's alone"):
+        delete_clients(Lake(location), [new_id()])
