@@ -7,6 +7,7 @@ import uuid
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from population import Ping, client, insert
 from sqlalchemy import func, select, update
@@ -124,3 +125,30 @@ def test_a_step_that_fails_every_cycle_holds_back_no_deletion_and_no_purge(
         logged = connection.execute(select(access_log.c.client_id, access_log.c.received_at)).all()
     assert {c for c, _ in logged} == {kept}
     assert min(at.date() for _, at in logged) == MONDAY  # the expired address is gone
+
+
+def test_a_deleted_clients_ping_committed_after_its_deletion_never_reaches_the_lake(
+        stores_and_settings):
+    """A ping accepted just before the servers read a new tombstone is committed by its
+    writer within twice store_timeout, which can be after the deletion's pause and rows:
+    it stayed in the hot store, and the next seal put it in the lake, the UUID with it."""
+    from sempervirens.admin.deletion import delete_clients
+    from sempervirens.store.lake import Lake
+
+    stores, values = stores_and_settings
+    key = load_key(values)
+    gone, kept = client(), client()
+    insert(stores, [Ping("numpy", gone, MONDAY), Ping("numpy", kept, MONDAY)])
+    delete_clients(stores, key, [gone], lake=values["lake"], settle=0)
+    insert(stores, [Ping("numpy", gone, MONDAY, hour=23)])  # the slow writer's commit
+    run_cycle(stores, values, now=_at(MONDAY + timedelta(days=1), 3), enrich=False)
+    lake = Lake(values["lake"])
+    assert lake.days() == [MONDAY]
+    assert {c for path in lake.files("pings")
+            for c in pq.read_table(path).column("client_id").to_pylist()} == {kept}
+    with stores.telemetry.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(pings).where(
+            pings.c.client_id == gone)).scalar() == 0
+    with stores.private.connect() as connection:
+        assert gone not in set(connection.execute(select(access_log.c.client_id)).scalars())
+

@@ -130,10 +130,15 @@ def _timed(report: CycleReport, name: str, function, *args, **kwargs):
 
 def seal_closed_days(stores, settings: dict, now: datetime) -> list[date]:
     """Seal every closed day into the lake, then prune the hot store to its margin."""
+    from ..admin.deletion import forget_stragglers
     from ..admin.projects import declarations, registered_days
     from ..store import lake
 
     where = lake.Lake(settings["lake"])
+    # A deleted client's ping that its writer committed after the deletion never
+    # reaches the lake.
+    forget_stragglers(stores, settings, lake.closed_store_days(
+        stores.telemetry, now=now, grace=timedelta(hours=settings["seal_grace_hours"])))
     # Every day from the first registration of a declared project is sealed, pings or
     # not: its periods are released once all their days are (release_closed_periods).
     declared, registered = declarations(stores.telemetry), registered_days(stores.telemetry)
