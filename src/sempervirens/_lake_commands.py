@@ -94,7 +94,8 @@ def seal_command(args: argparse.Namespace) -> int:
 
     from .store._cycle_lock import cycle_lock_waiting
     from .store._existing import open_existing
-    from .store.lake import LakeError, seal
+    from .admin.deletion import forget_stragglers
+    from .store.lake import LakeError, closed_store_days, seal
 
     values = settings.resolve(args)
     logging.basicConfig(level=values["log_level"].upper(),
@@ -119,6 +120,9 @@ def seal_command(args: argparse.Namespace) -> int:
         with cycle_lock_waiting(stores, lambda: _say(
                 "sempervirens lake seal: waiting for the aggregation cycle running now to end "
                 "(one writer of the lake at a time)")):
+            # as the cycle: a deleted client's ping committed after its deletion stays out
+            forget_stragglers(stores, values, closed_store_days(stores.telemetry, now=now,
+                                                                grace=grace))
             report = seal(stores.telemetry, lake, now=now, grace=grace, through=args.through)
     except (LakeError, OSError, SQLAlchemyError) as error:
         _say(f"sempervirens lake seal: {_first_line(error)}")
