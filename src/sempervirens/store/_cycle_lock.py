@@ -59,7 +59,8 @@ def cycle_lock(stores):
         # is idle, never "idle in transaction", which idle_in_transaction_session_timeout
         # would end, and the lock with it, while the cycle runs on other connections.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            acquired = connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({LOCK_ID})").scalar()
+            acquired = connection.exec_driver_sql(
+                f"SELECT pg_try_advisory_lock({LOCK_ID})").scalar()
             try:
                 yield CycleLock(connection) if acquired else None
             finally:
