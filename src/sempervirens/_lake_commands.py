@@ -92,8 +92,10 @@ def _say_lake(command: str, lake) -> None:
 def seal_command(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from .store._cycle_lock import cycle_lock_waiting
     from .store._existing import open_existing
-    from .store.lake import LakeError, seal
+    from .admin.deletion import forget_stragglers
+    from .store.lake import LakeError, closed_store_days, seal
 
     values = settings.resolve(args)
     logging.basicConfig(level=values["log_level"].upper(),
@@ -113,7 +115,15 @@ def seal_command(args: argparse.Namespace) -> int:
     stores = open_existing(values, "lake seal")
     _say_lake("seal", lake)
     try:
-        report = seal(stores.telemetry, lake, now=now, grace=grace, through=args.through)
+        # The cycle's lock: on object storage the lake's own lock does not reach a cycle
+        # on another host (store/_cycle_lock.py).
+        with cycle_lock_waiting(stores, lambda: _say(
+                "sempervirens lake seal: waiting for the aggregation cycle running now to end "
+                "(one writer of the lake at a time)")):
+            # as the cycle: a deleted client's ping committed after its deletion stays out
+            forget_stragglers(stores, values, closed_store_days(stores.telemetry, now=now,
+                                                                grace=grace))
+            report = seal(stores.telemetry, lake, now=now, grace=grace, through=args.through)
     except (LakeError, OSError, SQLAlchemyError) as error:
         _say(f"sempervirens lake seal: {_first_line(error)}")
         return 1

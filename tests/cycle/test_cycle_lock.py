@@ -12,11 +12,14 @@ from datetime import date, datetime, timezone
 import psycopg
 import pytest
 from population import Ping, client, insert
+from sqlalchemy import func, select
 
 from sempervirens import settings
 from sempervirens.cycle.background import CycleLockLost, cycle_lock
 from sempervirens.cycle.run import run_cycle
 from sempervirens.store import open_stores
+from sempervirens.store.lake import Lake
+from sempervirens.store.schema import pings
 
 
 @pytest.fixture
@@ -88,3 +91,47 @@ def test_a_cycle_whose_lock_went_with_a_restart_stops(two_hosts, postgres, tmp_p
                 run_cycle(first, config, now=now, enrich=False, lock=lock)
     with cycle_lock(first) as lock:  # the next cycle recovers
         assert run_cycle(first, config, now=now, enrich=False, lock=lock).sealed_days
+
+
+@pytest.mark.parametrize("command", [["admin", "delete", "CLIENT"], ["lake", "seal"]])
+def test_a_lake_writer_on_another_host_waits_for_the_running_cycle(two_hosts, tmp_path, command):
+    """The lake's own lock is a file on the writing machine: on object storage it does not
+    reach another host. `admin delete` there read the manifest while a cycle sealed a day
+    holding the client's pings (read from the store before the deletion's), and the seal
+    published it after the deletion: the UUID stayed in the lake, the deletion said done.
+    A command that writes the lake holds the cycle's lock, waiting for a running cycle."""
+    first, _, telemetry, private = two_hosts
+    victim = client()
+    insert(first, [Ping("numpy", victim, date(2026, 3, 2))])
+    command = [victim if part == "CLIENT" else part for part in command]
+
+    def victims_pings() -> int:
+        with first.telemetry.connect() as connection:
+            return connection.execute(select(func.count()).select_from(pings).where(
+                pings.c.client_id == victim)).scalar()
+
+    with cycle_lock(first) as lock:  # a cycle runs on the other host
+        assert lock is not None
+        writer = subprocess.Popen(
+            [sys.executable, "-m", "sempervirens", *command, "--data-dir", str(tmp_path / "b"),
+             "--database", telemetry, "--private-database", private,
+             "--lake", str(tmp_path / "lake")], stderr=subprocess.PIPE, text=True)
+        try:
+            said = []  # until it says it waits (lake seal names its lake first), or ends
+            while not said or said[-1] and "waiting" not in said[-1]:
+                said.append(writer.stderr.readline())
+            assert "waiting for the aggregation cycle" in said[-1], said
+            time.sleep(1)
+            assert writer.poll() is None and victims_pings() == 1
+            assert not (tmp_path / "lake" / "manifest.json").exists()  # the lake untouched
+        except BaseException:
+            writer.kill()
+            writer.wait()
+            writer.stderr.close()
+            raise
+    assert writer.wait(60) == 0, writer.stderr.read()
+    writer.stderr.close()
+    if command[0] == "admin":
+        assert victims_pings() == 0
+    else:
+        assert Lake(tmp_path / "lake").days() == [date(2026, 3, 2)]

@@ -9,8 +9,10 @@ import json
 import pyarrow.parquet as pq
 import pytest
 from release_helpers import LATER, MONDAY, day_exact
+from sqlalchemy import func, select
 
-from sempervirens.release import DatasetExists, release_period, write_release
+from sempervirens.release import (DatasetExists, PublishedUnrecorded, public_releases,
+                                  release_period, write_release)
 
 
 def test_a_release_writes_its_files_once(engine, domains, settings, tmp_path):
@@ -43,3 +45,26 @@ def test_a_release_writes_its_files_once(engine, domains, settings, tmp_path):
                    correction=True, datasets_dir=out)
     assert (out / "numpy" / "day-2026-11-02-v2" / "manifest.json").exists()
     assert json.loads((directory / "manifest.json").read_text()) == manifest
+
+
+def test_a_period_published_that_the_ledger_no_longer_records_is_not_released_again(
+        engine, domains, settings, tmp_path):
+    """A store put back to an older state (a database snapshot, a copied file) lacks the
+    releases made since; their datasets are published. The next release of such a period
+    committed a second version 1 with independent noise, served beside the first (their
+    mean halves the noise's variance), spending budget the ledger did not show, and only
+    then failed on its dataset directory."""
+    out = tmp_path / "releases"
+    database = tmp_path / "telemetry.db"
+    before = database.read_bytes()  # the store as a snapshot holds it, before the release
+    release_period(engine, domains, "day", MONDAY, day_exact(MONDAY), settings, now=LATER,
+                   datasets_dir=out)
+    published = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    engine.dispose()
+    database.write_bytes(before)
+    with pytest.raises(PublishedUnrecorded, match="numpy: day 2026-11-02 version 1 was published"):
+        release_period(engine, domains, "day", MONDAY, day_exact(MONDAY), settings, now=LATER,
+                       datasets_dir=out)
+    with engine.connect() as connection:  # nothing released, nothing written
+        assert connection.execute(select(func.count()).select_from(public_releases)).scalar() == 0
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == published

@@ -496,3 +496,63 @@ def test_a_lake_on_an_fsspec_filesystem_seals_aggregates_and_deletes(sqlite_stor
     assert total == len({(r["project"], r["client_id"]) for r in usage})
     assert delete_clients(lake, [victim]).rows["pings"] == 1
     assert victim not in {r["client_id"] for r in read_lake(lake, "pings")}
+
+
+def _readable_by_others(root: Path) -> list[str]:
+    """Data files another local user could open: every directory on the way lets others in."""
+    found = []
+    for path in root.rglob("*.parquet"):
+        relative = path.relative_to(root)
+        way = [root / parent for parent in relative.parents]  # '.' is the root itself
+        if all(directory.stat().st_mode & 0o005 == 0o005 for directory in way) \
+                and path.stat().st_mode & 0o004:
+            found.append(str(relative))
+    return found
+
+
+def test_a_lake_outside_the_data_directory_is_its_owners_alone(sqlite_store, tmp_path):
+    """Under a umask of 022, a lake given outside the 0700 data directory was made 0755 with
+    0644 files: every local user could read every installation id and ping in it."""
+    add_pings(sqlite_store, [ping_row(DAY, client_id=new_id(), metrics=IN_EVERY_TABLE)])
+    root = tmp_path / "elsewhere" / "lake"
+    previous = os.umask(0o022)
+    try:
+        lake = Lake(root)
+        seal(sqlite_store, lake, now=NOW)
+        assert _lake_files(lake) and _readable_by_others(root) == []
+        assert root.stat().st_mode & 0o077 == 0
+        # a lake made so before (or copied back so): its next write closes it again
+        for directory in (root, *(root / name for name in (*TABLES, "_tmp"))):
+            os.chmod(directory, 0o755)
+        assert _readable_by_others(root)
+        delete_clients(lake, [new_id()])
+        assert _readable_by_others(root) == []
+    finally:
+        os.umask(previous)
+
+
+def test_the_lock_of_a_lake_off_the_local_disk_is_in_a_directory_of_its_own(
+        sqlite_store, tmp_path, monkeypatch):
+    """The lock of a lake on object storage was a file of a name anyone can compute
+    straight in the shared temporary directory: another local user's link there was
+    followed (a file made wherever it pointed), and their file stopped every write."""
+    import hashlib
+    import tempfile
+
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    location = f"memory://lake-{new_id()}"
+    key = hashlib.sha256(location.encode()).hexdigest()[:16]
+    planted = shared / f"sempervirens-lake-{key}.lock"
+    elsewhere = tmp_path / "someone-elses-choice"
+    planted.symlink_to(elsewhere)
+    add_pings(sqlite_store, [ping_row(DAY)])
+    seal(sqlite_store, Lake(location), now=NOW)
+    assert Lake(location).days() == [DAY]
+    assert not elsewhere.exists()
+    own = shared / f"sempervirens-{os.getuid()}"
+    assert own.is_dir() and own.stat().st_mode & 0o777 == 0o700
+    os.chmod(own, 0o777)  # not this user's alone: refused in one line
+    with pytest.raises(LakeError, match="not a directory of this user's alone"):
+        delete_clients(Lake(location), [new_id()])

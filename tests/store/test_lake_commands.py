@@ -184,3 +184,27 @@ def test_a_lake_that_is_a_symbolic_link_loop_is_one_clear_line(tmp_path):
     for command in ("list", "verify"):  # was 'failed (RuntimeError: Symlink loop ...)'
         one_line_error(run("lake", command, "--lake", str(tmp_path / "a"), env=here),
                        "cannot open the lake", "loop")
+
+
+def test_seal_leaves_out_a_deleted_clients_ping_committed_after_its_deletion(tmp_path):
+    """As the cycle: a ping accepted just before the servers read a new tombstone, which a
+    slow writer committed after the deletion, was sealed into the lake by `lake seal`."""
+    import pyarrow.parquet as pq
+
+    from lake_helpers import add_pings, new_id, ping_row
+    from sempervirens.admin._secret import load_key
+    from sempervirens.admin.deletion import delete_clients
+    from sempervirens.cli import main
+
+    data = tmp_path / "data"
+    stores = open_stores(data)
+    gone = new_id()
+    add_pings(stores.telemetry, [ping_row(CLOSED[0], client_id=gone)])
+    config = settings.resolve(None, {"SEMPERVIRENS_DATA_DIR": str(data)})
+    delete_clients(stores, load_key(config), [gone], settle=0)
+    add_pings(stores.telemetry, [ping_row(CLOSED[0], client_id=gone), ping_row(CLOSED[0])])
+    stores.dispose()
+    assert main(["lake", "seal", "--data-dir", str(data)]) == 0
+    lake = Lake(data / "lake")
+    held = {c for path in lake.files("pings") for c in pq.read_table(path)["client_id"].to_pylist()}
+    assert held and gone not in held

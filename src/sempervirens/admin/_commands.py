@@ -353,7 +353,8 @@ def delete_command(args) -> int:
         return _fail(str(error))
     config, key, stores = _open_with_key(args)
     try:
-        report = delete_clients(stores, key, ids, lake=config["lake"])
+        with _lake_writer(stores):
+            report = delete_clients(stores, key, ids, lake=config["lake"])
     except WrongKey as error:
         return _fail(str(error))
     except (LakeError, OSError) as error:
@@ -372,7 +373,8 @@ def process_deletions(args) -> int:
 
     config, key, stores = _open_with_key(args)
     try:
-        report = process_deletion_requests(stores, key, lake=config["lake"])
+        with _lake_writer(stores):
+            report = process_deletion_requests(stores, key, lake=config["lake"])
     except WrongKey as error:
         return _fail(str(error))
     except (LakeError, OSError) as error:
@@ -382,6 +384,16 @@ def process_deletions(args) -> int:
         stores.dispose()
     _report(report)
     return 0
+
+
+def _lake_writer(stores):
+    """The cycle's lock, while a deletion writes the lake: on object storage the lake's own
+    lock does not reach a cycle on another host (store/_cycle_lock.py)."""
+    from ..store._cycle_lock import cycle_lock_waiting
+
+    return cycle_lock_waiting(stores, lambda: print(
+        "sempervirens admin: waiting for the aggregation cycle running now to end (one "
+        "writer of the lake at a time)", file=sys.stderr, flush=True))
 
 
 def _lake_step_failed(error: Exception) -> str:

@@ -2,8 +2,9 @@
 
 Order matters:
 1. a tombstone (keyed hash) first, so servers start dropping the client's pings;
-2. a pause longer than the servers' tombstone refresh, so no ping of the client
-   accepted before the tombstone was read can still be on its way to the store;
+2. a pause longer than the servers' tombstone refresh, so that a ping of the client
+   accepted before the tombstone was read is mostly in the store already (one that a
+   slow writer commits later is deleted before its day is sealed: forget_stragglers);
 3. the rows: pings, access_log and every other table with a client_id column, and
    the enrichment results of addresses that no remaining log line uses; the private
    days they touched are marked for re-aggregation (the private institution counts no
@@ -120,6 +121,35 @@ def process_pending(stores: Stores, settings: dict) -> int:
     if report.clients:
         log.info("deleted %d client(s) on request", report.clients)
     return report.clients
+
+
+def forget_stragglers(stores: Stores, settings: dict, days) -> int:
+    """Delete the clients whose pings on these days (of the hot store, about to be
+    sealed) are tombstoned; how many.  A ping accepted just before the servers read a
+    new tombstone is committed by its writer within twice store_timeout (a batch in
+    flight before it, then its own), which can be after the deletion's pause and rows:
+    it stayed in the hot store, and the seal put it in the lake, the UUID with it.  The
+    cycle calls this before each seal."""
+    from ._secret import load_key
+
+    days = sorted(days)
+    with stores.private.connect() as connection:
+        buried = set(connection.execute(select(tombstones.c.hash)).scalars())
+    if not days or not buried:
+        return 0
+    key = load_key(settings, create=False)
+    if key is None:
+        return 0
+    with stores.telemetry.connect() as connection:
+        ids = connection.execute(select(pings.c.client_id).distinct().where(
+            pings.c.day.in_(days), pings.c.client_id.is_not(None))).scalars().all()
+    found = sorted(c for c in ids if client_hash(key, c) in buried)
+    if found:
+        # Buried long enough ago that every server drops their pings: no pause.
+        delete_clients(stores, key, found, lake=settings["lake"], settle=0)
+        log.warning("deleted %d client(s) again: pings of theirs committed after their "
+                    "deletion", len(found))
+    return len(found)
 
 
 def _bury(engine: Engine, key: bytes, ids: list[str]) -> None:

@@ -3,82 +3,22 @@
 Every `aggregate_interval_seconds` (first after one interval, so a server that
 only starts and stops does no aggregation) the thread runs one cycle.  Several
 workers or hosts may run it: a lock lets one cycle run at a time (a PostgreSQL
-advisory lock, or a lock file beside the SQLite store).
+advisory lock, or a lock file beside the SQLite store: store/_cycle_lock.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import math
 import threading
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
+from ..store._cycle_lock import LOCK_ID, CycleLock, CycleLockLost, cycle_lock
 
 log = logging.getLogger("sempervirens.cycle")
-LOCK_ID = 7412  # pg advisory lock key of the aggregation cycle (migrations use 7411)
-
-
-class CycleLockLost(Exception):
-    """The database session holding the cycle's lock ended (a restart): another cycle may
-    run now, so this one stops before its next step."""
-
-
-class CycleLock:
-    """The lock a cycle holds; check() before each step that writes the lake or the
-    releases, which must have one writer."""
-
-    def __init__(self, connection=None) -> None:
-        self._connection = connection  # PostgreSQL: the session holding the advisory lock
-
-    def check(self) -> None:
-        if self._connection is None:
-            return  # a file lock: held until this process lets it go
-        try:
-            held = self._connection.exec_driver_sql(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                f"AND pid = pg_backend_pid() AND objid = {LOCK_ID}").scalar()
-        except SQLAlchemyError:
-            held = 0
-        if not held:
-            raise CycleLockLost("the database session holding the cycle lock ended; the cycle "
-                                "stopped and runs again at the next interval")
-
-
-@contextlib.contextmanager
-def cycle_lock(stores):
-    """Yields a CycleLock when this process may run a cycle now, None if another one is."""
-    engine = stores.telemetry
-    if engine.dialect.name == "postgresql":
-        # A session lock, on a connection in autocommit: between statements the session
-        # is idle, never "idle in transaction", which idle_in_transaction_session_timeout
-        # would end, and the lock with it, while the cycle runs on other connections.
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            acquired = connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({LOCK_ID})").scalar()
-            try:
-                yield CycleLock(connection) if acquired else None
-            finally:
-                if acquired:
-                    try:
-                        connection.exec_driver_sql(f"SELECT pg_advisory_unlock({LOCK_ID})")
-                    except SQLAlchemyError:  # the session ended, and its lock with it
-                        log.warning("the session holding the cycle lock ended during the cycle")
-        return
-    path = Path(engine.url.database or ".").with_suffix(".aggregate-lock")
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield None
-            return
-        try:
-            yield CycleLock()
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+__all__ = ["LOCK_ID", "CycleLock", "CycleLockLost", "cycle_lock", "PeriodicAggregation",
+           "explained_errors", "start_periodic_aggregation"]
 
 
 class PeriodicAggregation:
@@ -127,11 +67,12 @@ class PeriodicAggregation:
 
 def explained_errors() -> tuple[type[Exception], ...]:
     """The errors whose message is the reason, in one line of ours (a lake to repair, an
-    engine that cannot run, a lost lock), never a ping's data."""
+    engine that cannot run, a release refused, a lost lock), never a ping's data."""
     from ..aggregate.engine import EngineError
+    from ..release import ReleaseError
     from ..store.lake import LakeError
 
-    return EngineError, LakeError, CycleLockLost
+    return EngineError, LakeError, ReleaseError, CycleLockLost
 
 
 def _shown(error: BaseException) -> str:

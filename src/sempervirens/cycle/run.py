@@ -9,6 +9,9 @@
 4. the private institution aggregates of the new days;
 5. pending deletion requests (stores and lake);
 6. retention: raw addresses past the retention period.
+
+Steps 4, 5 and 6 each run even when an earlier step fails; the first failure is
+raised after them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from ..monitoring import record_cycle
+from ..store._cycle_lock import CycleLockLost
 
 log = logging.getLogger("sempervirens.cycle")
 
@@ -52,6 +56,7 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
     now = now or datetime.now(timezone.utc)
     today = now.date()
     report = CycleReport()
+    check = lock.check if lock is not None else (lambda: None)
     with stores.private.connect() as connection:
         private = dirty_days(connection, tables.private_aggregated_days, today)
     report.private_days = private.dirty
@@ -63,22 +68,48 @@ def run_cycle(stores, settings: dict, *, now: datetime | None = None, purge: boo
     if report.private_days:
         report.anomalies, report.anomaly_pings = _timed(
             report, "anomalies", detect_anomalies, stores, report.private_days, settings)
-    check = lock.check if lock is not None else (lambda: None)
-    check()
-    report.sealed_days = _timed(report, "seal", seal_closed_days, stores, settings, now)
-    check()
-    report.releases = _timed(report, "release", release_closed_periods, stores, settings, now)
-    if report.private_days:
-        # Days with addresses still to look up stay incomplete: redone next cycle (for
-        # ENRICH_RETRY_DAYS; then those addresses count as unknown).
-        _timed(report, "private", aggregate_private, stores.private, report.private_days,
-               private.counts, today, settings,
-               complete_before=complete_before(today, enriched))
-    check()
-    report.deleted_clients = _timed(report, "deletions", process_pending, stores, settings)
-    if purge:
-        report.purged_rows = _timed(report, "purge", purge_expired, stores,
-                                    settings["retention_days"], today)
+
+    def public() -> None:
+        check()
+        report.sealed_days = _timed(report, "seal", seal_closed_days, stores, settings, now)
+        check()
+        report.releases = _timed(report, "release", release_closed_periods, stores, settings, now)
+
+    def private_aggregates() -> None:
+        if report.private_days:
+            # Days with addresses still to look up stay incomplete: redone next cycle (for
+            # ENRICH_RETRY_DAYS; then those addresses count as unknown).
+            _timed(report, "private", aggregate_private, stores.private, report.private_days,
+                   private.counts, today, settings,
+                   complete_before=complete_before(today, enriched))
+
+    def deletions() -> None:
+        check()
+        report.deleted_clients = _timed(report, "deletions", process_pending, stores, settings)
+
+    def retention() -> None:
+        if purge:
+            report.purged_rows = _timed(report, "purge", purge_expired, stores,
+                                        settings["retention_days"], today)
+
+    # The private aggregates, the deletion requests and the purge of expired addresses
+    # never wait for a step that fails (a lake to repair, an engine that cannot run, a
+    # release refused, a full disk): failing again every cycle, it held them back for good
+    # (the log's addresses kept past their retention).  Each runs; the first failure is
+    # raised after them.
+    failure = None
+    for step in (public, private_aggregates, deletions, retention):
+        try:
+            step()
+        except CycleLockLost:
+            raise  # another cycle may run now: this one does nothing more
+        except Exception as error:  # noqa: BLE001 - the first failure is raised below
+            if failure is None:
+                failure = error
+            else:  # the type only: a database error quotes its parameters (addresses)
+                log.warning("cycle: step %s failed too (%s)", step.__name__, type(error).__name__)
+    if failure is not None:
+        raise failure
     log.info("cycle: %d days sealed, %d periods released, %d private days, %d addresses "
              "enriched, %d anomalies (%d pings), %d clients deleted, %d rows purged "
              "in %.1f s", len(report.sealed_days), len(report.releases),
@@ -99,10 +130,15 @@ def _timed(report: CycleReport, name: str, function, *args, **kwargs):
 
 def seal_closed_days(stores, settings: dict, now: datetime) -> list[date]:
     """Seal every closed day into the lake, then prune the hot store to its margin."""
+    from ..admin.deletion import forget_stragglers
     from ..admin.projects import declarations, registered_days
     from ..store import lake
 
     where = lake.Lake(settings["lake"])
+    # A deleted client's ping that its writer committed after the deletion never
+    # reaches the lake.
+    forget_stragglers(stores, settings, lake.closed_store_days(
+        stores.telemetry, now=now, grace=timedelta(hours=settings["seal_grace_hours"])))
     # Every day from the first registration of a declared project is sealed, pings or
     # not: its periods are released once all their days are (release_closed_periods).
     declared, registered = declarations(stores.telemetry), registered_days(stores.telemetry)

@@ -21,7 +21,8 @@ from .budget import Budget, Share, bounds_from_settings, split
 from .datasets import write_release
 from .domains import Domain, build_domains
 from .parameters import parameters
-from .errors import AlreadyReleased, DatasetExists, NotClosed, NothingToCorrect, ReleaseError
+from .errors import (AlreadyReleased, DatasetExists, NotClosed, NothingToCorrect,
+                     PublishedUnrecorded, ReleaseError)
 from .publish import Release, domains_for, ready_at, release_period, serving_allowed
 from .tables import public_releases, public_statistics
 
@@ -32,6 +33,7 @@ __all__ = [
     "Domain",
     "NotClosed",
     "NothingToCorrect",
+    "PublishedUnrecorded",
     "Release",
     "ReleaseError",
     "Share",

@@ -39,6 +39,14 @@ def path_of(releases_dir: Path, release) -> Path:
     return Path(releases_dir) / release.project.translate(_SAFE) / directory_name(release)
 
 
+def published_versions(releases_dir: Path, project: str, interval: str, start) -> list[int]:
+    """The versions of a period whose dataset directory is in releases_dir."""
+    prefix = f"{interval}-{start.isoformat()}-v"
+    parent = Path(releases_dir) / project.translate(_SAFE)
+    return sorted(int(path.name[len(prefix):]) for path in parent.glob(prefix + "*")
+                  if path.name[len(prefix):].isdigit())
+
+
 def write_release(releases_dir: Path, release, k: int) -> Path:
     """Write one release's files; refuse (DatasetExists) if its directory exists."""
     target = path_of(releases_dir, release)

@@ -5,7 +5,9 @@
     │                      are not all released yet
     ├── AlreadyReleased    the period was released; only an explicit correction adds a version
     ├── NothingToCorrect   a correction of a period never released
-    └── DatasetExists      a dataset directory is never rewritten
+    ├── DatasetExists      a dataset directory is never rewritten
+    └── PublishedUnrecorded  a version of the period was published that the ledger does
+                           not record (a store restored from an older state)
 """
 
 from __future__ import annotations
@@ -28,4 +30,8 @@ class NothingToCorrect(ReleaseError):
 
 
 class DatasetExists(ReleaseError):
+    pass
+
+
+class PublishedUnrecorded(ReleaseError):
     pass

@@ -35,7 +35,8 @@ from . import ledger, percentiles, uncertainty
 from .accountant import compose
 from .budget import Budget, bounds_from_settings, split
 from .domains import PUBLIC_BUCKETS, Domain, build_domains
-from .errors import AlreadyReleased, NotClosed, NothingToCorrect, ReleaseError
+from .errors import (AlreadyReleased, NotClosed, NothingToCorrect, PublishedUnrecorded,
+                     ReleaseError)
 from .mechanisms import Noised, noise
 from .tables import PERCENTILE_STATISTIC, public_releases, public_statistics
 
@@ -96,6 +97,8 @@ def release_period(engine, project_domains: Mapping[str, Mapping[str, Domain]], 
         raise NotClosed(f"{interval} {period_start} may be released from "
                         f"{ready_at(interval, period_start, settings).isoformat()}")
     counts = _group(exact, project_domains, period_start)
+    if datasets_dir is not None:
+        _published_but_unrecorded(engine, project_domains, interval, period_start, datasets_dir)
     budget, bounds = Budget.from_settings(settings), bounds_from_settings(settings)
     k = int(settings["k_anonymity"])
     released: list[Release] = []
@@ -114,6 +117,27 @@ def release_period(engine, project_domains: Mapping[str, Mapping[str, Domain]], 
         for release in released:
             write_release(Path(datasets_dir), release, k)
     return released
+
+
+def _published_but_unrecorded(engine, project_domains, interval, start, datasets_dir) -> None:
+    """PublishedUnrecorded if a version of the period was published (its dataset is in
+    datasets_dir) that the ledger does not record: the store was put back to an older
+    state (a database snapshot, a copied file).  Releasing it again would publish the
+    period twice with independent noise (their mean halves the noise's variance) and
+    spend budget the ledger does not show."""
+    from .datasets import published_versions
+
+    with engine.connect() as connection:
+        for project in sorted(project_domains):
+            previous = ledger.latest(connection, project, interval, start)
+            recorded = 0 if previous is None else previous["version"]
+            published = published_versions(Path(datasets_dir), project, interval, start)
+            if published and published[-1] > recorded:
+                raise PublishedUnrecorded(
+                    f"{project}: {interval} {start} version {published[-1]} was published in "
+                    f"{datasets_dir} but the store's ledger does not record it (a store put back "
+                    f"to an older state): nothing released; restore the store from a backup "
+                    f"taken after it (docs/operations.md, 'Backups')")
 
 
 def _group(exact, project_domains, start) -> dict[str, dict[str, dict]]:

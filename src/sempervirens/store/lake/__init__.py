@@ -11,7 +11,7 @@ docs/lake.md says what each guarantees.
 
 from ._delete import LakeDeletionIncomplete, LakeDeletionReport, delete_clients
 from ._layout import FileEntry, Lake, LakeError
-from ._seal import PruneReport, SealReport, prune, seal, sealable_through
+from ._seal import PruneReport, SealReport, closed_store_days, prune, seal, sealable_through
 
 __all__ = [
     "FileEntry",
@@ -21,6 +21,7 @@ __all__ = [
     "LakeError",
     "PruneReport",
     "SealReport",
+    "closed_store_days",
     "delete_clients",
     "prune",
     "seal",

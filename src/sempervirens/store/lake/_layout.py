@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -275,14 +276,15 @@ class Lake:
     def lock(self):
         """Exclusive right to write this lake: seal, prune's reading, deletion rewrites.
         A lock file beside the manifest (local lakes); for a lake on object storage,
-        a lock file in this machine's temporary directory: writers on other machines
-        are not excluded (docs/lake.md: run one writer)."""
+        a lock file in this user's own directory of the machine's temporary one:
+        writers on other machines are not excluded (they hold the cycle's lock:
+        store/_cycle_lock.py)."""
         if self.local:
-            Path(self.root).mkdir(parents=True, exist_ok=True)
+            self._make_private()
             lock_path = Path(self.root) / (MANIFEST + ".lock")
         else:
             key = hashlib.sha256(self.location.encode()).hexdigest()[:16]
-            lock_path = Path(tempfile.gettempdir()) / f"sempervirens-lake-{key}.lock"
+            lock_path = _own_temporary_directory() / f"sempervirens-lake-{key}.lock"
         with open(lock_path, "a+b") as handle:
             if fcntl is not None:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
@@ -297,8 +299,41 @@ class Lake:
                 if fcntl is not None:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
+    def _make_private(self) -> None:
+        """A local lake's data is its owner's alone, as the stores' (its files hold
+        installation ids): the directories that hold it are 0700, whatever the umask
+        (which made them 0755, every file readable by every local user when the lake lies
+        outside the 0700 data directory).  Its root is made 0700 when it is made here;
+        the lake's own directories are made 0700 again at each write, so a lake made
+        before, or restored by a copy, is closed too."""
+        root = Path(self.root)
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name in (*TABLES, TMP_DIR):
+            directory = root / name
+            directory.mkdir(mode=0o700, exist_ok=True)
+            if directory.is_symlink() or not directory.is_dir():
+                continue
+            with contextlib.suppress(PermissionError):  # not ours: the operator's to mend
+                if directory.stat().st_mode & 0o077:
+                    os.chmod(directory, 0o700)
+
     def _has_manifest(self) -> bool:
         return self.fs.get_file_info(self.path(MANIFEST)).type == pafs.FileType.File
+
+
+def _own_temporary_directory() -> Path:
+    """`sempervirens-<uid>` in the system's temporary directory, made 0700 for this user.
+    A lock file of a name anyone can compute, straight in a shared /tmp, could be made
+    first by another local user (a link: opened and made wherever it pointed; a file of
+    theirs: every write of the lake failed)."""
+    path = Path(tempfile.gettempdir()) / f"sempervirens-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise LakeError(f"{path} is not a directory of this user's alone (mode 0700) to hold "
+                        f"the lake's lock: remove it, or set TMPDIR to another directory")
+    return path
 
 
 def _fsspec(uri: str, why: Exception) -> tuple[pafs.FileSystem, str]:

@@ -112,6 +112,13 @@ def seal(engine: Engine, lake: Lake, *, now: datetime, grace: timedelta = timede
     return report
 
 
+def closed_store_days(engine: Engine, *, now: datetime,
+                      grace: timedelta = timedelta(hours=2)) -> list[date]:
+    """The hot store's days that have ended (grace included) at `now`: what a seal then
+    writes, or holds already (late pings aside)."""
+    return _store_days(engine, sealable_through(now, grace))
+
+
 def _store_days(engine: Engine, last: date) -> list[date]:
     with engine.connect() as connection:
         days = connection.execute(select(pings.c.day).distinct().where(
