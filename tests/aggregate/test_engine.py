@@ -207,6 +207,49 @@ def test_months_and_files_outside_the_periods(source):
         ("solve", "1024"): 1, ("load", "4"): 1}
 
 
+def test_a_long_job_reads_a_month_of_days_at_a_time(tmp_path):
+    """90 days at once did not fit the least memory limit on 10M pings: a job over many
+    periods loads and queries at most BATCH_DAYS days of files at a time, whole periods,
+    with the rows it would have given at once."""
+    from datetime import timedelta
+
+    from sempervirens.aggregate.engine._compute import BATCH_DAYS
+    from sempervirens.aggregate.engine._duckdb import DuckDBRunner
+
+    first = date(2026, 9, 1)
+    span = [first + timedelta(days=i) for i in range(70)]
+    source = write_lake(tmp_path / "lake", [
+        usage("astro", f"c{i % 7}", day, counters=[("fit", "", 1 + i % 4)],
+              timings=[("solve", 40 + i % 9, 2)]) for i, day in enumerate(span)])
+    loaded = []
+
+    class Recording(DuckDBRunner):
+        def load(self, files, small):
+            days = {day for _, day in small["periods"]}
+            files_days = {date.fromisoformat(os.path.basename(os.path.dirname(p))[4:])
+                          for paths in files.values() for p in paths}
+            loaded.append((days, files_days))
+            super().load(files, small)
+
+    for interval, starts, sizes in [("day", span, [31, 31, 8]),
+                                    ("week", [d for d in span if d.isoweekday() == 1][:9],
+                                     [28, 28, 7])]:
+        loaded.clear()
+        runner = Recording()
+        try:
+            rows = compute(source, interval, starts, DECLARED, BOUNDS, engine=runner)
+        finally:
+            runner.close()
+        assert [len(days) for days, _ in loaded] == sizes and max(sizes) <= BATCH_DAYS
+        assert all(files_days <= days for days, files_days in loaded)  # its own days' files
+        one_by_one = {name: [] for name in rows}
+        for start in starts:
+            for name, found in compute(source, interval, [start], DECLARED, BOUNDS).items():
+                one_by_one[name] += found
+        assert rows == {name: sorted(found) for name, found in one_by_one.items()}
+        assert rows["installs"]
+
+
 def test_no_files_and_no_periods(tmp_path):
     empty = compute({}, "day", [D1], DECLARED, BOUNDS)
     assert empty == {s.name: [] for s in STATISTICS}

@@ -4,6 +4,7 @@ compute_private(): the private aggregates of an interval."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
@@ -15,6 +16,10 @@ from ._tables import declared_rows, origin_rows, period_days, source_files
 from .errors import EngineError
 
 ENGINES = ("duckdb", "spark")
+# Periods are computed in batches of at most this many days of data (a month, the longest
+# period, is one), so that a job's working set is a month's whatever its span: the 90
+# days of a first release at once did not fit the least memory limit (512 MiB), 31 do.
+BATCH_DAYS = 31
 
 
 def open_runner(engine: str = "duckdb", *, memory_limit: str | None = None,
@@ -77,14 +82,29 @@ def compute(source: Mapping[str, Iterable], interval: str, period_starts: Iterab
         raise EngineError(f"bounds must be a model.statistics.Bounds, not {bounds!r}")
     results = {s.name: [] for s in STATISTICS if interval in s.intervals}
     with _running(engine, options) as runner:
-        if not periods:
-            return results
-        runner.load(files, {"periods": periods, "declared": rows})
-        for query in queries(interval, bounds):
-            for project, start, key1, key2, *counts in runner.rows(query.sql):
-                for statistic, n in zip(query.statistics, counts):
-                    results[statistic].append((project, start, key1, key2, int(n)))
+        for batch in _batches(periods):
+            days = {day for _, day in batch}
+            runner.load({table: [path for path, day in found.items() if day in days]
+                         for table, found in files.items()},
+                        {"periods": batch, "declared": rows})
+            for query in queries(interval, bounds):
+                for project, start, key1, key2, *counts in runner.rows(query.sql):
+                    for statistic, n in zip(query.statistics, counts):
+                        results[statistic].append((project, start, key1, key2, int(n)))
     return {name: sorted(found) for name, found in results.items()}
+
+
+def _batches(periods: list[tuple[date, date]]) -> list[list[tuple[date, date]]]:
+    """The (period_start, day) rows in batches of whole periods, at most BATCH_DAYS days
+    each (or one period, if longer)."""
+    batches: list[list[tuple[date, date]]] = []
+    for _, days in itertools.groupby(periods, key=lambda row: row[0]):
+        days = list(days)
+        if batches and len(batches[-1]) + len(days) <= BATCH_DAYS:
+            batches[-1] += days
+        else:
+            batches.append(days)
+    return batches
 
 
 def compute_private(origins: Iterable[Sequence], interval: str, period_starts: Iterable[date],

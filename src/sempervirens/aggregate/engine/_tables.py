@@ -67,19 +67,24 @@ def origin_rows(origins: Iterable[Sequence]) -> list[tuple]:
     return rows
 
 
-def source_files(source: Mapping[str, Iterable]) -> dict[str, list[str]]:
-    """The lake's files per table (every table present, possibly with no file)."""
+def source_files(source: Mapping[str, Iterable]) -> dict[str, dict[str, date]]:
+    """The lake's files per table, each with its day (every table present, possibly
+    with no file)."""
     unknown = set(source) - set(LAKE_NAMES)
     if unknown:
         raise EngineError(f"unknown lake table {sorted(unknown)[0]!r} "
                           f"(expected {', '.join(LAKE_NAMES)})")
-    files = {}
-    for name in LAKE_NAMES:
-        paths = [str(p) for p in source.get(name, ())]
-        for path in paths:
-            hive_base(path)  # fails early on a path outside the layout
-        files[name] = paths
-    return files
+    return {name: {str(p): file_day(str(p)) for p in source.get(name, ())}
+            for name in LAKE_NAMES}
+
+
+def file_day(path: str) -> date:
+    """The day of a lake file, from its `day=YYYY-MM-DD` directory."""
+    hive_base(path)  # fails early on a path outside the layout
+    try:
+        return date.fromisoformat(Path(path).parent.name[len(PARTITION) + 1:])
+    except ValueError:
+        raise EngineError(f"{path}: not in a {PARTITION}=YYYY-MM-DD directory of the lake") from None
 
 
 def hive_base(path: str) -> str:
