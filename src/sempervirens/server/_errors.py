@@ -49,8 +49,8 @@ def log_unexpected(scope: dict, error: BaseException) -> str:
 
 async def unexpected(request: Request, error: Exception) -> JSONResponse:
     request_id = log_unexpected(request.scope, error)
-    return JSONResponse(error_body(500, "internal_error", f"internal server error (request {request_id})"),
-                        status_code=500, headers={"X-Request-Id": request_id})
+    body = error_body(500, "internal_error", f"internal server error (request {request_id})")
+    return JSONResponse(body, status_code=500, headers={"X-Request-Id": request_id})
 
 
 def route_of(scope: dict) -> str:

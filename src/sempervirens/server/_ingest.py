@@ -48,7 +48,8 @@ class Ingest:
         else:
             _COUNTED_ACCEPTED.inc()
             # Fresh messages each time (middleware may replace their headers), shared headers.
-            await send({"type": "http.response.start", "status": 202, "headers": self._headers(policy)})
+            headers = self._headers(policy)
+            await send({"type": "http.response.start", "status": 202, "headers": headers})
             await send({"type": "http.response.body", "body": _ACCEPTED})
             return
         await response(scope, receive, send)
@@ -88,7 +89,8 @@ async def _accept(app, scope, receive) -> tuple:
             gone = await _in_time(state, forgotten(app, ping.client_id))
         if gone:
             return state.policy_headers.current()  # a deleted client: dropped
-    item = Accepted(document_id, project, ping, datetime.now(timezone.utc), state.client_address.of(scope))
+    item = Accepted(document_id, project, ping, datetime.now(timezone.utc),
+                    state.client_address.of(scope))
     try:
         await state.writer.submit(item)
     except Overloaded:

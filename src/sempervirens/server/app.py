@@ -118,7 +118,8 @@ def create_app(settings: dict | None = None, *, migrate: bool = True) -> Starlet
     app = Server(
         ingest=ingest,
         routes=routes(config, ingest),
-        middleware=[Middleware(public.SecurityHeaders), Middleware(RequestGuard, on_unexpected=log_unexpected),
+        middleware=[Middleware(public.SecurityHeaders),
+                    Middleware(RequestGuard, on_unexpected=log_unexpected),
                     Middleware(ReadDeadline, seconds=config["store_timeout"])],
         exception_handlers={ServerError: server_error, HTTPException: _http_error,
                             ClientDisconnect: client_went_away, Exception: unexpected},
