@@ -191,7 +191,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._head_bytes = 0
         self._expect(BODY)
+        cycle = self.cycle
         super().on_headers_complete()
+        if self.cycle is not cycle and self.cycle is not None:  # this request's
+            self.cycle.transport = _Gathered(self.transport, self.loop)
 
     def _head_problem(self) -> tuple[int, str] | None:
         """What is wrong with a complete head (at most MAX_HEAD_BYTES: checked as it came)."""
@@ -248,6 +251,39 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(refusal(status, message))
             self.transport.close()
+
+
+class _Gathered:
+    """The transport as one request's response sees it: what is written in one turn of the
+    event loop goes out as one write.  uvicorn writes a response's head and its body apart;
+    a 202 and its 21 bytes were two system calls and two TCP segments, and the second
+    write alone was ~7% of the server's CPU per ping."""
+
+    __slots__ = ("_transport", "_loop", "_held")
+
+    def __init__(self, transport, loop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._held is None:
+            self._held = [data]
+            self._loop.call_soon(self.flush)  # whatever else this turn writes goes with it
+        else:
+            self._held.append(data)
+
+    def flush(self) -> None:
+        held, self._held = self._held, None
+        if held and not self._transport.is_closing():
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
 
 
 class _Sweep:
