@@ -126,11 +126,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._deadline: float | None = None  # loop time by which `_waiting_for` must be in
         self._waiting_for = HEADERS
         self._group: str | None = None  # the client counted in _HELD for this connection
+        self._gathered: _Gathered | None = None  # what the responses write through
 
     # -- the connection ---------------------------------------------------
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
+        self._gathered = _Gathered(transport, self.loop)
         if len(self.connections) > self._limits["max_connections"]:
             self._refuse(503, "too many open connections; retry later")
             return
@@ -194,7 +196,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         cycle = self.cycle
         super().on_headers_complete()
         if self.cycle is not cycle and self.cycle is not None:  # this request's
-            self.cycle.transport = _Gathered(self.transport, self.loop)
+            self.cycle.transport = self._gathered
 
     def _head_problem(self) -> tuple[int, str] | None:
         """What is wrong with a complete head (at most MAX_HEAD_BYTES: checked as it came)."""
@@ -218,6 +220,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
+        self._gathered.flush()  # a whole response: nothing of it waits for the turn's end
         self._in_head = True
         super().on_response_complete()
         # The next request's head has header_timeout from now (the keep-alive
@@ -234,6 +237,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def too_slow(self) -> None:
         """Called by the sweep once the deadline has passed."""
         self._deadline = None
+        self._flush()
         if self.transport.is_closing():
             return
         if self.cycle is not None and not self.cycle.response_complete and self.cycle.response_started:
@@ -245,19 +249,25 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         seconds = self._limits["header_timeout" if self._waiting_for == HEADERS else "body_timeout"]
         self._refuse(408, f"{self._waiting_for} did not arrive within {seconds:g} s")
 
+    def _flush(self) -> None:
+        if self._gathered is not None:
+            self._gathered.flush()
+
     def _refuse(self, status: int, message: str) -> None:
         self._refused = True
         self._deadline = None
+        self._flush()  # what a response wrote goes first
         if not self.transport.is_closing():
             self.transport.write(refusal(status, message))
             self.transport.close()
 
 
 class _Gathered:
-    """The transport as one request's response sees it: what is written in one turn of the
-    event loop goes out as one write.  uvicorn writes a response's head and its body apart;
-    a 202 and its 21 bytes were two system calls and two TCP segments, and the second
-    write alone was ~7% of the server's CPU per ping."""
+    """The transport as a connection's responses see it: what they write goes out as one
+    write when the response is complete (or at the end of the event loop's turn, for one
+    that streams).  uvicorn writes a response's head and its body apart: a 202 and its 21
+    bytes were two system calls and two TCP segments, the second ~7% of the server's CPU
+    per ping.  The connection's own writes (refusals) flush it first, to keep the order."""
 
     __slots__ = ("_transport", "_loop", "_held")
 
