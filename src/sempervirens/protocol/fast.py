@@ -15,6 +15,7 @@ Server only: msgspec is a server dependency (the client imports `protocol` alone
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated
 
 import msgspec
@@ -122,6 +123,26 @@ _ENV_OTHERS = tuple(name for name, *_ in (*_ENVIRONMENT_COUNTS, *_ENVIRONMENT_BO
 _MEMORY = tuple(sorted(children("metrics.memory")))
 
 
+# The verdicts on strings, remembered: most pings carry the same names, labels, versions
+# and environment strings.  msgspec has bounded their lengths (at most 128 characters).
+@lru_cache(maxsize=16384)
+def _plain(value: str) -> bool:
+    """Printable ASCII without a UUID (library and environment strings)."""
+    return bool(_token(value)) and not uuid_in(value)
+
+
+@lru_cache(maxsize=16384)
+def _identifies_nothing(value: str, version: bool = False) -> bool:
+    """Printable ASCII that looks like no identifier (labels, the project's version)."""
+    return bool(_token(value)) and identifier_in(value, version) is None
+
+
+@lru_cache(maxsize=16384)
+def _is_name(value: str) -> bool:
+    """A metric name or a dropped reason."""
+    return bool(_name_match(value)) and identifier_in(value) is None
+
+
 class _NotHere(Exception):
     """Not accepted by the fast path: the validator decides."""
 
@@ -180,7 +201,7 @@ def _checked(ping_type: str, body) -> Ping:
             value = getattr(environment, name)
             if value is UNSET:
                 value = None
-            elif not _token(value) or ("-" in value and uuid_in(value)):
+            elif not _plain(value):
                 raise _NotHere
             values.append(value)
         for name in _ENV_OTHERS:
@@ -216,7 +237,7 @@ def _string(value, version: bool = False) -> str | None:
     """A string field (its length checked by msgspec): printable ASCII, no identifier."""
     if value is UNSET:
         return None
-    if not _token(value) or identifier_in(value, version) is not None:
+    if not _identifies_nothing(value, version):
         raise _NotHere
     return value
 
@@ -224,13 +245,13 @@ def _string(value, version: bool = False) -> str | None:
 def _no_uuid(value) -> str | None:
     if value is UNSET:
         return None
-    if not _token(value) or uuid_in(value):
+    if not _plain(value):
         raise _NotHere
     return value
 
 
 def _name(value: str) -> None:
-    if not _name_match(value) or identifier_in(value) is not None:
+    if not _is_name(value):
         raise _NotHere
 
 
@@ -246,7 +267,7 @@ def _metrics(metrics) -> dict:
         for name, labels in metrics.labeled_counters.items():
             _name(name)
             for label in labels:
-                if not _token(label) or identifier_in(label) is not None:
+                if not _identifies_nothing(label):
                     raise _NotHere
             total += len(labels)
         out["labeled_counters"] = metrics.labeled_counters
