@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from starlette.requests import ClientDisconnect, Request
 
 from ..admin.tombstones import forgotten, forgotten_now
+from ..public import Secured
 from ..protocol import SCHEMA_VERSION, ProtocolError, normalize_project, parse_document_id
 from ..protocol.fast import decode_ping
 from ..store import Accepted, Overloaded, WriteFailed
@@ -54,11 +55,11 @@ class Ingest:
         await response(scope, receive, send)
 
     def _headers(self, policy: tuple) -> tuple:
-        """The 202's headers, built once for each value of the policy headers (they rarely
-        change); a tuple: whoever adds to it makes a new list."""
+        """The 202's headers, the security headers included, built once for each value of
+        the policy headers (they rarely change); a tuple: whoever adds to it makes a new list."""
         known, headers = self._head
         if known is not policy or not headers:
-            headers = (*_ACCEPTED_HEADERS, *policy)
+            headers = Secured((*_ACCEPTED_HEADERS, *policy))
             self._head = (policy, headers)
         return headers
 
