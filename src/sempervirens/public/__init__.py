@@ -7,7 +7,7 @@ private store; the catalogue (catalogue.py) lists what each project declared.
 dataset files that datasets.py serves.
 """
 
-from .security import SecurityHeaders
+from .security import Secured, SecurityHeaders
 
 
 def routes() -> list:
@@ -29,4 +29,4 @@ def not_found_page(request):
     return pages.not_found(request)
 
 
-__all__ = ["SecurityHeaders", "not_found_page", "routes", "serves_pages"]
+__all__ = ["Secured", "SecurityHeaders", "not_found_page", "routes", "serves_pages"]

@@ -20,6 +20,14 @@ HEADERS = [
 ]
 
 
+class Secured(tuple):
+    """Response headers that end with HEADERS already (built once, for an answer sent by the
+    thousand a second: ingestion's 202); SecurityHeaders sends them as they are."""
+
+    def __new__(cls, headers):
+        return super().__new__(cls, (*headers, *HEADERS))
+
+
 class SecurityHeaders:
     """Pure ASGI middleware (no response buffering): adds HEADERS to every response."""
 
@@ -31,7 +39,8 @@ class SecurityHeaders:
             return await self.app(scope, receive, send)
 
         async def send_with_headers(message):
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and \
+                    message.get("headers").__class__ is not Secured:
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
                     (name, value) for name, value in HEADERS if name not in present]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect
 
 from ..protocol import MAX_BODY_BYTES, MAX_DECOMPRESSED_BYTES
 from ..protocol.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -14,11 +14,11 @@ from ..protocol.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 _WANTED = frozenset((b"content-type", b"content-encoding", b"content-length"))
 
 
-def ping_headers(request: Request) -> dict[bytes, bytes]:
-    return {name: value for name, value in request.scope["headers"] if name in _WANTED}
+def ping_headers(scope: dict) -> dict[bytes, bytes]:
+    return {name: value for name, value in scope["headers"] if name in _WANTED}
 
 
-async def read_body(request: Request, headers: dict[bytes, bytes]) -> bytes:
+async def read_body(receive, headers: dict[bytes, bytes]) -> bytes:
     media_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
     if media_type != b"application/json":
         raise UnsupportedMediaType("Content-Type must be application/json", field="Content-Type")
@@ -31,7 +31,7 @@ async def read_body(request: Request, headers: dict[bytes, bytes]) -> bytes:
         raise PayloadTooLarge(f"body is over {MAX_BODY_BYTES} bytes")
     # The ASGI messages straight from receive (what request.stream() does, without
     # an async generator per request): a ping usually arrives in one message.
-    chunks, size, receive = [], 0, request.receive
+    chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] != "http.request":  # http.disconnect: the client went away

@@ -131,6 +131,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._group: str | None = None  # the client counted in _HELD for this connection
         self._admitted = False
         self._tls = None  # the TLS layer in front, while its handshake is under way
+        self._gathered: _Gathered | None = None  # what the responses write through
 
     # -- the connection ---------------------------------------------------
 
@@ -165,6 +166,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
+        self._gathered = _Gathered(transport, self.loop)
         _HANDSHAKING.discard(self._tls)  # counted from now on with uvicorn's connections
         self._tls = None
         if not self._admitted:
@@ -217,7 +219,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._head_bytes = 0
         self._expect(BODY)
+        cycle = self.cycle
         super().on_headers_complete()
+        if self.cycle is not cycle and self.cycle is not None:  # this request's
+            self.cycle.transport = self._gathered
 
     def _head_problem(self) -> tuple[int, str] | None:
         """What is wrong with a complete head (at most MAX_HEAD_BYTES: checked as it came)."""
@@ -241,6 +246,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
+        self._gathered.flush()  # a whole response: nothing of it waits for the turn's end
         self._in_head = True
         super().on_response_complete()
         # The next request's head has header_timeout from now (the keep-alive
@@ -257,6 +263,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def too_slow(self) -> None:
         """Called by the sweep once the deadline has passed."""
         self._deadline = None
+        self._flush()
         if self.transport.is_closing():
             return
         if self.cycle is not None and not self.cycle.response_complete and self.cycle.response_started:
@@ -268,12 +275,51 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         seconds = self._limits["header_timeout" if self._waiting_for == HEADERS else "body_timeout"]
         self._refuse(408, f"{self._waiting_for} did not arrive within {seconds:g} s")
 
+    def _flush(self) -> None:
+        if self._gathered is not None:
+            self._gathered.flush()
+
     def _refuse(self, status: int, message: str) -> None:
         self._refused = True
         self._deadline = None
+        self._flush()  # what a response wrote goes first
         if not self.transport.is_closing():
             self.transport.write(refusal(status, message))
             self.transport.close()
+
+
+class _Gathered:
+    """The transport as a connection's responses see it: what they write goes out as one
+    write when the response is complete (or at the end of the event loop's turn, for one
+    that streams).  uvicorn writes a response's head and its body apart: a 202 and its 21
+    bytes were two system calls and two TCP segments, the second ~7% of the server's CPU
+    per ping.  The connection's own writes (refusals) flush it first, to keep the order."""
+
+    __slots__ = ("_transport", "_loop", "_held")
+
+    def __init__(self, transport, loop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._held is None:
+            self._held = [data]
+            self._loop.call_soon(self.flush)  # whatever else this turn writes goes with it
+        else:
+            self._held.append(data)
+
+    def flush(self) -> None:
+        held, self._held = self._held, None
+        if held and not self._transport.is_closing():
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
 
 
 class _Sweep:

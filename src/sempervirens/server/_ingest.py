@@ -5,47 +5,69 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timezone
 
-from starlette.requests import Request
-
-import orjson
+from starlette.requests import ClientDisconnect, Request
 
 from ..admin.tombstones import forgotten, forgotten_now
-from ..protocol import SCHEMA_VERSION, ProtocolError, normalize_project, parse_document_id, validate_ping
+from ..public import Secured
+from ..protocol import SCHEMA_VERSION, ProtocolError, normalize_project, parse_document_id
+from ..protocol.fast import decode_ping
 from ..store import Accepted, Overloaded, WriteFailed
 from ..store.writer import Rejected
+from ..monitoring import PINGS
+from ..protocol.errors import BadRequest, NotFound, ServerError, ServiceUnavailable
 from ._body import ping_headers, read_body
-from ..protocol.errors import BadRequest, NotFound, ServiceUnavailable
+from ._errors import client_went_away, server_error
 
 # How long an overloaded server asks clients to wait, in seconds.
 RETRY_AFTER_OVERLOADED = 5
 RETRY_AFTER_STORE_DOWN = 30
 _ACCEPTED = b'{"status":"accepted"}'
 _ACCEPTED_HEADERS = ((b"content-length", str(len(_ACCEPTED)).encode()), (b"content-type", b"application/json"))
+_COUNTED_ACCEPTED = PINGS.labels("202", "accepted")
 
 
-class _AcceptedResponse:
-    """202 with a fixed body: what Response(_ACCEPTED, 202) sends, without building it per ping,
-    and the policy headers (protocol/headers.py) the server holds at the time."""
+class Ingest:
+    """The ingestion endpoint as a plain ASGI application: it answers 202, or the error of
+    docs/protocol.md through the server's own handlers (server/_errors.py), and counts each
+    answer by status and code.  server/app.py calls it directly for every POST to its path."""
 
-    __slots__ = ("policy",)
-
-    def __init__(self, policy: tuple = ()) -> None:
-        self.policy = policy
+    def __init__(self) -> None:
+        self._head: tuple = ((), ())  # (the policy headers, the 202's headers with them)
 
     async def __call__(self, scope, receive, send) -> None:
-        # A fresh header list each time: middleware may change it in place.
-        await send({"type": "http.response.start", "status": 202,
-                    "headers": [*_ACCEPTED_HEADERS, *self.policy]})
-        await send({"type": "http.response.body", "body": _ACCEPTED})
+        try:
+            policy = await _accept(scope["app"], scope, receive)
+        except ServerError as error:
+            PINGS.labels(str(error.status), error.code).inc()
+            response = await server_error(Request(scope, receive), error)
+        except ClientDisconnect as error:  # nobody is left to read an answer: not counted
+            response = await client_went_away(Request(scope, receive), error)
+        except Exception:
+            PINGS.labels("500", "internal_error").inc()
+            raise  # answered by RequestGuard, the last word on errors
+        else:
+            _COUNTED_ACCEPTED.inc()
+            # Fresh messages each time (middleware may replace their headers), shared headers.
+            headers = self._headers(policy)
+            await send({"type": "http.response.start", "status": 202, "headers": headers})
+            await send({"type": "http.response.body", "body": _ACCEPTED})
+            return
+        await response(scope, receive, send)
+
+    def _headers(self, policy: tuple) -> tuple:
+        """The 202's headers, the security headers included, built once for each value of
+        the policy headers (they rarely change); a tuple: whoever adds to it makes a new list."""
+        known, headers = self._head
+        if known is not policy or not headers:
+            headers = Secured((*_ACCEPTED_HEADERS, *policy))
+            self._head = (policy, headers)
+        return headers
 
 
-def _accepted(state) -> _AcceptedResponse:
-    return _AcceptedResponse(state.policy_headers.current())
-
-
-async def submit(request: Request) -> _AcceptedResponse:
-    state = request.app.state
-    params = request.path_params
+async def _accept(app, scope, receive) -> tuple:
+    """Validate and store one ping; the policy headers to answer 202 with."""
+    state = app.state
+    params = scope["path_params"]
     try:
         project = normalize_project(params["project"])
         if params["version"] != str(SCHEMA_VERSION):
@@ -56,19 +78,19 @@ async def submit(request: Request) -> _AcceptedResponse:
         if state.registered_only and not await _in_time(state, state.projects.is_registered(project)):
             raise NotFound(f"project {project!r} is not registered here", field="project",
                            code="unknown_project")
-        headers = ping_headers(request)
-        ping = validate_ping(ping_type, _decode_json(await read_body(request, headers)))
+        headers = ping_headers(scope)
+        ping = decode_ping(ping_type, await read_body(receive, headers))
     except ProtocolError as error:
         raise BadRequest(error.message, field=error.field or None, code=error.code) from None
 
     if ping.client_id:
-        gone = forgotten_now(request.app, ping.client_id)  # mostly: no store read, no task
+        gone = forgotten_now(app, ping.client_id)  # mostly: no store read, no task
         if gone is None:
-            gone = await _in_time(state, forgotten(request.app, ping.client_id))
+            gone = await _in_time(state, forgotten(app, ping.client_id))
         if gone:
-            return _accepted(state)  # a deleted client: dropped
+            return state.policy_headers.current()  # a deleted client: dropped
     item = Accepted(document_id, project, ping, datetime.now(timezone.utc),
-                    state.client_address.of(request.scope))
+                    state.client_address.of(scope))
     try:
         await state.writer.submit(item)
     except Overloaded:
@@ -80,7 +102,7 @@ async def submit(request: Request) -> _AcceptedResponse:
     except Rejected as error:
         raise BadRequest(f"the store cannot hold this ping ({error}); do not resend it",
                          code="unstorable") from None
-    return _accepted(state)
+    return state.policy_headers.current()
 
 
 async def _in_time(state, check):
@@ -94,11 +116,3 @@ async def _in_time(state, check):
         state.log_store_error("a store read before storing a ping failed")
         raise ServiceUnavailable("the store cannot be read; retry later",
                                  retry_after=RETRY_AFTER_STORE_DOWN, code="store_unavailable") from None
-
-
-def _decode_json(data: bytes) -> dict:
-    # orjson: the server parses every ping, and it is several times the standard library's speed.
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        raise ProtocolError("", f"body is not valid UTF-8 JSON: {error}", "malformed_json") from None

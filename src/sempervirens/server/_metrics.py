@@ -1,4 +1,5 @@
-"""The server's side of the metrics: counting pings by answer, and /metrics behind a token.
+"""The server's side of the metrics: /metrics behind a token (pings are counted by answer
+in server/_ingest.py).
 
 The metrics themselves are declared in sempervirens/monitoring; `metrics_port`
 serves them on a port of their own (see _commands.py), `metrics_token` here, on the
@@ -9,34 +10,12 @@ from __future__ import annotations
 
 import hmac
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..monitoring import PINGS, exposition
-from ..protocol.errors import ServerError, Unauthorized
-
-_ACCEPTED = PINGS.labels("202", "accepted")
-
-
-def counted(endpoint):
-    """The ingestion endpoint, each answer counted by status and code."""
-
-    async def counted_endpoint(request: Request):
-        try:
-            response = await endpoint(request)
-        except ServerError as error:
-            PINGS.labels(str(error.status), error.code).inc()
-            raise
-        except ClientDisconnect:
-            raise  # nobody is left to read an answer
-        except Exception:
-            PINGS.labels("500", "internal_error").inc()
-            raise
-        _ACCEPTED.inc()
-        return response
-
-    return counted_endpoint
+from ..monitoring import exposition
+from ..protocol.errors import Unauthorized
 
 
 def routes(token: str | None) -> list[Route]:
