@@ -84,3 +84,21 @@ def test_a_failed_job_is_told_by_its_java_exception_not_py4js_first_line():
     assert _reason(Exception(said)).startswith(
         "org.apache.spark.SparkException: Job aborted due to stage failure: "
         "[FAILED_READ_FILE.FILE_NOT_EXIST]")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_spark_with_its_code_generation_on_says_nothing_on_stderr(tmp_path, capfd):
+    """With Spark's defaults (code generation on), a week's plan is too large for Java's
+    code generator: Spark runs it interpreted, with the same rows, but logged an ERROR and
+    a Java stack trace of 270 lines into the server's log stream."""
+    week = DAYS[3:]  # Monday 2026-11-30 and the days after
+    source = write_lake(tmp_path, random_pings(seed=37, days=week, clients=20, pings=300))
+    declared = random_declared()
+    conf = {k: v for k, v in SPARK_CONF.items() if "codegen" not in k}
+    rows = compute(source, "week", [week[0]], declared, Bounds(), engine="spark",
+                   spark_conf=conf)
+    assert rows == compute(source, "week", [week[0]], declared, Bounds())
+    spark_said = [line for line in capfd.readouterr().err.splitlines()
+                  if not line.startswith("WARNING: Using incubator modules")]
+    assert spark_said == []
