@@ -107,3 +107,21 @@ def test_only_registered_projects_when_the_server_says_so(tmp_path, client):
         assert [row["project"] for row in running.pings()] == ["numpy"]
     finally:
         running.stop()
+
+
+def test_every_answer_of_submit_carries_the_security_headers(server, client):
+    """POST /submit is answered by the application directly (server/app.py), not through
+    Starlette's router: its answers, accepted or refused, keep the site's headers."""
+    from sempervirens.public.security import HEADERS
+
+    answers = [
+        post(client, server.url, usage()),  # 202
+        post(client, server.url, None, raw=b"{not json"),  # 400
+        post(client, server.url, usage(), ping_type="telemetry"),  # 400: no such type
+        post(client, server.url, None, raw=b"x" * (2 * 1024 * 1024)),  # 413
+        client.get(f"{server.url}/submit/numpy/usage/1/{new_id()}"),  # 405
+    ]
+    assert [a.status_code for a in answers] == [202, 400, 400, 413, 405]
+    for answer in answers:
+        for name, value in HEADERS:
+            assert answer.headers[name.decode()] == value.decode(), (answer.status_code, name)
