@@ -59,6 +59,17 @@ def run_host(
     )
 
 
+def run_command(env: dict, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    """Run a user's command (`sempervirens status`, ...) in a fresh interpreter."""
+    return subprocess.run(  # noqa: PLW1510 - the caller checks
+        [sys.executable, "-m", "sempervirens", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def start_host(code: str, env: dict, **kwargs) -> subprocess.Popen:
     script = HOST_PRELUDE + textwrap.dedent(code)
     return subprocess.Popen(

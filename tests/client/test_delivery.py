@@ -11,7 +11,7 @@ import time
 
 import pytest
 from _fault_server import FaultServer
-from client_helpers import assert_clean, clean_env, read_spool, run_host, spooled
+from client_helpers import assert_clean, clean_env, read_spool, run_command, run_host, spooled
 
 import sempervirens
 from sempervirens.client import _consent
@@ -104,13 +104,7 @@ def test_unreadable_entries_are_quarantined_and_counted_once(tmp_path, server):
     pings = _wait_for(lambda: len(server.pings()) >= 2 and server.pings())
     assert _unreadable_reported(pings) == 2 and Spool(str(home)).dropped() == {}
     os.mkfifo(spool / f"{now:013d}.0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405163.usage.hostpkg.ping")
-    sent = subprocess.run(
-        [sys.executable, "-m", "sempervirens", "send"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    sent = run_command(env, "send")
     assert sent.returncode == 0 and "Traceback" not in sent.stderr, sent.stderr
     assert spooled(home) == []
 

@@ -6,12 +6,10 @@ device that never ends, a file of a gigabyte, JSON nested past the stack.
 """
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from client_helpers import assert_clean, clean_env, run_host
+from client_helpers import assert_clean, clean_env, run_command, run_host
 
 from sempervirens.client import _actions, _consent, _identity, _policy, _projects
 
@@ -69,13 +67,7 @@ def _run_everything(home: Path, endpoint: str) -> int:
     result = run_host(HOST.format(endpoint=endpoint), env, timeout=30)
     assert_clean(result)
     for command in COMMANDS:
-        done = subprocess.run(
-            [sys.executable, "-m", "sempervirens", *command],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        done = run_command(env, *command)
         assert "Traceback" not in done.stderr, (command, done.stderr)
     return int(result.stdout.split("peak")[1])
 
@@ -103,13 +95,7 @@ def test_a_fifo_in_the_spool_does_not_hang_show(tmp_path):
     name = "0000000000001.0b7e5f0e-8a4d-4c43-9b7c-1d2e3f405161.usage.hostpkg.ping"
     os.mkfifo(home / "spool" / name)
     env = clean_env(SEMPERVIRENS_HOME=str(home))
-    shown = subprocess.run(
-        [sys.executable, "-m", "sempervirens", "show"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    shown = run_command(env, "show")
     assert shown.returncode == 0, shown.stderr
     assert f"# {name}: unreadable" in shown.stdout and "not a regular file" in shown.stdout
 
@@ -187,21 +173,9 @@ def test_a_data_directory_others_control_is_refused_with_one_warning(tmp_path, c
     assert sorted(p.name for p in Path(os.path.realpath(data_dir)).rglob("*")) == before
     [warning] = [line for line in result.stderr.splitlines() if "UserWarning" in line]
     assert str(data_dir) in warning and "nothing is kept" in warning
-    decided = subprocess.run(
-        [sys.executable, "-m", "sempervirens", "opt-in", "hostpkg"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    decided = run_command(env, "opt-in", "hostpkg")
     assert decided.returncode == 1 and "nothing is kept" in decided.stderr, decided.stderr
-    status = subprocess.run(
-        [sys.executable, "-m", "sempervirens", "status"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    status = run_command(env, "status")
     assert "refused, nothing is kept" in status.stdout, status.stdout
 
 

@@ -1,13 +1,11 @@
 """A server's policy change or security notice: shown once, on the next run, pings held
 until then; `sempervirens status` says what was seen (issue 22, the client's side)."""
 
-import subprocess
-import sys
 import time
 
 import pytest
 from _fault_server import FaultServer
-from client_helpers import assert_clean, clean_env, run_host, spooled
+from client_helpers import assert_clean, clean_env, run_command, run_host, spooled
 
 from sempervirens.client import _policy, _wire
 
@@ -45,10 +43,9 @@ def _run(server, env):
 
 
 def _status(env):
-    return subprocess.run(
-        [sys.executable, "-m", "sempervirens", "status"],
-        env=env, capture_output=True, text=True, timeout=60, check=True,
-    ).stdout
+    done = run_command(env, "status", timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ import time
 
 import pytest
 from _proxy import Proxy
-from client_helpers import assert_clean, clean_env, run_host
+from client_helpers import assert_clean, clean_env, run_command, run_host
 
 from sempervirens.client._transport import bypasses_proxy, proxy_for
 
@@ -95,8 +95,6 @@ SECRET = "s3cret-Pa55"
 
 def _everything_said(tmp_path, env: dict, code: str) -> str:
     """All a host and the user's commands print, log and keep: a credential must be in none."""
-    import subprocess
-    import sys
     import textwrap
 
     logged = "import logging; logging.basicConfig(level=logging.DEBUG)\n"
@@ -104,13 +102,7 @@ def _everything_said(tmp_path, env: dict, code: str) -> str:
     assert host.returncode == 0 and "Traceback" not in host.stderr, host.stderr
     said = [host.stdout, host.stderr]
     for command in ("status", "show", "send"):
-        done = subprocess.run(
-            [sys.executable, "-m", "sempervirens", command],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        done = run_command(env, command)
         said += [done.stdout, done.stderr]
     kept = [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
     return "\n".join(said + kept)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from client_helpers import clean_env, read_spool, run_host, spooled, start_host
+from client_helpers import clean_env, read_spool, run_command, run_host, spooled, start_host
 
 from sempervirens.client import _config, _environment
 
@@ -98,8 +98,5 @@ def test_tags_are_shown_and_sent(tmp_path):
     assert {k: environment[k] for k in ("scheduler", "notebook", "install", "ci_provider")} == {
         "scheduler": "slurm", "notebook": "none", "install": "pip-venv",
         "ci_provider": "github-actions"}  # "none": looked, found nothing
-    shown = subprocess.run(
-        [sys.executable, "-m", "sempervirens", "show"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )
+    shown = run_command(env, "show", timeout=60)
     assert "scheduler=slurm" in shown.stdout and "ci_provider=github-actions" in shown.stdout
